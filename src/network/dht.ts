@@ -1,0 +1,200 @@
+/**
+ * `MeshDht`: the storage primitives the DHT cache backend builds on, over the
+ * node's kad-dht service and its last-write-wins datastore.
+ *
+ * kad-dht stores a put on the `k` (20) closest peers it finds, and `k` also sizes
+ * the routing table: shrinking it to get fewer replicas cripples lookups. So
+ * routing keeps the normal `k`, and a replicated put is done in two steps:
+ * a kad lookup (`closestPeers`), then PUT_VALUE messages sent to the
+ * `replication` closest peers only (`storeAt`, through kad-dht's own network
+ * layer and protocol). Reads are plain kad-dht lookups (`get`), whose selector
+ * picks the newest record and whose read repair corrects stale replicas.
+ */
+import { createHash } from 'node:crypto';
+import type { PeerId } from '@libp2p/interface';
+import { Record as DhtRecord, type KadDHT, MessageType } from '@libp2p/kad-dht';
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { Logger } from 'pino';
+import { MeshError } from '../errors.js';
+import { RAW_NAMESPACE } from './libp2p.js';
+import {
+  type LocalRecord,
+  type LwwDatastore,
+  recordDatastoreKey,
+  type WriteFilter,
+} from './lww-datastore.js';
+import { decodeRecord, encodeRecord, observeClock, type StoredRecord, toDhtKey } from './record.js';
+
+const NO_PATH = { index: -1, queued: 0, running: 0, total: 0 };
+
+interface KadEvent {
+  name: string;
+  peer?: { id: PeerId };
+  value?: Uint8Array;
+  error?: Error;
+}
+
+/** The part of kad-dht's (internal) network layer used to send one PUT_VALUE to one peer. */
+interface KadNetwork {
+  sendRequest(
+    to: PeerId,
+    msg: { type: MessageType; key: Uint8Array; record: Uint8Array },
+    options: object,
+  ): AsyncIterable<KadEvent>;
+}
+
+function kadId(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest();
+}
+
+const peerKadIds = new Map<string, Buffer>();
+
+function peerKadId(peerId: string): Buffer {
+  let id = peerKadIds.get(peerId);
+  if (id === undefined) {
+    id = kadId(peerIdFromString(peerId).toMultihash().bytes);
+    if (peerKadIds.size > 10_000) peerKadIds.clear();
+    peerKadIds.set(peerId, id);
+  }
+  return id;
+}
+
+/** XOR distance comparison of two peers to a key's kad id (negative: `a` is closer). */
+function closer(target: Buffer, a: Buffer, b: Buffer): number {
+  for (let i = 0; i < target.length; i++) {
+    const da = (a[i] ?? 0) ^ (target[i] ?? 0);
+    const db = (b[i] ?? 0) ^ (target[i] ?? 0);
+    if (da !== db) return da - db;
+  }
+  return 0;
+}
+
+/** Sorts peer ids by Kademlia distance to `key` (closest first). */
+export function sortByDistance(key: string, peers: Iterable<string>): string[] {
+  const target = kadId(toDhtKey(key));
+  return [...new Set(peers)].sort((a, b) => closer(target, peerKadId(a), peerKadId(b)));
+}
+
+export class MeshDht {
+  private readonly network: KadNetwork | undefined;
+
+  constructor(
+    private readonly kad: KadDHT,
+    readonly datastore: LwwDatastore,
+    readonly selfId: string,
+    private readonly logger: Logger,
+  ) {
+    const net = (kad as unknown as { network?: Partial<KadNetwork> }).network;
+    this.network = typeof net?.sendRequest === 'function' ? (net as KadNetwork) : undefined;
+    if (this.network === undefined)
+      logger.warn('kad-dht network layer not reachable: puts go to all k closest peers');
+  }
+
+  /** The newest record stored under `key` among the peers a kad lookup reaches (this node included). */
+  async get(key: string, signal: AbortSignal): Promise<StoredRecord | undefined> {
+    let found: Uint8Array | undefined;
+    for await (const event of this.kad.get(toDhtKey(key), { signal }) as AsyncIterable<KadEvent>) {
+      if (event.name === 'VALUE' && event.value !== undefined) found = event.value;
+    }
+    if (found === undefined) return undefined;
+    const rec = decodeRecord(found);
+    observeClock(rec.writtenAt);
+    return rec;
+  }
+
+  /** The peers a kad lookup finds closest to `key`, closest first (this node excluded). */
+  async closestPeers(key: string, signal: AbortSignal): Promise<string[]> {
+    const peers: string[] = [];
+    for await (const event of this.kad.getClosestPeers(toDhtKey(key), {
+      signal,
+    }) as AsyncIterable<KadEvent>) {
+      if (event.name === 'FINAL_PEER' && event.peer !== undefined) peers.push(event.peer.id.toString());
+    }
+    return sortByDistance(key, peers);
+  }
+
+  /** Sends `record` to one peer with a PUT_VALUE message; true when the peer acknowledged it. */
+  async storeAt(peerId: string, key: string, record: StoredRecord, signal: AbortSignal): Promise<boolean> {
+    if (peerId === this.selfId) return this.storeLocal(key, record);
+    const dhtKey = toDhtKey(key);
+    const raw = new DhtRecord(dhtKey, encodeRecord(record), new Date()).serialize();
+    if (this.network === undefined) {
+      for await (const _ of this.kad.put(dhtKey, encodeRecord(record), { signal })) {
+        // drain
+      }
+      return true;
+    }
+    let ok = false;
+    const events = this.network.sendRequest(
+      peerIdFromString(peerId),
+      { type: MessageType.PUT_VALUE, key: dhtKey, record: raw },
+      { signal, path: NO_PATH },
+    );
+    for await (const event of events) {
+      if (event.name === 'PEER_RESPONSE') ok = true;
+      else if (event.name === 'QUERY_ERROR') {
+        this.logger.debug({ peer: peerId, err: event.error?.message }, 'dht put to peer failed');
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  /** Stores a record in this node's datastore; false when a newer record (or a write filter) refused it. */
+  storeLocal(key: string, record: StoredRecord): boolean {
+    const dhtKey = toDhtKey(key);
+    const dsKey = recordDatastoreKey(dhtKey);
+    const before = this.datastore.refused;
+    this.datastore.put(dsKey, new DhtRecord(dhtKey, encodeRecord(record), new Date()).serialize());
+    return this.datastore.refused === before;
+  }
+
+  /** The record this node stores for `key`, if any. */
+  readLocal(key: string): StoredRecord | undefined {
+    return this.datastore.readLocal(recordDatastoreKey(toDhtKey(key)))?.record;
+  }
+
+  /** Removes this node's copy of `key`. */
+  deleteLocal(key: string): void {
+    this.datastore.delete(recordDatastoreKey(toDhtKey(key)));
+  }
+
+  /** Every meshcache record this node stores. */
+  localRecords(): Iterable<LocalRecord> {
+    return this.datastore.records();
+  }
+
+  /** Adds a filter that can refuse incoming records (invalidation rules); returns a remover. */
+  addWriteFilter(filter: WriteFilter): () => void {
+    return this.datastore.addWriteFilter(filter);
+  }
+
+  /** Plain kad-dht put on the raw namespace (baseline for benchmarks). */
+  async rawPut(key: string, value: Uint8Array, signal: AbortSignal): Promise<void> {
+    for await (const _ of this.kad.put(new TextEncoder().encode(`/${RAW_NAMESPACE}/${key}`), value, {
+      signal,
+    })) {
+      // drain
+    }
+  }
+
+  /** Plain kad-dht get on the raw namespace (baseline for benchmarks). */
+  async rawGet(key: string, signal: AbortSignal): Promise<Uint8Array | undefined> {
+    let found: Uint8Array | undefined;
+    try {
+      for await (const event of this.kad.get(new TextEncoder().encode(`/${RAW_NAMESPACE}/${key}`), {
+        signal,
+      }) as AsyncIterable<KadEvent>) {
+        if (event.name === 'VALUE' && event.value !== undefined) found = event.value;
+      }
+    } catch (err) {
+      if ((err as Error).name !== 'NotFoundError') throw err;
+    }
+    return found;
+  }
+}
+
+/** Wraps a failure of the network layer. */
+export function networkError(message: string, cause?: unknown): MeshError {
+  return new MeshError('NETWORK_ERROR', message, {}, cause);
+}

@@ -1,0 +1,132 @@
+/**
+ * The datastore under kad-dht: an in-memory store that enforces last-write-wins
+ * for meshcache records. kad-dht's PUT_VALUE handler overwrites whatever is
+ * stored without consulting the selector, so an older record arriving late (a
+ * slow put, a read repair racing a delete) would replace a newer one. Here a
+ * put of a `/mc/` record is kept only if it wins over the stored one
+ * (`compareRecords`) and passes every write filter (the DHT backend's
+ * invalidation rules); a refused put is silently dropped, which the sender
+ * cannot tell from success: that is the point, the newer record stays.
+ */
+import { Record as DhtRecord } from '@libp2p/kad-dht';
+import { MemoryDatastore } from 'datastore-core';
+import { Key } from 'interface-datastore';
+import { compareRecords, decodeRecord, fromDhtKey, type StoredRecord } from './record.js';
+
+/** kad-dht keeps records under `<datastorePrefix>/record/<base32 key>`. */
+export const DHT_DATASTORE_PREFIX = '/dht';
+export const RECORD_KEY_PREFIX = `${DHT_DATASTORE_PREFIX}/record/`;
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** RFC 4648 base32, lower case, no padding (the encoding kad-dht uses for datastore keys). */
+export function base32(bytes: Uint8Array): string {
+  let out = '';
+  let bits = 0;
+  let acc = 0;
+  for (const byte of bytes) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    acc &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += B32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+/** The datastore key kad-dht uses for the record of DHT key `dhtKey`. */
+export function recordDatastoreKey(dhtKey: Uint8Array): Key {
+  return new Key(`${RECORD_KEY_PREFIX}${base32(dhtKey)}`, false);
+}
+
+/** Decides whether a record may be stored; false refuses it. */
+export type WriteFilter = (key: string, record: StoredRecord) => boolean;
+
+/** A stored meshcache record with its keys. */
+export interface LocalRecord {
+  readonly key: string;
+  readonly dhtKey: Uint8Array;
+  readonly record: StoredRecord;
+}
+
+export class LwwDatastore extends MemoryDatastore {
+  private readonly filters = new Set<WriteFilter>();
+  /** Puts refused because a newer record was stored or a filter said no. */
+  refused = 0;
+
+  /** Adds a filter consulted on every meshcache record put; returns a remover. */
+  addWriteFilter(filter: WriteFilter): () => void {
+    this.filters.add(filter);
+    return () => this.filters.delete(filter);
+  }
+
+  override put(
+    key: Key,
+    val: Uint8Array,
+    options?: Parameters<MemoryDatastore['put']>[2],
+  ): Key | Promise<Key> {
+    const ks = key.toString();
+    if (!ks.startsWith(RECORD_KEY_PREFIX)) return super.put(key, val, options);
+    let incoming: LocalRecord | undefined;
+    try {
+      incoming = parseRecordEntry(val);
+    } catch {
+      incoming = undefined; // not a meshcache record (or not one we can read): kad-dht's own business
+    }
+    if (incoming === undefined) return super.put(key, val, options);
+    for (const filter of this.filters) {
+      if (!filter(incoming.key, incoming.record)) {
+        this.refused++;
+        return key;
+      }
+    }
+    const current = this.readLocal(key);
+    if (current !== undefined && compareRecords(current.record, incoming.record) >= 0) {
+      if (compareRecords(current.record, incoming.record) > 0) this.refused++;
+      return key;
+    }
+    return super.put(key, val, options);
+  }
+
+  /** The meshcache record stored under a datastore key, if any (synchronous: the store is in memory). */
+  readLocal(key: Key): LocalRecord | undefined {
+    let raw: Uint8Array;
+    try {
+      raw = super.get(key) as Uint8Array;
+    } catch {
+      return undefined;
+    }
+    try {
+      return parseRecordEntry(raw);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every meshcache record stored here. */
+  *records(): Generator<LocalRecord & { readonly dsKey: Key }> {
+    for (const pair of this._all({ prefix: RECORD_KEY_PREFIX }) as Generator<{
+      key: Key;
+      value: Uint8Array;
+    }>) {
+      let entry: LocalRecord | undefined;
+      try {
+        entry = parseRecordEntry(pair.value);
+      } catch {
+        continue;
+      }
+      if (entry !== undefined) yield { ...entry, dsKey: pair.key };
+    }
+  }
+}
+
+/** Decodes a serialized kad-dht record holding a meshcache record; undefined for other records. */
+export function parseRecordEntry(raw: Uint8Array): LocalRecord | undefined {
+  const rec = DhtRecord.deserialize(raw);
+  const key = fromDhtKey(rec.key);
+  if (key === undefined) return undefined;
+  return { key, dhtKey: rec.key, record: decodeRecord(rec.value) };
+}

@@ -1,0 +1,29 @@
+/** Configuration of a node's network membership (`network:` in the config file). */
+import { z } from 'zod';
+import { isValidNetworkId } from './names.js';
+
+export const networkOptionsSchema = z.object({
+  /** The network id: nodes share a DHT, events and cache only within one id. */
+  id: z.string().refine(isValidNetworkId, 'letters, digits, ".", "_" or "-", at most 64'),
+  /** Multiaddrs to listen on (default: loopback, a free TCP port). */
+  listen: z.array(z.string()).optional(),
+  /** Multiaddrs of peers to join through (`/ip4/…/tcp/…/p2p/<peer id>`). */
+  bootstrap: z.array(z.string()).optional(),
+  /** Pre-shared key (swarm.key text or a path to it): only holders can connect. */
+  psk: z.string().optional(),
+  /** Addresses exempt from the per-host inbound connection limits (default: loopback). */
+  allow: z.array(z.string()).optional(),
+  /** How long one dial may take, ms. */
+  dialTimeoutMs: z.number().int().positive().optional(),
+  /** How often bootstrap peers are dialled again while not connected, ms. */
+  redialIntervalMs: z.number().int().positive().optional(),
+});
+
+export type NetworkOptions = z.input<typeof networkOptionsSchema>;
+
+export const NETWORK_DEFAULTS = {
+  listen: ['/ip4/127.0.0.1/tcp/0'],
+  allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'],
+  dialTimeoutMs: 5_000,
+  redialIntervalMs: 5_000,
+} as const;
