@@ -1,0 +1,414 @@
+/**
+ * The Redis cache backend: a single server or a Redis Cluster, through ioredis.
+ *
+ * - Values go through the project codec (`encodeValue` / `decodeValue`); a value
+ *   that does not decode is a miss, logged at most once per 10 s.
+ * - TTLs live on the server (`SET key value PX ms`).
+ * - `clear` / `revoke` walk the keyspace with `SCAN MATCH` in batches (never `KEYS`),
+ *   on every master of a cluster, and remove each batch with `UNLINK`.
+ * - Fail fast: nothing waits for a connection; a command fails at once while
+ *   Redis is unreachable and after `operationTimeoutMs` when it is slow. The
+ *   client reconnects in the background and caching resumes by itself.
+ * - Throughput: the `get`s issued in the same tick are folded into one `MGET`
+ *   (single server), on top of ioredis auto-pipelining for everything else.
+ */
+import type { Socket } from 'node:net';
+import type { Cluster, Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { z } from 'zod';
+import { MeshError } from '../../errors.js';
+import { decodeValue, encodeValue } from '../codec.js';
+import type { BackendContext, CacheBackend } from './backend.js';
+import { createCluster, createStandalone } from './redis-connect.js';
+import { globToRedis, prefixMatch } from './redis-glob.js';
+import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
+
+export type { RedisBackendOptions, ResolvedRedisOptions } from './redis-options.js';
+export { redisOptionsSchema } from './redis-options.js';
+
+/** Connection state as seen by the backend. */
+export type RedisBackendState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
+
+/** The most keys one MGET carries; a larger tick is split. */
+const MAX_MGET = 1000;
+/** Minimum interval between two "malformed value" log lines. */
+const MALFORMED_LOG_INTERVAL_MS = 10_000;
+
+interface GetBatch {
+  keys: string[];
+  userKeys: string[];
+  resolve: Array<(v: unknown) => void>;
+  reject: Array<(e: unknown) => void>;
+}
+
+export class RedisBackend implements CacheBackend {
+  /** The validated options, defaults filled in. */
+  readonly options: ResolvedRedisOptions;
+  #client: Redis | Cluster | undefined;
+  #log: Logger = pino({ level: 'silent' });
+  #state: RedisBackendState = 'idle';
+  #lastError: Error | undefined;
+  #batch: GetBatch | undefined;
+  #malformedSeen = 0;
+  #malformedLoggedAt = -Infinity;
+  readonly #prefix: string;
+  readonly #useMget: boolean;
+
+  /** Validates the options; does not connect (see `open`). Throws `MeshError('CONFIG_INVALID')`. */
+  constructor(options: RedisBackendOptions = {}) {
+    const parsed = redisOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new MeshError(
+        'CONFIG_INVALID',
+        `invalid Redis backend options: ${z.prettifyError(parsed.error)}`,
+        {
+          issues: parsed.error.issues,
+        },
+      );
+    }
+    this.options = parsed.data;
+    this.#prefix = this.options.keyPrefix;
+    this.#useMget = this.options.batchGets && !this.options.cluster;
+  }
+
+  /** True when this backend talks to a Redis Cluster. */
+  get isCluster(): boolean {
+    return this.options.cluster !== undefined;
+  }
+
+  /** `up` when commands can be sent; `down` while reconnecting. */
+  get state(): RedisBackendState {
+    return this.#state;
+  }
+
+  /** The underlying ioredis client (for diagnostics and tests); undefined before `open`. */
+  get client(): Redis | Cluster | undefined {
+    return this.#client;
+  }
+
+  /**
+   * Connects. Waits at most about `connectTimeoutMs` for the first connection;
+   * if Redis is unreachable it logs a warning and returns anyway (never throws for
+   * that): the client keeps reconnecting in the background with a bounded backoff,
+   * and operations fail fast until it is back.
+   */
+  async open(context?: BackendContext): Promise<void> {
+    if (this.#client) return;
+    if (this.#state === 'closed') throw new MeshError('STOPPED', 'the Redis backend was closed');
+    if (context?.logger) this.#log = context.logger.child({ backend: 'redis' });
+    const client = this.isCluster ? createCluster(this.options) : createStandalone(this.options);
+    this.#client = client;
+    this.#state = 'connecting';
+    client.on('ready', () => this.#onUp());
+    client.on('close', () => this.#onDown());
+    client.on('end', () => this.#onDown());
+    client.on('error', (err: Error) => {
+      this.#lastError = err;
+    });
+    if (this.isCluster) {
+      client.on('node error', (err: Error) => {
+        this.#lastError = err;
+      });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.connectTimeoutMs + 100);
+    });
+    try {
+      await Promise.race([client.connect(), deadline]);
+    } catch (err) {
+      this.#lastError = err as Error;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#client?.status === 'ready') this.#onUp();
+    else if (this.#state === 'connecting') this.#onDown();
+  }
+
+  #onUp(): void {
+    if (this.#state === 'closed' || this.#state === 'up') return;
+    const wasDown = this.#state === 'down';
+    this.#state = 'up';
+    this.#log.info({ redis: this.#describe() }, wasDown ? 'Redis connection restored' : 'Redis connected');
+  }
+
+  #onDown(): void {
+    if (this.#state === 'closed' || this.#state === 'down') return;
+    const first = this.#state === 'connecting';
+    this.#state = 'down';
+    this.#log.warn(
+      { redis: this.#describe(), err: this.#lastError?.message },
+      first
+        ? 'Redis unavailable: caching through Redis is bypassed, reconnecting in the background'
+        : 'Redis connection lost: caching through Redis is bypassed, reconnecting in the background',
+    );
+  }
+
+  #describe(): string {
+    const o = this.options;
+    if (o.cluster) return `cluster ${o.cluster.map((n) => `${n.host}:${n.port}`).join(',')}`;
+    if (o.url) return o.url.replace(/\/\/[^@/]*@/, '//***@');
+    return `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+  }
+
+  /** The client when it can take commands; otherwise a fast failure. */
+  #ready(op: string): Redis | Cluster {
+    const client = this.#client;
+    if (client && client.status === 'ready') return client;
+    if (this.#state === 'closed') throw new MeshError('STOPPED', 'the Redis backend was closed', { op });
+    if (!client) throw new MeshError('NOT_STARTED', 'the Redis backend is not open', { op });
+    throw new MeshError('BACKEND_ERROR', `Redis unavailable (${client.status})`, {
+      op,
+      cause: this.#lastError?.message,
+    });
+  }
+
+  #fail(op: string, err: unknown): MeshError {
+    if (err instanceof MeshError) return err;
+    return new MeshError(
+      'BACKEND_ERROR',
+      `Redis ${op} failed: ${(err as Error)?.message ?? err}`,
+      { op },
+      err,
+    );
+  }
+
+  #decode(key: string, raw: string | null): unknown {
+    if (raw === null) return undefined;
+    try {
+      return decodeValue(raw);
+    } catch (err) {
+      this.#malformed(key, err);
+      return undefined;
+    }
+  }
+
+  #malformed(key: string, err: unknown): void {
+    this.#malformedSeen++;
+    const now = performance.now();
+    if (now - this.#malformedLoggedAt < MALFORMED_LOG_INTERVAL_MS) return;
+    this.#malformedLoggedAt = now;
+    this.#log.warn(
+      { key, err: (err as Error).message, count: this.#malformedSeen },
+      'Malformed value in Redis treated as a miss',
+    );
+    this.#malformedSeen = 0;
+  }
+
+  /** The stored value, or undefined for a miss (absent, expired or malformed). */
+  get(key: string): Promise<unknown> {
+    let client: Redis | Cluster;
+    try {
+      client = this.#ready('get');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const full = this.#prefix + key;
+    if (!this.#useMget) {
+      return client.get(full).then(
+        (raw) => this.#decode(key, raw),
+        (err) => {
+          throw this.#fail('get', err);
+        },
+      );
+    }
+    let batch = this.#batch;
+    if (!batch) {
+      batch = this.#batch = { keys: [], userKeys: [], resolve: [], reject: [] };
+      // nextTick runs once the current microtask queue has drained: every get issued
+      // by the promise continuations of this tick lands in the same batch.
+      process.nextTick(() => this.#flush());
+    }
+    const b = batch;
+    return new Promise((resolve, reject) => {
+      b.keys.push(full);
+      b.userKeys.push(key);
+      b.resolve.push(resolve);
+      b.reject.push(reject);
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (!batch) return;
+    let client: Redis | Cluster;
+    try {
+      client = this.#ready('get');
+    } catch (err) {
+      for (const reject of batch.reject) reject(err);
+      return;
+    }
+    const n = batch.keys.length;
+    if (n === 1) {
+      client.get(batch.keys[0]).then(
+        (raw) => batch.resolve[0](this.#decode(batch.userKeys[0], raw)),
+        (err) => batch.reject[0](this.#fail('get', err)),
+      );
+      return;
+    }
+    for (let start = 0; start < n; start += MAX_MGET) {
+      const end = Math.min(n, start + MAX_MGET);
+      client.mget(start === 0 && end === n ? batch.keys : batch.keys.slice(start, end)).then(
+        (values) => {
+          for (let i = start; i < end; i++)
+            batch.resolve[i](this.#decode(batch.userKeys[i], values[i - start]));
+        },
+        (err) => {
+          const e = this.#fail('get', err);
+          for (let i = start; i < end; i++) batch.reject[i](e);
+        },
+      );
+    }
+  }
+
+  /** Stores `value` for `ttlSeconds` (fractions allowed, rounded to ms; 0 = no expiry). */
+  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    if (!(ttlSeconds >= 0) || !Number.isFinite(ttlSeconds)) {
+      throw new MeshError('INVALID_PARAMS', `invalid TTL: ${ttlSeconds}`, { key });
+    }
+    const encoded = encodeValue(value);
+    const client = this.#ready('set');
+    try {
+      if (ttlSeconds === 0) await client.set(this.#prefix + key, encoded);
+      else await client.set(this.#prefix + key, encoded, 'PX', Math.max(1, Math.round(ttlSeconds * 1000)));
+    } catch (err) {
+      throw this.#fail('set', err);
+    }
+  }
+
+  /** Removes one key in one round trip (DEL); true if it was there. */
+  async delete(key: string): Promise<boolean> {
+    const client = this.#ready('delete');
+    try {
+      return (await client.del(this.#prefix + key)) > 0;
+    } catch (err) {
+      throw this.#fail('delete', err);
+    }
+  }
+
+  /** Removes every key starting with `prefix` (SCAN + UNLINK, every master); returns how many. */
+  async clear(prefix = ''): Promise<number> {
+    return this.#scanUnlink('clear', prefixMatch(this.#prefix + prefix));
+  }
+
+  /**
+   * Removes the keys starting with `prefix` whose rest matches the glob `pattern`
+   * (`*` any run, `?` one character, everything else literal); returns how many.
+   */
+  async revoke(prefix: string, pattern: string): Promise<number> {
+    const glob = globToRedis(this.#prefix + prefix, pattern);
+    return this.#scanUnlink('revoke', glob.match, glob.exact);
+  }
+
+  /** Lists the keys starting with `prefix` (SCAN, every master), without the backend's keyPrefix. */
+  async *keys(prefix = ''): AsyncIterable<string> {
+    const match = prefixMatch(this.#prefix + prefix);
+    const cut = this.#prefix.length;
+    for (const node of this.#nodes('keys')) {
+      let cursor = '0';
+      do {
+        let keys: string[];
+        try {
+          [cursor, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.options.scanCount);
+        } catch (err) {
+          throw this.#fail('keys', err);
+        }
+        for (const k of keys) yield k.slice(cut);
+      } while (cursor !== '0');
+    }
+  }
+
+  #nodes(op: string): Redis[] {
+    const client = this.#ready(op);
+    if (!this.isCluster) return [client as Redis];
+    const masters = (client as Cluster).nodes('master');
+    if (masters.length === 0)
+      throw new MeshError('BACKEND_ERROR', 'Redis Cluster has no known master', { op });
+    return masters;
+  }
+
+  async #scanUnlink(op: string, match: string, exact?: RegExp): Promise<number> {
+    const nodes = this.#nodes(op);
+    try {
+      const counts = await Promise.all(nodes.map((node) => this.#scanUnlinkNode(node, match, exact)));
+      return counts.reduce((a, b) => a + b, 0);
+    } catch (err) {
+      throw this.#fail(op, err);
+    }
+  }
+
+  /**
+   * One node: SCAN batches; each batch is UNLINKed while the next SCAN runs (at most
+   * one UNLINK in flight), so the server never does more than one batch of work
+   * per command and other clients are served in between.
+   */
+  async #scanUnlinkNode(node: Redis, match: string, exact?: RegExp): Promise<number> {
+    let cursor = '0';
+    let removed = 0;
+    let inflight: Promise<number> | undefined;
+    try {
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.options.scanCount);
+        cursor = next;
+        const keys = exact ? found.filter((k) => exact.test(k)) : found;
+        if (keys.length === 0) continue;
+        if (inflight) removed += await inflight;
+        inflight = this.#unlink(node, keys);
+      } while (cursor !== '0');
+      if (inflight) removed += await inflight;
+      inflight = undefined;
+      return removed;
+    } finally {
+      inflight?.catch(() => {});
+    }
+  }
+
+  #unlink(node: Redis, keys: string[]): Promise<number> {
+    // On a single server one UNLINK takes the whole batch. In a cluster a multi-key
+    // command must stay in one slot, so each key gets its own UNLINK, pipelined.
+    if (!this.isCluster) return node.unlink(...keys);
+    const pipeline = node.pipeline();
+    for (const k of keys) pipeline.unlink(k);
+    return pipeline.exec().then((results) => {
+      let n = 0;
+      for (const [err, count] of results ?? []) {
+        if (err) throw err;
+        n += count as number;
+      }
+      return n;
+    });
+  }
+
+  /** Disconnects; afterwards no timer or socket of this backend is left. */
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#state = 'closed';
+    this.#client = undefined;
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (batch) {
+      const err = new MeshError('STOPPED', 'the Redis backend was closed', { op: 'get' });
+      for (const reject of batch.reject) reject(err);
+    }
+    if (!client) return;
+    client.removeAllListeners('ready');
+    if (client.status === 'ready') {
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.operationTimeoutMs);
+      });
+      await Promise.race([client.quit().catch(() => {}), giveUp]);
+      clearTimeout(timer);
+    }
+    const connections = this.isCluster ? (client as Cluster).nodes() : [client as Redis];
+    if (client.status !== 'end') client.disconnect();
+    // ioredis arms a 2 s "force destroy" timer on disconnect and clears it on the
+    // socket's 'close'. A socket that is already closed (Redis was down) never emits
+    // it again, so the timer would hold the process open: replay the event.
+    for (const c of connections) {
+      const stream = (c as unknown as { stream?: Socket }).stream;
+      if (stream?.closed && stream.listenerCount('close') > 0) stream.emit('close', false);
+    }
+  }
+}
