@@ -5,13 +5,15 @@
  * `{"$mc": <tag>, "v": <payload>}`. Tags: `date`, `bigint`, `bytes` (Buffer /
  * Uint8Array, base64), `map`, `set`, `undef`, `num` (NaN, ±Infinity, -0) and
  * `obj` (a plain object that itself has a `$mc` property, escaped so it cannot be
- * mistaken for a tag). Everything else is plain JSON, so values stay readable
+ * mistaken for a tag), `env` (the caching layer's `CacheEnvelope`). Everything else is plain JSON, so values stay readable
  * in `redis-cli`.
  *
  * Why not JSON + reviver, v8.serialize or msgpack: JSON loses Dates/BigInt/Maps;
  * v8.serialize is not stable across Node versions (a shared Redis outlives an
  * upgrade); a hand-written 60-line tagger keeps zero dependencies and readable values.
  */
+import { CacheEnvelope } from './snapshot.js';
+
 const TAG = '$mc';
 
 /** Raised by `decodeValue` for bytes that are not a value of this codec. */
@@ -51,6 +53,7 @@ function toWire(value: unknown, seen: Set<object>): Wire {
     if (obj instanceof Uint8Array) return tagged('bytes', Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64'));
     if (obj instanceof Map) return tagged('map', [...obj].map(([k, v]) => [toWire(k, seen), toWire(v, seen)]));
     if (obj instanceof Set) return tagged('set', [...obj].map((v) => toWire(v, seen)));
+    if (obj instanceof CacheEnvelope) return tagged('env', { v: toWire(obj.value, seen), f: obj.freshUntil });
     const toJSON = (obj as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return toWire(toJSON.call(obj), seen);
     const out: { [k: string]: Wire } = {};
@@ -93,6 +96,10 @@ function fromWire(wire: unknown): unknown {
       return undefined;
     case 'num':
       return v === '-0' ? -0 : Number(v);
+    case 'env': {
+      if (v === null || typeof v !== 'object' || typeof (v as { f?: unknown }).f !== 'number') break;
+      return new CacheEnvelope(fromWire((v as { v: unknown }).v), (v as { f: number }).f, false);
+    }
     case 'obj': {
       if (v === null || typeof v !== 'object' || Array.isArray(v)) break;
       const out: Record<string, unknown> = {};

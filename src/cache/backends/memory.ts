@@ -1,0 +1,338 @@
+/**
+ * The embedded default backend: an LRU cache with TTL, bounded by entries and
+ * by (estimated) bytes.
+ *
+ * Layout: a `Map<key, slot>` plus parallel arrays indexed by slot (key, value,
+ * expiry in a Float64Array, size in a Uint32Array, LRU links in Uint32Arrays),
+ * so a hit is one Map lookup, one expiry compare and a few integer writes to
+ * move the slot to the head of the LRU list, with no allocation. Slots are
+ * reused through a free list; arrays grow by doubling up to `maxEntries`.
+ * Expired entries are reclaimed when touched and by a background sweep that
+ * visits a bounded number of slots per tick (the timer is `unref`'d).
+ *
+ * Why not the `lru-cache` package: the caching layer needs revoke by prefix and
+ * pattern, an eviction hook for metrics and a byte estimate of arbitrary values;
+ * owning the ~200 lines keeps the hit path exactly as lean as we measure it
+ * (see BENCHMARKS.md: it matches or beats lru-cache with ttl).
+ */
+import type { Glob } from '../glob.js';
+import type { CacheBackend } from './backend.js';
+
+/** Options of the memory backend (config: `cache.memory`). */
+export interface MemoryBackendOptions {
+  /** Most entries kept (default 100,000). */
+  maxEntries?: number;
+  /** Most bytes kept, estimated with `sizeOf` (default 256 MiB; 0 = no byte bound). */
+  maxBytes?: number;
+  /** Background reclaim of expired entries, in ms (default 5000; 0 = only on access). */
+  sweepIntervalMs?: number;
+  /** Estimates the bytes of a value (default: `estimateSize`). */
+  sizeOf?: (value: unknown) => number;
+  /** Clock in epoch ms (tests). */
+  now?: () => number;
+}
+
+/** Why an entry left without being deleted. */
+export type EvictionReason = 'capacity' | 'bytes' | 'expired';
+
+const NONE = 0xffffffff;
+const SWEEP_BATCH = 10_000;
+
+/** Rough bytes held by a value: strings count 2 bytes a character, plus fixed overheads. */
+export function estimateSize(value: unknown, depth = 0): number {
+  switch (typeof value) {
+    case 'string':
+      return 16 + value.length * 2;
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return 8;
+    case 'bigint':
+      return 16 + Math.ceil(value.toString(16).length / 2);
+    case 'object':
+      break;
+    default:
+      return 16;
+  }
+  if (value === null) return 8;
+  if (depth > 16) return 64;
+  if (ArrayBuffer.isView(value)) return 64 + value.byteLength;
+  if (Array.isArray(value)) {
+    let n = 16 + value.length * 8;
+    for (const v of value) n += estimateSize(v, depth + 1);
+    return n;
+  }
+  if (value instanceof Map || value instanceof Set) {
+    let n = 64;
+    for (const v of value as Iterable<unknown>) n += 16 + estimateSize(v, depth + 1);
+    return n;
+  }
+  let n = 32;
+  for (const k in value as object) n += 16 + k.length * 2 + estimateSize((value as Record<string, unknown>)[k], depth + 1);
+  return n;
+}
+
+/** In-process LRU + TTL store; the default `'memory'` backend. */
+export class MemoryBackend implements CacheBackend {
+  /** Holds references: the caching layer stores snapshots in it (see snapshot.ts). */
+  readonly storesReferences = true;
+  /** Called when an entry is dropped by capacity, bytes or expiry. */
+  onEvict: ((key: string, reason: EvictionReason) => void) | undefined;
+
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private readonly sizeOf: (value: unknown) => number;
+  private readonly now: () => number;
+  private readonly index = new Map<string, number>();
+  private keyList: (string | undefined)[] = [];
+  private valList: unknown[] = [];
+  private expires: Float64Array;
+  private sizes: Uint32Array;
+  private next: Uint32Array;
+  private prev: Uint32Array;
+  private capacity: number;
+  private used = 0;
+  private readonly free: number[] = [];
+  private head = NONE;
+  private tail = NONE;
+  private bytes = 0;
+  private sweepCursor = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private evicted = 0;
+
+  constructor(options: MemoryBackendOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+    this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError('maxEntries must be an integer >= 1');
+    if (!(this.maxBytes >= 0)) throw new RangeError('maxBytes must be >= 0');
+    this.sizeOf = options.sizeOf ?? estimateSize;
+    this.now = options.now ?? Date.now;
+    this.capacity = Math.min(this.maxEntries, 1024);
+    this.expires = new Float64Array(this.capacity);
+    this.sizes = new Uint32Array(this.maxBytes > 0 ? this.capacity : 0);
+    this.next = new Uint32Array(this.capacity);
+    this.prev = new Uint32Array(this.capacity);
+    const sweep = options.sweepIntervalMs ?? 5_000;
+    if (sweep > 0) {
+      this.sweepTimer = setInterval(() => this.sweep(SWEEP_BATCH), sweep);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /** Entries held now (expired ones not yet reclaimed included). */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** Estimated bytes held (0 when there is no byte bound). */
+  get totalBytes(): number {
+    return this.bytes;
+  }
+
+  /** Entries dropped by capacity, bytes or expiry since creation. */
+  get evictions(): number {
+    return this.evicted;
+  }
+
+  get(key: string): unknown {
+    const i = this.index.get(key);
+    if (i === undefined) return undefined;
+    const exp = this.expires[i];
+    if (exp !== 0 && exp <= this.now()) {
+      this.drop(i, 'expired');
+      return undefined;
+    }
+    if (i !== this.head) this.toHead(i);
+    return this.valList[i];
+  }
+
+  /** True when `key` holds an unexpired value (does not touch LRU order). */
+  has(key: string): boolean {
+    const i = this.index.get(key);
+    if (i === undefined) return false;
+    const exp = this.expires[i];
+    return exp === 0 || exp > this.now();
+  }
+
+  set(key: string, value: unknown, ttlSeconds: number): void {
+    const expiry = ttlSeconds > 0 ? this.now() + ttlSeconds * 1000 : 0;
+    let size = 0;
+    if (this.maxBytes > 0) {
+      size = 48 + key.length * 2 + this.sizeOf(value);
+      if (size > this.maxBytes) {
+        this.delete(key);
+        return;
+      }
+    }
+    let i = this.index.get(key);
+    if (i !== undefined) {
+      this.valList[i] = value;
+      this.expires[i] = expiry;
+      if (this.maxBytes > 0) {
+        this.bytes += size - this.sizes[i];
+        this.sizes[i] = size;
+      }
+      if (i !== this.head) this.toHead(i);
+    } else {
+      if (this.index.size >= this.maxEntries) this.drop(this.tail, 'capacity');
+      i = this.allocate();
+      this.index.set(key, i);
+      this.keyList[i] = key;
+      this.valList[i] = value;
+      this.expires[i] = expiry;
+      if (this.maxBytes > 0) {
+        this.sizes[i] = size;
+        this.bytes += size;
+      }
+      this.linkHead(i);
+    }
+    while (this.maxBytes > 0 && this.bytes > this.maxBytes && this.tail !== i) this.drop(this.tail, 'bytes');
+  }
+
+  delete(key: string): boolean {
+    const i = this.index.get(key);
+    if (i === undefined) return false;
+    const live = this.expires[i] === 0 || this.expires[i] > this.now();
+    this.drop(i, undefined);
+    return live;
+  }
+
+  clear(prefix?: string): number {
+    if (prefix === undefined || prefix === '') {
+      const n = this.countLive();
+      this.reset();
+      return n;
+    }
+    let n = 0;
+    const now = this.now();
+    for (const [key, i] of this.index) {
+      if (!key.startsWith(prefix)) continue;
+      if (this.expires[i] === 0 || this.expires[i] > now) n++;
+      this.drop(i, undefined);
+    }
+    return n;
+  }
+
+  *keys(prefix = ''): IterableIterator<string> {
+    const now = this.now();
+    for (const [key, i] of this.index) {
+      if (key.startsWith(prefix) && (this.expires[i] === 0 || this.expires[i] > now)) yield key;
+    }
+  }
+
+  /** Removes live keys under `prefix` whose remainder matches `glob`. */
+  revokeMatching(prefix: string, glob: Glob): number {
+    let n = 0;
+    const now = this.now();
+    const start = prefix + glob.literalPrefix;
+    for (const [key, i] of this.index) {
+      if (!key.startsWith(start) || !glob.test(key.slice(prefix.length))) continue;
+      if (this.expires[i] === 0 || this.expires[i] > now) n++;
+      this.drop(i, undefined);
+    }
+    return n;
+  }
+
+  close(): void {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.reset();
+  }
+
+  /** Reclaims expired entries among up to `budget` slots; returns how many were removed. */
+  sweep(budget: number): number {
+    if (this.used === 0) return 0;
+    const now = this.now();
+    let removed = 0;
+    for (let n = 0; n < budget && n < this.used; n++) {
+      const i = this.sweepCursor;
+      this.sweepCursor = (this.sweepCursor + 1) % this.used;
+      const exp = this.expires[i];
+      if (this.keyList[i] !== undefined && exp !== 0 && exp <= now) {
+        this.drop(i, 'expired');
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  private countLive(): number {
+    let n = 0;
+    const now = this.now();
+    for (const i of this.index.values()) if (this.expires[i] === 0 || this.expires[i] > now) n++;
+    return n;
+  }
+
+  private reset(): void {
+    this.index.clear();
+    this.keyList = [];
+    this.valList = [];
+    this.free.length = 0;
+    this.used = 0;
+    this.head = NONE;
+    this.tail = NONE;
+    this.bytes = 0;
+    this.sweepCursor = 0;
+  }
+
+  private allocate(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    if (this.used === this.capacity) this.grow();
+    return this.used++;
+  }
+
+  private grow(): void {
+    const cap = Math.min(this.maxEntries, this.capacity * 2);
+    const resize = <T extends Float64Array | Uint32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.expires = resize(this.expires, (n) => new Float64Array(n));
+    this.next = resize(this.next, (n) => new Uint32Array(n));
+    this.prev = resize(this.prev, (n) => new Uint32Array(n));
+    if (this.maxBytes > 0) this.sizes = resize(this.sizes, (n) => new Uint32Array(n));
+    this.capacity = cap;
+  }
+
+  private linkHead(i: number): void {
+    this.prev[i] = NONE;
+    this.next[i] = this.head;
+    if (this.head !== NONE) this.prev[this.head] = i;
+    this.head = i;
+    if (this.tail === NONE) this.tail = i;
+  }
+
+  private unlink(i: number): void {
+    const p = this.prev[i];
+    const n = this.next[i];
+    if (p !== NONE) this.next[p] = n;
+    else this.head = n;
+    if (n !== NONE) this.prev[n] = p;
+    else this.tail = p;
+  }
+
+  private toHead(i: number): void {
+    this.unlink(i);
+    this.linkHead(i);
+  }
+
+  private drop(i: number, reason: EvictionReason | undefined): void {
+    const key = this.keyList[i]!;
+    this.unlink(i);
+    this.index.delete(key);
+    this.keyList[i] = undefined;
+    this.valList[i] = undefined;
+    this.expires[i] = 0;
+    if (this.maxBytes > 0) {
+      this.bytes -= this.sizes[i];
+      this.sizes[i] = 0;
+    }
+    this.free.push(i);
+    if (reason !== undefined) {
+      this.evicted++;
+      this.onEvict?.(key, reason);
+    }
+  }
+}

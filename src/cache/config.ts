@@ -1,0 +1,301 @@
+/**
+ * Cache configuration: schema (zod), sources and precedence.
+ *
+ * Sources, lowest to highest: built-in defaults < file (`config: 'path'`, or
+ * `CACHE_CONFIG`) < environment (`CACHE_*`) < code (`config: { cache, services }`
+ * passed to `new Node`). Levels: global (`cache`), service
+ * (`services.<name>.cache`), action (`services.<name>.actions.<action>.cache`);
+ * the more specific level wins, and within a level the options declared on the
+ * service itself (decorators, `addService`) are the lowest source, so a file can
+ * tune them without a code change.
+ */
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { MeshError } from '../errors.js';
+import { redisOptionsSchema } from './backends/redis-options.js';
+
+const fn = z.custom<(...args: any[]) => unknown>((v) => typeof v === 'function', 'expected a function');
+
+const eventRuleSchema = z.strictObject({
+  event: z.string().min(1),
+  keys: z.array(z.string().min(1)).min(1),
+  services: z.array(z.string().min(1)).optional(),
+});
+
+/** Options shared by all three levels. */
+const commonShape = {
+  enabled: z.boolean().optional(),
+  ttl: z.number().min(0).finite().optional(),
+  staleTtl: z.number().min(0).finite().optional(),
+  backend: z.string().min(1).optional(),
+  /** `frozen` (default): hits share one deep-frozen copy; `copy`: every call gets its own copy. */
+  results: z.enum(['frozen', 'copy']).optional(),
+};
+
+const actionCacheSchema = z.union([
+  z.boolean(),
+  z.strictObject({
+    ...commonShape,
+    keys: z.array(z.string().min(1)).optional(),
+    key: fn.optional(),
+    condition: fn.optional(),
+  }),
+]);
+
+const serviceCacheSchema = z.union([
+  z.boolean(),
+  z.strictObject({ ...commonShape, keys: z.array(z.string().min(1)).optional(), events: z.array(eventRuleSchema).optional() }),
+]);
+
+const memorySchema = z.strictObject({
+  /** Most entries kept (LRU eviction past it). */
+  maxEntries: z.number().int().positive().optional(),
+  /** Most bytes kept, estimated from the values (0 = no byte bound). */
+  maxBytes: z.number().int().min(0).optional(),
+  /** How often expired entries are reclaimed in the background, in ms (0 = only on access). */
+  sweepIntervalMs: z.number().int().min(0).optional(),
+});
+
+const failureSchema = z.strictObject({
+  /** Longest a backend operation may take before it counts as failed, in ms. */
+  opTimeoutMs: z.number().int().positive().optional(),
+  /** Consecutive failures that make the node skip a backend. */
+  failureThreshold: z.number().int().positive().optional(),
+  /** How long a failing backend is skipped before it is tried again, in ms. */
+  cooldownMs: z.number().int().positive().optional(),
+});
+
+const accessSchema = z.strictObject({
+  /** Services allowed to call any service's cache management actions (`'*'`: every caller). */
+  allow: z.array(z.string().min(1)).optional(),
+  /** Code only: decides every management call; overrides `allow`. */
+  authorize: fn.optional(),
+});
+
+const globalCacheSchema = z.strictObject({
+  ...commonShape,
+  /** Prefix of every stored key. */
+  prefix: z.string().max(64).optional(),
+  /** Copies of each entry in the DHT. */
+  replication: z.number().int().min(1).max(20).optional(),
+  /** Action keys longer than this are shortened with a hash. */
+  maxKeyLength: z.number().int().min(32).max(4096).optional(),
+  memory: memorySchema.optional(),
+  redis: redisOptionsSchema.optional(),
+  dht: z.record(z.string(), z.unknown()).optional(),
+  consistency: z
+    .strictObject({
+      strategy: z.literal('eventual').optional(),
+      conflict_resolution: z.literal('last_write_wins').optional(),
+    })
+    .optional(),
+  events: z.array(eventRuleSchema).optional(),
+  access: accessSchema.optional(),
+  failure: failureSchema.optional(),
+});
+
+const serviceSchema = z.strictObject({
+  cache: serviceCacheSchema.optional(),
+  actions: z.record(z.string(), z.strictObject({ cache: actionCacheSchema.optional() })).optional(),
+});
+
+const fileSchema = z.strictObject({
+  cache: globalCacheSchema.optional(),
+  services: z.record(z.string(), serviceSchema).optional(),
+});
+
+const inputSchema = fileSchema.extend({ file: z.string().min(1).optional() });
+
+/** The global `cache` section. */
+export type GlobalCacheConfig = z.input<typeof globalCacheSchema>;
+/** The whole configuration, as in a file. */
+export type CacheConfigFile = z.input<typeof fileSchema>;
+/** What `new Node({ config })` accepts inline: the file's shape, plus `file` to load one beneath it. */
+export type ConfigInput = z.input<typeof inputSchema>;
+
+type FileConfig = z.output<typeof fileSchema>;
+type GlobalConfig = z.output<typeof globalCacheSchema>;
+/** Options of one level as the resolver sees them (booleans expanded). */
+export type LevelOptions = Exclude<z.output<typeof actionCacheSchema>, boolean> & {
+  events?: z.output<typeof eventRuleSchema>[];
+};
+
+/** Built-in defaults of the global level. */
+export const DEFAULTS = {
+  enabled: true,
+  ttl: 30,
+  backend: 'memory',
+  prefix: 'cache:',
+  replication: 3,
+  maxKeyLength: 200,
+  memory: { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, sweepIntervalMs: 5_000 },
+  failure: { opTimeoutMs: 250, failureThreshold: 5, cooldownMs: 5_000 },
+} as const;
+
+/** The global level after merging every source, with defaults filled in. */
+export interface ResolvedGlobal {
+  enabled: boolean;
+  results: 'frozen' | 'copy';
+  ttl: number;
+  staleTtl: number | undefined;
+  backend: string;
+  prefix: string;
+  replication: number;
+  maxKeyLength: number;
+  memory: { maxEntries: number; maxBytes: number; sweepIntervalMs: number };
+  redis: GlobalConfig['redis'];
+  dht: GlobalConfig['dht'];
+  events: z.output<typeof eventRuleSchema>[];
+  access: { allow: string[]; authorize?: (...args: any[]) => unknown };
+  failure: { opTimeoutMs: number; failureThreshold: number; cooldownMs: number };
+}
+
+/** A validated configuration: the merged global level, plus per-source service layers. */
+export interface LoadedConfig {
+  readonly global: ResolvedGlobal;
+  /** Service and action layers, lowest source first: file, then code. */
+  readonly layers: readonly FileConfig[];
+  /** Where the file came from, for messages. */
+  readonly file: string | undefined;
+}
+
+function invalid(message: string, details: Record<string, unknown>): MeshError {
+  return new MeshError('CONFIG_INVALID', message, details);
+}
+
+function formatIssue(err: z.ZodError, source: string): MeshError {
+  const issue = err.issues[0];
+  const field = issue.path.map(String).join('.') || '(root)';
+  const more = err.issues.length > 1 ? ` (and ${err.issues.length - 1} more)` : '';
+  return invalid(`invalid cache configuration in ${source}: ${field}: ${issue.message}${more}`, {
+    field,
+    source,
+    issues: err.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
+  });
+}
+
+/** Reads and validates a JSON or YAML configuration file. */
+export function loadConfigFile(path: string): FileConfig {
+  const full = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (err) {
+    throw invalid(`cannot read cache configuration file ${full}: ${(err as Error).message}`, { file: full, field: 'file' });
+  }
+  let data: unknown;
+  try {
+    data = extname(full) === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw invalid(`cache configuration file ${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, {
+      file: full,
+      field: '(root)',
+    });
+  }
+  const parsed = fileSchema.safeParse(data ?? {});
+  if (!parsed.success) {
+    const e = formatIssue(parsed.error, `file ${full}`);
+    throw invalid(e.message, { ...e.details, file: full });
+  }
+  return parsed.data;
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+
+/** The global options set by `CACHE_*` environment variables. */
+export function configFromEnv(env: Record<string, string | undefined>): GlobalConfig {
+  const out: GlobalConfig = {};
+  const bad = (name: string, expected: string) =>
+    invalid(`environment variable ${name}=${JSON.stringify(env[name])} is invalid: expected ${expected}`, { field: name, source: 'environment' });
+  const has = (name: string) => env[name] !== undefined && env[name] !== '';
+  if (has('CACHE_ENABLED')) {
+    const v = env.CACHE_ENABLED!.toLowerCase();
+    if (TRUE.has(v)) out.enabled = true;
+    else if (FALSE.has(v)) out.enabled = false;
+    else throw bad('CACHE_ENABLED', 'true/false, 1/0, yes/no or on/off');
+  }
+  if (has('CACHE_BACKEND')) out.backend = env.CACHE_BACKEND!;
+  if (has('CACHE_TTL')) {
+    const n = Number(env.CACHE_TTL);
+    if (!Number.isFinite(n) || n < 0) throw bad('CACHE_TTL', 'a number of seconds >= 0');
+    out.ttl = n;
+  }
+  if (env.CACHE_PREFIX !== undefined) out.prefix = env.CACHE_PREFIX;
+  if (has('CACHE_REPLICATION')) {
+    const n = Number(env.CACHE_REPLICATION);
+    if (!Number.isInteger(n) || n < 1 || n > 20) throw bad('CACHE_REPLICATION', 'an integer from 1 to 20');
+    out.replication = n;
+  }
+  if (has('CACHE_REDIS_URL')) {
+    if (!/^rediss?:\/\//.test(env.CACHE_REDIS_URL!)) throw bad('CACHE_REDIS_URL', 'a redis:// or rediss:// URL');
+    out.redis = { url: env.CACHE_REDIS_URL } as GlobalConfig['redis'];
+  }
+  return out;
+}
+
+/** Merges the global sections, higher sources last; nested sections merge field by field. */
+function mergeGlobal(sections: GlobalConfig[]): ResolvedGlobal {
+  const pick = <K extends keyof GlobalConfig>(key: K): GlobalConfig[K] | undefined => {
+    let value: GlobalConfig[K] | undefined;
+    for (const s of sections) if (s[key] !== undefined) value = s[key];
+    return value;
+  };
+  const nested = <K extends 'memory' | 'failure' | 'redis' | 'dht' | 'access'>(key: K) =>
+    Object.assign({}, ...sections.map((s) => s[key] ?? {})) as NonNullable<GlobalConfig[K]>;
+  return {
+    enabled: pick('enabled') ?? DEFAULTS.enabled,
+    results: pick('results') ?? 'frozen',
+    ttl: pick('ttl') ?? DEFAULTS.ttl,
+    staleTtl: pick('staleTtl'),
+    backend: pick('backend') ?? DEFAULTS.backend,
+    prefix: pick('prefix') ?? DEFAULTS.prefix,
+    replication: pick('replication') ?? DEFAULTS.replication,
+    maxKeyLength: pick('maxKeyLength') ?? DEFAULTS.maxKeyLength,
+    memory: { ...DEFAULTS.memory, ...nested('memory') },
+    failure: { ...DEFAULTS.failure, ...nested('failure') },
+    redis: sections.some((s) => s.redis) ? nested('redis') : undefined,
+    dht: nested('dht'),
+    events: sections.flatMap((s) => s.events ?? []),
+    access: { allow: [], ...nested('access') },
+  };
+}
+
+/** Validates and merges every source. Throws `CONFIG_INVALID` naming the field and the source. */
+export function loadConfig(input: string | ConfigInput | undefined, env: Record<string, string | undefined>): LoadedConfig {
+  let code: FileConfig = {};
+  let file = env.CACHE_CONFIG || undefined;
+  if (typeof input === 'string') file = input;
+  else if (input !== undefined) {
+    if (input === null || typeof input !== 'object') throw invalid('config must be a file path or an object', { field: 'config' });
+    const parsed = inputSchema.safeParse(input);
+    if (!parsed.success) throw formatIssue(parsed.error, 'the config passed to new Node');
+    const { file: nestedFile, ...rest } = parsed.data;
+    code = rest;
+    if (nestedFile !== undefined) file = nestedFile;
+  }
+  const fromFile = file === undefined ? {} : loadConfigFile(file);
+  const fromEnv = configFromEnv(env);
+  const global = mergeGlobal([fromFile.cache ?? {}, fromEnv, code.cache ?? {}]);
+  if (global.staleTtl !== undefined && global.ttl === 0) {
+    throw invalid('cache.staleTtl needs a ttl > 0', { field: 'cache.staleTtl' });
+  }
+  return { global, layers: [fromFile, code], file: file === undefined ? undefined : resolve(file) };
+}
+
+/** Validates options declared in code on a service or action (decorators, `addService`). */
+export function validateDeclared(kind: 'service' | 'action', value: unknown, where: string): LevelOptions | undefined {
+  if (value === undefined) return undefined;
+  const parsed = (kind === 'service' ? serviceCacheSchema : actionCacheSchema).safeParse(value);
+  if (!parsed.success) throw formatIssue(parsed.error, where);
+  const v = parsed.data;
+  return typeof v === 'boolean' ? { enabled: v } : (v as LevelOptions);
+}
+
+/** Expands `true`/`false` shorthands of a level. */
+export function level(value: z.output<typeof actionCacheSchema> | z.output<typeof serviceCacheSchema> | undefined): LevelOptions | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'boolean' ? { enabled: value } : (value as LevelOptions);
+}

@@ -1,0 +1,257 @@
+/**
+ * The caching interceptor: the innermost link of every cached action's chain.
+ *
+ * hit  -> the stored value, handler not called
+ * miss -> the handler runs once per key however many callers wait (request
+ *         coalescing); its result is stored, then handed to every waiter; an
+ *         error reaches every waiter and is never stored
+ * stale (past `ttl`, within `staleTtl`) -> the stale value at once, and one
+ *         background call refreshes the entry
+ *
+ * Nothing a backend does can fail a call the handler alone would serve: backend
+ * errors and timeouts are counted, logged by the guard, and the call falls
+ * through to the handler.
+ *
+ * Two invokers are compiled per action: one for the memory backend (synchronous,
+ * no promise on a hit) and one for any other backend.
+ */
+import type { Logger } from 'pino';
+import type { RequestContext } from '../node/context.js';
+import type { ActionInvoker } from '../node/interceptors.js';
+import type { Params } from '../node/types.js';
+import type { MemoryBackend } from './backends/memory.js';
+import type { GuardedBackend } from './guard.js';
+import type { KeyBuilder } from './keys.js';
+import type { ActionStats } from './metrics.js';
+import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
+
+/** How results are handed out: frozen shared copies (default) or a fresh copy per call. */
+export type ResultMode = 'frozen' | 'copy';
+
+/** The cache state of one service. */
+export interface ServiceCache {
+  readonly name: string;
+  /** `<prefix><networkId>/<service>/`: every key of the service starts with it. */
+  readonly scope: string;
+  /** Bumped by every invalidation: a miss that started before one does not store its result. */
+  generation: number;
+  readonly actions: Map<string, ActionCache>;
+  readonly guards: Set<GuardedBackend>;
+}
+
+/** The resolved cache settings and state of one action. */
+export interface ActionCache {
+  readonly service: ServiceCache;
+  readonly name: string;
+  readonly ttl: number;
+  readonly staleTtl: number;
+  readonly results: ResultMode;
+  readonly guard: GuardedBackend;
+  /** Set when the backend is the built-in memory backend (synchronous fast path). */
+  readonly memory: MemoryBackend | undefined;
+  readonly keyOf: KeyBuilder;
+  readonly condition: ((params: any, ctx: RequestContext) => boolean) | undefined;
+  readonly stats: ActionStats;
+  readonly inflight: Map<string, Promise<Shared>>;
+  readonly logger: Logger;
+  readonly onLatency: (op: string, ms: number) => void;
+}
+
+/** A result as shared between the callers of one miss. */
+interface Shared {
+  readonly value: unknown;
+  readonly plain: boolean;
+}
+
+const DEBUG = 20;
+
+function handOut(ac: ActionCache, shared: Shared): unknown {
+  return shared.plain && ac.results === 'frozen' ? shared.value : deepCopy(shared.value);
+}
+
+/** Builds the invoker of a cached action. */
+export function cachingInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
+  return ac.memory !== undefined ? memoryInvoker(ac, ac.memory, next) : backendInvoker(ac, next);
+}
+
+function keyFor(ac: ActionCache, ctx: RequestContext, params: Params): string | undefined {
+  try {
+    return ac.service.scope + ac.keyOf(params, ctx);
+  } catch (err) {
+    ac.stats.errors++;
+    ac.logger.warn({ err, path: ctx.path }, 'cache key could not be built; calling the handler without caching');
+    return undefined;
+  }
+}
+
+function special(ac: ActionCache, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
+  if (ctx.cacheMode === 'refresh') {
+    const key = keyFor(ac, ctx, params);
+    if (key !== undefined) return runAndStore(ac, key, ctx, params, next).then((s) => handOut(ac, s));
+  }
+  ac.stats.bypassed++;
+  return next(ctx, params);
+}
+
+function memoryInvoker(ac: ActionCache, memory: MemoryBackend, next: ActionInvoker): ActionInvoker {
+  const { stats, logger, condition } = ac;
+  const scope = ac.service.scope;
+  const keyOf = ac.keyOf;
+  const plainFrozen = ac.results === 'frozen';
+  return (ctx, params) => {
+    if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx))) {
+      return special(ac, ctx, params, next);
+    }
+    let key: string;
+    try {
+      key = scope + keyOf(params, ctx);
+    } catch {
+      return special(ac, ctx, params, next);
+    }
+    let value: unknown;
+    if ((++stats.tick & 15) === 0) {
+      const t = performance.now();
+      value = memory.get(key);
+      ac.onLatency('get', performance.now() - t);
+    } else {
+      value = memory.get(key);
+    }
+    if (value !== undefined) {
+      if (value instanceof CacheEnvelope) return envelopeHit(ac, value, key, ctx, params, next);
+      stats.hits++;
+      if (logger.levelVal <= DEBUG) logger.debug(`Cache hit: ${key.slice(scope.length)}`);
+      return plainFrozen ? value : deepCopy(value);
+    }
+    return miss(ac, key, ctx, params, next);
+  };
+}
+
+function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
+  const { guard, condition, stats } = ac;
+  return (ctx, params) => {
+    if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx))) {
+      return special(ac, ctx, params, next);
+    }
+    if (!guard.available) {
+      stats.bypassed++;
+      return next(ctx, params);
+    }
+    const key = keyFor(ac, ctx, params);
+    if (key === undefined) return next(ctx, params);
+    const started = performance.now();
+    let found: unknown;
+    try {
+      found = guard.run('get', (b) => b.get(key));
+    } catch {
+      stats.errors++;
+      return miss(ac, key, ctx, params, next);
+    }
+    if (found instanceof Promise) {
+      return found.then(
+        (value) => {
+          ac.onLatency('get', performance.now() - started);
+          return afterGet(ac, value, key, ctx, params, next);
+        },
+        () => {
+          stats.errors++;
+          return miss(ac, key, ctx, params, next);
+        },
+      );
+    }
+    return afterGet(ac, found, key, ctx, params, next);
+  };
+}
+
+/** Accepts what a backend returned: our envelope, or its JSON round trip. */
+function asEnvelope(value: unknown): CacheEnvelope | undefined {
+  if (value instanceof CacheEnvelope) return value;
+  if (value !== null && typeof value === 'object' && 'value' in value && typeof (value as { freshUntil?: unknown }).freshUntil === 'number') {
+    const v = value as { value: unknown; freshUntil: number };
+    return new CacheEnvelope(v.value, v.freshUntil, false);
+  }
+  return undefined;
+}
+
+function afterGet(ac: ActionCache, value: unknown, key: string, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
+  if (value === undefined || value === null) return miss(ac, key, ctx, params, next);
+  const envelope = asEnvelope(value);
+  if (envelope === undefined) {
+    ac.stats.errors++;
+    ac.guard.failed('get', new TypeError(`backend returned a value the cache did not write for ${key}`));
+    return miss(ac, key, ctx, params, next);
+  }
+  return envelopeHit(ac, envelope, key, ctx, params, next);
+}
+
+function envelopeHit(ac: ActionCache, envelope: CacheEnvelope, key: string, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
+  const stats = ac.stats;
+  if (envelope.freshUntil !== 0 && envelope.freshUntil <= Date.now()) {
+    if (ac.staleTtl <= 0) return miss(ac, key, ctx, params, next);
+    stats.staleHits++;
+    if (!ac.inflight.has(key)) {
+      const refresh = runAndStore(ac, key, ctx, params, next);
+      ac.inflight.set(key, refresh);
+      refresh.then(
+        () => release(ac, key, refresh),
+        (err) => {
+          release(ac, key, refresh);
+          ac.logger.warn({ err, key }, 'background refresh of a stale cache entry failed; the stale value stays until it expires');
+        },
+      );
+    }
+  }
+  stats.hits++;
+  if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache hit: ${key.slice(ac.service.scope.length)}`);
+  const v = envelope.value;
+  return envelope.copyOnRead || ac.results === 'copy' ? deepCopy(v) : v;
+}
+
+function release(ac: ActionCache, key: string, p: Promise<Shared>): void {
+  if (ac.inflight.get(key) === p) ac.inflight.delete(key);
+}
+
+function miss(ac: ActionCache, key: string, ctx: RequestContext, params: Params, next: ActionInvoker): Promise<unknown> {
+  const pending = ac.inflight.get(key);
+  if (pending !== undefined) {
+    ac.stats.coalesced++;
+    return pending.then((s) => handOut(ac, s));
+  }
+  ac.stats.misses++;
+  if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache miss: ${key.slice(ac.service.scope.length)}`);
+  const run = runAndStore(ac, key, ctx, params, next);
+  ac.inflight.set(key, run);
+  run.then(
+    () => release(ac, key, run),
+    () => release(ac, key, run),
+  );
+  return run.then((s) => handOut(ac, s));
+}
+
+/** Calls the handler and stores its result (unless an invalidation happened meanwhile). */
+async function runAndStore(ac: ActionCache, key: string, ctx: RequestContext, params: Params, next: ActionInvoker): Promise<Shared> {
+  const generation = ac.service.generation;
+  const result = await next(ctx, params);
+  const shared = snapshot(result);
+  if (ac.service.generation !== generation) return shared;
+  const stale = ac.staleTtl > 0 && ac.ttl > 0;
+  const ttl = stale ? ac.ttl + ac.staleTtl : ac.ttl;
+  const stored =
+    ac.memory !== undefined && shared.plain && !stale && result !== undefined
+      ? shared.value
+      : new CacheEnvelope(shared.value, stale ? Date.now() + ac.ttl * 1000 : 0, !shared.plain);
+  if (ac.memory !== undefined) {
+    ac.memory.set(key, stored, ttl);
+    ac.stats.stores++;
+    return shared;
+  }
+  if (!ac.guard.available) return shared;
+  const started = performance.now();
+  try {
+    await ac.guard.run('set', (b) => b.set(key, stored, ttl));
+    ac.onLatency('set', performance.now() - started);
+    ac.stats.stores++;
+  } catch {
+    ac.stats.errors++;
+  }
+  return shared;
+}

@@ -1,0 +1,34 @@
+/**
+ * meshcache: a TypeScript service node with declarative, transparent caching.
+ * See README.md for concepts and examples.
+ */
+import './polyfills.js';
+
+export type { BackendContext, BackendStats, CacheBackend } from './cache/backends/backend.js';
+export { estimateSize, MemoryBackend, type MemoryBackendOptions } from './cache/backends/memory.js';
+export { CodecError, decodeValue, encodeValue } from './cache/codec.js';
+export type { CacheConfigFile, ConfigInput, GlobalCacheConfig } from './cache/config.js';
+export { compileGlob, type Glob } from './cache/glob.js';
+export type { ResultMode } from './cache/interceptor.js';
+export { canonical, encodeKeyValue } from './cache/keys.js';
+export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
+export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
+export { MeshError, type MeshErrorCode } from './errors.js';
+export type { NetworkOptions } from './network/options.js';
+export type { CallTarget, EventInfo } from './node/context.js';
+export { RequestContext } from './node/context.js';
+export { action, cached, inject, type ServiceDecoratorOptions, service, subscribe } from './node/decorators.js';
+export type { ActionInfo, ActionInvoker, Interceptor, InterceptorFunction } from './node/interceptors.js';
+export { Node, type NodeOptions } from './node/node.js';
+export type {
+  ActionDefinition,
+  ActionHandler,
+  ActionOptions,
+  CacheOptions,
+  EventHandler,
+  EventRule,
+  Params,
+  RequestOptions,
+  ServiceCacheOptions,
+  ServiceDefinition,
+} from './node/types.js';

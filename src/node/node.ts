@@ -1,0 +1,365 @@
+import '../polyfills.js';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CacheBackend } from '../cache/backends/backend.js';
+import type { ConfigInput } from '../cache/config.js';
+import { CacheManager } from '../cache/manager.js';
+import { MeshError } from '../errors.js';
+import type { NetworkOptions } from '../network/options.js';
+import { type CallTarget, type EventInfo, RequestContext } from './context.js';
+import { EventBus } from './events.js';
+import { type ActionInvoker, compose, type Interceptor, type InterceptorFunction, toInterceptor } from './interceptors.js';
+import { defaultLogger } from './logger.js';
+import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
+import { assertTopic } from './topics.js';
+import type { EventHandler, Params, RequestOptions, ServiceDefinition } from './types.js';
+
+/** Options of `new Node(...)`. */
+export interface NodeOptions {
+  /** The network this node belongs to (default `'default'`; `network.id` wins when given). */
+  networkId?: string;
+  /**
+   * Cache configuration: a path to a JSON or YAML file, or an object
+   * `{ file?, cache?, services? }` whose values override the file's and the environment's.
+   */
+  config?: string | ConfigInput;
+  /** Custom cache backends by name, chosen with `cache.backend: '<name>'` or per action. */
+  backends?: Record<string, CacheBackend>;
+  /** A pino logger (default: pino at `LOG_LEVEL`, silent under tests). */
+  logger?: Logger;
+  /** Default timeout of every request in ms (default 0: none). */
+  requestTimeout?: number;
+  /** Joins a P2P network (libp2p): events go network-wide and the DHT backend becomes available. */
+  network?: NetworkOptions;
+  /** Environment to read `CACHE_*` variables from (default `process.env`). */
+  env?: Record<string, string | undefined>;
+}
+
+/** The slice of the P2P layer the node uses (implemented by `MeshNetwork`). */
+export interface NodeNetwork {
+  readonly networkId: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  publishEvent(topic: string, data: unknown): Promise<void>;
+  onEvent(handler: (topic: string, data: unknown, fromPeer: string) => void): () => void;
+}
+
+type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+const NODE_TARGET: CallTarget = { service: '$node', name: 'request', path: '$node/request' };
+
+function isPlainObject(value: unknown): value is Params {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A service node: hosts services, routes `service/action` calls through the
+ * interceptor chain (caching is its innermost link), and delivers events.
+ */
+export class Node {
+  /** Short random id of this node process, the prefix of its request ids. */
+  readonly instanceId = randomBytes(4).toString('hex');
+  readonly logger: Logger;
+  /** The cache manager: stats, metrics and backends. */
+  readonly cache: CacheManager;
+  /** The P2P layer, once started with `network` options. */
+  network: NodeNetwork | undefined;
+
+  private state: State = 'created';
+  private seq = 0;
+  private readonly services = new Map<string, ServiceEntry>();
+  private readonly routes = new Map<string, ActionEntry>();
+  private readonly provided = new Map<string, unknown>();
+  private readonly interceptors: Interceptor[] = [];
+  private readonly bus = new EventBus<EventHandler>();
+  private readonly busOff = new Map<string, Array<() => void>>();
+  private readonly requestTimeout: number;
+  private networkId_: string;
+  private offNetwork: (() => void) | undefined;
+
+  constructor(readonly options: NodeOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new MeshError('CONFIG_INVALID', 'new Node(options): options must be an object');
+    }
+    this.networkId_ = options.network?.id ?? options.networkId ?? 'default';
+    if (typeof this.networkId_ !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(this.networkId_)) {
+      throw new MeshError('CONFIG_INVALID', `networkId must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(this.networkId_)}`, {
+        field: 'networkId',
+      });
+    }
+    const timeout = options.requestTimeout ?? 0;
+    if (typeof timeout !== 'number' || !(timeout >= 0)) {
+      throw new MeshError('CONFIG_INVALID', 'requestTimeout must be a number of ms >= 0', { field: 'requestTimeout' });
+    }
+    this.requestTimeout = timeout;
+    this.logger = options.logger ?? defaultLogger();
+    this.cache = new CacheManager(this);
+  }
+
+  /** The id of the network this node serves (`ctx.networkId`). */
+  get networkId(): string {
+    return this.networkId_;
+  }
+
+  /** True between a successful `start()` and `stop()`. */
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Makes `value` available to `@inject(token)` fields. */
+  provide(token: string, value: unknown): this {
+    if (typeof token !== 'string' || token.length === 0) throw new MeshError('INVALID_PARAMS', 'provide(token, value): token must be a non-empty string');
+    this.provided.set(token, value);
+    for (const svc of this.services.values()) this.inject(svc, false);
+    return this;
+  }
+
+  /** Adds an interceptor around every action call; the first added is the outermost. */
+  use(interceptor: Interceptor | InterceptorFunction): this {
+    const valid = typeof interceptor === 'function' || (typeof interceptor?.wrap === 'function' && typeof interceptor.name === 'string');
+    if (!valid) throw new MeshError('INVALID_PARAMS', 'use(): expected a function or { name, wrap(action, next) }');
+    this.interceptors.push(toInterceptor(interceptor, this.interceptors.length));
+    if (this.state === 'running') for (const action of this.routes.values()) this.composeAction(action);
+    return this;
+  }
+
+  /** Registers a service: a `@service` class instance or `{ name, actions, events }`. */
+  addService(service: object | ServiceDefinition): this {
+    const entry = toServiceEntry(service);
+    if (this.services.has(entry.name)) {
+      throw new MeshError('CONFLICT', `service '${entry.name}' is already registered on this node`, { service: entry.name });
+    }
+    this.services.set(entry.name, entry);
+    for (const action of entry.actions.values()) this.routes.set(action.path, action);
+    this.inject(entry, false);
+    if (this.state === 'running') {
+      void this.wireService(entry).catch((err) => this.logger.error({ err, service: entry.name }, 'service failed to start'));
+    }
+    return this;
+  }
+
+  /** The names of the registered services. */
+  serviceNames(): string[] {
+    return [...this.services.keys()];
+  }
+
+  /** The paths of every routable action (management actions included once started). */
+  actionPaths(): string[] {
+    return [...this.routes.keys()];
+  }
+
+  /** Loads the configuration, opens backends and the network, then calls `started` hooks. */
+  async start(): Promise<void> {
+    if (this.state !== 'created' && this.state !== 'stopped') {
+      throw new MeshError('CONFLICT', `node cannot start while ${this.state}`);
+    }
+    this.state = 'starting';
+    try {
+      if (this.options.network !== undefined) await this.startNetwork();
+      await this.cache.start();
+      for (const entry of this.services.values()) this.inject(entry, true);
+      for (const entry of this.services.values()) await this.wireService(entry, false);
+      this.state = 'running';
+      for (const entry of this.services.values()) await entry.started?.(this);
+      this.logger.info({ services: this.serviceNames(), networkId: this.networkId }, 'node started');
+    } catch (err) {
+      this.state = 'running';
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Calls `stopped` hooks, closes backends and the network; later requests fail with `STOPPED`. */
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    for (const entry of [...this.services.values()].reverse()) {
+      try {
+        await entry.stopped?.(this);
+      } catch (err) {
+        this.logger.error({ err, service: entry.name }, 'stopped hook failed');
+      }
+    }
+    for (const offs of this.busOff.values()) for (const off of offs) off();
+    this.busOff.clear();
+    await this.cache.stop();
+    this.offNetwork?.();
+    this.offNetwork = undefined;
+    if (this.network !== undefined) {
+      await this.network.stop().catch((err) => this.logger.error({ err }, 'network stop failed'));
+      this.network = undefined;
+    }
+    this.state = 'stopped';
+    this.logger.info('node stopped');
+  }
+
+  /** Calls an action by path: `node.request('user/get_user', { id: 1 })`. */
+  request<R = unknown>(path: string, params?: Params, options?: RequestOptions): Promise<R> {
+    return this.callFrom(undefined, path, params, options) as Promise<R>;
+  }
+
+  /** Publishes an event to local subscribers (and to the whole network when joined). */
+  publish(topic: string, data?: unknown): Promise<void> {
+    return this.publishFrom(undefined, topic, data);
+  }
+
+  /** Subscribes a function `(ctx, data)` to a topic pattern; returns the unsubscribe function. */
+  subscribe(topic: string, handler: EventHandler): () => void {
+    if (typeof handler !== 'function') throw new MeshError('INVALID_PARAMS', 'subscribe(topic, handler): handler must be a function');
+    return this.bus.subscribe(topic, handler);
+  }
+
+  /** @internal The request path shared by `node.request` and `ctx.request`. */
+  callFrom(parent: RequestContext | undefined, path: string, params: Params | undefined, options: RequestOptions | undefined): Promise<unknown> {
+    if (this.state !== 'running') return Promise.reject(this.notRunning());
+    const action = this.routes.get(path);
+    if (action === undefined) return Promise.reject(this.routeError(path));
+    if (params === undefined) params = {};
+    else if (!isPlainObject(params)) {
+      return Promise.reject(new MeshError('INVALID_PARAMS', `params of '${path}' must be a plain object`, { path }));
+    }
+    const ctx = new RequestContext(this, action, parent, options, ++this.seq);
+    const timeout = options?.timeout ?? (action.options.timeout as number | undefined) ?? this.requestTimeout;
+    if (timeout > 0 || ctx.deadline > 0) return this.callWithDeadline(action.invoker, ctx, params, timeout);
+    try {
+      const result = action.invoker(ctx, params);
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private callWithDeadline(invoker: ActionInvoker, ctx: RequestContext, params: Params, timeout: number): Promise<unknown> {
+    const now = Date.now();
+    let deadline = timeout > 0 ? now + timeout : ctx.deadline;
+    if (ctx.deadline > 0 && ctx.deadline < deadline) deadline = ctx.deadline;
+    ctx.withDeadline(deadline);
+    const remaining = deadline - now;
+    if (remaining <= 0) return Promise.reject(this.timeoutError(ctx, timeout));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(this.timeoutError(ctx, remaining)), remaining);
+      let result: unknown;
+      try {
+        result = invoker(ctx, params);
+      } catch (err) {
+        clearTimeout(timer);
+        reject(err);
+        return;
+      }
+      Promise.resolve(result).then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** @internal Publishing shared by `node.publish` and `ctx.publish`. */
+  async publishFrom(parent: RequestContext | undefined, topic: string, data: unknown): Promise<void> {
+    assertTopic(topic);
+    if (this.state !== 'running' && this.state !== 'starting') throw this.notRunning();
+    const info: EventInfo = { topic, publisher: parent?.path };
+    const local = this.deliver(info, data);
+    const remote = this.network?.publishEvent(topic, data).catch((err) => this.logger.warn({ err, topic }, 'event broadcast failed'));
+    await local;
+    await remote;
+  }
+
+  /** @internal Registers an action the node generates itself (cache management); it goes through user interceptors. */
+  addInternalAction(service: string, name: string, handler: ActionInvoker): void {
+    const svc = this.services.get(service);
+    if (svc === undefined) throw new MeshError('NOT_FOUND', `service '${service}' not found`);
+    const path = `${service}/${name}`;
+    const entry: ActionEntry = { service, name, path, options: {}, internal: true, handler: handler as never, invoker: handler };
+    svc.actions.set(name, entry);
+    this.routes.set(path, entry);
+    this.composeAction(entry);
+  }
+
+  /** @internal Subscribes on behalf of a service (event rules); removed when the node stops. */
+  subscribeInternal(owner: string, topic: string, handler: EventHandler): void {
+    const off = this.bus.subscribe(topic, handler, owner);
+    const list = this.busOff.get(owner) ?? [];
+    list.push(off);
+    this.busOff.set(owner, list);
+  }
+
+  /** @internal Service entries, for the cache manager. */
+  serviceEntry(name: string): ServiceEntry | undefined {
+    return this.services.get(name);
+  }
+
+  private deliver(info: EventInfo, data: unknown): Promise<void> {
+    return this.bus.deliver(
+      info.topic,
+      (sub) => {
+        const target: CallTarget = sub.owner === undefined ? NODE_TARGET : { service: sub.owner, name: sub.pattern, path: `${sub.owner}/${sub.pattern}` };
+        const ctx = new RequestContext(this, target, undefined, undefined, ++this.seq, info);
+        return sub.handler(ctx, data);
+      },
+      this.logger,
+    );
+  }
+
+  private async startNetwork(): Promise<void> {
+    const { MeshNetwork } = await import('../network/index.js');
+    const network: NodeNetwork = new MeshNetwork(this.options.network!, this.logger);
+    await network.start();
+    this.network = network;
+    this.networkId_ = network.networkId;
+    this.offNetwork = network.onEvent((topic, data, fromPeer) => {
+      void this.deliver({ topic, fromPeer }, data);
+    });
+  }
+
+  private async wireService(entry: ServiceEntry, callStarted = true): Promise<void> {
+    const offs: Array<() => void> = [];
+    for (const { topic, handler } of entry.events) offs.push(this.bus.subscribe(topic, handler, entry.name));
+    this.busOff.set(entry.name, offs);
+    await this.cache.attachService(entry);
+    for (const action of entry.actions.values()) this.composeAction(action);
+    if (callStarted) await entry.started?.(this);
+  }
+
+  private composeAction(action: ActionEntry): void {
+    const chain = action.internal ? this.interceptors : [...this.interceptors, this.cache.interceptor];
+    action.invoker = compose(action, chain, action.handler as ActionInvoker);
+  }
+
+  private inject(entry: ServiceEntry, required: boolean): void {
+    for (const { field, token } of entry.injections) {
+      if (this.provided.has(token)) (entry.instance as Record<string | symbol, unknown>)[field] = this.provided.get(token);
+      else if (required) {
+        throw new MeshError('NOT_FOUND', `service '${entry.name}' injects '${token}', but nothing was provided: call node.provide('${token}', value)`, {
+          service: entry.name,
+          token,
+        });
+      }
+    }
+  }
+
+  private notRunning(): MeshError {
+    if (this.state === 'stopped' || this.state === 'stopping') return new MeshError('STOPPED', 'node is stopped: requests are refused');
+    return new MeshError('NOT_STARTED', 'node is not started: call await node.start() first');
+  }
+
+  private routeError(path: unknown): MeshError {
+    if (typeof path !== 'string' || !/^[^/]+\/.+$/.test(path)) {
+      return new MeshError('INVALID_PARAMS', `invalid action path ${JSON.stringify(path)}: expected '<service>/<action>'`, { path });
+    }
+    const service = path.slice(0, path.indexOf('/'));
+    if (!this.services.has(service)) return new MeshError('NOT_FOUND', `service '${service}' not found`, { path, service });
+    return new MeshError('NOT_FOUND', `action '${path}' not found`, { path, service });
+  }
+
+  private timeoutError(ctx: RequestContext, ms: number): MeshError {
+    return new MeshError('TIMEOUT', `request '${ctx.path}' timed out after ${ms} ms`, { path: ctx.path, timeout: ms });
+  }
+}
