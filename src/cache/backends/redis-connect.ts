@@ -105,6 +105,10 @@ export function createCluster(o: ResolvedRedisOptions): Cluster {
     retryDelayOnClusterDown: 20,
     retryDelayOnTryAgain: 20,
     slotsRefreshTimeout: o.connectTimeoutMs,
+    // ioredis does not refresh the topology on its own by default, and auto-pipelined
+    // commands that get MOVED to different slots are not redirected: without a
+    // periodic refresh a master that died and came back would stay unused.
+    slotsRefreshInterval: Math.max(500, o.maxReconnectDelayMs),
     redisOptions: {
       ...nodeOptions,
       username: ep.username,

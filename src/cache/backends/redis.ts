@@ -33,6 +33,8 @@ export type RedisBackendState = 'idle' | 'connecting' | 'up' | 'down' | 'closed'
 const MAX_MGET = 1000;
 /** Minimum interval between two "malformed value" log lines. */
 const MALFORMED_LOG_INTERVAL_MS = 10_000;
+/** Minimum interval between two "cluster node error" log lines. */
+const NODE_ERROR_LOG_INTERVAL_MS = 10_000;
 
 interface GetBatch {
   keys: string[];
@@ -51,6 +53,7 @@ export class RedisBackend implements CacheBackend {
   #batch: GetBatch | undefined;
   #malformedSeen = 0;
   #malformedLoggedAt = -Infinity;
+  #nodeErrorLoggedAt = -Infinity;
   readonly #prefix: string;
   readonly #useMget: boolean;
 
@@ -106,8 +109,13 @@ export class RedisBackend implements CacheBackend {
       this.#lastError = err;
     });
     if (this.isCluster) {
-      client.on('node error', (err: Error) => {
+      // One master failing leaves the cluster usable: log it, at most once per interval.
+      client.on('node error', (err: Error, node: string) => {
         this.#lastError = err;
+        const now = performance.now();
+        if (now - this.#nodeErrorLoggedAt < NODE_ERROR_LOG_INTERVAL_MS) return;
+        this.#nodeErrorLoggedAt = now;
+        this.#log.warn({ node, err: err.message }, 'Redis Cluster node error');
       });
     }
     let timer: NodeJS.Timeout | undefined;
@@ -165,6 +173,12 @@ export class RedisBackend implements CacheBackend {
 
   #fail(op: string, err: unknown): MeshError {
     if (err instanceof MeshError) return err;
+    const message = (err as Error)?.message ?? '';
+    if (this.isCluster && /^(MOVED|CLUSTERDOWN)|Too many Cluster redirections/.test(message)) {
+      // The topology changed (a master died, came back or moved): learn it now
+      // rather than at the next periodic refresh. ioredis coalesces concurrent refreshes.
+      (this.#client as Cluster | undefined)?.refreshSlotsCache();
+    }
     return new MeshError(
       'BACKEND_ERROR',
       `Redis ${op} failed: ${(err as Error)?.message ?? err}`,
