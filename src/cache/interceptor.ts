@@ -19,9 +19,9 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../node/context.js';
 import type { ActionInvoker } from '../node/interceptors.js';
 import type { Params } from '../node/types.js';
-import type { MemoryBackend } from './backends/memory.js';
+import type { FastTable, MemoryBackend } from './backends/memory.js';
 import type { GuardedBackend } from './guard.js';
-import type { KeyBuilder } from './keys.js';
+import type { FastKey, KeyBuilder } from './keys.js';
 import type { ActionStats } from './metrics.js';
 import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
 
@@ -50,6 +50,9 @@ export interface ActionCache {
   /** Set when the backend is the built-in memory backend (synchronous fast path). */
   readonly memory: MemoryBackend | undefined;
   readonly keyOf: KeyBuilder;
+  /** Memory backend only: the raw key param value indexing the entry (see `FastTable`). */
+  readonly fastKeyOf: FastKey | undefined;
+  readonly fastTable: FastTable | undefined;
   readonly condition: ((params: any, ctx: RequestContext) => boolean) | undefined;
   readonly stats: ActionStats;
   readonly inflight: Map<string, Promise<Shared>>;
@@ -94,7 +97,7 @@ function special(ac: ActionCache, ctx: RequestContext, params: Params, next: Act
 }
 
 function memoryInvoker(ac: ActionCache, memory: MemoryBackend, next: ActionInvoker): ActionInvoker {
-  const { stats, logger, condition } = ac;
+  const { stats, logger, condition, fastKeyOf, fastTable } = ac;
   const scope = ac.service.scope;
   const keyOf = ac.keyOf;
   const plainFrozen = ac.results === 'frozen';
@@ -102,27 +105,29 @@ function memoryInvoker(ac: ActionCache, memory: MemoryBackend, next: ActionInvok
     if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx))) {
       return special(ac, ctx, params, next);
     }
-    let key: string;
-    try {
-      key = scope + keyOf(params, ctx);
-    } catch {
-      return special(ac, ctx, params, next);
-    }
+    const fastKey = fastKeyOf === undefined ? undefined : fastKeyOf(params);
+    let key: string | undefined;
     let value: unknown;
-    if ((++stats.tick & 15) === 0) {
-      const t = performance.now();
-      value = memory.get(key);
-      ac.onLatency('get', performance.now() - t);
+    const sample = (++stats.tick & 15) === 0;
+    const t = sample ? performance.now() : 0;
+    if (fastKey !== undefined) {
+      value = memory.getIn(fastTable!, fastKey);
     } else {
+      try {
+        key = scope + keyOf(params, ctx);
+      } catch {
+        return special(ac, ctx, params, next);
+      }
       value = memory.get(key);
     }
+    if (sample) ac.onLatency('get', performance.now() - t);
     if (value !== undefined) {
-      if (value instanceof CacheEnvelope) return envelopeHit(ac, value, key, ctx, params, next);
+      if (value instanceof CacheEnvelope) return envelopeHit(ac, value, key ?? scope + keyOf(params, ctx), ctx, params, next);
       stats.hits++;
-      if (logger.levelVal <= DEBUG) logger.debug(`Cache hit: ${key.slice(scope.length)}`);
+      if (logger.levelVal <= DEBUG) logger.debug(`Cache hit: ${keyOf(params, ctx)}`);
       return plainFrozen ? value : deepCopy(value);
     }
-    return miss(ac, key, ctx, params, next);
+    return miss(ac, key ?? scope + keyOf(params, ctx), ctx, params, next);
   };
 }
 
@@ -240,7 +245,9 @@ async function runAndStore(ac: ActionCache, key: string, ctx: RequestContext, pa
       ? shared.value
       : new CacheEnvelope(shared.value, stale ? Date.now() + ac.ttl * 1000 : 0, !shared.plain);
   if (ac.memory !== undefined) {
-    ac.memory.set(key, stored, ttl);
+    const fastKey = ac.fastKeyOf === undefined ? undefined : ac.fastKeyOf(params);
+    if (fastKey !== undefined) ac.memory.setIn(ac.fastTable!, fastKey, key, stored, ttl);
+    else ac.memory.set(key, stored, ttl);
     ac.stats.stores++;
     return shared;
   }

@@ -144,3 +144,36 @@ export function compileKeyBuilder(
     return limit(k);
   };
 }
+
+/**
+ * For the memory backend's secondary index: the raw value that identifies an
+ * entry of this action by itself (a number other than -0, or a string), or
+ * undefined when the full key must be used. Defined for `keys: [one]` and for
+ * actions without `keys` whose params have a single simple property.
+ */
+export type FastKey = (params: Params) => number | string | undefined;
+
+function fast(v: unknown): number | string | undefined {
+  return (typeof v === 'number' && !Object.is(v, -0)) || typeof v === 'string' ? v : undefined;
+}
+
+/** Compiles the fast key of an action, or undefined when it has none. */
+export function compileFastKey(options: { keys?: readonly string[]; key?: unknown }, maxKeyLength: number): FastKey | undefined {
+  if (options.key !== undefined) return undefined;
+  const keys = options.keys;
+  const fits = (v: number | string | undefined) => (typeof v === 'string' && v.length * 2 + 16 > maxKeyLength ? undefined : v);
+  if (keys === undefined) {
+    return (params) => {
+      let only: string | undefined;
+      for (const k in params) {
+        if (params[k] === undefined) continue;
+        if (only !== undefined) return undefined;
+        only = k;
+      }
+      return only === undefined ? undefined : fits(fast(params[only]));
+    };
+  }
+  if (keys.length !== 1) return undefined;
+  const get = getter(keys[0]);
+  return (params) => fits(fast(get(params)));
+}

@@ -17,7 +17,7 @@ import { fillTemplate } from './event-rules.js';
 import { compileGlob, hasWildcard } from './glob.js';
 import { GuardedBackend } from './guard.js';
 import { type ActionCache, cachingInvoker, type ServiceCache } from './interceptor.js';
-import { compileKeyBuilder, hashKey } from './keys.js';
+import { compileFastKey, compileKeyBuilder, hashKey } from './keys.js';
 import { ActionStats, type CacheStatsView, createPrometheusRegistry, summarize } from './metrics.js';
 import { type ResolvedActionCache, resolveAction, serviceLayers } from './resolve.js';
 
@@ -119,6 +119,9 @@ export class CacheManager {
   private async actionCache(svc: ServiceCache, action: ActionEntry, r: ResolvedActionCache): Promise<ActionCache> {
     const guard = await this.backendFor(r.backend, r.backendField);
     const stats = new ActionStats(svc.name, action.name);
+    const memory = guard.backend instanceof MemoryBackend ? guard.backend : undefined;
+    const maxKeyLength = this.config!.global.maxKeyLength;
+    const fastKeyOf = memory === undefined ? undefined : compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength);
     return {
       service: svc,
       name: action.name,
@@ -126,7 +129,9 @@ export class CacheManager {
       staleTtl: r.ttl > 0 ? r.staleTtl : 0,
       results: r.results,
       guard,
-      memory: guard.backend instanceof MemoryBackend ? guard.backend : undefined,
+      memory,
+      fastKeyOf,
+      fastTable: fastKeyOf === undefined ? undefined : memory?.table(),
       keyOf: compileKeyBuilder(action.name, { keys: r.keys, key: r.key as ((p: unknown, c: RequestContext) => string) | undefined }, this.config!.global.maxKeyLength),
       condition: r.condition as ActionCache['condition'],
       stats,

@@ -36,6 +36,33 @@ export interface MemoryBackendOptions {
 export type EvictionReason = 'capacity' | 'bytes' | 'expired';
 
 const NONE = 0xffffffff;
+
+let cachedNow = 0;
+function resetClock(): void {
+  cachedNow = 0;
+}
+/**
+ * Date.now(), read at most once per millisecond: the first read caches it and
+ * a 1 ms unref'd timer forgets it. Expiry therefore has 1 ms resolution.
+ */
+export function coarseNow(): number {
+  if (cachedNow === 0) {
+    cachedNow = Date.now();
+    setTimeout(resetClock, 1).unref();
+  }
+  return cachedNow;
+}
+
+/**
+ * A secondary index of one action's entries keyed by the raw value of its key
+ * param (a number or a string): a hit then hashes `123` instead of the whole
+ * scoped key string. Entries stay in the main index too, so delete, clear and
+ * revoke by full key see them. Number 123 and string '123' are different Map
+ * keys, so the index is as collision-free as the keys are.
+ */
+export interface FastTable {
+  readonly map: Map<number | string, number>;
+}
 const SWEEP_BATCH = 10_000;
 
 /** Rough bytes held by a value: strings count 2 bytes a character, plus fixed overheads. */
@@ -85,6 +112,8 @@ export class MemoryBackend implements CacheBackend {
   private readonly now: () => number;
   private readonly index = new Map<string, number>();
   private keyList: (string | undefined)[] = [];
+  private fastOf: (FastTable | undefined)[] = [];
+  private fastKeyOf: (number | string | undefined)[] = [];
   private valList: unknown[] = [];
   private expires: Float64Array;
   private sizes: Uint32Array;
@@ -106,7 +135,7 @@ export class MemoryBackend implements CacheBackend {
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError('maxEntries must be an integer >= 1');
     if (!(this.maxBytes >= 0)) throw new RangeError('maxBytes must be >= 0');
     this.sizeOf = options.sizeOf ?? estimateSize;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? coarseNow;
     this.capacity = Math.min(this.maxEntries, 1024);
     this.expires = new Float64Array(this.capacity);
     this.sizes = new Uint32Array(this.maxBytes > 0 ? this.capacity : 0);
@@ -144,6 +173,38 @@ export class MemoryBackend implements CacheBackend {
     }
     if (i !== this.head) this.toHead(i);
     return this.valList[i];
+  }
+
+  /** A new secondary index for one action (see `FastTable`). */
+  table(): FastTable {
+    return { map: new Map() };
+  }
+
+  /** Like `get`, through a secondary index. */
+  getIn(table: FastTable, fastKey: number | string): unknown {
+    const i = table.map.get(fastKey);
+    if (i === undefined) return undefined;
+    const exp = this.expires[i];
+    if (exp !== 0 && exp <= this.now()) {
+      this.drop(i, 'expired');
+      return undefined;
+    }
+    if (i !== this.head) this.toHead(i);
+    return this.valList[i];
+  }
+
+  /** Like `set`, also indexing the entry in `table` under `fastKey`. */
+  setIn(table: FastTable, fastKey: number | string, key: string, value: unknown, ttlSeconds: number): void {
+    this.set(key, value, ttlSeconds);
+    const i = this.index.get(key);
+    if (i === undefined) return;
+    const old = this.fastOf[i];
+    if (old !== undefined && (old !== table || this.fastKeyOf[i] !== fastKey)) old.map.delete(this.fastKeyOf[i]!);
+    const previous = table.map.get(fastKey);
+    if (previous !== undefined && previous !== i) this.drop(previous, undefined);
+    table.map.set(fastKey, i);
+    this.fastOf[i] = table;
+    this.fastKeyOf[i] = fastKey;
   }
 
   /** True when `key` holds an unexpired value (does not touch LRU order). */
@@ -264,6 +325,9 @@ export class MemoryBackend implements CacheBackend {
   }
 
   private reset(): void {
+    for (const t of new Set(this.fastOf)) t?.map.clear();
+    this.fastOf = [];
+    this.fastKeyOf = [];
     this.index.clear();
     this.keyList = [];
     this.valList = [];
@@ -325,6 +389,12 @@ export class MemoryBackend implements CacheBackend {
     this.keyList[i] = undefined;
     this.valList[i] = undefined;
     this.expires[i] = 0;
+    const fast = this.fastOf[i];
+    if (fast !== undefined) {
+      if (fast.map.get(this.fastKeyOf[i]!) === i) fast.map.delete(this.fastKeyOf[i]!);
+      this.fastOf[i] = undefined;
+      this.fastKeyOf[i] = undefined;
+    }
     if (this.maxBytes > 0) {
       this.bytes -= this.sizes[i];
       this.sizes[i] = 0;

@@ -6,6 +6,8 @@
  * escaped.
  */
 
+import { compileGlob } from '../glob.js';
+
 const REDIS_SPECIAL = /[*?[\]\\]/g;
 
 /** Escapes a literal string so that Redis MATCH matches it exactly. */
@@ -23,33 +25,30 @@ export function prefixMatch(prefix: string): string {
  *
  * Redis matches bytes: its `?` is one byte, so it would miss a key whose `?`
  * position holds a multi-byte UTF-8 character. Patterns with `?` therefore ask
- * Redis for `*` at those places (a superset) and `exact` filters the result by
- * characters. Patterns with only `*` are exact in Redis and need no filter.
+ * Redis for `*` at those places (a superset) and `exact` filters the result with
+ * the caching layer's own glob matcher (the same semantics as every other
+ * backend). Patterns with only `*` are exact in Redis and need no filter.
  */
 export interface RedisGlob {
   readonly match: string;
-  readonly exact?: RegExp;
+  readonly exact?: (key: string) => boolean;
 }
 
 /** Translates `prefix` (literal) + `pattern` (meshcache glob) for SCAN MATCH. */
 export function globToRedis(prefix: string, pattern: string): RedisGlob {
   let match = escapeRedisGlob(prefix);
-  let source = '';
-  let hasOne = false;
   let lastWild = false; // runs of wildcards collapse into one Redis `*`
   for (const ch of pattern) {
     if (ch === '*' || ch === '?') {
       if (!lastWild) match += '*';
       lastWild = true;
-      hasOne ||= ch === '?';
-      source += ch === '*' ? '.*' : '.';
     } else {
       lastWild = false;
       match += escapeRedisGlob(ch);
-      source += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     }
   }
-  if (!hasOne) return { match };
-  const escapedPrefix = prefix.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  return { match, exact: new RegExp(`^${escapedPrefix}${source}$`, 'su') };
+  if (!pattern.includes('?')) return { match };
+  const glob = compileGlob(pattern);
+  const cut = prefix.length;
+  return { match, exact: (key) => key.startsWith(prefix) && glob.test(key.slice(cut)) };
 }

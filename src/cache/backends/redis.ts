@@ -342,7 +342,7 @@ export class RedisBackend implements CacheBackend {
     return masters;
   }
 
-  async #scanUnlink(op: string, match: string, exact?: RegExp): Promise<number> {
+  async #scanUnlink(op: string, match: string, exact?: (key: string) => boolean): Promise<number> {
     const nodes = this.#nodes(op);
     try {
       const counts = await Promise.all(nodes.map((node) => this.#scanUnlinkNode(node, match, exact)));
@@ -357,7 +357,7 @@ export class RedisBackend implements CacheBackend {
    * one UNLINK in flight), so the server never does more than one batch of work
    * per command and other clients are served in between.
    */
-  async #scanUnlinkNode(node: Redis, match: string, exact?: RegExp): Promise<number> {
+  async #scanUnlinkNode(node: Redis, match: string, exact?: (key: string) => boolean): Promise<number> {
     let cursor = '0';
     let removed = 0;
     let inflight: Promise<number> | undefined;
@@ -365,7 +365,7 @@ export class RedisBackend implements CacheBackend {
       do {
         const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.options.scanCount);
         cursor = next;
-        const keys = exact ? found.filter((k) => exact.test(k)) : found;
+        const keys = exact ? found.filter(exact) : found;
         if (keys.length === 0) continue;
         if (inflight) removed += await inflight;
         inflight = this.#unlink(node, keys);

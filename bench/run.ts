@@ -1,0 +1,34 @@
+/**
+ * `npm run bench [-- name...]`: runs the benchmarks (all by default) and prints
+ * markdown tables; BENCHMARKS.md records a run.
+ */
+import '../src/polyfills.js';
+import { execSync } from 'node:child_process';
+import { machine } from './harness.js';
+
+const suites: Record<string, () => Promise<string>> = {
+  request: async () => (await import('./request.js')).benchRequest(),
+  'cache-hit': async () => (await import('./cache-hit.js')).benchCacheHit(),
+  memory: async () => (await import('./memory-backend.js')).benchMemoryBackend(),
+  coalescing: async () => (await import('./coalescing.js')).benchCoalescing(),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length > 0 ? wanted : Object.keys(suites);
+console.log(`# meshcache benchmarks\n\nMachine: ${machine()}\nDate: ${new Date().toISOString()}\nCommit: ${safe(() => execSync('git rev-parse --short HEAD').toString().trim())}\n`);
+for (const name of names) {
+  const suite = suites[name];
+  if (!suite) {
+    console.error(`unknown benchmark '${name}'; known: ${Object.keys(suites).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`## ${name}\n\n${await suite()}\n`);
+}
+
+function safe(f: () => string): string {
+  try {
+    return f();
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,441 @@
+/**
+ * The DHT cache backend: entries live in the network's Kademlia DHT (one DHT
+ * per network id), each on the `replication` peers closest to its key, with a
+ * near cache in front on every node. Design and guarantees: docs/dht.md.
+ *
+ * - `set` stores `{ value, expiresAt, writtenAt, writer }` on the closest peers;
+ *   conflicting writes resolve last-write-wins (`compareRecords`) when stored
+ *   and when read.
+ * - `get` serves the near cache, else a kad lookup; an expired, deleted or
+ *   invalidated record, a failed or timed-out lookup: a miss.
+ * - `delete` writes a tombstone; `delete`, `clear` and `revoke` are broadcast
+ *   on the network's control topic and applied by every node to its near cache
+ *   and to the records it stores; they are also remembered (dht-rules.ts) so
+ *   that late writes and stale replicas stay dead.
+ * - Upkeep re-replicates records when peers leave or join; a sweep removes
+ *   expired records.
+ */
+import type { Logger } from 'pino';
+import { decodeValue, encodeValue } from '../codec.js';
+import { MeshError } from '../../errors.js';
+import { isExpired, type MeshDht, MeshNetwork, type StoredRecord, sortByDistance, writeClock } from '../../network/index.js';
+import { compileGlob } from '../glob.js';
+import type { BackendContext, BackendStats, CacheBackend } from './backend.js';
+import { NearCache, shareable } from './dht-near-cache.js';
+import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './dht-options.js';
+import { parseRuleLog, type Rule, RuleLog } from './dht-rules.js';
+import { planUpkeep, runLimited } from './dht-upkeep.js';
+
+export { type DhtOptions, dhtOptionsSchema } from './dht-options.js';
+
+/** Control messages of the backend (published on the network's control topic). */
+type Control =
+  | { c: 'dht'; op: 'put'; key: string; at: number }
+  | { c: 'dht'; op: 'del'; key: string; at: number }
+  | { c: 'dht'; op: 'rule'; prefix: string; pattern?: string; at: number };
+
+/** Counters of the backend, beyond the caching layer's own. */
+export interface DhtBackendStats extends BackendStats {
+  nearHits: number;
+  dhtHits: number;
+  dhtMisses: number;
+  lookupFailures: number;
+  puts: number;
+  putFailures: number;
+  invalidationsReceived: number;
+  handoffs: number;
+  rejoins: number;
+  /** Records (values and tombstones) stored on this node. */
+  stored: number;
+}
+
+const SYNC_NAME = 'dht-rules';
+const UPKEEP_CONCURRENCY = 16;
+
+export class DhtBackend implements CacheBackend {
+  readonly options: ResolvedDhtOptions;
+  private readonly near: NearCache | undefined;
+  private readonly rules: RuleLog;
+  private network: MeshNetwork | undefined;
+  private logger: Logger | undefined;
+  private readonly detach: Array<() => void> = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private upkeepTimer: NodeJS.Timeout | undefined;
+  private upkeepBase: Set<string> | undefined;
+  private upkeepRunning: Promise<void> | undefined;
+  private hadPeers = false;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly counters: Omit<DhtBackendStats, 'evictions' | 'entries' | 'stored'> = {
+    nearHits: 0,
+    dhtHits: 0,
+    dhtMisses: 0,
+    lookupFailures: 0,
+    puts: 0,
+    putFailures: 0,
+    invalidationsReceived: 0,
+    handoffs: 0,
+    rejoins: 0,
+  };
+
+  constructor(options: DhtOptions = {}) {
+    this.options = parseDhtOptions(options);
+    const nc = this.options.nearCache;
+    this.near = nc.enabled ? new NearCache(nc.maxEntries, nc.maxAgeSeconds * 1000) : undefined;
+    this.rules = new RuleLog(this.options.tombstoneTtlSeconds * 1000);
+  }
+
+  async open(ctx: BackendContext): Promise<void> {
+    if (!(ctx.network instanceof MeshNetwork)) {
+      throw new MeshError('CONFIG_INVALID', "cache backend 'dht' needs the node to join a network (the `network` option of new Node)", {
+        field: 'cache.backend',
+      });
+    }
+    const network = ctx.network;
+    this.network = network;
+    this.logger = ctx.logger.child({ component: 'dht-cache' });
+    this.hadPeers = network.peers().length > 0;
+    this.detach.push(network.onControl((msg) => this.onControl(msg)));
+    this.detach.push(network.sync.provide(SYNC_NAME, () => this.rules.snapshot()));
+    const onJoin = () => this.scheduleUpkeep();
+    const onLeave = () => this.scheduleUpkeep();
+    const onOnline = () => this.onOnline();
+    const onOffline = () => {
+      this.hadPeers = true;
+    };
+    network.on('peer:join', onJoin).on('peer:leave', onLeave).on('online', onOnline).on('offline', onOffline);
+    this.detach.push(() => network.off('peer:join', onJoin).off('peer:leave', onLeave).off('online', onOnline).off('offline', onOffline));
+    this.detach.push(network.addWriteFilter((key, record) => record.deleted === true || !this.rules.invalidates(key, record.writtenAt)));
+    this.upkeepBase = new Set(network.peers());
+    this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.upkeepTimer);
+    for (const off of this.detach.splice(0)) off();
+    await Promise.allSettled([...this.pending, this.upkeepRunning]);
+    this.near?.clear();
+    this.network = undefined;
+  }
+
+  get(key: string): unknown {
+    const k = this.storedKey(key);
+    const hit = this.near?.get(k);
+    if (hit !== undefined) {
+      this.counters.nearHits++;
+      return hit.value;
+    }
+    return this.lookup(k);
+  }
+
+  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    const k = this.storedKey(key);
+    const now = Date.now();
+    const record: StoredRecord = {
+      value: encodeValue(value),
+      expiresAt: ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0,
+      writtenAt: writeClock(),
+      writer: this.selfId(),
+    };
+    this.near?.set(k, value, record.writtenAt, record.expiresAt, now);
+    const network = this.requireNetwork();
+    this.broadcast({ c: 'dht', op: 'put', key: k, at: record.writtenAt });
+    if (!network.started) return; // offline: the near cache keeps it until the node is back
+    const write = this.replicate(k, record);
+    if (this.options.writeBehind) {
+      this.track(write);
+      return;
+    }
+    await write;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const k = this.storedKey(key);
+    const at = writeClock();
+    const local = this.network?.started ? this.network.dht.readLocal(k) : undefined;
+    let existed = this.near?.has(k) === true || (local !== undefined && local.deleted !== true && !isExpired(local));
+    this.applyDelete(k, at);
+    this.broadcast({ c: 'dht', op: 'del', key: k, at });
+    const network = this.requireNetwork();
+    if (!network.started) return existed;
+    const dht = network.dht;
+    if (!existed) {
+      const found = await this.fetch(dht, k);
+      existed = found !== undefined && found.deleted !== true && !isExpired(found) && found.writtenAt < at;
+    }
+    const tombstone: StoredRecord = {
+      expiresAt: Date.now() + this.options.tombstoneTtlSeconds * 1000,
+      writtenAt: at,
+      writer: this.selfId(),
+      deleted: true,
+    };
+    await this.replicate(k, tombstone);
+    return existed;
+  }
+
+  /** Removes every key starting with `prefix` on every node; returns how many this node dropped. */
+  clear(prefix?: string): number {
+    return this.invalidate({ prefix: this.storedKey(prefix ?? ''), at: writeClock() });
+  }
+
+  /** Removes the keys starting with `prefix` whose rest matches `pattern`, on every node; returns how many this node dropped. */
+  revoke(prefix: string, pattern: string): number {
+    compileGlob(pattern); // refuse a bad pattern before broadcasting it
+    return this.invalidate({ prefix: this.storedKey(prefix), pattern, at: writeClock() });
+  }
+
+  /** Counters and sizes (near cache entries, records stored on this node). */
+  stats(): DhtBackendStats {
+    let stored = 0;
+    if (this.network?.started) for (const _ of this.network.dht.localRecords()) stored++;
+    return { ...this.counters, evictions: this.near?.evictions ?? 0, entries: this.near?.size ?? 0, stored };
+  }
+
+  /** Resolves when background writes and replication upkeep have settled (tests, shutdown). */
+  async flush(): Promise<void> {
+    if (this.upkeepTimer !== undefined) {
+      clearTimeout(this.upkeepTimer);
+      this.upkeepTimer = undefined;
+      this.upkeepRunning = this.runUpkeep();
+    }
+    await Promise.allSettled([...this.pending, this.upkeepRunning]);
+  }
+
+  /** Forces a sweep now (tests). */
+  sweep(now = Date.now()): void {
+    this.rules.prune(now);
+    const network = this.network;
+    if (!network?.started) return;
+    const dht = network.dht;
+    for (const { key, record } of dht.localRecords()) {
+      if (!isExpired(record, now)) continue;
+      if (record.deleted === true) dht.deleteLocal(key);
+      else {
+        // An expired value becomes a tombstone for a while (it wins the tie), so an older copy elsewhere cannot win over it.
+        dht.storeLocal(key, { ...record, value: undefined, deleted: true, expiresAt: now + this.options.tombstoneTtlSeconds * 1000 });
+      }
+    }
+  }
+
+  // ---- internals ----
+
+  private storedKey(key: string): string {
+    const p = this.options.prefix;
+    return key.startsWith(p) ? key : p + key;
+  }
+
+  private selfId(): string {
+    return this.requireNetwork().peerId;
+  }
+
+  private requireNetwork(): MeshNetwork {
+    if (this.network === undefined) throw new MeshError('NOT_STARTED', "cache backend 'dht' is not open");
+    return this.network;
+  }
+
+  private signal(): AbortSignal {
+    return AbortSignal.timeout(this.options.opTimeoutMs);
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    p.then(
+      () => this.pending.delete(p),
+      () => this.pending.delete(p),
+    );
+  }
+
+  /** A kad lookup; undefined for a miss or a failure. */
+  private async fetch(dht: MeshDht, key: string): Promise<StoredRecord | undefined> {
+    try {
+      return await dht.get(key, this.signal());
+    } catch (err) {
+      this.counters.lookupFailures++;
+      this.logger?.debug({ key, err: (err as Error).message }, 'dht lookup failed: a miss');
+      return undefined;
+    }
+  }
+
+  private async lookup(key: string): Promise<unknown> {
+    const network = this.network;
+    if (network === undefined || !network.started) return undefined;
+    const record = await this.fetch(network.dht, key);
+    const now = Date.now();
+    if (record === undefined || record.deleted === true || isExpired(record, now) || this.rules.invalidates(key, record.writtenAt)) {
+      this.counters.dhtMisses++;
+      return undefined;
+    }
+    let value: unknown;
+    try {
+      value = shareable(decodeValue(record.value ?? ''));
+    } catch (err) {
+      this.counters.dhtMisses++;
+      this.logger?.warn({ key, err: (err as Error).message }, 'unreadable value in the DHT: a miss');
+      return undefined;
+    }
+    this.counters.dhtHits++;
+    this.near?.set(key, value, record.writtenAt, record.expiresAt, now);
+    return value;
+  }
+
+  /** Stores `record` on the `replication` closest peers (this node included when it is one of them). */
+  private async replicate(key: string, record: StoredRecord): Promise<void> {
+    const dht = this.requireNetwork().dht;
+    const signal = this.signal();
+    let closest: string[] = [];
+    try {
+      closest = await dht.closestPeers(key, signal);
+    } catch (err) {
+      this.logger?.debug({ key, err: (err as Error).message }, 'dht lookup of closest peers failed; using connected peers');
+      closest = this.network?.peers() ?? [];
+    }
+    const targets = sortByDistance(key, [...closest, dht.selfId]).slice(0, this.options.replication);
+    const results = await Promise.all(
+      targets.map((peer) =>
+        dht.storeAt(peer, key, record, signal).catch((err: Error) => {
+          this.logger?.debug({ key, peer, err: err.message }, 'dht put failed');
+          return false;
+        }),
+      ),
+    );
+    const stored = results.filter(Boolean).length;
+    this.counters.puts++;
+    if (stored === 0) {
+      // Nobody took it (all unreachable, or a newer record won everywhere): keep a local copy so the write is not lost.
+      dht.storeLocal(key, record);
+      this.counters.putFailures++;
+    }
+  }
+
+  private broadcast(msg: Control): void {
+    const network = this.network;
+    if (network === undefined || !network.started) return;
+    network.publishControl(msg as unknown as Record<string, unknown>).catch((err: Error) => {
+      this.logger?.warn({ err: err.message }, 'invalidation broadcast failed');
+    });
+  }
+
+  private invalidate(rule: Rule): number {
+    const n = this.applyRule(rule);
+    this.broadcast({ c: 'dht', op: 'rule', prefix: rule.prefix, ...(rule.pattern === undefined ? {} : { pattern: rule.pattern }), at: rule.at });
+    return n;
+  }
+
+  /** Applies a delete to the rule log, the near cache and the local store. */
+  private applyDelete(key: string, at: number): boolean {
+    this.rules.addDelete(key, at);
+    let dropped = this.near?.drop(key, at) === true;
+    const dht = this.network?.started ? this.network.dht : undefined;
+    const local = dht?.readLocal(key);
+    if (dht !== undefined && local !== undefined && local.deleted !== true && local.writtenAt < at) {
+      dht.deleteLocal(key);
+      dropped = true;
+    }
+    return dropped;
+  }
+
+  /** Applies a clear/revoke rule; returns how many distinct keys this node dropped. */
+  private applyRule(rule: Rule): number {
+    const matches = this.rules.addRule(rule);
+    if (matches === undefined) return 0;
+    const dropped = new Set(this.near?.dropMatching(matches, rule.at) ?? []);
+    if (this.network?.started) {
+      const dht = this.network.dht;
+      for (const { key, record } of [...dht.localRecords()]) {
+        if (record.writtenAt < rule.at && matches(key)) {
+          dht.deleteLocal(key);
+          if (record.deleted !== true) dropped.add(key);
+        }
+      }
+    }
+    return dropped.size;
+  }
+
+  private onControl(raw: Record<string, unknown>): void {
+    if (raw.c !== 'dht' || typeof raw.at !== 'number') return;
+    const msg = raw as unknown as Control;
+    switch (msg.op) {
+      case 'put':
+        if (typeof msg.key === 'string') this.near?.drop(msg.key, msg.at);
+        return;
+      case 'del':
+        if (typeof msg.key !== 'string') return;
+        this.counters.invalidationsReceived++;
+        this.applyDelete(msg.key, msg.at);
+        return;
+      case 'rule':
+        if (typeof msg.prefix !== 'string' || (msg.pattern !== undefined && typeof msg.pattern !== 'string')) return;
+        this.counters.invalidationsReceived++;
+        try {
+          this.applyRule({ prefix: msg.prefix, at: msg.at, ...(msg.pattern === undefined ? {} : { pattern: msg.pattern }) });
+        } catch (err) {
+          this.logger?.warn({ err: (err as Error).message }, 'ignored a malformed invalidation');
+        }
+        return;
+    }
+  }
+
+  /** Back after losing every peer: forget what may have been invalidated meanwhile, then learn what was. */
+  private onOnline(): void {
+    const network = this.network;
+    if (network === undefined || !network.started) return;
+    if (this.hadPeers && this.options.dropOnRejoin) {
+      this.counters.rejoins++;
+      const near = this.near?.clear() ?? 0;
+      let local = 0;
+      const dht = network.dht;
+      for (const { key } of [...dht.localRecords()]) {
+        dht.deleteLocal(key);
+        local++;
+      }
+      this.logger?.info({ near, local }, 'rejoined the network: dropped the near cache and the records held here');
+    }
+    this.hadPeers = true;
+    this.upkeepBase = new Set(network.peers());
+    void this.pullRules(network);
+  }
+
+  private async pullRules(network: MeshNetwork): Promise<void> {
+    for (const peer of network.peers().slice(0, 2)) {
+      try {
+        const snap = parseRuleLog(await network.sync.pull(peer, SYNC_NAME, this.signal()));
+        for (const [key, at] of snap.deletes) this.applyDelete(key, at);
+        for (const rule of snap.rules) this.applyRule(rule);
+        return;
+      } catch (err) {
+        this.logger?.debug({ peer, err: (err as Error).message }, 'could not pull the invalidation log');
+      }
+    }
+  }
+
+  private scheduleUpkeep(): void {
+    if (this.upkeepTimer !== undefined) return;
+    this.upkeepTimer = setTimeout(() => {
+      this.upkeepTimer = undefined;
+      const previous = this.upkeepRunning ?? Promise.resolve();
+      this.upkeepRunning = previous.then(() => this.runUpkeep());
+    }, this.options.upkeepDelayMs);
+    this.upkeepTimer.unref();
+  }
+
+  private async runUpkeep(): Promise<void> {
+    const network = this.network;
+    if (network === undefined || !network.started) return;
+    const dht = network.dht;
+    const now = new Set(network.peers());
+    const before = this.upkeepBase ?? now;
+    this.upkeepBase = now;
+    const live = [...dht.localRecords()].filter((r) => !isExpired(r.record));
+    const plan = planUpkeep(live, before, now, dht.selfId, this.options.replication);
+    if (plan.length === 0) return;
+    let sent = 0;
+    await runLimited(plan, UPKEEP_CONCURRENCY, async ({ entry, targets, dropAfter }) => {
+      const results = await Promise.all(targets.map((p) => dht.storeAt(p, entry.key, entry.record, this.signal()).catch(() => false)));
+      sent += results.filter(Boolean).length;
+      if (dropAfter && results.every(Boolean) && results.length > 0) dht.deleteLocal(entry.key);
+    });
+    this.counters.handoffs += sent;
+    this.logger?.debug({ records: plan.length, sent }, 'replication upkeep done');
+  }
+}
