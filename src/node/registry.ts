@@ -55,6 +55,9 @@ function actionEntry(service: string, name: string, options: ActionOptions, hand
 
 /** Builds the entry of a decorated class instance or a plain-object service. */
 export function toServiceEntry(input: object): ServiceEntry {
+  if (input === null || typeof input !== 'object') {
+    throw new MeshError('INVALID_PARAMS', 'a service is a @service class instance or an object { name, actions, events }');
+  }
   const meta = serviceMetadataOf(input);
   if (meta !== undefined) return fromInstance(input, meta);
   return fromDefinition(input as ServiceDefinition);
@@ -95,9 +98,6 @@ function fromInstance(instance: object, meta: NonNullable<ReturnType<typeof serv
 }
 
 function fromDefinition(def: ServiceDefinition): ServiceEntry {
-  if (def === null || typeof def !== 'object') {
-    throw new MeshError('INVALID_PARAMS', 'a service is a @service class instance or an object { name, actions, events }');
-  }
   checkName('service', def.name);
   const actions = new Map<string, ActionEntry>();
   for (const [actionName, value] of Object.entries(def.actions ?? {})) {
