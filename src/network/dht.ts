@@ -90,6 +90,12 @@ export class MeshDht {
       logger.warn('kad-dht network layer not reachable: puts go to all k closest peers');
   }
 
+  /** Peers in kad-dht's routing table (-1 when not readable). */
+  get routingTableSize(): number {
+    const size = (this.kad as unknown as { routingTable?: { size?: unknown } }).routingTable?.size;
+    return typeof size === 'number' ? size : -1;
+  }
+
   /** The newest record stored under `key` among the peers a kad lookup reaches (this node included). */
   async get(key: string, signal: AbortSignal): Promise<StoredRecord | undefined> {
     let found: Uint8Array | undefined;
@@ -111,6 +117,16 @@ export class MeshDht {
       if (event.name === 'FINAL_PEER' && event.peer !== undefined) peers.push(event.peer.id.toString());
     }
     return sortByDistance(key, peers);
+  }
+
+  /** Looks up the peers closest to this node, which connects to them (peer discovery); returns how many were found. */
+  async selfLookup(signal: AbortSignal): Promise<number> {
+    let n = 0;
+    const self = peerIdFromString(this.selfId).toMultihash().bytes;
+    for await (const event of this.kad.getClosestPeers(self, { signal }) as AsyncIterable<KadEvent>) {
+      if (event.name === 'FINAL_PEER') n++;
+    }
+    return n;
   }
 
   /** Sends `record` to one peer with a PUT_VALUE message; true when the peer acknowledged it. */

@@ -26,7 +26,7 @@ import { decodeValue, encodeValue } from '../cache/codec.js';
 import { MeshError } from '../errors.js';
 import { MeshDht } from './dht.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
-import { LwwDatastore } from './lww-datastore.js';
+import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { controlTopic, eventsTopic, kadProtocol } from './names.js';
 import { NETWORK_DEFAULTS, type NetworkOptions, networkOptionsSchema } from './options.js';
 import { loadPsk } from './psk.js';
@@ -67,6 +67,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly eventHandlers = new Set<EventHandler>();
   private readonly controlHandlers = new Set<ControlHandler>();
   private redialTimer: NodeJS.Timeout | undefined;
+  private discoverTimer: NodeJS.Timeout | undefined;
+  private discovering = false;
   private detach: (() => void) | undefined;
   readonly sync: SyncService;
 
@@ -172,7 +174,10 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     node.services.pubsub.subscribe(controlTopic(this.networkId));
     this.logger.info({ peerId: this.peerId, addresses: this.addresses() }, 'network started');
     await this.dialBootstrap(true);
-    this.redialTimer = setInterval(() => void this.dialBootstrap(false), this.options.redialIntervalMs);
+    this.redialTimer = setInterval(() => {
+      void this.dialBootstrap(false);
+      this.discoverSoon();
+    }, this.options.redialIntervalMs);
     this.redialTimer.unref();
   }
 
@@ -180,6 +185,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     const node = this.node;
     if (node === undefined) return;
     clearInterval(this.redialTimer);
+    clearTimeout(this.discoverTimer);
+    this.discoverTimer = undefined;
     this.detach?.();
     this.node = undefined;
     this.meshDht = undefined;
@@ -222,27 +229,31 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     return subscribers.map((p) => p.toString()).filter((p) => this.members.has(p));
   }
 
-  /** Waits until at least `count` members are connected, or throws TIMEOUT. */
+  /** Adds a filter that can refuse incoming DHT records (kept across restarts); returns a remover. */
+  addWriteFilter(filter: WriteFilter): () => void {
+    return this.datastore.addWriteFilter(filter);
+  }
+
+  /**
+   * Waits until at least `count` members are connected and in the DHT routing
+   * table (so lookups reach them), or throws TIMEOUT.
+   */
   async waitForPeers(count: number, timeoutMs = 10_000): Promise<void> {
-    if (this.members.size >= count) return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('peer:join', onJoin);
-        reject(
-          new MeshError(
-            'TIMEOUT',
-            `network ${this.networkId}: ${this.members.size} of ${count} peers after ${timeoutMs} ms`,
-          ),
+    const deadline = Date.now() + timeoutMs;
+    const ready = () => {
+      if (this.members.size < count) return false;
+      const rt = this.meshDht?.routingTableSize ?? 0;
+      return rt < 0 || rt >= count;
+    };
+    while (!ready()) {
+      if (Date.now() >= deadline) {
+        throw new MeshError(
+          'TIMEOUT',
+          `network ${this.networkId}: ${this.members.size} of ${count} peers after ${timeoutMs} ms`,
         );
-      }, timeoutMs);
-      const onJoin = () => {
-        if (this.members.size < count) return;
-        clearTimeout(timer);
-        this.off('peer:join', onJoin);
-        resolve();
-      };
-      this.on('peer:join', onJoin);
-    });
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   private async publish(topic: string, payload: string): Promise<void> {
@@ -275,6 +286,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       this.logger.debug({ peer: id }, 'peer joined');
       if (this.members.size === 1) this.emit('online');
       this.emit('peer:join', id);
+      this.discoverSoon();
     };
     const onDisconnect = (evt: CustomEvent<PeerId>) => {
       const id = evt.detail.toString();
@@ -327,6 +339,29 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     } catch (err) {
       this.logger.error({ err }, 'network message handler failed');
     }
+  }
+
+  /**
+   * Peer discovery: a lookup of this node's own id reaches (and connects to) the
+   * members closest to it, so each node ends up connected to its neighbourhood,
+   * all members in a small network, not only to its bootstrap peers. Runs
+   * shortly after a member joins and on the redial interval.
+   */
+  private discoverSoon(): void {
+    if (this.discoverTimer !== undefined || this.discovering || this.meshDht === undefined) return;
+    this.discoverTimer = setTimeout(() => {
+      this.discoverTimer = undefined;
+      const dht = this.meshDht;
+      if (dht === undefined || this.members.size === 0) return;
+      this.discovering = true;
+      dht
+        .selfLookup(AbortSignal.timeout(this.options.dialTimeoutMs))
+        .catch((err: Error) => this.logger.debug({ err: err.message }, 'peer discovery lookup failed'))
+        .finally(() => {
+          this.discovering = false;
+        });
+    }, 200);
+    this.discoverTimer.unref();
   }
 
   /** Dials bootstrap peers we are not connected to (all of them on start, the missing ones later). */

@@ -55,7 +55,8 @@ export class RuleLog {
 
   /** Remembers a clear/revoke rule; returns its matcher, or undefined when the same rule was known. */
   addRule(rule: Rule, now = Date.now()): ((key: string) => boolean) | undefined {
-    if (this.rules.some((r) => r.prefix === rule.prefix && r.pattern === rule.pattern && r.at >= rule.at)) return undefined;
+    if (this.rules.some((r) => r.prefix === rule.prefix && r.pattern === rule.pattern && r.at >= rule.at))
+      return undefined;
     const compiled: CompiledRule = {
       prefix: rule.prefix,
       at: rule.at,
@@ -84,7 +85,11 @@ export class RuleLog {
   snapshot(): RuleLogSnapshot {
     return {
       deletes: [...this.deletes].map(([k, d]) => [k, d.at]),
-      rules: this.rules.map((r) => (r.pattern === undefined ? { prefix: r.prefix, at: r.at } : { prefix: r.prefix, pattern: r.pattern, at: r.at })),
+      rules: this.rules.map((r) =>
+        r.pattern === undefined
+          ? { prefix: r.prefix, at: r.at }
+          : { prefix: r.prefix, pattern: r.pattern, at: r.at },
+      ),
     };
   }
 }
@@ -101,14 +106,20 @@ export function parseRuleLog(raw: unknown): RuleLogSnapshot {
   const r = raw as { deletes?: unknown; rules?: unknown };
   if (Array.isArray(r.deletes)) {
     for (const d of r.deletes) {
-      if (Array.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'number') out.deletes.push([d[0], d[1]]);
+      if (Array.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'number')
+        out.deletes.push([d[0], d[1]]);
     }
   }
   if (Array.isArray(r.rules)) {
     for (const x of r.rules as Array<Record<string, unknown>>) {
-      if (x === null || typeof x !== 'object' || typeof x.prefix !== 'string' || typeof x.at !== 'number') continue;
+      if (x === null || typeof x !== 'object' || typeof x.prefix !== 'string' || typeof x.at !== 'number')
+        continue;
       if (x.pattern !== undefined && (typeof x.pattern !== 'string' || x.pattern.length === 0)) continue;
-      out.rules.push(x.pattern === undefined ? { prefix: x.prefix, at: x.at } : { prefix: x.prefix, pattern: x.pattern as string, at: x.at });
+      out.rules.push(
+        x.pattern === undefined
+          ? { prefix: x.prefix, at: x.at }
+          : { prefix: x.prefix, pattern: x.pattern as string, at: x.at },
+      );
     }
   }
   return out;

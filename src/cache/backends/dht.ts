@@ -16,9 +16,16 @@
  *   expired records.
  */
 import type { Logger } from 'pino';
-import { decodeValue, encodeValue } from '../codec.js';
 import { MeshError } from '../../errors.js';
-import { isExpired, type MeshDht, MeshNetwork, type StoredRecord, sortByDistance, writeClock } from '../../network/index.js';
+import {
+  isExpired,
+  type MeshDht,
+  MeshNetwork,
+  type StoredRecord,
+  sortByDistance,
+  writeClock,
+} from '../../network/index.js';
+import { decodeValue, encodeValue } from '../codec.js';
 import { compileGlob } from '../glob.js';
 import type { BackendContext, BackendStats, CacheBackend } from './backend.js';
 import { NearCache, shareable } from './dht-near-cache.js';
@@ -86,9 +93,13 @@ export class DhtBackend implements CacheBackend {
 
   async open(ctx: BackendContext): Promise<void> {
     if (!(ctx.network instanceof MeshNetwork)) {
-      throw new MeshError('CONFIG_INVALID', "cache backend 'dht' needs the node to join a network (the `network` option of new Node)", {
-        field: 'cache.backend',
-      });
+      throw new MeshError(
+        'CONFIG_INVALID',
+        "cache backend 'dht' needs the node to join a network (the `network` option of new Node)",
+        {
+          field: 'cache.backend',
+        },
+      );
     }
     const network = ctx.network;
     this.network = network;
@@ -103,8 +114,18 @@ export class DhtBackend implements CacheBackend {
       this.hadPeers = true;
     };
     network.on('peer:join', onJoin).on('peer:leave', onLeave).on('online', onOnline).on('offline', onOffline);
-    this.detach.push(() => network.off('peer:join', onJoin).off('peer:leave', onLeave).off('online', onOnline).off('offline', onOffline));
-    this.detach.push(network.addWriteFilter((key, record) => record.deleted === true || !this.rules.invalidates(key, record.writtenAt)));
+    this.detach.push(() =>
+      network
+        .off('peer:join', onJoin)
+        .off('peer:leave', onLeave)
+        .off('online', onOnline)
+        .off('offline', onOffline),
+    );
+    this.detach.push(
+      network.addWriteFilter(
+        (key, record) => record.deleted === true || !this.rules.invalidates(key, record.writtenAt),
+      ),
+    );
     this.upkeepBase = new Set(network.peers());
     this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);
     this.sweepTimer.unref();
@@ -154,7 +175,8 @@ export class DhtBackend implements CacheBackend {
     const k = this.storedKey(key);
     const at = writeClock();
     const local = this.network?.started ? this.network.dht.readLocal(k) : undefined;
-    let existed = this.near?.has(k) === true || (local !== undefined && local.deleted !== true && !isExpired(local));
+    let existed =
+      this.near?.has(k) === true || (local !== undefined && local.deleted !== true && !isExpired(local));
     this.applyDelete(k, at);
     this.broadcast({ c: 'dht', op: 'del', key: k, at });
     const network = this.requireNetwork();
@@ -213,7 +235,12 @@ export class DhtBackend implements CacheBackend {
       if (record.deleted === true) dht.deleteLocal(key);
       else {
         // An expired value becomes a tombstone for a while (it wins the tie), so an older copy elsewhere cannot win over it.
-        dht.storeLocal(key, { ...record, value: undefined, deleted: true, expiresAt: now + this.options.tombstoneTtlSeconds * 1000 });
+        dht.storeLocal(key, {
+          ...record,
+          value: undefined,
+          deleted: true,
+          expiresAt: now + this.options.tombstoneTtlSeconds * 1000,
+        });
       }
     }
   }
@@ -262,7 +289,12 @@ export class DhtBackend implements CacheBackend {
     if (network === undefined || !network.started) return undefined;
     const record = await this.fetch(network.dht, key);
     const now = Date.now();
-    if (record === undefined || record.deleted === true || isExpired(record, now) || this.rules.invalidates(key, record.writtenAt)) {
+    if (
+      record === undefined ||
+      record.deleted === true ||
+      isExpired(record, now) ||
+      this.rules.invalidates(key, record.writtenAt)
+    ) {
       this.counters.dhtMisses++;
       return undefined;
     }
@@ -287,7 +319,10 @@ export class DhtBackend implements CacheBackend {
     try {
       closest = await dht.closestPeers(key, signal);
     } catch (err) {
-      this.logger?.debug({ key, err: (err as Error).message }, 'dht lookup of closest peers failed; using connected peers');
+      this.logger?.debug(
+        { key, err: (err as Error).message },
+        'dht lookup of closest peers failed; using connected peers',
+      );
       closest = this.network?.peers() ?? [];
     }
     const targets = sortByDistance(key, [...closest, dht.selfId]).slice(0, this.options.replication);
@@ -318,7 +353,13 @@ export class DhtBackend implements CacheBackend {
 
   private invalidate(rule: Rule): number {
     const n = this.applyRule(rule);
-    this.broadcast({ c: 'dht', op: 'rule', prefix: rule.prefix, ...(rule.pattern === undefined ? {} : { pattern: rule.pattern }), at: rule.at });
+    this.broadcast({
+      c: 'dht',
+      op: 'rule',
+      prefix: rule.prefix,
+      ...(rule.pattern === undefined ? {} : { pattern: rule.pattern }),
+      at: rule.at,
+    });
     return n;
   }
 
@@ -365,10 +406,15 @@ export class DhtBackend implements CacheBackend {
         this.applyDelete(msg.key, msg.at);
         return;
       case 'rule':
-        if (typeof msg.prefix !== 'string' || (msg.pattern !== undefined && typeof msg.pattern !== 'string')) return;
+        if (typeof msg.prefix !== 'string' || (msg.pattern !== undefined && typeof msg.pattern !== 'string'))
+          return;
         this.counters.invalidationsReceived++;
         try {
-          this.applyRule({ prefix: msg.prefix, at: msg.at, ...(msg.pattern === undefined ? {} : { pattern: msg.pattern }) });
+          this.applyRule({
+            prefix: msg.prefix,
+            at: msg.at,
+            ...(msg.pattern === undefined ? {} : { pattern: msg.pattern }),
+          });
         } catch (err) {
           this.logger?.warn({ err: (err as Error).message }, 'ignored a malformed invalidation');
         }
@@ -389,7 +435,10 @@ export class DhtBackend implements CacheBackend {
         dht.deleteLocal(key);
         local++;
       }
-      this.logger?.info({ near, local }, 'rejoined the network: dropped the near cache and the records held here');
+      this.logger?.info(
+        { near, local },
+        'rejoined the network: dropped the near cache and the records held here',
+      );
     }
     this.hadPeers = true;
     this.upkeepBase = new Set(network.peers());
@@ -431,7 +480,9 @@ export class DhtBackend implements CacheBackend {
     if (plan.length === 0) return;
     let sent = 0;
     await runLimited(plan, UPKEEP_CONCURRENCY, async ({ entry, targets, dropAfter }) => {
-      const results = await Promise.all(targets.map((p) => dht.storeAt(p, entry.key, entry.record, this.signal()).catch(() => false)));
+      const results = await Promise.all(
+        targets.map((p) => dht.storeAt(p, entry.key, entry.record, this.signal()).catch(() => false)),
+      );
       sent += results.filter(Boolean).length;
       if (dropAfter && results.every(Boolean) && results.length > 0) dht.deleteLocal(entry.key);
     });
