@@ -19,10 +19,17 @@ export async function benchCacheHit(): Promise<string> {
   node.addService({ name: 'user', actions: { get_user: { cache: { ttl: 3600, keys: ['id'] }, handler } } });
   await node.start();
 
-  const broker = new ServiceBroker({ logger: false, metrics: false, tracing: false, cacher: { type: 'MemoryLRU', options: { max: 100_000, ttl: 3600 } } });
+  const broker = new ServiceBroker({
+    logger: false,
+    metrics: false,
+    tracing: false,
+    cacher: { type: 'MemoryLRU', options: { max: 100_000, ttl: 3600 } },
+  });
   broker.createService({
     name: 'user',
-    actions: { get_user: { cache: { keys: ['id'] }, handler: (ctx) => handler(null, ctx.params as { id: number }) } },
+    actions: {
+      get_user: { cache: { keys: ['id'] }, handler: (ctx) => handler(null, ctx.params as { id: number }) },
+    },
   });
   await broker.start();
 
@@ -44,7 +51,10 @@ export async function benchCacheHit(): Promise<string> {
   const params = Array.from({ length: KEYS }, (_, id) => ({ id }));
   const keys = params.map((p) => `get_user:${p.id}`);
   let i = 0;
-  const nextParams = () => params[(i = (i + 1) % KEYS)];
+  const nextParams = () => {
+    i = (i + 1) % KEYS;
+    return params[i];
+  };
 
   const out: string[] = [];
   for (const [label, mode] of [
@@ -52,12 +62,29 @@ export async function benchCacheHit(): Promise<string> {
     ['100 in flight', (op: () => unknown) => concurrent(op, 100)],
   ] as const) {
     const cases: Case[] = [
-      { name: 'raw lru-cache get (sync)', run: (n) => { for (let k = 0; k < n; k++) lru.get(keys[(i = (i + 1) % KEYS)]); } },
+      {
+        name: 'raw lru-cache get (sync)',
+        run: (n) => {
+          for (let k = 0; k < n; k++) {
+            i = (i + 1) % KEYS;
+            lru.get(keys[i]);
+          }
+        },
+      },
       { name: 'async fn + lru-cache', run: mode(() => viaLru(nextParams().id)) },
       { name: 'meshcache node.request() hit', run: mode(() => node.request('user/get_user', nextParams())) },
-      { name: 'Moleculer 0.14 cached broker.call', run: mode(() => broker.call('user.get_user', nextParams())) },
+      {
+        name: 'Moleculer 0.14 cached broker.call',
+        run: mode(() => broker.call('user.get_user', nextParams())),
+      },
     ];
-    out.push(table(`Cached hit, ${label} (${KEYS} keys, memory backend)`, await measure(cases), 'Moleculer 0.14 cached broker.call'));
+    out.push(
+      table(
+        `Cached hit, ${label} (${KEYS} keys, memory backend)`,
+        await measure(cases),
+        'Moleculer 0.14 cached broker.call',
+      ),
+    );
   }
   const s = node.cache.stats();
   out.push(`meshcache handler calls: ${s.misses} (one per key), hits: ${s.hits.toLocaleString('en-US')}`);

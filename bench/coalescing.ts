@@ -22,7 +22,9 @@ export async function benchCoalescing(): Promise<string> {
   });
   await node.start();
   const t = performance.now();
-  const results = await Promise.all(Array.from({ length: 1000 }, () => node.request('slow/compute', { id: 42 })));
+  const results = await Promise.all(
+    Array.from({ length: 1000 }, () => node.request('slow/compute', { id: 42 })),
+  );
   const ms = performance.now() - t;
   const same = results.every((r) => r === results[0]);
   const s = node.cache.stats();

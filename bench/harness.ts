@@ -39,7 +39,8 @@ async function timeFor(c: Case, ms: number): Promise<number> {
 export async function measure(cases: Case[]): Promise<Result[]> {
   for (const c of cases) await timeFor(c, WARMUP_MS);
   const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
-  for (let r = 0; r < ROUNDS; r++) for (const c of cases) samples.get(c.name)!.push(await timeFor(c, MEASURE_MS));
+  for (let r = 0; r < ROUNDS; r++)
+    for (const c of cases) samples.get(c.name)!.push(await timeFor(c, MEASURE_MS));
   return cases.map((c) => {
     const s = samples.get(c.name)!.sort((a, b) => a - b);
     const opsPerSec = s[Math.floor(s.length / 2)];
@@ -55,7 +56,10 @@ export function sequential(op: () => Promise<unknown> | unknown): (n: number) =>
 }
 
 /** Runs `op` n times keeping `inFlight` calls pending at once. */
-export function concurrent(op: () => Promise<unknown> | unknown, inFlight: number): (n: number) => Promise<void> {
+export function concurrent(
+  op: () => Promise<unknown> | unknown,
+  inFlight: number,
+): (n: number) => Promise<void> {
   return async (n) => {
     let started = 0;
     const worker = async () => {
@@ -73,7 +77,12 @@ const fmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 /** A markdown table of results, with the ratio against a baseline row. */
 export function table(title: string, results: Result[], baseline?: string): string {
   const base = baseline === undefined ? undefined : results.find((r) => r.name === baseline);
-  const lines = [`### ${title}`, '', `| case | ops/s | µs/op |${base ? ` vs ${base.name} |` : ''}`, `|---|---:|---:|${base ? '---:|' : ''}`];
+  const lines = [
+    `### ${title}`,
+    '',
+    `| case | ops/s | µs/op |${base ? ` vs ${base.name} |` : ''}`,
+    `|---|---:|---:|${base ? '---:|' : ''}`,
+  ];
   for (const r of results) {
     const ratio = base ? ` ${(r.opsPerSec / base.opsPerSec).toFixed(2)}x |` : '';
     lines.push(`| ${r.name} | ${fmt.format(r.opsPerSec)} | ${r.usPerOp.toFixed(3)} |${ratio}`);

@@ -41,17 +41,69 @@ export async function benchMemoryBackend(): Promise<string> {
   }
   let i = 0;
   const getCases: Case[] = [
-    { name: 'lru-cache 11 get (ttl)', run: (n) => { for (let k = 0; k < n; k++) lru.get(keys[(i = (i + 1) % N)]); } },
-    { name: 'MemoryBackend get (entries+bytes bound)', run: (n) => { for (let k = 0; k < n; k++) mem.get(keys[(i = (i + 1) % N)]); } },
-    { name: 'MemoryBackend get (entries bound)', run: (n) => { for (let k = 0; k < n; k++) memEntriesOnly.get(keys[(i = (i + 1) % N)]); } },
+    {
+      name: 'lru-cache 11 get (ttl)',
+      run: (n) => {
+        for (let k = 0; k < n; k++) {
+          i = (i + 1) % N;
+          lru.get(keys[i]);
+        }
+      },
+    },
+    {
+      name: 'MemoryBackend get (entries+bytes bound)',
+      run: (n) => {
+        for (let k = 0; k < n; k++) {
+          i = (i + 1) % N;
+          mem.get(keys[i]);
+        }
+      },
+    },
+    {
+      name: 'MemoryBackend get (entries bound)',
+      run: (n) => {
+        for (let k = 0; k < n; k++) {
+          i = (i + 1) % N;
+          memEntriesOnly.get(keys[i]);
+        }
+      },
+    },
   ];
   const setCases: Case[] = [
-    { name: 'lru-cache 11 set (ttl)', run: (n) => { for (let k = 0; k < n; k++) lru.set(keys[(i = (i + 1) % N)], value); } },
-    { name: 'MemoryBackend set (entries+bytes bound)', run: (n) => { for (let k = 0; k < n; k++) mem.set(keys[(i = (i + 1) % N)], value, 3600); } },
-    { name: 'MemoryBackend set (entries bound)', run: (n) => { for (let k = 0; k < n; k++) memEntriesOnly.set(keys[(i = (i + 1) % N)], value, 3600); } },
+    {
+      name: 'lru-cache 11 set (ttl)',
+      run: (n) => {
+        for (let k = 0; k < n; k++) {
+          i = (i + 1) % N;
+          lru.set(keys[i], value);
+        }
+      },
+    },
+    {
+      name: 'MemoryBackend set (entries+bytes bound)',
+      run: (n) => {
+        for (let k = 0; k < n; k++) {
+          i = (i + 1) % N;
+          mem.set(keys[i], value, 3600);
+        }
+      },
+    },
+    {
+      name: 'MemoryBackend set (entries bound)',
+      run: (n) => {
+        for (let k = 0; k < n; k++) {
+          i = (i + 1) % N;
+          memEntriesOnly.set(keys[i], value, 3600);
+        }
+      },
+    },
   ];
   const out = [
-    table(`get (hit), ${N.toLocaleString('en-US')} entries`, await measure(getCases), 'lru-cache 11 get (ttl)'),
+    table(
+      `get (hit), ${N.toLocaleString('en-US')} entries`,
+      await measure(getCases),
+      'lru-cache 11 get (ttl)',
+    ),
     table('set (overwrite)', await measure(setCases), 'lru-cache 11 set (ttl)'),
   ];
   mem.close();
@@ -61,9 +113,30 @@ export async function benchMemoryBackend(): Promise<string> {
   const M = 1_000_000;
   const hasGc = typeof (globalThis as { gc?: unknown }).gc === 'function';
   const rows = [
-    ['lru-cache 11 (max, ttl)', bytesPerEntry((ks, v) => { const c = new LRUCache<string, object>({ max: M, ttl: 3_600_000 }); for (const k of ks) c.set(k, v); return c; }, M)],
-    ['MemoryBackend (entries+bytes bound)', bytesPerEntry((ks, v) => { const c = new MemoryBackend({ maxEntries: M, sweepIntervalMs: 0 }); for (const k of ks) c.set(k, v, 3600); return c; }, M)],
-    ['MemoryBackend (entries bound)', bytesPerEntry((ks, v) => { const c = new MemoryBackend({ maxEntries: M, maxBytes: 0, sweepIntervalMs: 0 }); for (const k of ks) c.set(k, v, 3600); return c; }, M)],
+    [
+      'lru-cache 11 (max, ttl)',
+      bytesPerEntry((ks, v) => {
+        const c = new LRUCache<string, object>({ max: M, ttl: 3_600_000 });
+        for (const k of ks) c.set(k, v);
+        return c;
+      }, M),
+    ],
+    [
+      'MemoryBackend (entries+bytes bound)',
+      bytesPerEntry((ks, v) => {
+        const c = new MemoryBackend({ maxEntries: M, sweepIntervalMs: 0 });
+        for (const k of ks) c.set(k, v, 3600);
+        return c;
+      }, M),
+    ],
+    [
+      'MemoryBackend (entries bound)',
+      bytesPerEntry((ks, v) => {
+        const c = new MemoryBackend({ maxEntries: M, maxBytes: 0, sweepIntervalMs: 0 });
+        for (const k of ks) c.set(k, v, 3600);
+        return c;
+      }, M),
+    ],
   ] as const;
   out.push(
     [

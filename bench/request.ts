@@ -17,7 +17,10 @@ export async function benchRequest(): Promise<string> {
   await node.start();
 
   const broker = new ServiceBroker({ logger: false, metrics: false, tracing: false });
-  broker.createService({ name: 'math', actions: { add: (ctx) => handler(null, ctx.params as typeof params) } });
+  broker.createService({
+    name: 'math',
+    actions: { add: (ctx) => handler(null, ctx.params as typeof params) },
+  });
   await broker.start();
 
   const direct = () => handler(null, params);

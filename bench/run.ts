@@ -15,7 +15,9 @@ const suites: Record<string, () => Promise<string>> = {
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length > 0 ? wanted : Object.keys(suites);
-console.log(`# meshcache benchmarks\n\nMachine: ${machine()}\nDate: ${new Date().toISOString()}\nCommit: ${safe(() => execSync('git rev-parse --short HEAD').toString().trim())}\n`);
+console.log(
+  `# meshcache benchmarks\n\nMachine: ${machine()}\nDate: ${new Date().toISOString()}\nCommit: ${safe(() => execSync('git rev-parse --short HEAD').toString().trim())}\n`,
+);
 for (const name of names) {
   const suite = suites[name];
   if (!suite) {

@@ -17,7 +17,14 @@ export { MeshError, type MeshErrorCode } from './errors.js';
 export type { NetworkOptions } from './network/options.js';
 export type { CallTarget, EventInfo } from './node/context.js';
 export { RequestContext } from './node/context.js';
-export { action, cached, inject, type ServiceDecoratorOptions, service, subscribe } from './node/decorators.js';
+export {
+  action,
+  cached,
+  inject,
+  type ServiceDecoratorOptions,
+  service,
+  subscribe,
+} from './node/decorators.js';
 export type { ActionInfo, ActionInvoker, Interceptor, InterceptorFunction } from './node/interceptors.js';
 export { Node, type NodeOptions } from './node/node.js';
 export type {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { action, cached, inject, MeshError, Node, type RequestContext, service, subscribe } from '../src/index.js';
+import {
+  action,
+  cached,
+  inject,
+  MeshError,
+  Node,
+  type RequestContext,
+  service,
+  subscribe,
+} from '../src/index.js';
 
 interface Db {
   users: Map<number, { id: number; name: string }>;
@@ -36,7 +45,13 @@ class UserService {
 
   @action()
   whoami(ctx: RequestContext) {
-    return { service: ctx.service, action: ctx.action, path: ctx.path, caller: ctx.caller, networkId: ctx.networkId };
+    return {
+      service: ctx.service,
+      action: ctx.action,
+      path: ctx.path,
+      caller: ctx.caller,
+      networkId: ctx.networkId,
+    };
   }
 
   @action()
@@ -96,8 +111,18 @@ describe('decorated services', () => {
     node.provide('db', makeDb()).addService(new UserService());
     await node.start();
     const direct = (await node.request('user/whoami')) as Record<string, unknown>;
-    expect(direct).toEqual({ service: 'user', action: 'whoami', path: 'user/whoami', caller: undefined, networkId: 'default' });
-    const nested = (await node.request('user/nested')) as { outer: string; inner: { caller: string }; depth: number };
+    expect(direct).toEqual({
+      service: 'user',
+      action: 'whoami',
+      path: 'user/whoami',
+      caller: undefined,
+      networkId: 'default',
+    });
+    const nested = (await node.request('user/nested')) as {
+      outer: string;
+      inner: { caller: string };
+      depth: number;
+    };
     expect(nested.inner.caller).toBe('user/nested');
     expect(nested.depth).toBe(0);
     await node.stop();
@@ -106,7 +131,7 @@ describe('decorated services', () => {
   it('refuses a service whose @inject token was never provided', async () => {
     const node = new Node();
     node.addService(new UserService());
-    const err = await node.start().catch((e) => e);
+    const err: any = await node.start().catch((e: any) => e);
     expect(MeshError.is(err, 'NOT_FOUND')).toBe(true);
     expect(err.message).toContain("node.provide('db'");
   });

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { action, type Interceptor, MeshError, Node, type RequestContext, service, subscribe } from '../src/index.js';
+import {
+  action,
+  type Interceptor,
+  MeshError,
+  Node,
+  type RequestContext,
+  service,
+  subscribe,
+} from '../src/index.js';
 import { captureLogger } from './helpers/log.js';
 
 const nodes: Node[] = [];
@@ -57,8 +65,8 @@ describe('registration', () => {
     expect(a.actionPaths().sort()).toEqual(['calc/add', 'calc/fail']);
     expect(await a.request('calc/add', { a: 2, b: 3 })).toBe(5);
     expect(await b.request('calc/add', { a: 2, b: 3 })).toBe(5);
-    const ea = await a.request('calc/fail').catch((e) => e);
-    const eb = await b.request('calc/fail').catch((e) => e);
+    const ea: any = await a.request('calc/fail').catch((e: any) => e);
+    const eb: any = await b.request('calc/fail').catch((e: any) => e);
     expect(ea).toBeInstanceOf(RangeError);
     expect(eb).toBeInstanceOf(RangeError);
     expect(ea.message).toBe(eb.message);
@@ -67,19 +75,27 @@ describe('registration', () => {
   it('refuses a duplicate service with CONFLICT', () => {
     const node = new Node();
     node.addService({ name: 'x', actions: { a: () => 1 } });
-    expect(() => node.addService({ name: 'x', actions: {} })).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+    expect(() => node.addService({ name: 'x', actions: {} })).toThrow(
+      expect.objectContaining({ code: 'CONFLICT' }),
+    );
   });
 
   it('refuses bad service and action definitions with INVALID_PARAMS', () => {
     const node = new Node();
-    expect(() => node.addService({ name: 'has space', actions: {} })).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS' }));
-    expect(() => node.addService({ name: 'ok', actions: { a: 42 as never } })).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS' }));
+    expect(() => node.addService({ name: 'has space', actions: {} })).toThrow(
+      expect.objectContaining({ code: 'INVALID_PARAMS' }),
+    );
+    expect(() => node.addService({ name: 'ok', actions: { a: 42 as never } })).toThrow(
+      expect.objectContaining({ code: 'INVALID_PARAMS' }),
+    );
     expect(() => node.addService(null as never)).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS' }));
   });
 
   it('reserves cache/* action names for cache management', () => {
     const node = new Node();
-    expect(() => node.addService({ name: 's', actions: { 'cache/clear': () => 1 } })).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+    expect(() => node.addService({ name: 's', actions: { 'cache/clear': () => 1 } })).toThrow(
+      expect.objectContaining({ code: 'CONFLICT' }),
+    );
   });
 
   it('adds a service to a running node', async () => {
@@ -124,8 +140,8 @@ describe('requests', () => {
       },
     });
     await node.start();
-    expect(await node.request('s/sync').catch((e) => e)).toBe(thrown);
-    expect(await node.request('s/async').catch((e) => e)).toBe(thrown);
+    expect(await node.request('s/sync').catch((e: any) => e)).toBe(thrown);
+    expect(await node.request('s/async').catch((e: any) => e)).toBe(thrown);
   });
 
   it('times out with TIMEOUT: per request, per action, per node, and inherited by nested calls', async () => {
@@ -140,7 +156,7 @@ describe('requests', () => {
       },
     });
     await node.start();
-    const err = await node.request('s/slow', {}, { timeout: 20 }).catch((e) => e);
+    const err: any = await node.request('s/slow', {}, { timeout: 20 }).catch((e: any) => e);
     expect(MeshError.is(err, 'TIMEOUT')).toBe(true);
     expect(err.details).toMatchObject({ path: 's/slow' });
     expect(await codeOf(node.request('s/limited'))).toBe('TIMEOUT');
@@ -159,7 +175,7 @@ describe('requests', () => {
     await node.start();
     expect(await node.request('s/a')).toBe(1);
     await node.stop();
-    const err = await node.request('s/a').catch((e) => e);
+    const err: any = await node.request('s/a').catch((e: any) => e);
     expect(err.code).toBe('STOPPED');
     expect(err.message).toMatch(/stopped/);
   });
@@ -180,7 +196,13 @@ describe('requests', () => {
       name: 'b',
       actions: {
         second: (ctx) => {
-          seen.push({ id: ctx.requestId, caller: ctx.caller, depth: ctx.depth, meta: ctx.meta, callerService: ctx.callerService });
+          seen.push({
+            id: ctx.requestId,
+            caller: ctx.caller,
+            depth: ctx.depth,
+            meta: ctx.meta,
+            callerService: ctx.callerService,
+          });
           return 'done';
         },
       },
@@ -199,8 +221,18 @@ describe('lifecycle and injection', () => {
   it('calls started/stopped hooks in order and provides injected values', async () => {
     const calls: string[] = [];
     const node = new Node();
-    node.addService({ name: 'one', actions: {}, started: () => void calls.push('one+'), stopped: () => void calls.push('one-') });
-    node.addService({ name: 'two', actions: {}, started: () => void calls.push('two+'), stopped: () => void calls.push('two-') });
+    node.addService({
+      name: 'one',
+      actions: {},
+      started: () => void calls.push('one+'),
+      stopped: () => void calls.push('one-'),
+    });
+    node.addService({
+      name: 'two',
+      actions: {},
+      started: () => void calls.push('two+'),
+      stopped: () => void calls.push('two-'),
+    });
     await node.start();
     expect(node.running).toBe(true);
     await node.stop();
@@ -222,8 +254,12 @@ describe('lifecycle and injection', () => {
   });
 
   it('rejects bad node options with CONFIG_INVALID', () => {
-    expect(() => new Node({ networkId: 'has/slash' })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
-    expect(() => new Node({ requestTimeout: -1 })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => new Node({ networkId: 'has/slash' })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
+    expect(() => new Node({ requestTimeout: -1 })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
   });
 });
 
@@ -238,7 +274,12 @@ describe('events', () => {
     await node.start();
     await node.publish('user.updated', { id: 1 });
     await node.publish('user.profile.changed');
-    expect(got.sort()).toEqual(['exact:user.updated', 'globstar:user.profile.changed', 'globstar:user.updated', 'star:user.updated']);
+    expect(got.sort()).toEqual([
+      'exact:user.updated',
+      'globstar:user.profile.changed',
+      'globstar:user.updated',
+      'star:user.updated',
+    ]);
   });
 
   it('isolates a throwing subscriber: publisher and others are unaffected, the failure is logged', async () => {
@@ -271,7 +312,9 @@ describe('events', () => {
     expect(n).toBe(1);
     await expect(node.publish('a.*')).rejects.toMatchObject({ code: 'INVALID_PARAMS' });
     await expect(node.publish('')).rejects.toMatchObject({ code: 'INVALID_PARAMS' });
-    expect(() => node.subscribe('a..b', () => 1)).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS' }));
+    expect(() => node.subscribe('a..b', () => 1)).toThrow(
+      expect.objectContaining({ code: 'INVALID_PARAMS' }),
+    );
   });
 
   it('lets service subscribers publish and call actions through ctx', async () => {
@@ -280,7 +323,10 @@ describe('events', () => {
     node.addService({
       name: 'audit',
       actions: { record: (_ctx, p: { what: string }) => void log.push(p.what) },
-      events: { 'order.created': (ctx, data: { id: number }) => ctx.request('audit/record', { what: `order ${data.id}` }) },
+      events: {
+        'order.created': (ctx, data: { id: number }) =>
+          ctx.request('audit/record', { what: `order ${data.id}` }),
+      },
     });
     await node.start();
     await node.publish('order.created', { id: 9 });

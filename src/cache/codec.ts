@@ -50,9 +50,18 @@ function toWire(value: unknown, seen: Set<object>): Wire {
   try {
     if (Array.isArray(obj)) return obj.map((item) => toWire(item, seen));
     if (obj instanceof Date) return tagged('date', Number.isNaN(obj.getTime()) ? null : obj.toISOString());
-    if (obj instanceof Uint8Array) return tagged('bytes', Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64'));
-    if (obj instanceof Map) return tagged('map', [...obj].map(([k, v]) => [toWire(k, seen), toWire(v, seen)]));
-    if (obj instanceof Set) return tagged('set', [...obj].map((v) => toWire(v, seen)));
+    if (obj instanceof Uint8Array)
+      return tagged('bytes', Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64'));
+    if (obj instanceof Map)
+      return tagged(
+        'map',
+        [...obj].map(([k, v]) => [toWire(k, seen), toWire(v, seen)]),
+      );
+    if (obj instanceof Set)
+      return tagged(
+        'set',
+        [...obj].map((v) => toWire(v, seen)),
+      );
     if (obj instanceof CacheEnvelope) return tagged('env', { v: toWire(obj.value, seen), f: obj.freshUntil });
     const toJSON = (obj as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return toWire(toJSON.call(obj), seen);
@@ -121,7 +130,10 @@ export function encodeValue(value: unknown): string {
 
 /** Parses a string made by `encodeValue`. Throws `CodecError` for anything else. */
 export function decodeValue(text: string | Uint8Array): unknown {
-  const s = typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8');
+  const s =
+    typeof text === 'string'
+      ? text
+      : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8');
   let wire: unknown;
   try {
     wire = JSON.parse(s);

@@ -46,7 +46,11 @@ const actionCacheSchema = z.union([
 
 const serviceCacheSchema = z.union([
   z.boolean(),
-  z.strictObject({ ...commonShape, keys: z.array(z.string().min(1)).optional(), events: z.array(eventRuleSchema).optional() }),
+  z.strictObject({
+    ...commonShape,
+    keys: z.array(z.string().min(1)).optional(),
+    events: z.array(eventRuleSchema).optional(),
+  }),
 ]);
 
 const memorySchema = z.strictObject({
@@ -183,16 +187,22 @@ export function loadConfigFile(path: string): FileConfig {
   try {
     text = readFileSync(full, 'utf8');
   } catch (err) {
-    throw invalid(`cannot read cache configuration file ${full}: ${(err as Error).message}`, { file: full, field: 'file' });
+    throw invalid(`cannot read cache configuration file ${full}: ${(err as Error).message}`, {
+      file: full,
+      field: 'file',
+    });
   }
   let data: unknown;
   try {
     data = extname(full) === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw invalid(`cache configuration file ${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, {
-      file: full,
-      field: '(root)',
-    });
+    throw invalid(
+      `cache configuration file ${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+      {
+        file: full,
+        field: '(root)',
+      },
+    );
   }
   const parsed = fileSchema.safeParse(data ?? {});
   if (!parsed.success) {
@@ -209,7 +219,10 @@ const FALSE = new Set(['0', 'false', 'no', 'off']);
 export function configFromEnv(env: Record<string, string | undefined>): GlobalConfig {
   const out: GlobalConfig = {};
   const bad = (name: string, expected: string) =>
-    invalid(`environment variable ${name}=${JSON.stringify(env[name])} is invalid: expected ${expected}`, { field: name, source: 'environment' });
+    invalid(`environment variable ${name}=${JSON.stringify(env[name])} is invalid: expected ${expected}`, {
+      field: name,
+      source: 'environment',
+    });
   const has = (name: string) => env[name] !== undefined && env[name] !== '';
   if (has('CACHE_ENABLED')) {
     const v = env.CACHE_ENABLED!.toLowerCase();
@@ -230,7 +243,8 @@ export function configFromEnv(env: Record<string, string | undefined>): GlobalCo
     out.replication = n;
   }
   if (has('CACHE_REDIS_URL')) {
-    if (!/^rediss?:\/\//.test(env.CACHE_REDIS_URL!)) throw bad('CACHE_REDIS_URL', 'a redis:// or rediss:// URL');
+    if (!/^rediss?:\/\//.test(env.CACHE_REDIS_URL!))
+      throw bad('CACHE_REDIS_URL', 'a redis:// or rediss:// URL');
     out.redis = { url: env.CACHE_REDIS_URL } as GlobalConfig['redis'];
   }
   return out;
@@ -264,12 +278,16 @@ function mergeGlobal(sections: GlobalConfig[]): ResolvedGlobal {
 }
 
 /** Validates and merges every source. Throws `CONFIG_INVALID` naming the field and the source. */
-export function loadConfig(input: string | ConfigInput | undefined, env: Record<string, string | undefined>): LoadedConfig {
+export function loadConfig(
+  input: string | ConfigInput | undefined,
+  env: Record<string, string | undefined>,
+): LoadedConfig {
   let code: FileConfig = {};
   let file = env.CACHE_CONFIG || undefined;
   if (typeof input === 'string') file = input;
   else if (input !== undefined) {
-    if (input === null || typeof input !== 'object') throw invalid('config must be a file path or an object', { field: 'config' });
+    if (input === null || typeof input !== 'object')
+      throw invalid('config must be a file path or an object', { field: 'config' });
     const parsed = inputSchema.safeParse(input);
     if (!parsed.success) throw formatIssue(parsed.error, 'the config passed to new Node');
     const { file: nestedFile, ...rest } = parsed.data;
@@ -286,7 +304,11 @@ export function loadConfig(input: string | ConfigInput | undefined, env: Record<
 }
 
 /** Validates options declared in code on a service or action (decorators, `addService`). */
-export function validateDeclared(kind: 'service' | 'action', value: unknown, where: string): LevelOptions | undefined {
+export function validateDeclared(
+  kind: 'service' | 'action',
+  value: unknown,
+  where: string,
+): LevelOptions | undefined {
   if (value === undefined) return undefined;
   const parsed = (kind === 'service' ? serviceCacheSchema : actionCacheSchema).safeParse(value);
   if (!parsed.success) throw formatIssue(parsed.error, where);
@@ -295,7 +317,9 @@ export function validateDeclared(kind: 'service' | 'action', value: unknown, whe
 }
 
 /** Expands `true`/`false` shorthands of a level. */
-export function level(value: z.output<typeof actionCacheSchema> | z.output<typeof serviceCacheSchema> | undefined): LevelOptions | undefined {
+export function level(
+  value: z.output<typeof actionCacheSchema> | z.output<typeof serviceCacheSchema> | undefined,
+): LevelOptions | undefined {
   if (value === undefined) return undefined;
   return typeof value === 'boolean' ? { enabled: value } : (value as LevelOptions);
 }

@@ -52,7 +52,9 @@ export function compileGlob(pattern: unknown): Glob {
     throw new MeshError('INVALID_PARAMS', 'pattern must be a non-empty string', { pattern });
   }
   if (pattern.length > MAX_PATTERN_LENGTH) {
-    throw new MeshError('INVALID_PARAMS', `pattern is longer than ${MAX_PATTERN_LENGTH} characters`, { length: pattern.length });
+    throw new MeshError('INVALID_PARAMS', `pattern is longer than ${MAX_PATTERN_LENGTH} characters`, {
+      length: pattern.length,
+    });
   }
   const source = pattern.replace(/\*{2,}/g, '*');
   const parts = source.split('*');

@@ -122,7 +122,10 @@ export class GuardedBackend {
 
   private succeeded(): void {
     if (this.skipUntil !== 0) {
-      this.logger.info({ backend: this.name }, `cache backend '${this.name}' is answering again; caching resumed`);
+      this.logger.info(
+        { backend: this.name },
+        `cache backend '${this.name}' is answering again; caching resumed`,
+      );
     }
     this.consecutive = 0;
     this.skipUntil = 0;

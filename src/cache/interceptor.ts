@@ -82,7 +82,10 @@ function keyFor(ac: ActionCache, ctx: RequestContext, params: Params): string | 
     return ac.service.scope + ac.keyOf(params, ctx);
   } catch (err) {
     ac.stats.errors++;
-    ac.logger.warn({ err, path: ctx.path }, 'cache key could not be built; calling the handler without caching');
+    ac.logger.warn(
+      { err, path: ctx.path },
+      'cache key could not be built; calling the handler without caching',
+    );
     return undefined;
   }
 }
@@ -122,7 +125,8 @@ function memoryInvoker(ac: ActionCache, memory: MemoryBackend, next: ActionInvok
     }
     if (sample) ac.onLatency('get', performance.now() - t);
     if (value !== undefined) {
-      if (value instanceof CacheEnvelope) return envelopeHit(ac, value, key ?? scope + keyOf(params, ctx), ctx, params, next);
+      if (value instanceof CacheEnvelope)
+        return envelopeHit(ac, value, key ?? scope + keyOf(params, ctx), ctx, params, next);
       stats.hits++;
       if (logger.levelVal <= DEBUG) logger.debug(`Cache hit: ${keyOf(params, ctx)}`);
       return plainFrozen ? value : deepCopy(value);
@@ -170,14 +174,26 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
 /** Accepts what a backend returned: our envelope, or its JSON round trip. */
 function asEnvelope(value: unknown): CacheEnvelope | undefined {
   if (value instanceof CacheEnvelope) return value;
-  if (value !== null && typeof value === 'object' && 'value' in value && typeof (value as { freshUntil?: unknown }).freshUntil === 'number') {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    'value' in value &&
+    typeof (value as { freshUntil?: unknown }).freshUntil === 'number'
+  ) {
     const v = value as { value: unknown; freshUntil: number };
     return new CacheEnvelope(v.value, v.freshUntil, false);
   }
   return undefined;
 }
 
-function afterGet(ac: ActionCache, value: unknown, key: string, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
+function afterGet(
+  ac: ActionCache,
+  value: unknown,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+): unknown {
   if (value === undefined || value === null) return miss(ac, key, ctx, params, next);
   const envelope = asEnvelope(value);
   if (envelope === undefined) {
@@ -188,7 +204,14 @@ function afterGet(ac: ActionCache, value: unknown, key: string, ctx: RequestCont
   return envelopeHit(ac, envelope, key, ctx, params, next);
 }
 
-function envelopeHit(ac: ActionCache, envelope: CacheEnvelope, key: string, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
+function envelopeHit(
+  ac: ActionCache,
+  envelope: CacheEnvelope,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+): unknown {
   const stats = ac.stats;
   if (envelope.freshUntil !== 0 && envelope.freshUntil <= Date.now()) {
     if (ac.staleTtl <= 0) return miss(ac, key, ctx, params, next);
@@ -200,7 +223,10 @@ function envelopeHit(ac: ActionCache, envelope: CacheEnvelope, key: string, ctx:
         () => release(ac, key, refresh),
         (err) => {
           release(ac, key, refresh);
-          ac.logger.warn({ err, key }, 'background refresh of a stale cache entry failed; the stale value stays until it expires');
+          ac.logger.warn(
+            { err, key },
+            'background refresh of a stale cache entry failed; the stale value stays until it expires',
+          );
         },
       );
     }
@@ -215,7 +241,13 @@ function release(ac: ActionCache, key: string, p: Promise<Shared>): void {
   if (ac.inflight.get(key) === p) ac.inflight.delete(key);
 }
 
-function miss(ac: ActionCache, key: string, ctx: RequestContext, params: Params, next: ActionInvoker): Promise<unknown> {
+function miss(
+  ac: ActionCache,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+): Promise<unknown> {
   const pending = ac.inflight.get(key);
   if (pending !== undefined) {
     ac.stats.coalesced++;
@@ -233,7 +265,13 @@ function miss(ac: ActionCache, key: string, ctx: RequestContext, params: Params,
 }
 
 /** Calls the handler and stores its result (unless an invalidation happened meanwhile). */
-async function runAndStore(ac: ActionCache, key: string, ctx: RequestContext, params: Params, next: ActionInvoker): Promise<Shared> {
+async function runAndStore(
+  ac: ActionCache,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+): Promise<Shared> {
   const generation = ac.service.generation;
   const result = await next(ctx, params);
   const shared = snapshot(result);

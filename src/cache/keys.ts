@@ -57,13 +57,21 @@ export function canonical(value: unknown, depth = 0): string {
   }
   if (value === null) return 'null';
   if (Array.isArray(value)) return `[${value.map((v) => canonical(v, depth + 1)).join(',')}]`;
-  if (value instanceof Date) return `Date(${Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString()})`;
-  if (value instanceof Uint8Array) return `Bytes(${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')})`;
+  if (value instanceof Date)
+    return `Date(${Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString()})`;
+  if (value instanceof Uint8Array)
+    return `Bytes(${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')})`;
   if (value instanceof Map) {
-    const entries = [...value].map(([k, v]) => `${canonical(k, depth + 1)}=>${canonical(v, depth + 1)}`).sort();
+    const entries = [...value]
+      .map(([k, v]) => `${canonical(k, depth + 1)}=>${canonical(v, depth + 1)}`)
+      .sort();
     return `Map(${entries.join(',')})`;
   }
-  if (value instanceof Set) return `Set(${[...value].map((v) => canonical(v, depth + 1)).sort().join(',')})`;
+  if (value instanceof Set)
+    return `Set(${[...value]
+      .map((v) => canonical(v, depth + 1))
+      .sort()
+      .join(',')})`;
   const obj = value as Record<string, unknown>;
   const names = Object.keys(obj)
     .filter((k) => obj[k] !== undefined)
@@ -122,7 +130,8 @@ export function compileKeyBuilder(
     const custom = options.key;
     return (params, ctx) => {
       const k = custom(params, ctx);
-      if (typeof k !== 'string' || k.length === 0) throw new TypeError(`cache key function of '${action}' must return a non-empty string`);
+      if (typeof k !== 'string' || k.length === 0)
+        throw new TypeError(`cache key function of '${action}' must return a non-empty string`);
       return limit(k);
     };
   }
@@ -158,10 +167,14 @@ function fast(v: unknown): number | string | undefined {
 }
 
 /** Compiles the fast key of an action, or undefined when it has none. */
-export function compileFastKey(options: { keys?: readonly string[]; key?: unknown }, maxKeyLength: number): FastKey | undefined {
+export function compileFastKey(
+  options: { keys?: readonly string[]; key?: unknown },
+  maxKeyLength: number,
+): FastKey | undefined {
   if (options.key !== undefined) return undefined;
   const keys = options.keys;
-  const fits = (v: number | string | undefined) => (typeof v === 'string' && v.length * 2 + 16 > maxKeyLength ? undefined : v);
+  const fits = (v: number | string | undefined) =>
+    typeof v === 'string' && v.length * 2 + 16 > maxKeyLength ? undefined : v;
   if (keys === undefined) {
     return (params) => {
       let only: string | undefined;

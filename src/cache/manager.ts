@@ -112,16 +112,23 @@ export class CacheManager {
       ...global.events.filter((r) => r.services === undefined || r.services.includes(entry.name)),
     ];
     for (const rule of rules) {
-      this.node.subscribeInternal(entry.name, rule.event, (ctx, data) => this.applyRule(svc, rule.keys, ctx, data));
+      this.node.subscribeInternal(entry.name, rule.event, (ctx, data) =>
+        this.applyRule(svc, rule.keys, ctx, data),
+      );
     }
   }
 
-  private async actionCache(svc: ServiceCache, action: ActionEntry, r: ResolvedActionCache): Promise<ActionCache> {
+  private async actionCache(
+    svc: ServiceCache,
+    action: ActionEntry,
+    r: ResolvedActionCache,
+  ): Promise<ActionCache> {
     const guard = await this.backendFor(r.backend, r.backendField);
     const stats = new ActionStats(svc.name, action.name);
     const memory = guard.backend instanceof MemoryBackend ? guard.backend : undefined;
     const maxKeyLength = this.config!.global.maxKeyLength;
-    const fastKeyOf = memory === undefined ? undefined : compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength);
+    const fastKeyOf =
+      memory === undefined ? undefined : compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength);
     return {
       service: svc,
       name: action.name,
@@ -132,7 +139,11 @@ export class CacheManager {
       memory,
       fastKeyOf,
       fastTable: fastKeyOf === undefined ? undefined : memory?.table(),
-      keyOf: compileKeyBuilder(action.name, { keys: r.keys, key: r.key as ((p: unknown, c: RequestContext) => string) | undefined }, this.config!.global.maxKeyLength),
+      keyOf: compileKeyBuilder(
+        action.name,
+        { keys: r.keys, key: r.key as ((p: unknown, c: RequestContext) => string) | undefined },
+        this.config!.global.maxKeyLength,
+      ),
       condition: r.condition as ActionCache['condition'],
       stats,
       inflight: new Map(),
@@ -157,15 +168,26 @@ export class CacheManager {
     const guard = new GuardedBackend(name, backend, this.config!.global.failure, this.node.logger);
     this.guards.set(name, guard);
     if (backend instanceof MemoryBackend) backend.onEvict = (key) => this.countEviction(key);
-    await (backend as CacheBackend).open?.({ networkId: this.node.networkId, logger: this.node.logger, network: this.node.network });
+    await (backend as CacheBackend).open?.({
+      networkId: this.node.networkId,
+      logger: this.node.logger,
+      network: this.node.network,
+    });
     return guard;
   }
 
   private async createBackend(name: string, field: string): Promise<CacheBackend> {
     const custom = this.node.options.backends?.[name];
     if (custom !== undefined) {
-      if (typeof custom?.get !== 'function' || typeof custom.set !== 'function' || typeof custom.delete !== 'function' || typeof custom.clear !== 'function') {
-        throw new MeshError('CONFIG_INVALID', `backend '${name}' does not implement get/set/delete/clear`, { field: `backends.${name}` });
+      if (
+        typeof custom?.get !== 'function' ||
+        typeof custom.set !== 'function' ||
+        typeof custom.delete !== 'function' ||
+        typeof custom.clear !== 'function'
+      ) {
+        throw new MeshError('CONFIG_INVALID', `backend '${name}' does not implement get/set/delete/clear`, {
+          field: `backends.${name}`,
+        });
       }
       return custom;
     }
@@ -179,7 +201,9 @@ export class CacheManager {
       }
       case 'dht': {
         if (this.node.network === undefined) {
-          this.node.logger.warn("cache backend 'dht' needs the node to join a network (new Node({ network })); caching in local memory instead");
+          this.node.logger.warn(
+            "cache backend 'dht' needs the node to join a network (new Node({ network })); caching in local memory instead",
+          );
           return new MemoryBackend(global.memory);
         }
         const { DhtBackend } = await import('./backends/dht.js');
@@ -188,11 +212,15 @@ export class CacheManager {
     }
     const known = ['memory', 'redis', 'dht', ...Object.keys(this.node.options.backends ?? {})];
     const where = this.config?.file ? ` (configuration file ${this.config.file})` : '';
-    throw new MeshError('CONFIG_INVALID', `${field}: unknown cache backend '${name}'${where}; known: ${known.join(', ')}`, {
-      field,
-      file: this.config?.file,
-      backend: name,
-    });
+    throw new MeshError(
+      'CONFIG_INVALID',
+      `${field}: unknown cache backend '${name}'${where}; known: ${known.join(', ')}`,
+      {
+        field,
+        file: this.config?.file,
+        backend: name,
+      },
+    );
   }
 
   private countEviction(key: string): void {
@@ -212,14 +240,23 @@ export class CacheManager {
     for (const ac of svc.actions.values()) ac.inflight.clear();
   }
 
-  private async eachBackend<T>(svc: ServiceCache, op: string, call: (b: CacheBackend, guard: GuardedBackend) => T | Promise<T>): Promise<T[]> {
+  private async eachBackend<T>(
+    svc: ServiceCache,
+    op: string,
+    call: (b: CacheBackend, guard: GuardedBackend) => T | Promise<T>,
+  ): Promise<T[]> {
     const out: T[] = [];
     for (const guard of svc.guards) {
       try {
         out.push(await guard.run(op, (b) => call(b, guard)));
       } catch (err) {
         if (MeshError.is(err)) throw err;
-        throw new MeshError('BACKEND_ERROR', `cache backend '${guard.name}' failed to ${op}: ${(err as Error).message}`, { backend: guard.name, op }, err);
+        throw new MeshError(
+          'BACKEND_ERROR',
+          `cache backend '${guard.name}' failed to ${op}: ${(err as Error).message}`,
+          { backend: guard.name, op },
+          err,
+        );
       }
     }
     return out;
@@ -253,10 +290,15 @@ export class CacheManager {
       if (b instanceof MemoryBackend) return b.revokeMatching(svc.scope, glob);
       if (typeof b.revoke === 'function') return b.revoke(svc.scope, glob.source);
       if (typeof b.keys !== 'function') {
-        throw new MeshError('BACKEND_ERROR', `cache backend '${guard.name}' cannot list keys, so it cannot revoke by pattern`, { backend: guard.name });
+        throw new MeshError(
+          'BACKEND_ERROR',
+          `cache backend '${guard.name}' cannot list keys, so it cannot revoke by pattern`,
+          { backend: guard.name },
+        );
       }
       const matched: string[] = [];
-      for await (const key of await b.keys(svc.scope)) if (glob.test(key.slice(svc.scope.length))) matched.push(key);
+      for await (const key of await b.keys(svc.scope))
+        if (glob.test(key.slice(svc.scope.length))) matched.push(key);
       let n = 0;
       for (const key of matched) if (await b.delete(key)) n++;
       return n;
@@ -266,22 +308,34 @@ export class CacheManager {
 
   private requireService(service: string): ServiceCache {
     const svc = this.services.get(service);
-    if (svc === undefined) throw new MeshError('NOT_FOUND', `service '${service}' has no cached actions`, { service });
+    if (svc === undefined)
+      throw new MeshError('NOT_FOUND', `service '${service}' has no cached actions`, { service });
     return svc;
   }
 
-  private async applyRule(svc: ServiceCache, keys: readonly string[], ctx: RequestContext, data: unknown): Promise<void> {
+  private async applyRule(
+    svc: ServiceCache,
+    keys: readonly string[],
+    ctx: RequestContext,
+    data: unknown,
+  ): Promise<void> {
     for (const template of keys) {
       const filled = fillTemplate(template, data);
       if ('missing' in filled) {
-        this.node.logger.warn({ event: ctx.event?.topic, template, field: filled.missing }, 'event rule skipped a key: the event data lacks the field');
+        this.node.logger.warn(
+          { event: ctx.event?.topic, template, field: filled.missing },
+          'event rule skipped a key: the event data lacks the field',
+        );
         continue;
       }
       try {
         if (hasWildcard(filled.key)) await this.revokePattern(svc.name, filled.key);
         else await this.deleteKey(svc.name, filled.key);
       } catch (err) {
-        this.node.logger.error({ err, event: ctx.event?.topic, key: filled.key }, 'event rule could not invalidate');
+        this.node.logger.error(
+          { err, event: ctx.event?.topic, key: filled.key },
+          'event rule could not invalidate',
+        );
       }
     }
   }
@@ -293,14 +347,23 @@ export class CacheManager {
     const access = this.config!.global.access;
     if (access.authorize !== undefined) {
       if (access.authorize(ctx, { service, operation } satisfies ManagementRequest) === true) return;
-    } else if (caller === undefined || caller === service || access.allow.includes('*') || access.allow.includes(caller)) {
+    } else if (
+      caller === undefined ||
+      caller === service ||
+      access.allow.includes('*') ||
+      access.allow.includes(caller)
+    ) {
       return;
     }
-    throw new MeshError('ACCESS_DENIED', `${caller === undefined ? 'this caller' : `service '${caller}'`} may not ${operation} the cache of '${service}'`, {
-      service,
-      operation,
-      caller: ctx.caller,
-    });
+    throw new MeshError(
+      'ACCESS_DENIED',
+      `${caller === undefined ? 'this caller' : `service '${caller}'`} may not ${operation} the cache of '${service}'`,
+      {
+        service,
+        operation,
+        caller: ctx.caller,
+      },
+    );
   }
 
   private addManagementActions(svc: ServiceCache): void {
@@ -352,7 +415,13 @@ export class CacheManager {
       services[svc.name] = { ...summarize([...svc.actions.values()].map((a) => a.stats)), actions };
     }
     const backends: CacheStats['backends'] = {};
-    for (const b of this.backendViews()) backends[b.name] = { errors: b.errors, available: b.available, entries: b.entries, evictions: b.evictions };
+    for (const b of this.backendViews())
+      backends[b.name] = {
+        errors: b.errors,
+        available: b.available,
+        entries: b.entries,
+        evictions: b.evictions,
+      };
     const total = summarize([...this.allStats(), this.orphanStats]);
     return { ...total, services, backends };
   }

@@ -59,11 +59,29 @@ export class ActionStats implements CacheCounters {
   }
 }
 
-const FIELDS = ['hits', 'misses', 'stores', 'errors', 'evictions', 'staleHits', 'coalesced', 'bypassed'] as const;
+const FIELDS = [
+  'hits',
+  'misses',
+  'stores',
+  'errors',
+  'evictions',
+  'staleHits',
+  'coalesced',
+  'bypassed',
+] as const;
 
 /** Sums counters into a view. */
 export function summarize(list: Iterable<ActionStats>): CacheStatsView {
-  const out = { hits: 0, misses: 0, stores: 0, errors: 0, evictions: 0, staleHits: 0, coalesced: 0, bypassed: 0 };
+  const out = {
+    hits: 0,
+    misses: 0,
+    stores: 0,
+    errors: 0,
+    evictions: 0,
+    staleHits: 0,
+    coalesced: 0,
+    bypassed: 0,
+  };
   let count = 0;
   let sum = 0;
   let max = 0;
@@ -74,13 +92,24 @@ export function summarize(list: Iterable<ActionStats>): CacheStatsView {
     if (s.latencyMaxMs > max) max = s.latencyMaxMs;
   }
   const lookups = out.hits + out.misses;
-  return { ...out, hitRate: lookups === 0 ? 0 : out.hits / lookups, avgLatencyMs: count === 0 ? 0 : sum / count, maxLatencyMs: max };
+  return {
+    ...out,
+    hitRate: lookups === 0 ? 0 : out.hits / lookups,
+    avgLatencyMs: count === 0 ? 0 : sum / count,
+    maxLatencyMs: max,
+  };
 }
 
 /** Builds a prom-client registry whose metrics read the live counters at scrape time. */
 export function createPrometheusRegistry(
   actions: () => Iterable<ActionStats>,
-  backends: () => Iterable<{ name: string; errors: number; available: boolean; entries?: number; bytes?: number }>,
+  backends: () => Iterable<{
+    name: string;
+    errors: number;
+    available: boolean;
+    entries?: number;
+    bytes?: number;
+  }>,
 ): { registry: Registry; latency: Histogram<'backend' | 'op'> } {
   const registry = new Registry();
   const perAction = (name: string, help: string, field: (typeof FIELDS)[number]) =>
@@ -100,7 +129,11 @@ export function createPrometheusRegistry(
   perAction('meshcache_cache_errors_total', 'Cache backend errors (request served by the handler)', 'errors');
   perAction('meshcache_cache_evictions_total', 'Entries evicted (capacity, bytes or expiry)', 'evictions');
   perAction('meshcache_cache_stale_hits_total', 'Stale entries served while refreshing', 'staleHits');
-  perAction('meshcache_cache_coalesced_total', 'Misses that joined a running call for the same key', 'coalesced');
+  perAction(
+    'meshcache_cache_coalesced_total',
+    'Misses that joined a running call for the same key',
+    'coalesced',
+  );
   perAction('meshcache_cache_bypassed_total', 'Calls that skipped the cache', 'bypassed');
   new Gauge({
     name: 'meshcache_cache_hit_ratio',

@@ -45,24 +45,37 @@ export function serviceLayers(config: LoadedConfig, service: ServiceEntry): Laye
 }
 
 /** The settings of an action, or undefined when it is not cached. */
-export function resolveAction(config: LoadedConfig, service: ServiceEntry, action: ActionEntry, svcLayers: Layer[]): ResolvedActionCache | undefined {
+export function resolveAction(
+  config: LoadedConfig,
+  service: ServiceEntry,
+  action: ActionEntry,
+  svcLayers: Layer[],
+): ResolvedActionCache | undefined {
   const global = config.global;
   if (!global.enabled) return undefined;
   const actLayers: Layer[] = [];
-  const declared = validateDeclared('action', action.options.cache, `the declaration of action '${action.path}'`);
+  const declared = validateDeclared(
+    'action',
+    action.options.cache,
+    `the declaration of action '${action.path}'`,
+  );
   if (declared) actLayers.push({ options: declared, field: `action '${action.path}' cache` });
   for (const source of config.layers) {
     const opts = level(source.services?.[service.name]?.actions?.[action.name]?.cache);
-    if (opts) actLayers.push({ options: opts, field: `services.${service.name}.actions.${action.name}.cache` });
+    if (opts)
+      actLayers.push({ options: opts, field: `services.${service.name}.actions.${action.name}.cache` });
   }
   const explicit = (layers: Layer[]) => {
-    for (let i = layers.length - 1; i >= 0; i--) if (layers[i].options.enabled !== undefined) return layers[i].options.enabled;
+    for (let i = layers.length - 1; i >= 0; i--)
+      if (layers[i].options.enabled !== undefined) return layers[i].options.enabled;
     return undefined;
   };
-  const enabled = explicit(actLayers) ?? (actLayers.length > 0 ? true : explicit(svcLayers) ?? false);
+  const enabled = explicit(actLayers) ?? (actLayers.length > 0 ? true : (explicit(svcLayers) ?? false));
   if (!enabled) return undefined;
   const ordered = [...svcLayers, ...actLayers];
-  const pick = <K extends keyof LevelOptions>(key: K): { value: LevelOptions[K]; field: string } | undefined => {
+  const pick = <K extends keyof LevelOptions>(
+    key: K,
+  ): { value: LevelOptions[K]; field: string } | undefined => {
     for (let i = ordered.length - 1; i >= 0; i--) {
       const v = ordered[i].options[key];
       if (v !== undefined) return { value: v, field: `${ordered[i].field}.${String(key)}` };

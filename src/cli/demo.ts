@@ -6,8 +6,8 @@
  * sharing a DHT cache (see src/cli/demo-cluster.ts).
  */
 import '../polyfills.js';
-import { parseArgs } from 'node:util';
 import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Db, UserService } from '../../examples/user-service.js';
 import { Node } from '../index.js';
@@ -72,23 +72,36 @@ const step = async (title: string, run: () => Promise<unknown>) => {
 
 console.log('meshcache demo: one node, user service, in-memory cache\n');
 console.log(`Actions: ${node.actionPaths().join(', ')}\n`);
-await step("request user/get_user {id:1}  (miss: runs the handler)", () => node.request('user/get_user', { id: 1 }));
-await step('request user/get_user {id:1}  (hit: handler not called)', () => node.request('user/get_user', { id: 1 }));
+await step('request user/get_user {id:1}  (miss: runs the handler)', () =>
+  node.request('user/get_user', { id: 1 }),
+);
+await step('request user/get_user {id:1}  (hit: handler not called)', () =>
+  node.request('user/get_user', { id: 1 }),
+);
 await step('request user/get_user_profile {id:1}', () => node.request('user/get_user_profile', { id: 1 }));
 await step('request user/get_user_profile {id:1}', () => node.request('user/get_user_profile', { id: 1 }));
 await step('request user/get_user {id:2}', () => node.request('user/get_user', { id: 2 }));
 
 console.log('\nInvalidation by action and by event:');
-await step("request user/update_user {id:1, name:'Ada King'}  (cache/delete get_user:1, publishes user.updated)", () =>
-  node.request('user/update_user', { id: 1, data: { name: 'Ada King' } }),
+await step(
+  "request user/update_user {id:1, name:'Ada King'}  (cache/delete get_user:1, publishes user.updated)",
+  () => node.request('user/update_user', { id: 1, data: { name: 'Ada King' } }),
 );
-await step('request user/get_user {id:1}  (miss again: fresh data)', () => node.request('user/get_user', { id: 1 }));
-await step('request user/get_user_profile {id:1}  (the event rule dropped it)', () => node.request('user/get_user_profile', { id: 1 }));
+await step('request user/get_user {id:1}  (miss again: fresh data)', () =>
+  node.request('user/get_user', { id: 1 }),
+);
+await step('request user/get_user_profile {id:1}  (the event rule dropped it)', () =>
+  node.request('user/get_user_profile', { id: 1 }),
+);
 console.log(`  events seen by the user service: ${users.seen.join('; ')}`);
 
 console.log('\nManagement actions:');
-await step("request user/cache/revoke {pattern:'get_user:*'}", () => node.request('user/cache/revoke', { pattern: 'get_user:*' }));
-await step("request user/cache/delete {key:'get_user:2'}  (already revoked)", () => node.request('user/cache/delete', { key: 'get_user:2' }));
+await step("request user/cache/revoke {pattern:'get_user:*'}", () =>
+  node.request('user/cache/revoke', { pattern: 'get_user:*' }),
+);
+await step("request user/cache/delete {key:'get_user:2'}  (already revoked)", () =>
+  node.request('user/cache/delete', { key: 'get_user:2' }),
+);
 await step('request user/cache/clear', () => node.request('user/cache/clear'));
 
 console.log('\nConcurrency: 100 simultaneous requests for an uncached key');

@@ -28,7 +28,9 @@ const META = Symbol.for('meshcache.service');
 
 function metaOf(metadata: DecoratorMetadataObject | undefined, what: string): ServiceMetadata {
   if (metadata === undefined) {
-    throw new TypeError(`@${what} needs TypeScript 5 standard decorators with Symbol.metadata (import 'meshcache' first)`);
+    throw new TypeError(
+      `@${what} needs TypeScript 5 standard decorators with Symbol.metadata (import 'meshcache' first)`,
+    );
   }
   const bag = metadata as Record<symbol, ServiceMetadata | undefined>;
   const inherited = bag[META];
@@ -46,7 +48,8 @@ function metaOf(metadata: DecoratorMetadataObject | undefined, what: string): Se
 
 /** The decorator metadata of a class instance, if it was declared with `@service`. */
 export function serviceMetadataOf(instance: object): ServiceMetadata | undefined {
-  const ctor = (instance as { constructor?: { [Symbol.metadata]?: DecoratorMetadataObject | null } }).constructor;
+  const ctor = (instance as { constructor?: { [Symbol.metadata]?: DecoratorMetadataObject | null } })
+    .constructor;
   const metadata = ctor?.[Symbol.metadata];
   if (metadata == null) return undefined;
   return (metadata as Record<symbol, ServiceMetadata | undefined>)[META];

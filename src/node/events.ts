@@ -73,5 +73,8 @@ export class EventBus<H> {
 }
 
 function logFailure(logger: Logger, topic: string, sub: Subscription<unknown>, err: unknown): void {
-  logger.error({ err, topic, subscriber: sub.owner ?? '(node)', pattern: sub.pattern }, 'event handler failed');
+  logger.error(
+    { err, topic, subscriber: sub.owner ?? '(node)', pattern: sub.pattern },
+    'event handler failed',
+  );
 }

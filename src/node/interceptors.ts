@@ -49,7 +49,11 @@ export function toInterceptor(value: Interceptor | InterceptorFunction, index: n
 }
 
 /** Composes interceptors around a handler; the first interceptor is the outermost. */
-export function compose(action: ActionInfo, interceptors: readonly Interceptor[], handler: ActionInvoker): ActionInvoker {
+export function compose(
+  action: ActionInfo,
+  interceptors: readonly Interceptor[],
+  handler: ActionInvoker,
+): ActionInvoker {
   let invoker = handler;
   for (let i = interceptors.length - 1; i >= 0; i--) invoker = interceptors[i].wrap(action, invoker);
   return invoker;

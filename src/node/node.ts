@@ -8,7 +8,13 @@ import { MeshError } from '../errors.js';
 import type { NetworkOptions } from '../network/options.js';
 import { type CallTarget, type EventInfo, RequestContext } from './context.js';
 import { EventBus } from './events.js';
-import { type ActionInvoker, compose, type Interceptor, type InterceptorFunction, toInterceptor } from './interceptors.js';
+import {
+  type ActionInvoker,
+  compose,
+  type Interceptor,
+  type InterceptorFunction,
+  toInterceptor,
+} from './interceptors.js';
 import { defaultLogger } from './logger.js';
 import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
 import { assertTopic } from './topics.js';
@@ -85,13 +91,19 @@ export class Node {
     }
     this.networkId_ = options.network?.id ?? options.networkId ?? 'default';
     if (typeof this.networkId_ !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(this.networkId_)) {
-      throw new MeshError('CONFIG_INVALID', `networkId must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(this.networkId_)}`, {
-        field: 'networkId',
-      });
+      throw new MeshError(
+        'CONFIG_INVALID',
+        `networkId must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(this.networkId_)}`,
+        {
+          field: 'networkId',
+        },
+      );
     }
     const timeout = options.requestTimeout ?? 0;
     if (typeof timeout !== 'number' || !(timeout >= 0)) {
-      throw new MeshError('CONFIG_INVALID', 'requestTimeout must be a number of ms >= 0', { field: 'requestTimeout' });
+      throw new MeshError('CONFIG_INVALID', 'requestTimeout must be a number of ms >= 0', {
+        field: 'requestTimeout',
+      });
     }
     this.requestTimeout = timeout;
     this.logger = options.logger ?? defaultLogger();
@@ -110,7 +122,8 @@ export class Node {
 
   /** Makes `value` available to `@inject(token)` fields. */
   provide(token: string, value: unknown): this {
-    if (typeof token !== 'string' || token.length === 0) throw new MeshError('INVALID_PARAMS', 'provide(token, value): token must be a non-empty string');
+    if (typeof token !== 'string' || token.length === 0)
+      throw new MeshError('INVALID_PARAMS', 'provide(token, value): token must be a non-empty string');
     this.provided.set(token, value);
     for (const svc of this.services.values()) this.inject(svc, false);
     return this;
@@ -118,8 +131,11 @@ export class Node {
 
   /** Adds an interceptor around every action call; the first added is the outermost. */
   use(interceptor: Interceptor | InterceptorFunction): this {
-    const valid = typeof interceptor === 'function' || (typeof interceptor?.wrap === 'function' && typeof interceptor.name === 'string');
-    if (!valid) throw new MeshError('INVALID_PARAMS', 'use(): expected a function or { name, wrap(action, next) }');
+    const valid =
+      typeof interceptor === 'function' ||
+      (typeof interceptor?.wrap === 'function' && typeof interceptor.name === 'string');
+    if (!valid)
+      throw new MeshError('INVALID_PARAMS', 'use(): expected a function or { name, wrap(action, next) }');
     this.interceptors.push(toInterceptor(interceptor, this.interceptors.length));
     if (this.state === 'running') for (const action of this.routes.values()) this.composeAction(action);
     return this;
@@ -129,13 +145,17 @@ export class Node {
   addService(service: object | ServiceDefinition): this {
     const entry = toServiceEntry(service);
     if (this.services.has(entry.name)) {
-      throw new MeshError('CONFLICT', `service '${entry.name}' is already registered on this node`, { service: entry.name });
+      throw new MeshError('CONFLICT', `service '${entry.name}' is already registered on this node`, {
+        service: entry.name,
+      });
     }
     this.services.set(entry.name, entry);
     for (const action of entry.actions.values()) this.routes.set(action.path, action);
     this.inject(entry, false);
     if (this.state === 'running') {
-      void this.wireService(entry).catch((err) => this.logger.error({ err, service: entry.name }, 'service failed to start'));
+      void this.wireService(entry).catch((err) =>
+        this.logger.error({ err, service: entry.name }, 'service failed to start'),
+      );
     }
     return this;
   }
@@ -207,18 +227,26 @@ export class Node {
 
   /** Subscribes a function `(ctx, data)` to a topic pattern; returns the unsubscribe function. */
   subscribe(topic: string, handler: EventHandler): () => void {
-    if (typeof handler !== 'function') throw new MeshError('INVALID_PARAMS', 'subscribe(topic, handler): handler must be a function');
+    if (typeof handler !== 'function')
+      throw new MeshError('INVALID_PARAMS', 'subscribe(topic, handler): handler must be a function');
     return this.bus.subscribe(topic, handler);
   }
 
   /** @internal The request path shared by `node.request` and `ctx.request`. */
-  callFrom(parent: RequestContext | undefined, path: string, params: Params | undefined, options: RequestOptions | undefined): Promise<unknown> {
+  callFrom(
+    parent: RequestContext | undefined,
+    path: string,
+    params: Params | undefined,
+    options: RequestOptions | undefined,
+  ): Promise<unknown> {
     if (this.state !== 'running') return Promise.reject(this.notRunning());
     const action = this.routes.get(path);
     if (action === undefined) return Promise.reject(this.routeError(path));
     if (params === undefined) params = {};
     else if (!isPlainObject(params)) {
-      return Promise.reject(new MeshError('INVALID_PARAMS', `params of '${path}' must be a plain object`, { path }));
+      return Promise.reject(
+        new MeshError('INVALID_PARAMS', `params of '${path}' must be a plain object`, { path }),
+      );
     }
     const ctx = new RequestContext(this, action, parent, options, ++this.seq);
     const timeout = options?.timeout ?? (action.options.timeout as number | undefined) ?? this.requestTimeout;
@@ -231,7 +259,12 @@ export class Node {
     }
   }
 
-  private callWithDeadline(invoker: ActionInvoker, ctx: RequestContext, params: Params, timeout: number): Promise<unknown> {
+  private callWithDeadline(
+    invoker: ActionInvoker,
+    ctx: RequestContext,
+    params: Params,
+    timeout: number,
+  ): Promise<unknown> {
     const now = Date.now();
     let deadline = timeout > 0 ? now + timeout : ctx.deadline;
     if (ctx.deadline > 0 && ctx.deadline < deadline) deadline = ctx.deadline;
@@ -267,7 +300,9 @@ export class Node {
     if (this.state !== 'running' && this.state !== 'starting') throw this.notRunning();
     const info: EventInfo = { topic, publisher: parent?.path };
     const local = this.deliver(info, data);
-    const remote = this.network?.publishEvent(topic, data).catch((err) => this.logger.warn({ err, topic }, 'event broadcast failed'));
+    const remote = this.network
+      ?.publishEvent(topic, data)
+      .catch((err) => this.logger.warn({ err, topic }, 'event broadcast failed'));
     await local;
     await remote;
   }
@@ -277,7 +312,15 @@ export class Node {
     const svc = this.services.get(service);
     if (svc === undefined) throw new MeshError('NOT_FOUND', `service '${service}' not found`);
     const path = `${service}/${name}`;
-    const entry: ActionEntry = { service, name, path, options: {}, internal: true, handler: handler as never, invoker: handler };
+    const entry: ActionEntry = {
+      service,
+      name,
+      path,
+      options: {},
+      internal: true,
+      handler: handler as never,
+      invoker: handler,
+    };
     svc.actions.set(name, entry);
     this.routes.set(path, entry);
     this.composeAction(entry);
@@ -300,7 +343,10 @@ export class Node {
     return this.bus.deliver(
       info.topic,
       (sub) => {
-        const target: CallTarget = sub.owner === undefined ? NODE_TARGET : { service: sub.owner, name: sub.pattern, path: `${sub.owner}/${sub.pattern}` };
+        const target: CallTarget =
+          sub.owner === undefined
+            ? NODE_TARGET
+            : { service: sub.owner, name: sub.pattern, path: `${sub.owner}/${sub.pattern}` };
         const ctx = new RequestContext(this, target, undefined, undefined, ++this.seq, info);
         return sub.handler(ctx, data);
       },
@@ -335,31 +381,45 @@ export class Node {
 
   private inject(entry: ServiceEntry, required: boolean): void {
     for (const { field, token } of entry.injections) {
-      if (this.provided.has(token)) (entry.instance as Record<string | symbol, unknown>)[field] = this.provided.get(token);
+      if (this.provided.has(token))
+        (entry.instance as Record<string | symbol, unknown>)[field] = this.provided.get(token);
       else if (required) {
-        throw new MeshError('NOT_FOUND', `service '${entry.name}' injects '${token}', but nothing was provided: call node.provide('${token}', value)`, {
-          service: entry.name,
-          token,
-        });
+        throw new MeshError(
+          'NOT_FOUND',
+          `service '${entry.name}' injects '${token}', but nothing was provided: call node.provide('${token}', value)`,
+          {
+            service: entry.name,
+            token,
+          },
+        );
       }
     }
   }
 
   private notRunning(): MeshError {
-    if (this.state === 'stopped' || this.state === 'stopping') return new MeshError('STOPPED', 'node is stopped: requests are refused');
+    if (this.state === 'stopped' || this.state === 'stopping')
+      return new MeshError('STOPPED', 'node is stopped: requests are refused');
     return new MeshError('NOT_STARTED', 'node is not started: call await node.start() first');
   }
 
   private routeError(path: unknown): MeshError {
     if (typeof path !== 'string' || !/^[^/]+\/.+$/.test(path)) {
-      return new MeshError('INVALID_PARAMS', `invalid action path ${JSON.stringify(path)}: expected '<service>/<action>'`, { path });
+      return new MeshError(
+        'INVALID_PARAMS',
+        `invalid action path ${JSON.stringify(path)}: expected '<service>/<action>'`,
+        { path },
+      );
     }
     const service = path.slice(0, path.indexOf('/'));
-    if (!this.services.has(service)) return new MeshError('NOT_FOUND', `service '${service}' not found`, { path, service });
+    if (!this.services.has(service))
+      return new MeshError('NOT_FOUND', `service '${service}' not found`, { path, service });
     return new MeshError('NOT_FOUND', `action '${path}' not found`, { path, service });
   }
 
   private timeoutError(ctx: RequestContext, ms: number): MeshError {
-    return new MeshError('TIMEOUT', `request '${ctx.path}' timed out after ${ms} ms`, { path: ctx.path, timeout: ms });
+    return new MeshError('TIMEOUT', `request '${ctx.path}' timed out after ${ms} ms`, {
+      path: ctx.path,
+      timeout: ms,
+    });
   }
 }

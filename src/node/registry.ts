@@ -5,7 +5,14 @@
 import { MeshError } from '../errors.js';
 import { serviceMetadataOf } from './decorators.js';
 import type { ActionInfo, ActionInvoker } from './interceptors.js';
-import type { ActionDefinition, ActionHandler, ActionOptions, EventHandler, ServiceCacheOptions, ServiceDefinition } from './types.js';
+import type {
+  ActionDefinition,
+  ActionHandler,
+  ActionOptions,
+  EventHandler,
+  ServiceCacheOptions,
+  ServiceDefinition,
+} from './types.js';
 
 const NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
 const ACTION_NAME = /^[A-Za-z0-9_-]+(?:[./][A-Za-z0-9_-]+)*$/;
@@ -41,10 +48,18 @@ function normalizeCache(cache: ServiceCacheOptions | boolean | undefined): Servi
   return typeof cache === 'boolean' ? { enabled: cache } : cache;
 }
 
-function actionEntry(service: string, name: string, options: ActionOptions, handler: ActionHandler): ActionEntry {
+function actionEntry(
+  service: string,
+  name: string,
+  options: ActionOptions,
+  handler: ActionHandler,
+): ActionEntry {
   checkName('action', name, service);
   if (name === 'cache' || name.startsWith('cache/')) {
-    throw new MeshError('CONFLICT', `action name '${name}' of service '${service}' is reserved for cache management`);
+    throw new MeshError(
+      'CONFLICT',
+      `action name '${name}' of service '${service}' is reserved for cache management`,
+    );
   }
   if (typeof handler !== 'function') {
     throw new MeshError('INVALID_PARAMS', `action '${service}/${name}' has no handler function`);
@@ -56,17 +71,26 @@ function actionEntry(service: string, name: string, options: ActionOptions, hand
 /** Builds the entry of a decorated class instance or a plain-object service. */
 export function toServiceEntry(input: object): ServiceEntry {
   if (input === null || typeof input !== 'object') {
-    throw new MeshError('INVALID_PARAMS', 'a service is a @service class instance or an object { name, actions, events }');
+    throw new MeshError(
+      'INVALID_PARAMS',
+      'a service is a @service class instance or an object { name, actions, events }',
+    );
   }
   const meta = serviceMetadataOf(input);
   if (meta !== undefined) return fromInstance(input, meta);
   return fromDefinition(input as ServiceDefinition);
 }
 
-function fromInstance(instance: object, meta: NonNullable<ReturnType<typeof serviceMetadataOf>>): ServiceEntry {
+function fromInstance(
+  instance: object,
+  meta: NonNullable<ReturnType<typeof serviceMetadataOf>>,
+): ServiceEntry {
   const name = meta.name;
   if (name === undefined) {
-    throw new MeshError('INVALID_PARAMS', `class ${instance.constructor.name} has @action methods but no @service decorator`);
+    throw new MeshError(
+      'INVALID_PARAMS',
+      `class ${instance.constructor.name} has @action methods but no @service decorator`,
+    );
   }
   checkName('service', name);
   const target = instance as Record<string | symbol, unknown>;
@@ -78,7 +102,8 @@ function fromInstance(instance: object, meta: NonNullable<ReturnType<typeof serv
   }
   const events = meta.subscriptions.map(({ topic, method }) => {
     const fn = target[method];
-    if (typeof fn !== 'function') throw new MeshError('INVALID_PARAMS', `${name}.${String(method)} is not a method`);
+    if (typeof fn !== 'function')
+      throw new MeshError('INVALID_PARAMS', `${name}.${String(method)} is not a method`);
     return { topic, handler: fn.bind(instance) as EventHandler };
   });
   const hook = (key: 'started' | 'stopped') => {
@@ -106,7 +131,10 @@ function fromDefinition(def: ServiceDefinition): ServiceEntry {
   }
   const events = Object.entries(def.events ?? {}).map(([topic, handler]) => {
     if (typeof handler !== 'function') {
-      throw new MeshError('INVALID_PARAMS', `event handler '${topic}' of service '${def.name}' is not a function`);
+      throw new MeshError(
+        'INVALID_PARAMS',
+        `event handler '${topic}' of service '${def.name}' is not a function`,
+      );
     }
     return { topic, handler };
   });
@@ -122,11 +150,18 @@ function fromDefinition(def: ServiceDefinition): ServiceEntry {
   };
 }
 
-function splitAction(service: string, name: string, value: ActionDefinition): { handler: ActionHandler; options: ActionOptions } {
+function splitAction(
+  service: string,
+  name: string,
+  value: ActionDefinition,
+): { handler: ActionHandler; options: ActionOptions } {
   if (typeof value === 'function') return { handler: value, options: {} };
   if (value !== null && typeof value === 'object' && typeof value.handler === 'function') {
     const { handler, ...options } = value;
     return { handler, options };
   }
-  throw new MeshError('INVALID_PARAMS', `action '${service}/${name}' must be a function or { handler, ...options }`);
+  throw new MeshError(
+    'INVALID_PARAMS',
+    `action '${service}/${name}' must be a function or { handler, ...options }`,
+  );
 }

@@ -12,7 +12,11 @@ const SEGMENT = /^[A-Za-z0-9_\-:$@]+$/;
 /** Validates a published topic (no wildcards). */
 export function assertTopic(topic: unknown): asserts topic is string {
   if (typeof topic !== 'string' || topic.length === 0 || topic.length > 512) {
-    throw new MeshError('INVALID_PARAMS', 'event topic must be a non-empty string of at most 512 characters', { topic });
+    throw new MeshError(
+      'INVALID_PARAMS',
+      'event topic must be a non-empty string of at most 512 characters',
+      { topic },
+    );
   }
   for (const seg of topic.split('.')) {
     if (!SEGMENT.test(seg)) {
@@ -24,7 +28,9 @@ export function assertTopic(topic: unknown): asserts topic is string {
 /** Compiles a subscription pattern into a predicate; throws INVALID_PARAMS for a malformed one. */
 export function compileTopicPattern(pattern: unknown): (topic: string) => boolean {
   if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > 512) {
-    throw new MeshError('INVALID_PARAMS', 'subscription topic must be a non-empty string', { topic: pattern });
+    throw new MeshError('INVALID_PARAMS', 'subscription topic must be a non-empty string', {
+      topic: pattern,
+    });
   }
   const segments = pattern.split('.');
   if (!segments.includes('*') && !segments.includes('**')) {
@@ -33,7 +39,9 @@ export function compileTopicPattern(pattern: unknown): (topic: string) => boolea
   }
   for (const seg of segments) {
     if (seg !== '*' && seg !== '**' && !SEGMENT.test(seg)) {
-      throw new MeshError('INVALID_PARAMS', `invalid subscription topic '${pattern}': segment '${seg}'`, { topic: pattern });
+      throw new MeshError('INVALID_PARAMS', `invalid subscription topic '${pattern}': segment '${seg}'`, {
+        topic: pattern,
+      });
     }
   }
   return (topic) => matchSegments(segments, topic.split('.'));

@@ -95,7 +95,8 @@ export function estimateSize(value: unknown, depth = 0): number {
     return n;
   }
   let n = 32;
-  for (const k in value as object) n += 16 + k.length * 2 + estimateSize((value as Record<string, unknown>)[k], depth + 1);
+  for (const k in value as object)
+    n += 16 + k.length * 2 + estimateSize((value as Record<string, unknown>)[k], depth + 1);
   return n;
 }
 
@@ -132,7 +133,8 @@ export class MemoryBackend implements CacheBackend {
   constructor(options: MemoryBackendOptions = {}) {
     this.maxEntries = options.maxEntries ?? 100_000;
     this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError('maxEntries must be an integer >= 1');
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1)
+      throw new RangeError('maxEntries must be an integer >= 1');
     if (!(this.maxBytes >= 0)) throw new RangeError('maxBytes must be >= 0');
     this.sizeOf = options.sizeOf ?? estimateSize;
     this.now = options.now ?? coarseNow;
@@ -199,7 +201,8 @@ export class MemoryBackend implements CacheBackend {
     const i = this.index.get(key);
     if (i === undefined) return;
     const old = this.fastOf[i];
-    if (old !== undefined && (old !== table || this.fastKeyOf[i] !== fastKey)) old.map.delete(this.fastKeyOf[i]!);
+    if (old !== undefined && (old !== table || this.fastKeyOf[i] !== fastKey))
+      old.map.delete(this.fastKeyOf[i]!);
     const previous = table.map.get(fastKey);
     if (previous !== undefined && previous !== i) this.drop(previous, undefined);
     table.map.set(fastKey, i);
