@@ -169,14 +169,29 @@ function invalid(message: string, details: Record<string, unknown>): MeshError {
   return new MeshError('CONFIG_INVALID', message, details);
 }
 
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+
+/**
+ * The innermost issue of a union (`cache: true | {...}`): the branch that got
+ * past the shape check names the real field (`...cache.ttl`), not the union.
+ */
+function leafIssue(issue: Issue): Issue {
+  if (issue.code !== 'invalid_union' || issue.errors === undefined) return issue;
+  const deeper = issue.errors.find((branch) => branch.length > 0 && branch[0].path.length > 0);
+  if (deeper === undefined) return { ...issue, message: 'expected a boolean or an object of cache options' };
+  const inner = leafIssue(deeper[0]);
+  return { ...inner, path: [...issue.path, ...inner.path] };
+}
+
 function formatIssue(err: z.ZodError, source: string): MeshError {
-  const issue = err.issues[0];
+  const issues = (err.issues as unknown as Issue[]).map(leafIssue);
+  const issue = issues[0];
   const field = issue.path.map(String).join('.') || '(root)';
-  const more = err.issues.length > 1 ? ` (and ${err.issues.length - 1} more)` : '';
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
   return invalid(`invalid cache configuration in ${source}: ${field}: ${issue.message}${more}`, {
     field,
     source,
-    issues: err.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
+    issues: issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
   });
 }
 
