@@ -297,7 +297,7 @@ export class Node {
   /** @internal Publishing shared by `node.publish` and `ctx.publish`. */
   async publishFrom(parent: RequestContext | undefined, topic: string, data: unknown): Promise<void> {
     assertTopic(topic);
-    if (this.state !== 'running' && this.state !== 'starting') throw this.notRunning();
+    if (this.state === 'created' || this.state === 'stopped') throw this.notRunning();
     const info: EventInfo = { topic, publisher: parent?.path };
     const local = this.deliver(info, data);
     const remote = this.network
