@@ -46,6 +46,7 @@ describe.skipIf(!available)('RedisBackend (single server)', () => {
   beforeAll(async () => {
     server = await startRedisServer();
     raw = new Redis({ port: server.port, host: server.host, lazyConnect: true });
+    raw.on('error', () => {}); // it sees the kill test too
     await raw.connect();
     backend = new RedisBackend({ url: server.url });
     await backend.open({ networkId: 'default', logger: log.logger });
@@ -215,8 +216,35 @@ describe.skipIf(!available)('RedisBackend (single server)', () => {
     expect(a).not.toBe(b);
   });
 
-  it('uses plain GETs when batchGets is false', async () => {
-    const plain = new RedisBackend({ host: server.host, port: server.port, batchGets: false });
+  it('sends a lone command as is, and one tick of mixed commands in one pipeline', async () => {
+    await backend.set('mix:1', 1, 0);
+    await raw.config('RESETSTAT');
+    expect(await backend.get('mix:1')).toBe(1);
+    expect(await commandStats(raw)).toMatchObject({ get: 1 });
+    await raw.config('RESETSTAT');
+    const results = await Promise.all([
+      backend.get('mix:1'),
+      backend.set('mix:2', 'two', 10),
+      backend.get('mix:2'), // issue order is kept: this get sees the set before it
+      backend.get('mix:0'),
+      backend.delete('mix:1'),
+      backend.set('mix:3', 'three', 0),
+      backend.get('mix:3'),
+    ]);
+    expect(results).toEqual([1, undefined, 'two', undefined, true, undefined, 'three']);
+    const stats = await commandStats(raw);
+    expect(stats).toMatchObject({ get: 2, mget: 1, set: 2, del: 1 });
+    expect(await Promise.all([backend.get('mix:1'), backend.get('mix:2'), backend.get('mix:3')])).toEqual([
+      undefined,
+      'two',
+      'three',
+    ]);
+    expect(await raw.pttl('mix:2')).toBeGreaterThan(5000);
+    expect(await raw.pttl('mix:3')).toBe(-1);
+  });
+
+  it('uses plain auto-pipelined GETs when batch is false', async () => {
+    const plain = new RedisBackend({ host: server.host, port: server.port, batch: false });
     await plain.open();
     try {
       await plain.set('g:1', 'one', 0);

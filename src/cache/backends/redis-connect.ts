@@ -67,7 +67,8 @@ function commonOptions(o: ResolvedRedisOptions): RedisOptions {
     // connection drops fails at once too (it is never replayed later).
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    enableAutoPipelining: true,
+    // The backend batches a single server's commands itself (redis-batch.ts).
+    enableAutoPipelining: !o.batch,
     // The cache keys are prefixed by the backend itself (ioredis' keyPrefix does not
     // apply to SCAN MATCH patterns, which would make clear/revoke inconsistent).
     keyPrefix: undefined,
@@ -93,7 +94,7 @@ export function createStandalone(o: ResolvedRedisOptions): Redis {
 /** A lazily connecting Redis Cluster client over the seed nodes of `o.cluster`. */
 export function createCluster(o: ResolvedRedisOptions): Cluster {
   const ep = resolveEndpoint({ ...o, cluster: undefined });
-  const { enableOfflineQueue: _q, ...nodeOptions } = commonOptions(o);
+  const { enableOfflineQueue: _q, ...nodeOptions } = commonOptions({ ...o, batch: false });
   const options: ClusterOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,

@@ -61,10 +61,11 @@ export const redisOptionsSchema = z
     /** SCAN COUNT hint used by clear / revoke / keys. */
     scanCount: z.number().int().positive().default(1000),
     /**
-     * Fold the `get`s issued in the same tick into one MGET (single server only;
-     * on a cluster, gets go through auto-pipelining). Default true.
+     * Single server: send the commands of one tick in one round trip, the gets
+     * folded into one MGET (default true). False: ioredis auto-pipelining instead.
+     * A cluster always uses auto-pipelining (it groups commands per node).
      */
-    batchGets: z.boolean().default(true),
+    batch: z.boolean().default(true),
     /** Longest pause between two reconnection attempts, in ms. */
     maxReconnectDelayMs: z.number().int().positive().default(2000),
   })

@@ -9,8 +9,9 @@
  * - Fail fast: nothing waits for a connection; a command fails at once while
  *   Redis is unreachable and after `operationTimeoutMs` when it is slow. The
  *   client reconnects in the background and caching resumes by itself.
- * - Throughput: the `get`s issued in the same tick are folded into one `MGET`
- *   (single server), on top of ioredis auto-pipelining for everything else.
+ * - Throughput (single server): the commands issued in the same tick share one
+ *   round trip, the gets folded into one `MGET` (see `redis-batch.ts`); on a
+ *   cluster, ioredis auto-pipelining groups commands per node.
  */
 import type { Socket } from 'node:net';
 import type { Cluster, Redis } from 'ioredis';
@@ -19,6 +20,7 @@ import { z } from 'zod';
 import { MeshError } from '../../errors.js';
 import { decodeValue, encodeValue } from '../codec.js';
 import type { BackendContext, CacheBackend } from './backend.js';
+import { TickBatcher } from './redis-batch.js';
 import { createCluster, createStandalone } from './redis-connect.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
 import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
@@ -29,19 +31,10 @@ export { redisOptionsSchema } from './redis-options.js';
 /** Connection state as seen by the backend. */
 export type RedisBackendState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
 
-/** The most keys one MGET carries; a larger tick is split. */
-const MAX_MGET = 1000;
 /** Minimum interval between two "malformed value" log lines. */
 const MALFORMED_LOG_INTERVAL_MS = 10_000;
 /** Minimum interval between two "cluster node error" log lines. */
 const NODE_ERROR_LOG_INTERVAL_MS = 10_000;
-
-interface GetBatch {
-  keys: string[];
-  userKeys: string[];
-  resolve: Array<(v: unknown) => void>;
-  reject: Array<(e: unknown) => void>;
-}
 
 export class RedisBackend implements CacheBackend {
   /** The validated options, defaults filled in. */
@@ -50,12 +43,11 @@ export class RedisBackend implements CacheBackend {
   #log: Logger = pino({ level: 'silent' });
   #state: RedisBackendState = 'idle';
   #lastError: Error | undefined;
-  #batch: GetBatch | undefined;
+  #batcher: TickBatcher | undefined;
   #malformedSeen = 0;
   #malformedLoggedAt = -Infinity;
   #nodeErrorLoggedAt = -Infinity;
   readonly #prefix: string;
-  readonly #useMget: boolean;
 
   /** Validates the options; does not connect (see `open`). Throws `MeshError('CONFIG_INVALID')`. */
   constructor(options: RedisBackendOptions = {}) {
@@ -71,7 +63,6 @@ export class RedisBackend implements CacheBackend {
     }
     this.options = parsed.data;
     this.#prefix = this.options.keyPrefix;
-    this.#useMget = this.options.batchGets && !this.options.cluster;
   }
 
   /** True when this backend talks to a Redis Cluster. */
@@ -101,6 +92,8 @@ export class RedisBackend implements CacheBackend {
     if (context?.logger) this.#log = context.logger.child({ backend: 'redis' });
     const client = this.isCluster ? createCluster(this.options) : createStandalone(this.options);
     this.#client = client;
+    if (this.options.batch && !this.isCluster)
+      this.#batcher = new TickBatcher(() => this.#ready('get') as Redis);
     this.#state = 'connecting';
     client.on('ready', () => this.#onUp());
     client.on('close', () => this.#onDown());
@@ -211,69 +204,19 @@ export class RedisBackend implements CacheBackend {
 
   /** The stored value, or undefined for a miss (absent, expired or malformed). */
   get(key: string): Promise<unknown> {
-    let client: Redis | Cluster;
+    const full = this.#prefix + key;
+    let pending: Promise<string | null>;
     try {
-      client = this.#ready('get');
+      pending = this.#batcher ? this.#batcher.get(full) : this.#ready('get').get(full);
     } catch (err) {
       return Promise.reject(err);
     }
-    const full = this.#prefix + key;
-    if (!this.#useMget) {
-      return client.get(full).then(
-        (raw) => this.#decode(key, raw),
-        (err) => {
-          throw this.#fail('get', err);
-        },
-      );
-    }
-    let batch = this.#batch;
-    if (!batch) {
-      batch = this.#batch = { keys: [], userKeys: [], resolve: [], reject: [] };
-      // nextTick runs once the current microtask queue has drained: every get issued
-      // by the promise continuations of this tick lands in the same batch.
-      process.nextTick(() => this.#flush());
-    }
-    const b = batch;
-    return new Promise((resolve, reject) => {
-      b.keys.push(full);
-      b.userKeys.push(key);
-      b.resolve.push(resolve);
-      b.reject.push(reject);
-    });
-  }
-
-  #flush(): void {
-    const batch = this.#batch;
-    this.#batch = undefined;
-    if (!batch) return;
-    let client: Redis | Cluster;
-    try {
-      client = this.#ready('get');
-    } catch (err) {
-      for (const reject of batch.reject) reject(err);
-      return;
-    }
-    const n = batch.keys.length;
-    if (n === 1) {
-      client.get(batch.keys[0]).then(
-        (raw) => batch.resolve[0](this.#decode(batch.userKeys[0], raw)),
-        (err) => batch.reject[0](this.#fail('get', err)),
-      );
-      return;
-    }
-    for (let start = 0; start < n; start += MAX_MGET) {
-      const end = Math.min(n, start + MAX_MGET);
-      client.mget(start === 0 && end === n ? batch.keys : batch.keys.slice(start, end)).then(
-        (values) => {
-          for (let i = start; i < end; i++)
-            batch.resolve[i](this.#decode(batch.userKeys[i], values[i - start]));
-        },
-        (err) => {
-          const e = this.#fail('get', err);
-          for (let i = start; i < end; i++) batch.reject[i](e);
-        },
-      );
-    }
+    return pending.then(
+      (raw) => this.#decode(key, raw),
+      (err) => {
+        throw this.#fail('get', err);
+      },
+    );
   }
 
   /** Stores `value` for `ttlSeconds` (fractions allowed, rounded to ms; 0 = no expiry). */
@@ -282,10 +225,13 @@ export class RedisBackend implements CacheBackend {
       throw new MeshError('INVALID_PARAMS', `invalid TTL: ${ttlSeconds}`, { key });
     }
     const encoded = encodeValue(value);
-    const client = this.#ready('set');
+    const px = ttlSeconds === 0 ? 0 : Math.max(1, Math.round(ttlSeconds * 1000));
+    const full = this.#prefix + key;
     try {
-      if (ttlSeconds === 0) await client.set(this.#prefix + key, encoded);
-      else await client.set(this.#prefix + key, encoded, 'PX', Math.max(1, Math.round(ttlSeconds * 1000)));
+      if (this.#batcher) return await this.#batcher.set(full, encoded, px);
+      const client = this.#ready('set');
+      if (px === 0) await client.set(full, encoded);
+      else await client.set(full, encoded, 'PX', px);
     } catch (err) {
       throw this.#fail('set', err);
     }
@@ -293,9 +239,10 @@ export class RedisBackend implements CacheBackend {
 
   /** Removes one key in one round trip (DEL); true if it was there. */
   async delete(key: string): Promise<boolean> {
-    const client = this.#ready('delete');
+    const full = this.#prefix + key;
     try {
-      return (await client.del(this.#prefix + key)) > 0;
+      const n = this.#batcher ? await this.#batcher.del(full) : await this.#ready('delete').del(full);
+      return n > 0;
     } catch (err) {
       throw this.#fail('delete', err);
     }
@@ -399,12 +346,8 @@ export class RedisBackend implements CacheBackend {
     const client = this.#client;
     this.#state = 'closed';
     this.#client = undefined;
-    const batch = this.#batch;
-    this.#batch = undefined;
-    if (batch) {
-      const err = new MeshError('STOPPED', 'the Redis backend was closed', { op: 'get' });
-      for (const reject of batch.reject) reject(err);
-    }
+    this.#batcher?.abort(new MeshError('STOPPED', 'the Redis backend was closed'));
+    this.#batcher = undefined;
     if (!client) return;
     client.removeAllListeners('ready');
     if (client.status === 'ready') {
