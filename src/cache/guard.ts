@@ -33,6 +33,9 @@ export class GuardedBackend {
   private trial = false;
   private lastLog = 0;
   private suppressed = 0;
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly deadlines = new Map<number, { deadline: number; op: string; reject: (err: unknown) => void }>();
 
   constructor(
     readonly name: string,
@@ -67,27 +70,57 @@ export class GuardedBackend {
     return this.bounded(op, result);
   }
 
+  /**
+   * Bounds a pending operation by `opTimeoutMs`. Deadlines are kept in one
+   * insertion-ordered map checked by a single timer (every quarter of the
+   * timeout, only while operations are pending), instead of a setTimeout and
+   * clearTimeout per operation: on a Redis hit path doing 100k+ operations a
+   * second that per-operation timer was measurable.
+   */
   private bounded<T>(op: string, pending: Promise<T>): Promise<T> {
-    const ms = this.options.opTimeoutMs;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const err = new BackendTimeout(`cache backend '${this.name}' ${op} took longer than ${ms} ms`);
-        this.failed(op, err);
-        reject(err);
-      }, ms);
+      const id = ++this.seq;
+      this.deadlines.set(id, { deadline: Date.now() + this.options.opTimeoutMs, op, reject });
+      if (this.timer === undefined) this.armTimer();
       pending.then(
         (value) => {
-          clearTimeout(timer);
+          if (!this.deadlines.delete(id)) return;
           if (this.consecutive !== 0 || this.skipUntil !== 0) this.succeeded();
           resolve(value);
         },
         (err) => {
-          clearTimeout(timer);
+          if (!this.deadlines.delete(id)) return;
           this.failed(op, err);
           reject(err);
         },
       );
     });
+  }
+
+  private armTimer(): void {
+    const every = Math.max(1, Math.floor(this.options.opTimeoutMs / 4));
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      for (const [id, entry] of this.deadlines) {
+        if (entry.deadline > now) break;
+        this.deadlines.delete(id);
+        const err = new BackendTimeout(`cache backend '${this.name}' ${entry.op} took longer than ${this.options.opTimeoutMs} ms`);
+        this.failed(entry.op, err);
+        entry.reject(err);
+      }
+      if (this.deadlines.size === 0) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    }, every);
+    this.timer.unref();
+  }
+
+  /** Stops the deadline timer (pending operations are left to settle by themselves). */
+  dispose(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.deadlines.clear();
   }
 
   /** Records a failure found outside `run` (e.g. a value the cache did not write). */

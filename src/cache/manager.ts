@@ -71,6 +71,7 @@ export class CacheManager {
   /** @internal Closes every backend and forgets the per-action state. */
   async stop(): Promise<void> {
     for (const guard of this.guards.values()) {
+      guard.dispose();
       try {
         await guard.backend.close?.();
       } catch (err) {
