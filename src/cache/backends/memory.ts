@@ -110,7 +110,9 @@ export class MemoryBackend implements CacheBackend {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private readonly sizeOf: (value: unknown) => number;
+  /** The clock; `coarseNow` unless a test injects one (read inline on the hit path). */
   private readonly now: () => number;
+  private readonly customClock: boolean;
   private readonly index = new Map<string, number>();
   private keyList: (string | undefined)[] = [];
   private fastOf: (FastTable | undefined)[] = [];
@@ -138,6 +140,7 @@ export class MemoryBackend implements CacheBackend {
     if (!(this.maxBytes >= 0)) throw new RangeError('maxBytes must be >= 0');
     this.sizeOf = options.sizeOf ?? estimateSize;
     this.now = options.now ?? coarseNow;
+    this.customClock = options.now !== undefined;
     this.capacity = Math.min(this.maxEntries, 1024);
     this.expires = new Float64Array(this.capacity);
     this.sizes = new Uint32Array(this.maxBytes > 0 ? this.capacity : 0);
@@ -169,7 +172,7 @@ export class MemoryBackend implements CacheBackend {
     const i = this.index.get(key);
     if (i === undefined) return undefined;
     const exp = this.expires[i];
-    if (exp !== 0 && exp <= this.now()) {
+    if (exp !== 0 && exp <= (this.customClock ? this.now() : cachedNow || coarseNow())) {
       this.drop(i, 'expired');
       return undefined;
     }
@@ -187,7 +190,7 @@ export class MemoryBackend implements CacheBackend {
     const i = table.map.get(fastKey);
     if (i === undefined) return undefined;
     const exp = this.expires[i];
-    if (exp !== 0 && exp <= this.now()) {
+    if (exp !== 0 && exp <= (this.customClock ? this.now() : cachedNow || coarseNow())) {
       this.drop(i, 'expired');
       return undefined;
     }
