@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { ServiceBroker } from 'moleculer';
 import { pino } from 'pino';
 import { Node } from '../src/index.js';
-import { type Case, concurrent, measure, sequential, table } from './harness.js';
+import { type Case, LOADS, measure, table } from './harness.js';
 
 const KEYS = 1000;
 
@@ -57,10 +57,7 @@ export async function benchCacheHit(): Promise<string> {
   };
 
   const out: string[] = [];
-  for (const [label, mode] of [
-    ['sequential', (op: () => unknown) => sequential(op)],
-    ['100 in flight', (op: () => unknown) => concurrent(op, 100)],
-  ] as const) {
+  for (const [label, mode] of LOADS) {
     const cases: Case[] = [
       {
         name: 'raw lru-cache get (sync)',

@@ -95,3 +95,9 @@ export function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
+
+/** The two load shapes of the call benchmarks: one call at a time, and 100 in flight. */
+export const LOADS = [
+  ['sequential', (op: () => unknown) => sequential(op)],
+  ['100 in flight', (op: () => unknown) => concurrent(op, 100)],
+] as const;

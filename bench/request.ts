@@ -6,7 +6,7 @@
 import { ServiceBroker } from 'moleculer';
 import { pino } from 'pino';
 import { Node } from '../src/index.js';
-import { type Case, concurrent, measure, sequential, table } from './harness.js';
+import { type Case, LOADS, measure, table } from './harness.js';
 
 export async function benchRequest(): Promise<string> {
   const handler = async (_ctx: unknown, params: { a: number; b: number }) => params.a + params.b;
@@ -28,10 +28,7 @@ export async function benchRequest(): Promise<string> {
   const viaMoleculer = () => broker.call('math.add', params);
 
   const out: string[] = [];
-  for (const [label, mode] of [
-    ['sequential', (op: () => unknown) => sequential(op)],
-    ['100 in flight', (op: () => unknown) => concurrent(op, 100)],
-  ] as const) {
+  for (const [label, mode] of LOADS) {
     const cases: Case[] = [
       { name: 'direct async function call', run: mode(direct) },
       { name: 'meshcache node.request()', run: mode(viaNode) },

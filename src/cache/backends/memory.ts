@@ -170,7 +170,11 @@ export class MemoryBackend implements CacheBackend {
 
   get(key: string): unknown {
     const i = this.index.get(key);
-    if (i === undefined) return undefined;
+    return i === undefined ? undefined : this.touch(i);
+  }
+
+  /** A hit on slot i: drops it if expired, else moves it to the LRU head and returns its value. */
+  private touch(i: number): unknown {
     const exp = this.expires[i];
     if (exp !== 0 && exp <= (this.customClock ? this.now() : cachedNow || coarseNow())) {
       this.drop(i, 'expired');
@@ -188,14 +192,7 @@ export class MemoryBackend implements CacheBackend {
   /** Like `get`, through a secondary index. */
   getIn(table: FastTable, fastKey: number | string): unknown {
     const i = table.map.get(fastKey);
-    if (i === undefined) return undefined;
-    const exp = this.expires[i];
-    if (exp !== 0 && exp <= (this.customClock ? this.now() : cachedNow || coarseNow())) {
-      this.drop(i, 'expired');
-      return undefined;
-    }
-    if (i !== this.head) this.toHead(i);
-    return this.valList[i];
+    return i === undefined ? undefined : this.touch(i);
   }
 
   /** Like `set`, also indexing the entry in `table` under `fastKey`. */
