@@ -12,8 +12,10 @@
  */
 import { MeshError } from '../errors.js';
 
-/** Longest accepted pattern. */
+/** Longest accepted pattern, once runs of `*` are collapsed. */
 export const MAX_PATTERN_LENGTH = 1024;
+/** Longest accepted pattern as given (collapsing a run of `*` is linear). */
+export const MAX_RAW_PATTERN_LENGTH = 64 * 1024;
 
 /** A compiled glob. */
 export interface Glob {
@@ -51,12 +53,18 @@ export function compileGlob(pattern: unknown): Glob {
   if (typeof pattern !== 'string' || pattern.length === 0) {
     throw new MeshError('INVALID_PARAMS', 'pattern must be a non-empty string', { pattern });
   }
-  if (pattern.length > MAX_PATTERN_LENGTH) {
-    throw new MeshError('INVALID_PARAMS', `pattern is longer than ${MAX_PATTERN_LENGTH} characters`, {
+  if (pattern.length > MAX_RAW_PATTERN_LENGTH) {
+    throw new MeshError('INVALID_PARAMS', `pattern is longer than ${MAX_RAW_PATTERN_LENGTH} characters`, {
       length: pattern.length,
     });
   }
+  // The bound applies after runs of `*` collapse: `*****...a` is the pattern `*a`.
   const source = pattern.replace(/\*{2,}/g, '*');
+  if (source.length > MAX_PATTERN_LENGTH) {
+    throw new MeshError('INVALID_PARAMS', `pattern is longer than ${MAX_PATTERN_LENGTH} characters`, {
+      length: source.length,
+    });
+  }
   const parts = source.split('*');
   const firstWild = source.search(/[*?]/);
   const literalPrefix = firstWild < 0 ? source : source.slice(0, firstWild);

@@ -14,7 +14,7 @@ import type { CacheBackend } from './backends/backend.js';
 import { MemoryBackend } from './backends/memory.js';
 import { type LoadedConfig, loadConfig } from './config.js';
 import { fillTemplate } from './event-rules.js';
-import { compileGlob, hasWildcard } from './glob.js';
+import { compileGlob, hasWildcard, MAX_RAW_PATTERN_LENGTH } from './glob.js';
 import { GuardedBackend } from './guard.js';
 import { type ActionCache, cachingInvoker, type ServiceCache } from './interceptor.js';
 import { compileFastKey, compileKeyBuilder, hashKey } from './keys.js';
@@ -34,7 +34,7 @@ export interface ManagementRequest {
 }
 
 const deleteParams = z.strictObject({ key: z.string().min(1).max(4096) });
-const revokeParams = z.strictObject({ pattern: z.string().min(1).max(1024) });
+const revokeParams = z.strictObject({ pattern: z.string().min(1).max(MAX_RAW_PATTERN_LENGTH) });
 const clearParams = z.strictObject({});
 
 function badParams(path: string, err: z.ZodError): MeshError {
