@@ -373,6 +373,45 @@ describe.skipIf(!available)('RedisBackend lifecycle', () => {
     await expect(backend.get('k')).rejects.toMatchObject({ code: 'STOPPED' });
   });
 
+  it('selects the db of the URL, authenticates an ACL user, and can be opened again after close', async () => {
+    const server = await startRedisServer({ args: ['--user', 'cacher', 'on', '>s3cret', '~*', '+@all'] });
+    try {
+      const backend = new RedisBackend({ url: `redis://cacher:s3cret@127.0.0.1:${server.port}/2` });
+      await backend.open();
+      expect(backend.state).toBe('up');
+      await backend.set('in-db-2', 'yes', 0);
+      expect(
+        (await server.cli('--user', 'cacher', '--pass', 's3cret', '-n', '2', 'EXISTS', 'in-db-2')).trim(),
+      ).toBe('1');
+      expect(
+        (await server.cli('--user', 'cacher', '--pass', 's3cret', '-n', '0', 'EXISTS', 'in-db-2')).trim(),
+      ).toBe('0');
+      await backend.close();
+      await expect(backend.get('in-db-2')).rejects.toMatchObject({ code: 'STOPPED' });
+      await backend.open();
+      expect(backend.state).toBe('up');
+      expect(await backend.get('in-db-2')).toBe('yes');
+      await backend.close();
+
+      const log = captureLogger();
+      const wrong = new RedisBackend({
+        host: '127.0.0.1',
+        port: server.port,
+        username: 'cacher',
+        password: 'nope',
+      });
+      await wrong.open({ networkId: 'default', logger: log.logger });
+      try {
+        expect(wrong.state).not.toBe('up');
+        await expect(wrong.get('in-db-2')).rejects.toMatchObject({ code: 'BACKEND_ERROR' });
+      } finally {
+        await wrong.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('close() leaves no socket or timer behind, also while reconnecting', async () => {
     const server = await startRedisServer();
     try {

@@ -87,19 +87,20 @@ export class RedisBackend implements CacheBackend {
    * and operations fail fast until it is back.
    */
   async open(context?: BackendContext): Promise<void> {
-    if (this.#client) return;
-    if (this.#state === 'closed') throw new MeshError('STOPPED', 'the Redis backend was closed');
+    if (this.#client) return; // already open (a closed backend may be opened again)
     if (context?.logger) this.#log = context.logger.child({ backend: 'redis' });
     const client = this.isCluster ? createCluster(this.options) : createStandalone(this.options);
     this.#client = client;
     if (this.options.batch && !this.isCluster)
       this.#batcher = new TickBatcher(() => this.#ready('get') as Redis);
     this.#state = 'connecting';
-    client.on('ready', () => this.#onUp());
-    client.on('close', () => this.#onDown());
-    client.on('end', () => this.#onDown());
+    // Events of a client closed meanwhile (close, then open again) are ignored.
+    const current = () => this.#client === client;
+    client.on('ready', () => current() && this.#onUp());
+    client.on('close', () => current() && this.#onDown());
+    client.on('end', () => current() && this.#onDown());
     client.on('error', (err: Error) => {
-      this.#lastError = err;
+      if (current()) this.#lastError = err;
     });
     if (this.isCluster) {
       // One master failing leaves the cluster usable: log it, at most once per interval.
@@ -349,7 +350,6 @@ export class RedisBackend implements CacheBackend {
     this.#batcher?.abort(new MeshError('STOPPED', 'the Redis backend was closed'));
     this.#batcher = undefined;
     if (!client) return;
-    client.removeAllListeners('ready');
     if (client.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       const giveUp = new Promise<void>((resolve) => {
