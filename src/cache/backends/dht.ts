@@ -56,6 +56,18 @@ export interface DhtBackendStats extends BackendStats {
   stored: number;
 }
 
+/** What an invalidation listener learns once an invalidation was applied on this node. */
+export interface InvalidationInfo {
+  readonly op: 'delete' | 'rule';
+  readonly key?: string;
+  readonly prefix?: string;
+  readonly pattern?: string;
+  /** Writer clock of the invalidation (records written before it are dead). */
+  readonly at: number;
+  /** True when it came from another node. */
+  readonly remote: boolean;
+}
+
 const SYNC_NAME = 'dht-rules';
 const UPKEEP_CONCURRENCY = 16;
 
@@ -72,6 +84,7 @@ export class DhtBackend implements CacheBackend {
   private upkeepRunning: Promise<void> | undefined;
   private hadPeers = false;
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly listeners = new Set<(info: InvalidationInfo) => void>();
   private readonly counters: Omit<DhtBackendStats, 'evictions' | 'entries' | 'stored'> = {
     nearHits: 0,
     dhtHits: 0,
@@ -179,6 +192,7 @@ export class DhtBackend implements CacheBackend {
       this.near?.has(k) === true || (local !== undefined && local.deleted !== true && !isExpired(local));
     this.applyDelete(k, at);
     this.broadcast({ c: 'dht', op: 'del', key: k, at });
+    this.notify({ op: 'delete', key: k, at, remote: false });
     const network = this.requireNetwork();
     if (!network.started) return existed;
     const dht = network.dht;
@@ -205,6 +219,12 @@ export class DhtBackend implements CacheBackend {
   revoke(prefix: string, pattern: string): number {
     compileGlob(pattern); // refuse a bad pattern before broadcasting it
     return this.invalidate({ prefix: this.storedKey(prefix), pattern, at: writeClock() });
+  }
+
+  /** Calls `listener` after each invalidation (local or from another node) has been applied here; returns a remover. */
+  onInvalidation(listener: (info: InvalidationInfo) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Counters and sizes (near cache entries, records stored on this node). */
@@ -353,6 +373,7 @@ export class DhtBackend implements CacheBackend {
 
   private invalidate(rule: Rule): number {
     const n = this.applyRule(rule);
+    this.notify({ op: 'rule', ...rule, remote: false });
     this.broadcast({
       c: 'dht',
       op: 'rule',
@@ -393,6 +414,16 @@ export class DhtBackend implements CacheBackend {
     return dropped.size;
   }
 
+  private notify(info: InvalidationInfo): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(info);
+      } catch (err) {
+        this.logger?.warn({ err }, 'invalidation listener failed');
+      }
+    }
+  }
+
   private onControl(raw: Record<string, unknown>): void {
     if (raw.c !== 'dht' || typeof raw.at !== 'number') return;
     const msg = raw as unknown as Control;
@@ -404,6 +435,7 @@ export class DhtBackend implements CacheBackend {
         if (typeof msg.key !== 'string') return;
         this.counters.invalidationsReceived++;
         this.applyDelete(msg.key, msg.at);
+        this.notify({ op: 'delete', key: msg.key, at: msg.at, remote: true });
         return;
       case 'rule':
         if (typeof msg.prefix !== 'string' || (msg.pattern !== undefined && typeof msg.pattern !== 'string'))

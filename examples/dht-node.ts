@@ -1,0 +1,296 @@
+/**
+ * One meshcache node as an OS process, driven over stdin/stdout (JSON lines).
+ * Used by the cluster demo, the multi-process tests and the DHT benchmark.
+ *
+ *   node --import tsx examples/dht-node.ts --network demo --name n1 [--bootstrap <multiaddr>,...] [--psk <swarm.key>]
+ *
+ * It hosts a `user` service whose `get_user` is cached (60 s, key `get_user:<id>`),
+ * with the event rule `user.updated` → `get_user:{id}`, and `update_user`, which
+ * publishes `user.updated`. On start it prints `{"type":"ready",...}`; then each
+ * command line `{"id":1,"cmd":"request","path":"user/get_user","params":{"id":1}}`
+ * gets one reply line `{"type":"reply","id":1,"ok":true,...}`. Commands:
+ * request, publish, info, dht (direct backend calls), time (latency samples
+ * measured inside the process), watch (report when an invalidation is applied),
+ * stop. Values travel encoded with the cache codec (`encodeValue`).
+ */
+import '../src/polyfills.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { destination, pino } from 'pino';
+import { DhtBackend } from '../src/cache/backends/dht.js';
+import { MemoryBackend } from '../src/cache/backends/memory.js';
+import { decodeValue, encodeValue } from '../src/cache/codec.js';
+import { Node, type RequestContext } from '../src/index.js';
+import type { MeshNetwork } from '../src/network/index.js';
+
+const { values } = parseArgs({
+  options: {
+    network: { type: 'string', default: 'demo' },
+    name: { type: 'string', default: `node-${process.pid}` },
+    bootstrap: { type: 'string', default: '' },
+    listen: { type: 'string', default: '/ip4/127.0.0.1/tcp/0' },
+    psk: { type: 'string' },
+    backend: { type: 'string', default: 'dht' },
+    replication: { type: 'string', default: '3' },
+    'log-level': { type: 'string', default: 'warn' },
+    /** A JSON file shared by the processes as their "database" of user names (default: in memory). */
+    db: { type: 'string' },
+  },
+});
+
+const now = () => performance.timeOrigin + performance.now();
+const logger = pino({ level: values['log-level'] }, destination(2));
+const name = values.name;
+const counts = { get_user: 0, update_user: 0 };
+const dht = new DhtBackend({ replication: Number(values.replication) });
+const memory = new MemoryBackend();
+const bootstrap = values.bootstrap.split(',').filter((s) => s.length > 0);
+
+const node = new Node({
+  logger,
+  network: {
+    id: values.network,
+    listen: [values.listen],
+    bootstrap,
+    ...(values.psk === undefined ? {} : { psk: values.psk }),
+  },
+  backends: { dht },
+  config: {
+    cache: { enabled: true, backend: values.backend, ttl: 60, failure: { opTimeoutMs: 5000 } },
+    services: { user: { cache: { events: [{ event: 'user.updated', keys: ['get_user:{id}'] }] } } },
+  },
+});
+
+const seed: Record<string, string> = { 1: 'Ada Lovelace', 2: 'Alan Turing', 3: 'Grace Hopper' };
+let memoryDb = { ...seed };
+const dbFile = values.db;
+/** The stand-in database: a JSON file shared by all node processes (or a map in memory). */
+const users = {
+  get(id: number): string | undefined {
+    if (dbFile === undefined) return memoryDb[id];
+    try {
+      return (JSON.parse(readFileSync(dbFile, 'utf8')) as Record<string, string>)[id];
+    } catch {
+      return seed[id];
+    }
+  },
+  set(id: number, userName: string): void {
+    if (dbFile === undefined) {
+      memoryDb = { ...memoryDb, [id]: userName };
+      return;
+    }
+    let all: Record<string, string> = { ...seed };
+    try {
+      all = JSON.parse(readFileSync(dbFile, 'utf8')) as Record<string, string>;
+    } catch {}
+    all[id] = userName;
+    writeFileSync(dbFile, JSON.stringify(all));
+  },
+};
+
+node.addService({
+  name: 'user',
+  actions: {
+    get_user: {
+      cache: { enabled: true, ttl: 60, keys: ['id'] },
+      handler: async (_ctx: RequestContext, p: { id: number }) => {
+        counts.get_user++;
+        await new Promise((r) => setTimeout(r, 20)); // a "database" read
+        return { id: p.id, name: users.get(p.id) ?? `user ${p.id}`, computedBy: name };
+      },
+    },
+    update_user: async (ctx: RequestContext, p: { id: number; name: string }) => {
+      counts.update_user++;
+      users.set(p.id, p.name);
+      await ctx.publish('user.updated', { id: p.id });
+      return { id: p.id, name: p.name };
+    },
+  },
+});
+
+function send(msg: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
+}
+
+/** p50/p99/mean of samples in ms. */
+function summary(samples: number[]): { n: number; p50: number; p99: number; mean: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+  return {
+    n: s.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
+  };
+}
+
+/** Measures `op` for each key sequentially; returns the latency summary in ms. */
+async function timeEach(keys: string[], op: (key: string) => unknown): Promise<ReturnType<typeof summary>> {
+  const samples: number[] = [];
+  for (const key of keys) {
+    const t = performance.now();
+    await op(key);
+    samples.push(performance.now() - t);
+  }
+  return summary(samples);
+}
+
+/** Measures a synchronous hit in batches (per-op ns, p50/p99 over batches). */
+function timeSync(
+  key: string,
+  op: (key: string) => unknown,
+  batches = 200,
+  perBatch = 2000,
+): ReturnType<typeof summary> {
+  const samples: number[] = [];
+  let sink = 0;
+  for (let b = 0; b < batches; b++) {
+    const t = performance.now();
+    for (let i = 0; i < perBatch; i++) if (op(key) !== undefined) sink++;
+    samples.push(((performance.now() - t) * 1e6) / perBatch);
+  }
+  if (sink === 0) throw new Error(`no hit for ${key}`);
+  return summary(samples);
+}
+
+const network = () => node.network as unknown as MeshNetwork;
+
+async function handle(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
+  switch (cmd.cmd) {
+    case 'request': {
+      const before = counts.get_user;
+      const t = performance.now();
+      const result = await node.request(String(cmd.path), cmd.params as Record<string, unknown>);
+      return { result: encodeValue(result), ran: counts.get_user - before, ms: performance.now() - t };
+    }
+    case 'publish':
+      await node.publish(String(cmd.topic), cmd.data);
+      return {};
+    case 'info': {
+      const net = network();
+      return {
+        peerId: net.peerId,
+        addresses: net.addresses(),
+        peers: net.peers(),
+        gossipPeers: net.gossipPeers(),
+        counts,
+        memory: process.memoryUsage(),
+        cache: node.cache.stats(),
+        dht: dht.stats(),
+      };
+    }
+    case 'dht': {
+      const key = String(cmd.key ?? '');
+      switch (cmd.op) {
+        case 'get':
+          return { value: encodeValue(await dht.get(key)) };
+        case 'set':
+          await dht.set(key, decodeValue(String(cmd.value)), Number(cmd.ttl ?? 60));
+          return {};
+        case 'delete':
+          return { deleted: await dht.delete(key) };
+        case 'clear':
+          return { cleared: dht.clear(String(cmd.prefix ?? '')), at: now() };
+        case 'revoke': {
+          const at = now();
+          return { revoked: dht.revoke(String(cmd.prefix), String(cmd.pattern)), at };
+        }
+      }
+      throw new Error(`unknown dht op ${String(cmd.op)}`);
+    }
+    case 'time': {
+      const keys = (cmd.keys as string[]) ?? [];
+      const value = { id: 1, name: 'x'.repeat(Number(cmd.size ?? 100)) };
+      const raw = new TextEncoder().encode(encodeValue(value));
+      const signal = () => AbortSignal.timeout(5000);
+      switch (cmd.op) {
+        case 'set':
+          return { stats: await timeEach(keys, (k) => dht.set(k, value, 600)) };
+        case 'get':
+          return { stats: await timeEach(keys, (k) => dht.get(k)) };
+        case 'rawPut':
+          return { stats: await timeEach(keys, (k) => network().dht.rawPut(k, raw, signal())) };
+        case 'rawGet':
+          return { stats: await timeEach(keys, (k) => network().dht.rawGet(k, signal())) };
+        case 'nearGet': {
+          const key = keys[0] as string;
+          if ((await dht.get(key)) === undefined) throw new Error(`no value for ${key}`);
+          return { stats: timeSync(key, (k) => dht.get(k)) };
+        }
+        case 'memGet': {
+          const key = keys[0] as string;
+          memory.set(key, value, 600);
+          return { stats: timeSync(key, (k) => memory.get(k)) };
+        }
+      }
+      throw new Error(`unknown time op ${String(cmd.op)}`);
+    }
+    case 'watch': {
+      // Replies once an invalidation matching `key` or `prefix` was applied here, with the time it happened.
+      const key = cmd.key as string | undefined;
+      const prefix = cmd.prefix as string | undefined;
+      const at = await new Promise<number>((resolve) => {
+        const off = dht.onInvalidation((info) => {
+          const hit =
+            key !== undefined
+              ? info.key === key || (info.prefix !== undefined && key.startsWith(info.prefix))
+              : info.prefix === prefix;
+          if (!hit) return;
+          off();
+          resolve(now());
+        });
+        send({ type: 'watching', id: cmd.id });
+      });
+      return { at };
+    }
+    case 'stop':
+      await node.stop();
+      setImmediate(() => process.exit(0));
+      return {};
+  }
+  throw new Error(`unknown command ${String(cmd.cmd)}`);
+}
+
+const started = performance.now();
+await node.start();
+const startMs = performance.now() - started;
+send({
+  type: 'ready',
+  name,
+  peerId: network().peerId,
+  addresses: network().addresses(),
+  startMs,
+  sinceProcessStartMs: performance.now(),
+  rss: process.memoryUsage().rss,
+});
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  let cmd: Record<string, unknown>;
+  try {
+    cmd = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    send({ type: 'error', error: `not JSON: ${line}` });
+    return;
+  }
+  handle(cmd).then(
+    (out) => send({ type: 'reply', id: cmd.id, ok: true, ...out }),
+    (err: Error) =>
+      send({
+        type: 'reply',
+        id: cmd.id,
+        ok: false,
+        error: err.message,
+        code: (err as { code?: string }).code,
+      }),
+  );
+});
+rl.on('close', () => {
+  void node.stop().finally(() => process.exit(0));
+});
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    void node.stop().finally(() => process.exit(0));
+  });
+}
