@@ -93,7 +93,8 @@ function keyFor(ac: ActionCache, ctx: RequestContext, params: Params): string | 
 function special(ac: ActionCache, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
   if (ctx.cacheMode === 'refresh') {
     const key = keyFor(ac, ctx, params);
-    if (key !== undefined) return runAndStore(ac, key, ctx, params, next).then((s) => handOut(ac, s));
+    // Registered as the key's in-flight call: an older miss still running must not overwrite it.
+    if (key !== undefined) return startRun(ac, key, ctx, params, next).then((s) => handOut(ac, s));
   }
   ac.stats.bypassed++;
   return next(ctx, params);
@@ -217,12 +218,9 @@ function envelopeHit(
     if (ac.staleTtl <= 0) return miss(ac, key, ctx, params, next);
     stats.staleHits++;
     if (!ac.inflight.has(key)) {
-      const refresh = runAndStore(ac, key, ctx, params, next);
-      ac.inflight.set(key, refresh);
-      refresh.then(
-        () => release(ac, key, refresh),
+      startRun(ac, key, ctx, params, next).then(
+        () => undefined,
         (err) => {
-          release(ac, key, refresh);
           ac.logger.warn(
             { err, key },
             'background refresh of a stale cache entry failed; the stale value stays until it expires',
@@ -255,27 +253,43 @@ function miss(
   }
   ac.stats.misses++;
   if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache miss: ${key.slice(ac.service.scope.length)}`);
-  const run = runAndStore(ac, key, ctx, params, next);
-  ac.inflight.set(key, run);
-  run.then(
-    () => release(ac, key, run),
-    () => release(ac, key, run),
-  );
-  return run.then((s) => handOut(ac, s));
+  return startRun(ac, key, ctx, params, next).then((s) => handOut(ac, s));
 }
 
-/** Calls the handler and stores its result (unless an invalidation happened meanwhile). */
-async function runAndStore(
+/**
+ * Runs the handler as the key's in-flight call (later misses join it). A call
+ * that is no longer the key's in-flight call when the handler answers (an
+ * invalidation cleared it, or a refresh started after it) does not store.
+ */
+function startRun(
   ac: ActionCache,
   key: string,
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
 ): Promise<Shared> {
+  const run: Promise<Shared> = runAndStore(ac, key, ctx, params, next, () => ac.inflight.get(key) === run);
+  ac.inflight.set(key, run);
+  run.then(
+    () => release(ac, key, run),
+    () => release(ac, key, run),
+  );
+  return run;
+}
+
+/** Calls the handler and stores its result (unless an invalidation or a newer call happened meanwhile). */
+async function runAndStore(
+  ac: ActionCache,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+  current: () => boolean,
+): Promise<Shared> {
   const generation = ac.service.generation;
   const result = await next(ctx, params);
   const shared = snapshot(result);
-  if (ac.service.generation !== generation) return shared;
+  if (ac.service.generation !== generation || !current()) return shared;
   const stale = ac.staleTtl > 0 && ac.ttl > 0;
   const ttl = stale ? ac.ttl + ac.staleTtl : ac.ttl;
   const stored =
