@@ -301,11 +301,13 @@ describe.skipIf(!available)('RedisBackend (single server)', () => {
     const failures = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => backend.get(`life:${i}`)));
     expect(failures.every((f) => f.status === 'rejected')).toBe(true);
     await eventually(() => backend.state === 'down');
-    for (let i = 0; i < 20; i++) {
+    const waits: number[] = [];
+    for (let i = 0; i < 21; i++) {
       const t0 = performance.now();
       await expect(backend.set('life:x', 1, 0)).rejects.toMatchObject({ code: 'BACKEND_ERROR' });
-      expect(performance.now() - t0).toBeLessThan(150);
+      waits.push(performance.now() - t0);
     }
+    expect(waits.sort((a, b) => a - b)[10]).toBeLessThan(50); // median: no waiting for the dead server
     await server.start();
     await eventually(() => backend.state === 'up');
     expect(await backend.get('life:1')).toBeUndefined(); // no persistence: the data died with the process
@@ -352,11 +354,14 @@ describe.skipIf(!available)('RedisBackend lifecycle', () => {
     expect(backend.state).toBe('down');
     let server: RedisServer | undefined;
     try {
-      for (let i = 0; i < 10; i++) {
+      const waits: number[] = [];
+      for (let i = 0; i < 11; i++) {
         const t1 = performance.now();
         await expect(backend.get('k')).rejects.toMatchObject({ code: 'BACKEND_ERROR' });
-        expect(performance.now() - t1).toBeLessThan(100); // well under the 200 ms op timeout
+        waits.push(performance.now() - t1);
       }
+      // Well under the 200 ms op timeout (the median, so one scheduler hiccup cannot fail it).
+      expect(waits.sort((a, b) => a - b)[5]).toBeLessThan(50);
       const unavailable = log.records.filter((r) => r.msg.startsWith('Redis unavailable'));
       expect(unavailable).toHaveLength(1);
       expect(unavailable[0].level).toBe(40);

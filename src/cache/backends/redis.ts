@@ -206,9 +206,17 @@ export class RedisBackend implements CacheBackend {
   /** The stored value, or undefined for a miss (absent, expired or malformed). */
   get(key: string): Promise<unknown> {
     const full = this.#prefix + key;
+    const batcher = this.#batcher;
+    if (batcher) {
+      return batcher.get(
+        full,
+        (raw) => this.#decode(key, raw),
+        (err) => this.#fail('get', err),
+      );
+    }
     let pending: Promise<string | null>;
     try {
-      pending = this.#batcher ? this.#batcher.get(full) : this.#ready('get').get(full);
+      pending = this.#ready('get').get(full);
     } catch (err) {
       return Promise.reject(err);
     }
