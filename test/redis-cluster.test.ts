@@ -116,4 +116,26 @@ describe.skipIf(!available)('RedisBackend on a 3-master Redis Cluster', () => {
     });
     expect(await backend.get(keys[0])).toBe('back');
   }, 60_000);
+
+  it('survives the whole cluster going down and coming back, logging each transition once', async () => {
+    await backend.set('whole:1', 'before', 0);
+    const lostBefore = log.records.filter((r) => r.msg.startsWith('Redis connection lost')).length;
+    for (const s of cluster.servers) await s.kill();
+    const down = await Promise.allSettled([backend.get('whole:1'), backend.set('whole:2', 1, 0)]);
+    expect(down.every((r) => r.status === 'rejected')).toBe(true);
+    await eventually(() => backend.state === 'down');
+    for (const s of cluster.servers) await s.start();
+    await cluster.waitOk();
+    await eventually(async () => {
+      try {
+        await backend.set('whole:1', 'after', 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(await backend.get('whole:1')).toBe('after');
+    expect(backend.state).toBe('up');
+    expect(log.records.filter((r) => r.msg.startsWith('Redis connection lost')).length - lostBefore).toBe(1);
+  }, 60_000);
 });
