@@ -37,6 +37,9 @@ const deleteParams = z.strictObject({ key: z.string().min(1).max(4096) });
 const revokeParams = z.strictObject({ pattern: z.string().min(1).max(MAX_RAW_PATTERN_LENGTH) });
 const clearParams = z.strictObject({});
 
+/** Service name of contexts run for the node itself (`node.subscribe` handlers): the local process. */
+const LOCAL_CALLER = '$node';
+
 function badParams(path: string, err: z.ZodError): MeshError {
   const issue = err.issues[0];
   const field = issue.path.map(String).join('.') || '(params)';
@@ -350,6 +353,7 @@ export class CacheManager {
       if (access.authorize(ctx, { service, operation } satisfies ManagementRequest) === true) return;
     } else if (
       caller === undefined ||
+      caller === LOCAL_CALLER ||
       caller === service ||
       access.allow.includes('*') ||
       access.allow.includes(caller)
