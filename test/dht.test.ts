@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DhtBackend } from '../src/cache/backends/dht.js';
 import { MeshError } from '../src/errors.js';
-import { MeshNetwork, writeClock } from '../src/network/index.js';
+import { MeshNetwork, sortByDistance, writeClock } from '../src/network/index.js';
 import { startCluster, stopAll, testLogger, waitFor } from './helpers/p2p.js';
 import { type DhtCluster, holders, openBackend, startDhtCluster } from './helpers/p2p-dht.js';
 
@@ -194,6 +194,43 @@ describe('DHT backend availability', () => {
     expect(await c.backends[reader]?.get(key)).toBe('survives');
     // Upkeep brings the copies back to 3 on the surviving nodes.
     await waitFor(() => holders(c as DhtCluster, key).length === 3, 10_000, 're-replication');
+  });
+
+  it('when peers join, entries move to the peers now closest to them', async () => {
+    const cl = c as DhtCluster;
+    const live = [0, 1, 2, 3, 4].filter((i) => cl.nets[i]?.started);
+    const keys = Array.from({ length: 20 }, (_, i) => `cache:churn/svc/join-${i}`);
+    for (const k of keys) await cl.backends[live[0] as number]?.set(k, k, 300);
+    const boot = cl.nets[live[0] as number]?.addresses();
+    const newcomers = [
+      new MeshNetwork({ id: 'churn', bootstrap: boot }, testLogger()),
+      new MeshNetwork({ id: 'churn', bootstrap: boot }, testLogger()),
+    ];
+    others.push(...newcomers);
+    await Promise.all(newcomers.map((n) => n.start()));
+    extra.push(
+      ...(await Promise.all(newcomers.map((n) => openBackend(n, { replication: 3, upkeepDelayMs: 100 })))),
+    );
+    const all = [...live.map((i) => cl.nets[i] as MeshNetwork), ...newcomers];
+    await Promise.all(all.map((n) => n.waitForPeers(all.length - 1, 15_000)));
+    const ids = all.map((n) => n.peerId);
+    const holdersOf = (k: string) =>
+      all
+        .filter((n) => n.dht.readLocal(k) !== undefined)
+        .map((n) => n.peerId)
+        .sort();
+    await waitFor(
+      () =>
+        keys.every(
+          (k) => JSON.stringify(holdersOf(k)) === JSON.stringify(sortByDistance(k, ids).slice(0, 3).sort()),
+        ),
+      15_000,
+      'hand-off',
+    );
+    expect(
+      keys.filter((k) => holdersOf(k).some((id) => newcomers.some((n) => n.peerId === id))).length,
+    ).toBeGreaterThan(0);
+    for (const n of newcomers) await n.stop();
   });
 
   it('a holder that was away during a delete does not resurrect the entry', async () => {
