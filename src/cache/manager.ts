@@ -301,8 +301,9 @@ export class CacheManager {
         );
       }
       const matched: string[] = [];
+      // startsWith: a backend that lists more than asked must not let revoke reach other services or networks
       for await (const key of await b.keys(svc.scope))
-        if (glob.test(key.slice(svc.scope.length))) matched.push(key);
+        if (key.startsWith(svc.scope) && glob.test(key.slice(svc.scope.length))) matched.push(key);
       let n = 0;
       for (const key of matched) if (await b.delete(key)) n++;
       return n;
