@@ -35,7 +35,10 @@ export class GuardedBackend {
   private suppressed = 0;
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly deadlines = new Map<number, { deadline: number; op: string; reject: (err: unknown) => void }>();
+  private readonly deadlines = new Map<
+    number,
+    { deadline: number; op: string; reject: (err: unknown) => void }
+  >();
 
   constructor(
     readonly name: string,
@@ -52,6 +55,11 @@ export class GuardedBackend {
     if (Date.now() < this.skipUntil || this.trial) return false;
     this.trial = true;
     return true;
+  }
+
+  /** Like `available`, without claiming the trial call (for stats and metrics, which only look). */
+  get usable(): boolean {
+    return this.skipUntil === 0 || (!this.trial && Date.now() >= this.skipUntil);
   }
 
   /** Runs one backend operation with the guard's timeout and accounting. Rejects on failure. */
@@ -104,7 +112,9 @@ export class GuardedBackend {
       for (const [id, entry] of this.deadlines) {
         if (entry.deadline > now) break;
         this.deadlines.delete(id);
-        const err = new BackendTimeout(`cache backend '${this.name}' ${entry.op} took longer than ${this.options.opTimeoutMs} ms`);
+        const err = new BackendTimeout(
+          `cache backend '${this.name}' ${entry.op} took longer than ${this.options.opTimeoutMs} ms`,
+        );
         this.failed(entry.op, err);
         entry.reject(err);
       }

@@ -142,12 +142,13 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
     if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx))) {
       return special(ac, ctx, params, next);
     }
+    // The key first: `available` may hand this call the trial after a cool-down, which must lead to an operation.
+    const key = keyFor(ac, ctx, params);
+    if (key === undefined) return next(ctx, params);
     if (!guard.available) {
       stats.bypassed++;
       return next(ctx, params);
     }
-    const key = keyFor(ac, ctx, params);
-    if (key === undefined) return next(ctx, params);
     const started = performance.now();
     let found: unknown;
     try {

@@ -406,7 +406,7 @@ export class CacheManager {
     return [...this.guards.values()].map((g) => ({
       name: g.name,
       errors: g.errors,
-      available: g.available,
+      available: g.usable,
       entries: g.backend instanceof MemoryBackend ? g.backend.size : undefined,
       evictions: g.backend instanceof MemoryBackend ? g.backend.evictions : undefined,
     }));
