@@ -8,7 +8,7 @@ import { RedisBackend } from '../src/cache/backends/redis.js';
 import { Node } from '../src/index.js';
 import {
   captureLogger,
-  freePort,
+  deadPort,
   type RedisServer,
   redisAvailable,
   startRedisServer,
@@ -134,7 +134,7 @@ describe.skipIf(!available)('Redis backend through meshcache nodes', () => {
   });
 
   it('starts with Redis down, serves every request through the handler, caches once Redis is up', async () => {
-    const port = await freePort();
+    const port = await deadPort();
     const n = userNode(
       { url: `redis://127.0.0.1:${port}`, maxReconnectDelayMs: 200 },
       { failure: { cooldownMs: 200 } },

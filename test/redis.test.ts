@@ -8,7 +8,7 @@ import { encodeValue } from '../src/cache/codec.js';
 import { MeshError } from '../src/errors.js';
 import {
   captureLogger,
-  freePort,
+  deadPort,
   type RedisServer,
   redisAvailable,
   startRedisServer,
@@ -345,7 +345,7 @@ describe.skipIf(!available)('RedisBackend lifecycle', () => {
   });
 
   it('opens without throwing when Redis is down, fails fast, then caches once it is up', async () => {
-    const port = await freePort();
+    const port = await deadPort();
     const log = captureLogger();
     const backend = new RedisBackend({ url: `redis://127.0.0.1:${port}`, maxReconnectDelayMs: 200 });
     const t0 = performance.now();
@@ -428,7 +428,7 @@ describe.skipIf(!available)('RedisBackend lifecycle', () => {
       await up.set('a', 1, 5);
       expect(resources('TCPSocketWrap')).toBeGreaterThan(sockets);
       await up.close();
-      const down = new RedisBackend({ port: await freePort() });
+      const down = new RedisBackend({ port: await deadPort() });
       await down.open();
       expect(down.state).toBe('down');
       await down.close();

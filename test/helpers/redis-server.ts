@@ -74,11 +74,28 @@ function track(child: ChildProcess): void {
   }
 }
 
-/** A loopback port that is free now, and (optionally) whose +10000 cluster bus port is free too. */
+/**
+ * A loopback port that is free now. Plain servers get one from the OS (its
+ * ephemeral range); cluster nodes (`withBus`: port + 10000 free too) get one in
+ * 10000-21999, below that range, so the two never collide.
+ */
 export async function freePort(withBus = false): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = withBus ? 20000 + Math.floor(Math.random() * 30000) : await ephemeral();
+    const port = withBus ? 10000 + Math.floor(Math.random() * 12000) : await ephemeral();
     if ((await canBind(port)) && (!withBus || (await canBind(port + 10000)))) return port;
+  }
+  throw new Error('no free loopback port found');
+}
+
+/**
+ * A port where nothing listens, for "Redis is down" tests: in 2000-9999, outside
+ * the OS ephemeral range and the cluster range, so no server that another test
+ * starts meanwhile can appear there and answer a client meant to find it dead.
+ */
+export async function deadPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 2000 + Math.floor(Math.random() * 8000);
+    if (port !== 6379 && (await canBind(port))) return port;
   }
   throw new Error('no free loopback port found');
 }
