@@ -2,7 +2,8 @@
  * Wraps a backend so that nothing it does can fail a request: every operation
  * is bounded by `opTimeoutMs`, errors are counted and logged (once per burst,
  * with a count of what was suppressed), and after `failureThreshold`
- * consecutive failures the backend is skipped for `cooldownMs`; the first call
+ * consecutive failures of one operation (a working `set` does not hide failing
+ * `get`s, nor the reverse) the backend is skipped for `cooldownMs`; the first call
  * after the cool-down is a trial: success puts the backend back in use, failure
  * starts another cool-down. Defaults: 250 ms, 5 failures, 5 s.
  */
@@ -28,7 +29,8 @@ export class GuardedBackend {
   errors = 0;
   /** True for backends that hold references (the memory backend): values are stored as snapshots. */
   readonly storesReferences: boolean;
-  private consecutive = 0;
+  /** Consecutive failures per operation. */
+  private readonly streaks = new Map<string, number>();
   private skipUntil = 0;
   private trial = false;
   private lastLog = 0;
@@ -72,7 +74,7 @@ export class GuardedBackend {
       throw err;
     }
     if (!(result instanceof Promise)) {
-      if (this.consecutive !== 0 || this.skipUntil !== 0) this.succeeded();
+      if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
       return result;
     }
     return this.bounded(op, result);
@@ -93,7 +95,7 @@ export class GuardedBackend {
       pending.then(
         (value) => {
           if (!this.deadlines.delete(id)) return;
-          if (this.consecutive !== 0 || this.skipUntil !== 0) this.succeeded();
+          if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
           resolve(value);
         },
         (err) => {
@@ -136,15 +138,16 @@ export class GuardedBackend {
   /** Records a failure found outside `run` (e.g. a value the cache did not write). */
   failed(op: string, err: unknown): void {
     this.errors++;
-    this.consecutive++;
-    if (this.trial || this.consecutive >= this.options.failureThreshold) {
+    const streak = (this.streaks.get(op) ?? 0) + 1;
+    this.streaks.set(op, streak);
+    if (this.trial || streak >= this.options.failureThreshold) {
       const wasSkipping = this.skipUntil !== 0;
       this.skipUntil = Date.now() + this.options.cooldownMs;
       this.trial = false;
       if (!wasSkipping) {
         this.logger.warn(
-          { backend: this.name, failures: this.consecutive, cooldownMs: this.options.cooldownMs },
-          `cache backend '${this.name}' skipped after ${this.consecutive} consecutive failures; requests go straight to handlers`,
+          { backend: this.name, failures: streak, cooldownMs: this.options.cooldownMs },
+          `cache backend '${this.name}' skipped after ${streak} consecutive ${op} failures; requests go straight to handlers`,
         );
       }
     }
@@ -163,14 +166,14 @@ export class GuardedBackend {
     }
   }
 
-  private succeeded(): void {
+  private succeeded(op: string): void {
     if (this.skipUntil !== 0) {
       this.logger.info(
         { backend: this.name },
         `cache backend '${this.name}' is answering again; caching resumed`,
       );
     }
-    this.consecutive = 0;
+    this.streaks.delete(op);
     this.skipUntil = 0;
     this.trial = false;
   }
