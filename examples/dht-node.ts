@@ -21,6 +21,7 @@ import { destination, pino } from 'pino';
 import { DhtBackend } from '../src/cache/backends/dht.js';
 import { MemoryBackend } from '../src/cache/backends/memory.js';
 import { decodeValue, encodeValue } from '../src/cache/codec.js';
+import { compileGlob } from '../src/cache/glob.js';
 import { Node, type RequestContext } from '../src/index.js';
 import type { MeshNetwork } from '../src/network/index.js';
 
@@ -234,7 +235,11 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         const off = dht.onInvalidation((info) => {
           const hit =
             key !== undefined
-              ? info.key === key || (info.prefix !== undefined && key.startsWith(info.prefix))
+              ? info.key === key ||
+                (info.prefix !== undefined &&
+                  key.startsWith(info.prefix) &&
+                  (info.pattern === undefined ||
+                    compileGlob(info.pattern).test(key.slice(info.prefix.length))))
               : info.prefix === prefix;
           if (!hit) return;
           off();
