@@ -180,7 +180,7 @@ describe.skipIf(!available)('Redis backend through meshcache nodes', () => {
         }
         maxMs = Math.max(maxMs, performance.now() - t0);
         i += 7;
-        if (i % 50 === 0) await new Promise((r) => setImmediate(r));
+        if (i % 50 < 7) await new Promise((r) => setImmediate(r)); // about every 7th call: let timers run
       }
     };
     try {
@@ -208,6 +208,48 @@ describe.skipIf(!available)('Redis backend through meshcache nodes', () => {
       console.log(`kill/restart under load: ${ok} ok, ${failed} failed, slowest ${maxMs.toFixed(1)} ms`);
     } finally {
       stop = true;
+      await n.node.stop();
+    }
+  }, 60_000);
+
+  it('a hung redis-server (SIGSTOP) during a load: zero failed requests, bounded waits, caching resumes', async () => {
+    const n = userNode({ url: server.url, operationTimeoutMs: 100 }, { failure: { cooldownMs: 300 } });
+    await n.node.start();
+    let ok = 0;
+    let failed = 0;
+    let maxMs = 0;
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let i = w, round = 1; !stop; i += 5, round++) {
+        const t0 = performance.now();
+        try {
+          await n.node.request('user/get_user', { id: i % 100 });
+          ok++;
+        } catch {
+          failed++;
+        }
+        maxMs = Math.max(maxMs, performance.now() - t0);
+        if (round % 40 === 0) await new Promise((r) => setImmediate(r)); // let timers run
+      }
+    };
+    try {
+      const workers = Array.from({ length: 8 }, (_, w) => worker(w));
+      await new Promise((r) => setTimeout(r, 300));
+      server.pause();
+      await new Promise((r) => setTimeout(r, 800));
+      const hitsBeforeResume = n.node.cache.stats().hits;
+      server.resume();
+      await eventually(() => n.node.cache.stats().hits > hitsBeforeResume + 100);
+      stop = true;
+      await Promise.all(workers);
+      expect(failed).toBe(0);
+      expect(ok).toBeGreaterThan(0);
+      expect(n.node.cache.stats().errors).toBeGreaterThan(0); // the stall was seen and counted
+      expect(maxMs).toBeLessThan(3000); // loose: bounded by the operation timeout, not by the stall
+      console.log(`hung server under load: ${ok} ok, ${failed} failed, slowest ${maxMs.toFixed(1)} ms`);
+    } finally {
+      stop = true;
+      server.resume();
       await n.node.stop();
     }
   }, 60_000);
