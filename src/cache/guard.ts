@@ -64,8 +64,15 @@ export class GuardedBackend {
     return this.skipUntil === 0 || (!this.trial && Date.now() >= this.skipUntil);
   }
 
-  /** Runs one backend operation with the guard's timeout and accounting. Rejects on failure. */
-  run<T>(op: string, call: (b: CacheBackend) => T | Promise<T>): T | Promise<T> {
+  /**
+   * Runs one backend operation with the guard's timeout and accounting. Rejects on failure;
+   * an answer `valid` refuses (a value the cache never wrote) is a failure of the operation too.
+   */
+  run<T>(
+    op: string,
+    call: (b: CacheBackend) => T | Promise<T>,
+    valid?: (value: T) => boolean,
+  ): T | Promise<T> {
     let result: T | Promise<T>;
     try {
       result = call(this.backend);
@@ -74,10 +81,19 @@ export class GuardedBackend {
       throw err;
     }
     if (!(result instanceof Promise)) {
+      if (valid !== undefined && !valid(result)) {
+        const err = this.invalidAnswer(op);
+        this.failed(op, err);
+        throw err;
+      }
       if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
       return result;
     }
-    return this.bounded(op, result);
+    return this.bounded(op, result, valid);
+  }
+
+  private invalidAnswer(op: string): TypeError {
+    return new TypeError(`cache backend '${this.name}' ${op} returned a value the cache did not write`);
   }
 
   /**
@@ -87,7 +103,11 @@ export class GuardedBackend {
    * clearTimeout per operation: on a Redis hit path doing 100k+ operations a
    * second that per-operation timer was measurable.
    */
-  private bounded<T>(op: string, pending: Promise<T>): Promise<T> {
+  private bounded<T>(
+    op: string,
+    pending: Promise<T>,
+    valid: ((value: T) => boolean) | undefined,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const id = ++this.seq;
       this.deadlines.set(id, { deadline: Date.now() + this.options.opTimeoutMs, op, reject });
@@ -95,6 +115,12 @@ export class GuardedBackend {
       pending.then(
         (value) => {
           if (!this.deadlines.delete(id)) return;
+          if (valid !== undefined && !valid(value)) {
+            const err = this.invalidAnswer(op);
+            this.failed(op, err);
+            reject(err);
+            return;
+          }
           if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
           resolve(value);
         },

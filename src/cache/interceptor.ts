@@ -152,7 +152,7 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
     const started = performance.now();
     let found: unknown;
     try {
-      found = guard.run('get', (b) => b.get(key));
+      found = guard.run('get', (b) => b.get(key), readable);
     } catch {
       stats.errors++;
       return miss(ac, key, ctx, params, next);
@@ -171,6 +171,11 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
     }
     return afterGet(ac, found, key, ctx, params, next);
   };
+}
+
+/** True for what a get may answer: a miss, our envelope, or its JSON round trip (else: a failed get). */
+function readable(value: unknown): boolean {
+  return value === undefined || value === null || asEnvelope(value) !== undefined;
 }
 
 /** Accepts what a backend returned: our envelope, or its JSON round trip. */
