@@ -239,7 +239,10 @@ export async function benchRedis(): Promise<string> {
     const header = [
       `Machine: ${os.cpus().length} cores (nproc ${nproc()}), ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, redis-server ${version} (own process on 127.0.0.1:${server.port}, --save "" --appendonly no), ioredis 5.11, moleculer 0.14`,
       `Command: \`npx tsx bench/redis.ts\` (BENCH_MS=${process.env.BENCH_MS ?? 1000}, BENCH_ROUNDS=${process.env.BENCH_ROUNDS ?? 3}; median of rounds)`,
-      `Date: ${new Date().toISOString()}`,
+      `Date: ${new Date().toISOString()}; load average at start ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (a shared 2-core machine: other work runs alongside, expect noise)`,
       '',
     ];
     const tables = await throughput(server);
