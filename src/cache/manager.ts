@@ -228,8 +228,9 @@ export class CacheManager {
   }
 
   private countEviction(key: string): void {
-    const slash = key.indexOf('/', key.indexOf('/') + 1);
+    // <prefix><networkId>/<service>/<action key>: the prefix may itself contain '/'
     const scopeEnd = key.indexOf('/', this.config!.global.prefix.length);
+    const slash = key.indexOf('/', scopeEnd + 1);
     const svcName = key.slice(scopeEnd + 1, slash);
     const rest = key.slice(slash + 1);
     const colon = rest.indexOf(':');
