@@ -148,6 +148,8 @@ describe('DHT backend on 5 loopback nodes (replication 3)', () => {
     await b[0]?.set(K('get_user:11'), 11, 60);
     await b[0]?.set(K('get_user_profile:10'), 'p10', 60);
     for (const backend of b) expect(await backend.get(K('get_user:10'))).toBe(10);
+    const seen: string[] = [];
+    const off = b[0]?.onInvalidation((i) => seen.push(`${i.op} ${i.prefix} ${i.pattern} ${i.remote}`));
     b[2]?.revoke('cache:test/user/', 'get_user:1?');
     await waitFor(
       async () =>
@@ -158,6 +160,8 @@ describe('DHT backend on 5 loopback nodes (replication 3)', () => {
       'revoke everywhere',
     );
     for (const backend of b) expect(await backend.get(K('get_user_profile:10'))).toBe('p10');
+    off?.();
+    expect(seen).toEqual(['rule cache:test/user/ get_user:1? true']);
     expect(() => b[0]?.revoke('cache:test/user/', '')).toThrow(MeshError);
   });
 

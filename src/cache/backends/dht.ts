@@ -442,11 +442,13 @@ export class DhtBackend implements CacheBackend {
           return;
         this.counters.invalidationsReceived++;
         try {
-          this.applyRule({
+          const rule: Rule = {
             prefix: msg.prefix,
             at: msg.at,
             ...(msg.pattern === undefined ? {} : { pattern: msg.pattern }),
-          });
+          };
+          this.applyRule(rule);
+          this.notify({ op: 'rule', ...rule, remote: true });
         } catch (err) {
           this.logger?.warn({ err: (err as Error).message }, 'ignored a malformed invalidation');
         }
