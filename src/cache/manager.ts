@@ -280,9 +280,12 @@ export class CacheManager {
     const svc = this.requireService(service);
     this.invalidated(svc);
     const max = this.config!.global.maxKeyLength;
-    const colon = key.indexOf(':');
-    const stored = key.length > max ? hashKey(colon < 0 ? key : key.slice(0, colon), key) : key;
-    const results = await this.eachBackend(svc, 'delete', (b) => b.delete(svc.scope + stored));
+    // An over-long key was stored hashed under the name of the action that built it: its own head for
+    // `keys` (`get_user:...`), anything for a key function (`custom:...`), so try each cached action.
+    const stored = key.length > max ? [...svc.actions.keys()].map((action) => hashKey(action, key)) : [key];
+    const results: unknown[] = [];
+    for (const k of stored)
+      results.push(...(await this.eachBackend(svc, 'delete', (b) => b.delete(svc.scope + k))));
     return results.some(Boolean);
   }
 
