@@ -242,6 +242,30 @@ describe('long keys', () => {
     expect(calls).toBe(2);
   });
 
+  it('a long key built by a key function can be deleted by its long form too', async () => {
+    let calls = 0;
+    const node = await started(
+      { config: { cache: { maxKeyLength: 64 } } },
+      {
+        name: 's',
+        actions: {
+          get: { cache: { key: (p: { q: string }) => `custom:${p.q}` }, handler: () => ++calls },
+          other: { cache: { keys: ['q'] }, handler: () => 'other' },
+        },
+      },
+    );
+    const q = 'x'.repeat(200);
+    await node.request('s/get', { q });
+    await node.request('s/other', { q });
+    expect(await node.request('s/cache/delete', { key: `custom:${q}` })).toEqual({ deleted: true });
+    expect(await node.request('s/cache/delete', { key: `custom:${q}` })).toEqual({ deleted: false });
+    await node.request('s/get', { q });
+    expect(calls).toBe(2);
+    expect(node.cache.stats().services.s.actions.other.misses).toBe(1);
+    await node.request('s/other', { q });
+    expect(node.cache.stats().services.s.actions.other.hits).toBe(1);
+  });
+
   it('memory backend: long string key params (fast path skipped) still hit and delete', async () => {
     let calls = 0;
     const node = await started(
