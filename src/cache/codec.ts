@@ -77,16 +77,23 @@ function toWire(value: unknown, seen: Set<object>): Wire {
   }
 }
 
+/**
+ * Converts a freshly parsed wire tree in place (it belongs to us): a tree
+ * without tags costs one walk and no allocation, and a `__proto__` property
+ * stays an own property instead of being assigned as a prototype.
+ */
 function fromWire(wire: unknown): unknown {
   if (wire === null || typeof wire !== 'object') return wire;
-  if (Array.isArray(wire)) return wire.map(fromWire);
-  const rec = wire as Record<string, unknown>;
-  const tag = rec[TAG];
-  if (tag === undefined) {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(rec)) out[key] = fromWire(rec[key]);
-    return out;
+  if (Array.isArray(wire)) {
+    for (let i = 0; i < wire.length; i++) {
+      const item = wire[i];
+      if (item !== null && typeof item === 'object') wire[i] = fromWire(item);
+    }
+    return wire;
   }
+  const rec = wire as Record<string, unknown>;
+  const tag = Object.hasOwn(rec, TAG) ? rec[TAG] : undefined;
+  if (tag === undefined) return convertProperties(rec);
   const v = rec.v;
   switch (tag) {
     case 'date':
@@ -109,14 +116,23 @@ function fromWire(wire: unknown): unknown {
       if (v === null || typeof v !== 'object' || typeof (v as { f?: unknown }).f !== 'number') break;
       return new CacheEnvelope(fromWire((v as { v: unknown }).v), (v as { f: number }).f, false);
     }
-    case 'obj': {
+    case 'obj':
       if (v === null || typeof v !== 'object' || Array.isArray(v)) break;
-      const out: Record<string, unknown> = {};
-      for (const key of Object.keys(v)) out[key] = fromWire((v as Record<string, unknown>)[key]);
-      return out;
-    }
+      return convertProperties(v as Record<string, unknown>);
   }
   return bad();
+}
+
+function convertProperties(rec: Record<string, unknown>): Record<string, unknown> {
+  for (const key of Object.keys(rec)) {
+    const v = rec[key];
+    if (v === null || typeof v !== 'object') continue;
+    const converted = fromWire(v);
+    if (converted === v) continue;
+    if (key === '__proto__') Object.defineProperty(rec, key, { value: converted, writable: true, enumerable: true, configurable: true });
+    else rec[key] = converted;
+  }
+  return rec;
 }
 
 function bad(): never {
