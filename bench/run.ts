@@ -11,6 +11,7 @@ const suites: Record<string, () => Promise<string>> = {
   'cache-hit': async () => (await import('./cache-hit.js')).benchCacheHit(),
   memory: async () => (await import('./memory-backend.js')).benchMemoryBackend(),
   coalescing: async () => (await import('./coalescing.js')).benchCoalescing(),
+  redis: async () => (await import('./redis.js')).benchRedis(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
