@@ -69,6 +69,8 @@ const failureSchema = z.strictObject({
   failureThreshold: z.number().int().positive().optional(),
   /** How long a failing backend is skipped before it is tried again, in ms. */
   cooldownMs: z.number().int().positive().optional(),
+  /** Longest a management operation (clear, delete, revoke) may take on one backend, in ms. */
+  managementTimeoutMs: z.number().int().positive().optional(),
 });
 
 const accessSchema = z.strictObject({
@@ -135,7 +137,7 @@ export const DEFAULTS = {
   replication: 3,
   maxKeyLength: 200,
   memory: { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, sweepIntervalMs: 5_000 },
-  failure: { opTimeoutMs: 250, failureThreshold: 5, cooldownMs: 5_000 },
+  failure: { opTimeoutMs: 250, failureThreshold: 5, cooldownMs: 5_000, managementTimeoutMs: 30_000 },
 } as const;
 
 /** The global level after merging every source, with defaults filled in. */
@@ -153,7 +155,7 @@ export interface ResolvedGlobal {
   dht: GlobalConfig['dht'];
   events: z.output<typeof eventRuleSchema>[];
   access: { allow: string[]; authorize?: (...args: any[]) => unknown };
-  failure: { opTimeoutMs: number; failureThreshold: number; cooldownMs: number };
+  failure: { opTimeoutMs: number; failureThreshold: number; cooldownMs: number; managementTimeoutMs: number };
 }
 
 /** A validated configuration: the merged global level, plus per-source service layers. */
