@@ -276,6 +276,19 @@ describe('config: precedence defaults < file < env < code', () => {
     expect(all.cache.settings).toMatchObject({ ttl: 9, prefix: 'code:', replication: 5 });
   });
 
+  it('code beats the environment for enabled, and the environment beats the file', async () => {
+    const svc = new UserService();
+    const node = track({ env: { CACHE_ENABLED: 'false' }, config: { cache: { enabled: true } } });
+    node.addService(svc);
+    await node.start();
+    await node.request('user/get_user', { id: 1 });
+    await node.request('user/get_user', { id: 1 });
+    expect(svc.calls).toBe(1);
+    const off = track({ env: { CACHE_ENABLED: 'false' }, config: fixture('spec-example.json') });
+    await off.start();
+    expect(off.cache.settings?.enabled).toBe(false);
+  });
+
   it('action options: decorator < file < code', async () => {
     const store = new TestStore();
     const base = { backends: { mystore: store } };

@@ -305,3 +305,27 @@ describe('keys, key function, backend, condition', () => {
     expect(node.cache.stats().services.s.actions.get).toMatchObject({ hits: 1, misses: 1, bypassed: 2 });
   });
 });
+
+describe('lifecycle', () => {
+  it('caching works again after stop() and start(), with fresh counters and an empty cache', async () => {
+    let calls = 0;
+    const node = await started({}, { name: 's', actions: { a: { cache: true, handler: () => ++calls } } });
+    await node.request('s/a');
+    await node.request('s/a');
+    await node.stop();
+    await node.start();
+    expect(await node.request('s/a')).toBe(2);
+    expect(await node.request('s/a')).toBe(2);
+    expect(node.cache.stats().services.s.actions.a).toMatchObject({ hits: 1, misses: 1 });
+  });
+
+  it('a cached service added after start() gets caching and management actions', async () => {
+    let calls = 0;
+    const node = await started({}, { name: 's', actions: { a: () => 1 } });
+    node.addService({ name: 'late', actions: { b: { cache: true, handler: () => ++calls } } });
+    await waitFor(() => node.actionPaths().includes('late/cache/clear'));
+    await node.request('late/b');
+    expect(await node.request('late/b')).toBe(1);
+    expect(await node.request('late/cache/clear')).toEqual({ cleared: 1 });
+  });
+});
