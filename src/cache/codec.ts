@@ -129,7 +129,13 @@ function convertProperties(rec: Record<string, unknown>): Record<string, unknown
     if (v === null || typeof v !== 'object') continue;
     const converted = fromWire(v);
     if (converted === v) continue;
-    if (key === '__proto__') Object.defineProperty(rec, key, { value: converted, writable: true, enumerable: true, configurable: true });
+    if (key === '__proto__')
+      Object.defineProperty(rec, key, {
+        value: converted,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
     else rec[key] = converted;
   }
   return rec;

@@ -253,7 +253,10 @@ export function configFromEnv(env: Record<string, string | undefined>): GlobalCo
     if (!Number.isFinite(n) || n < 0) throw bad('CACHE_TTL', 'a number of seconds >= 0');
     out.ttl = n;
   }
-  if (env.CACHE_PREFIX !== undefined) out.prefix = env.CACHE_PREFIX;
+  if (env.CACHE_PREFIX !== undefined) {
+    if (env.CACHE_PREFIX.length > 64) throw bad('CACHE_PREFIX', 'at most 64 characters');
+    out.prefix = env.CACHE_PREFIX;
+  }
   if (has('CACHE_REPLICATION')) {
     const n = Number(env.CACHE_REPLICATION);
     if (!Number.isInteger(n) || n < 1 || n > 20) throw bad('CACHE_REPLICATION', 'an integer from 1 to 20');

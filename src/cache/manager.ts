@@ -76,6 +76,7 @@ export class CacheManager {
   async start(): Promise<void> {
     const env = this.node.options.env ?? process.env;
     this.config = loadConfig(this.node.options.config, env);
+    this.promState(); // created now, so the latency histogram counts from the first request
     await this.backendFor(this.config.global.backend, 'cache.backend');
   }
 
@@ -109,7 +110,7 @@ export class CacheManager {
     };
     for (const action of entry.actions.values()) {
       if (action.internal) continue;
-      const resolved = resolveAction(config, entry, action, svcLayers);
+      const resolved = resolveAction(config, entry, action);
       if (resolved === undefined) continue;
       const ac = await this.actionCache(svc, action, resolved);
       svc.actions.set(action.name, ac);
@@ -456,11 +457,15 @@ export class CacheManager {
 
   /** The prom-client registry holding meshcache's metrics (created on first use). */
   get registry() {
+    return this.promState().registry;
+  }
+
+  private promState(): ReturnType<typeof createPrometheusRegistry> {
     this.prom ??= createPrometheusRegistry(
       () => this.allStats(),
       () => this.backendViews(),
     );
-    return this.prom.registry;
+    return this.prom;
   }
 
   /** Prometheus text exposition of the cache metrics. */

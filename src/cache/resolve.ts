@@ -1,14 +1,28 @@
 /**
  * Resolves the effective cache settings of one action from every level and
- * source (see config.ts for the precedence).
+ * source.
+ *
+ * Global values (`cache`: defaults < file < environment < code) are defaults.
+ * Above them, lowest to highest:
+ *
+ *   1. the service's own declaration, service level (`@service({ cache })`, `addService({ cache })`)
+ *   2. the service's own declaration, action level (`@action({ cache })`, `@cached`, `actions.x.cache`)
+ *   3. the file, service level (`services.<s>.cache`)
+ *   4. the file, action level (`services.<s>.actions.<a>.cache`)
+ *   5. the code passed to `new Node`, service level
+ *   6. the code passed to `new Node`, action level
+ *
+ * So within one source the more specific level wins, and what an operator
+ * writes in the file (or passes in code) overrides what the service declares,
+ * at either level: `services.user.cache.enabled: false` in a file turns off a
+ * decorated `@cached` action without a code change.
  *
  * `enabled`: `cache.enabled: false` at the global level turns caching off
- * everywhere. Otherwise the action level decides: the most authoritative source
- * that sets `enabled` wins, and an action-level cache object without `enabled`
- * means enabled (`@cached({ ttl: 60 })`). With nothing at the action level, the
- * service level's explicit `enabled` applies (`services.x.cache.enabled: true`
- * caches every action of x). Otherwise the action is not cached. Other options
- * (`ttl`, `keys`, `backend`, ...) take the most specific value found.
+ * everywhere. Otherwise the highest layer with an opinion decides: an
+ * action-level cache object means enabled unless it says `enabled: false`; a
+ * service-level object has an opinion only when it sets `enabled`. No opinion:
+ * not cached. Other options take the highest layer that sets them, else the
+ * global value.
  */
 import type { ActionEntry, ServiceEntry } from '../node/registry.js';
 import { type LevelOptions, type LoadedConfig, level, validateDeclared } from './config.js';
@@ -27,21 +41,62 @@ export interface ResolvedActionCache {
   backendField: string;
 }
 
-interface Layer {
+/** One level of one source. */
+export interface Layer {
+  kind: 'service' | 'action';
   options: LevelOptions;
   field: string;
 }
 
-/** Service-level layers of a service, lowest source first. */
+/** Service-level layers of a service: its declaration, then each source (file, code). */
 export function serviceLayers(config: LoadedConfig, service: ServiceEntry): Layer[] {
   const layers: Layer[] = [];
   const declared = validateDeclared('service', service.cache, `the declaration of service '${service.name}'`);
-  if (declared) layers.push({ options: declared, field: `service '${service.name}' cache` });
+  if (declared) layers.push({ kind: 'service', options: declared, field: `service '${service.name}' cache` });
   for (const source of config.layers) {
     const opts = level(source.services?.[service.name]?.cache);
-    if (opts) layers.push({ options: opts, field: `services.${service.name}.cache` });
+    if (opts) layers.push({ kind: 'service', options: opts, field: `services.${service.name}.cache` });
   }
   return layers;
+}
+
+/** Every layer of an action, lowest first (see the module comment). */
+function actionLayers(config: LoadedConfig, service: ServiceEntry, action: ActionEntry): Layer[] {
+  const layers: Layer[] = [];
+  const svcDeclared = validateDeclared(
+    'service',
+    service.cache,
+    `the declaration of service '${service.name}'`,
+  );
+  if (svcDeclared)
+    layers.push({ kind: 'service', options: svcDeclared, field: `service '${service.name}' cache` });
+  const declared = validateDeclared(
+    'action',
+    action.options.cache,
+    `the declaration of action '${action.path}'`,
+  );
+  if (declared) layers.push({ kind: 'action', options: declared, field: `action '${action.path}' cache` });
+  for (const source of config.layers) {
+    const svc = level(source.services?.[service.name]?.cache);
+    if (svc) layers.push({ kind: 'service', options: svc, field: `services.${service.name}.cache` });
+    const act = level(source.services?.[service.name]?.actions?.[action.name]?.cache);
+    if (act)
+      layers.push({
+        kind: 'action',
+        options: act,
+        field: `services.${service.name}.actions.${action.name}.cache`,
+      });
+  }
+  return layers;
+}
+
+function isEnabled(layers: Layer[]): boolean {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const { kind, options } = layers[i];
+    if (options.enabled !== undefined) return options.enabled;
+    if (kind === 'action') return true;
+  }
+  return false;
 }
 
 /** The settings of an action, or undefined when it is not cached. */
@@ -49,36 +104,17 @@ export function resolveAction(
   config: LoadedConfig,
   service: ServiceEntry,
   action: ActionEntry,
-  svcLayers: Layer[],
 ): ResolvedActionCache | undefined {
   const global = config.global;
   if (!global.enabled) return undefined;
-  const actLayers: Layer[] = [];
-  const declared = validateDeclared(
-    'action',
-    action.options.cache,
-    `the declaration of action '${action.path}'`,
-  );
-  if (declared) actLayers.push({ options: declared, field: `action '${action.path}' cache` });
-  for (const source of config.layers) {
-    const opts = level(source.services?.[service.name]?.actions?.[action.name]?.cache);
-    if (opts)
-      actLayers.push({ options: opts, field: `services.${service.name}.actions.${action.name}.cache` });
-  }
-  const explicit = (layers: Layer[]) => {
-    for (let i = layers.length - 1; i >= 0; i--)
-      if (layers[i].options.enabled !== undefined) return layers[i].options.enabled;
-    return undefined;
-  };
-  const enabled = explicit(actLayers) ?? (actLayers.length > 0 ? true : (explicit(svcLayers) ?? false));
-  if (!enabled) return undefined;
-  const ordered = [...svcLayers, ...actLayers];
+  const layers = actionLayers(config, service, action);
+  if (!isEnabled(layers)) return undefined;
   const pick = <K extends keyof LevelOptions>(
     key: K,
   ): { value: LevelOptions[K]; field: string } | undefined => {
-    for (let i = ordered.length - 1; i >= 0; i--) {
-      const v = ordered[i].options[key];
-      if (v !== undefined) return { value: v, field: `${ordered[i].field}.${String(key)}` };
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const v = layers[i].options[key];
+      if (v !== undefined) return { value: v, field: `${layers[i].field}.${String(key)}` };
     }
     return undefined;
   };

@@ -60,6 +60,35 @@ function isPlainObject(value: unknown): value is Params {
   return proto === Object.prototype || proto === null;
 }
 
+/** Validates per-request options; returns the error, if any. */
+function checkRequestOptions(path: string, options: RequestOptions): MeshError | undefined {
+  if (options === null || typeof options !== 'object') {
+    return new MeshError('INVALID_PARAMS', `request options of '${path}' must be an object`, { path });
+  }
+  const { timeout, cache, meta } = options;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
+    return new MeshError(
+      'INVALID_PARAMS',
+      `request option timeout of '${path}' must be a number of ms >= 0`,
+      { path, field: 'timeout' },
+    );
+  }
+  if (cache !== undefined && cache !== 'bypass' && cache !== 'refresh') {
+    return new MeshError(
+      'INVALID_PARAMS',
+      `request option cache of '${path}' must be 'bypass' or 'refresh'`,
+      { path, field: 'cache' },
+    );
+  }
+  if (meta !== undefined && (meta === null || typeof meta !== 'object')) {
+    return new MeshError('INVALID_PARAMS', `request option meta of '${path}' must be an object`, {
+      path,
+      field: 'meta',
+    });
+  }
+  return undefined;
+}
+
 /**
  * A service node: hosts services, routes `service/action` calls through the
  * interceptor chain (caching is its innermost link), and delivers events.
@@ -247,6 +276,10 @@ export class Node {
       return Promise.reject(
         new MeshError('INVALID_PARAMS', `params of '${path}' must be a plain object`, { path }),
       );
+    }
+    if (options !== undefined) {
+      const bad = checkRequestOptions(path, options);
+      if (bad !== undefined) return Promise.reject(bad);
     }
     const ctx = new RequestContext(this, action, parent, options, ++this.seq);
     const timeout = options?.timeout ?? (action.options.timeout as number | undefined) ?? this.requestTimeout;
