@@ -127,14 +127,17 @@ function summary(samples: number[]): { n: number; p50: number; p99: number; mean
 }
 
 /** Measures `op` for each key sequentially; returns the latency summary in ms. */
-async function timeEach(keys: string[], op: (key: string) => unknown): Promise<ReturnType<typeof summary>> {
+async function timeEach(
+  keys: string[],
+  op: (key: string) => unknown,
+): Promise<ReturnType<typeof summary> & { samples: number[] }> {
   const samples: number[] = [];
   for (const key of keys) {
     const t = performance.now();
     await op(key);
     samples.push(performance.now() - t);
   }
-  return summary(samples);
+  return { ...summary(samples), samples };
 }
 
 /** Measures a synchronous hit in batches (per-op ns, p50/p99 over batches). */
@@ -248,6 +251,15 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         send({ type: 'watching', id: cmd.id });
       });
       return { at };
+    }
+    case 'holds': {
+      // How many of `keys` this node stores as live values (replication checks).
+      const dhtNet = network().dht;
+      const keys = (cmd.keys as string[]) ?? [];
+      return {
+        count: keys.filter((k) => dhtNet.readLocal(k)?.deleted !== true && dhtNet.readLocal(k) !== undefined)
+          .length,
+      };
     }
     case 'stop':
       await node.stop();

@@ -7,6 +7,7 @@
  * path is one Map lookup and one compare, with no reordering.
  */
 import { CacheEnvelope, snapshot } from '../snapshot.js';
+import { coarseNow } from './memory.js';
 
 export interface NearEntry {
   value: unknown;
@@ -30,15 +31,15 @@ export class NearCache {
     return this.map.size;
   }
 
-  /** The live entry for `key` (marks it used), or undefined. */
-  get(key: string, now = Date.now()): NearEntry | undefined {
+  /** The live entry for `key` (marks it used), or undefined. The clock is the memory backend's 1 ms coarse clock. */
+  get(key: string, now = coarseNow()): NearEntry | undefined {
     const e = this.map.get(key);
     if (e === undefined) return undefined;
     if (e.expiresAt <= now) {
       this.map.delete(key);
       return undefined;
     }
-    e.used = true;
+    if (!e.used) e.used = true;
     return e;
   }
 

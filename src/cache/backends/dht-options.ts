@@ -19,6 +19,8 @@ export const dhtOptionsSchema = z.strictObject({
       maxEntries: z.number().int().positive().default(10_000),
       /** Longest an entry stays without being read from the DHT again, s (0 = bounded by its TTL only). */
       maxAgeSeconds: z.number().nonnegative().default(300),
+      /** Announce each write on the control topic so other near caches drop older copies. */
+      announceWrites: z.boolean().default(true),
     })
     .prefault({}),
   /** How often expired records, tombstones and invalidation rules are removed, ms. */

@@ -85,8 +85,10 @@ export class DhtBackend implements CacheBackend {
   private hadPeers = false;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly listeners = new Set<(info: InvalidationInfo) => void>();
-  private readonly counters: Omit<DhtBackendStats, 'evictions' | 'entries' | 'stored'> = {
-    nearHits: 0,
+  private readonly prefix: string;
+  /** Near-cache hits (a plain field: it is bumped on the hot path). */
+  private nearHits = 0;
+  private readonly counters: Omit<DhtBackendStats, 'evictions' | 'entries' | 'stored' | 'nearHits'> = {
     dhtHits: 0,
     dhtMisses: 0,
     lookupFailures: 0,
@@ -99,6 +101,7 @@ export class DhtBackend implements CacheBackend {
 
   constructor(options: DhtOptions = {}) {
     this.options = parseDhtOptions(options);
+    this.prefix = this.options.prefix;
     const nc = this.options.nearCache;
     this.near = nc.enabled ? new NearCache(nc.maxEntries, nc.maxAgeSeconds * 1000) : undefined;
     this.rules = new RuleLog(this.options.tombstoneTtlSeconds * 1000);
@@ -154,13 +157,13 @@ export class DhtBackend implements CacheBackend {
   }
 
   get(key: string): unknown {
-    const k = this.storedKey(key);
-    const hit = this.near?.get(k);
+    // Every near-cache key starts with the prefix, so a key without it simply misses here.
+    const hit = this.near?.get(key);
     if (hit !== undefined) {
-      this.counters.nearHits++;
+      this.nearHits++;
       return hit.value;
     }
-    return this.lookup(k);
+    return this.lookup(this.storedKey(key));
   }
 
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
@@ -174,7 +177,8 @@ export class DhtBackend implements CacheBackend {
     };
     this.near?.set(k, value, record.writtenAt, record.expiresAt, now);
     const network = this.requireNetwork();
-    this.broadcast({ c: 'dht', op: 'put', key: k, at: record.writtenAt });
+    if (this.options.nearCache.announceWrites)
+      this.broadcast({ c: 'dht', op: 'put', key: k, at: record.writtenAt });
     if (!network.started) return; // offline: the near cache keeps it until the node is back
     const write = this.replicate(k, record);
     if (this.options.writeBehind) {
@@ -231,7 +235,13 @@ export class DhtBackend implements CacheBackend {
   stats(): DhtBackendStats {
     let stored = 0;
     if (this.network?.started) for (const _ of this.network.dht.localRecords()) stored++;
-    return { ...this.counters, evictions: this.near?.evictions ?? 0, entries: this.near?.size ?? 0, stored };
+    return {
+      ...this.counters,
+      nearHits: this.nearHits,
+      evictions: this.near?.evictions ?? 0,
+      entries: this.near?.size ?? 0,
+      stored,
+    };
   }
 
   /** Resolves when background writes and replication upkeep have settled (tests, shutdown). */
@@ -268,8 +278,7 @@ export class DhtBackend implements CacheBackend {
   // ---- internals ----
 
   private storedKey(key: string): string {
-    const p = this.options.prefix;
-    return key.startsWith(p) ? key : p + key;
+    return key.startsWith(this.prefix) ? key : this.prefix + key;
   }
 
   private selfId(): string {

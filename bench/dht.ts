@@ -1,0 +1,287 @@
+/**
+ * DHT cache benchmark: N node processes (examples/dht-node.ts) on loopback, for
+ * N = 5 and N = 20 (override: `BENCH_NODES=5,20`), all measured in the same run:
+ *
+ * - p50/p99 of a DHT hit (a node that never read the key: full kad lookup), a
+ *   DHT miss, and a put (lookup + PUT_VALUE to the `replication` closest), beside
+ *   raw kad-dht `get`/`put` of the same payload on the same network;
+ * - a near-cache hit beside the memory backend's hit (in-process, ns per op);
+ * - invalidation reach: `revoke` on one node until every node has applied it
+ *   (p50/p99 over rounds of the slowest node, and over all node samples);
+ * - reachability under churn: keys still readable after killing 30-40% of the
+ *   nodes, right away and after replication upkeep;
+ * - memory (RSS) per node and start-up time.
+ *
+ *   npx tsx bench/dht.ts            # prints a markdown table
+ *   BENCH_SAVE=1 npx tsx bench/dht.ts   # also writes bench/results/dht.md
+ */
+import '../src/polyfills.js';
+import { execSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { type NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../src/cli/demo-cluster.js';
+
+interface Stat {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+const sizes = (process.env.BENCH_NODES ?? '5,20').split(',').map(Number);
+const REPLICATION = 3;
+
+function pct(samples: number[], q: number): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+}
+
+const progress = (msg: string) =>
+  process.stderr.write(`  [${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const ms = (v: number) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
+
+async function time(
+  p: NodeProcess,
+  op: string,
+  keys: string[],
+  extra: Record<string, unknown> = {},
+): Promise<Stat> {
+  const r = await p.call({ cmd: 'time', op, keys, ...extra }, 300_000);
+  return r.stats as Stat;
+}
+
+interface Result {
+  nodes: number;
+  rows: Array<[string, string, string, string]>;
+  notes: string[];
+}
+
+async function runSize(n: number): Promise<Result> {
+  const rows: Result['rows'] = [];
+  const notes: string[] = [];
+  const t0 = performance.now();
+  const procs = await startProcesses(n, { network: `bench-${n}`, replication: REPLICATION, concurrency: 4 });
+  const wall = performance.now() - t0;
+  try {
+    progress(`${n} processes up in ${(wall / 1000).toFixed(1)} s`);
+    const want = n - 1;
+    await waitForMesh(procs, Math.min(want, 4), 120_000);
+    // Let discovery settle (full mesh on small networks).
+    await waitForMesh(procs, want, 20_000).catch(() =>
+      notes.push('not every node connected to all others within 20 s'),
+    );
+    const infos = await Promise.all(procs.map((p) => p.call({ cmd: 'info' })));
+    const peerCounts = infos.map((i) => (i.peers as string[]).length);
+    notes.push(`peers per node: min ${Math.min(...peerCounts)}, max ${Math.max(...peerCounts)} (of ${want})`);
+
+    const writers = procs.slice(0, 3);
+    const readers = procs.slice(3, 6).length > 0 ? procs.slice(3, 6) : procs.slice(1, 2);
+    const perNode = n <= 5 ? 60 : 40;
+    const keysOf = (w: number, kind: string) =>
+      Array.from({ length: perNode }, (_, i) => `cache:bench/svc/${kind}-${w}-${i}`);
+    // Warm-up: JIT, connections.
+    await Promise.all(writers.map((w, i) => time(w, 'set', keysOf(i, 'warm').slice(0, 20))));
+    await Promise.all(readers.map((r, i) => time(r, 'get', keysOf(i % writers.length, 'warm').slice(0, 20))));
+
+    progress('warm-up done');
+    // Operations interleaved in chunks of 10 keys (A, B, A, B, ...) so both sides of each comparison see the same load.
+    const chunks = (keys: string[]) =>
+      Array.from({ length: Math.ceil(keys.length / 10) }, (_, i) => keys.slice(i * 10, i * 10 + 10));
+    const samples: Record<string, number[]> = { put: [], rawPut: [], hit: [], rawGet: [], miss: [] };
+    const run = async (p: NodeProcess, op: string, keys: string[], into: string) => {
+      const r = await p.call({ cmd: 'time', op, keys }, 300_000);
+      samples[into]?.push(...((r.stats as { samples: number[] }).samples ?? []));
+    };
+    for (const [i, w] of writers.entries()) {
+      const vk = chunks(keysOf(i, 'v'));
+      const rk = chunks(keysOf(i, 'raw'));
+      for (let c = 0; c < vk.length; c++) {
+        await run(w, 'set', vk[c] as string[], 'put');
+        await run(w, 'rawPut', rk[c] as string[], 'rawPut');
+      }
+    }
+    progress('puts done');
+    // Hits from nodes that never saw the keys (no near cache entry): full lookups.
+    for (const [i, r] of readers.entries()) {
+      const w = (i + 1) % writers.length;
+      const vk = chunks(keysOf(w, 'v'));
+      const rk = chunks(keysOf(w, 'raw'));
+      const ak = chunks(keysOf(w, 'absent'));
+      for (let c = 0; c < vk.length; c++) {
+        await run(r, 'get', vk[c] as string[], 'hit');
+        await run(r, 'rawGet', rk[c] as string[], 'rawGet');
+        await run(r, 'get', ak[c] as string[], 'miss');
+      }
+    }
+    progress('gets done');
+    const stat = (xs: number[] | undefined): Stat => ({
+      n: xs?.length ?? 0,
+      p50: pct(xs ?? [], 0.5),
+      p99: pct(xs ?? [], 0.99),
+      mean: 0,
+    });
+    const near = await time(readers[0] as NodeProcess, 'nearGet', [keysOf(1, 'v')[0] as string]);
+    const mem = await time(readers[0] as NodeProcess, 'memGet', ['cache:bench/svc/mem']);
+    const H = stat(samples.hit);
+    const RG = stat(samples.rawGet);
+    const P = stat(samples.put);
+    const RP = stat(samples.rawPut);
+    const M = stat(samples.miss);
+    rows.push([
+      'DHT hit (lookup, no near entry)',
+      ms(H.p50),
+      ms(H.p99),
+      `${(H.p50 / RG.p50).toFixed(2)}x raw get (p50)`,
+    ]);
+    rows.push(['raw kad-dht get', ms(RG.p50), ms(RG.p99), '']);
+    rows.push(['DHT miss', ms(M.p50), ms(M.p99), `${(M.p50 / RG.p50).toFixed(2)}x raw get (p50)`]);
+    rows.push([
+      `DHT put (replication ${REPLICATION})`,
+      ms(P.p50),
+      ms(P.p99),
+      `${(P.p50 / RP.p50).toFixed(2)}x raw put (p50)`,
+    ]);
+    rows.push(['raw kad-dht put (k = 20 closest)', ms(RP.p50), ms(RP.p99), '']);
+    rows.push([
+      'near-cache hit (ns/op)',
+      near.p50.toFixed(0),
+      near.p99.toFixed(0),
+      `${(near.p50 / mem.p50).toFixed(2)}x memory backend hit (p50)`,
+    ]);
+    rows.push(['memory backend hit (ns/op)', mem.p50.toFixed(0), mem.p99.toFixed(0), '']);
+
+    // Invalidation reach: every node holds the key in its near cache, one node revokes.
+    const rounds = n <= 5 ? 30 : 20;
+    const slowest: number[] = [];
+    const all: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const key = `cache:bench/inv/get_user:${r}`;
+      await procs[0]?.call({ cmd: 'dht', op: 'set', key, value: '"v"', ttl: 600 });
+      await Promise.all(procs.map((p) => p.call({ cmd: 'dht', op: 'get', key })));
+      const watches = await Promise.all(procs.map((p) => p.watch({ key }, 30_000)));
+      const origin = procs[(r * 7 + 1) % n] as NodeProcess;
+      const reply = await origin.call({
+        cmd: 'dht',
+        op: 'revoke',
+        prefix: 'cache:bench/inv/',
+        pattern: `get_user:${r}`,
+      });
+      const at = Number(reply.at);
+      const applied = await Promise.all(watches.map((w) => w.applied));
+      const reach = applied.map((t) => t - at);
+      slowest.push(Math.max(...reach));
+      all.push(...reach.filter((_, i) => procs[i] !== origin));
+      // Check: nobody serves it any more.
+      const after = await Promise.all(procs.map((p) => p.call({ cmd: 'dht', op: 'get', key })));
+      if (after.some((a) => a.value !== undefined && a.value !== '{"$mc":"undef","v":null}'))
+        notes.push(`round ${r}: a node still served the key`);
+    }
+    rows.push([
+      `invalidation reach, slowest of ${n} nodes`,
+      ms(pct(slowest, 0.5)),
+      ms(pct(slowest, 0.99)),
+      `${rounds} revokes`,
+    ]);
+    rows.push([
+      'invalidation reach, any node',
+      ms(pct(all, 0.5)),
+      ms(pct(all, 0.99)),
+      `${all.length} samples`,
+    ]);
+
+    progress('invalidation rounds done');
+    // Memory and start-up.
+    const mem2 = await Promise.all(procs.map((p) => p.call({ cmd: 'info' })));
+    const rss = mem2.map((i) => (i.memory as { rss: number }).rss / 2 ** 20);
+    const heap = mem2.map((i) => (i.memory as { heapUsed: number }).heapUsed / 2 ** 20);
+    const starts = procs.map((p) => p.ready.startMs);
+    const spawns = procs.map((p) => p.spawnMs);
+    rows.push([
+      'RSS per node (MiB)',
+      rss.reduce((a, b) => a + b, 0) / n > 0 ? (rss.reduce((a, b) => a + b, 0) / n).toFixed(0) : '-',
+      Math.max(...rss).toFixed(0),
+      `mean / max; heap used mean ${(heap.reduce((a, b) => a + b, 0) / n).toFixed(0)} MiB`,
+    ]);
+    rows.push([
+      'node.start() (ms)',
+      ms(pct(starts, 0.5)),
+      ms(Math.max(...starts)),
+      'p50 / max: libp2p + DHT + gossip + services',
+    ]);
+    rows.push([
+      'process spawn to ready (ms)',
+      ms(pct(spawns, 0.5)),
+      ms(Math.max(...spawns)),
+      `p50 / max, incl. tsx; all ${n} up in ${(wall / 1000).toFixed(1)} s`,
+    ]);
+
+    // Reachability under churn: kill ~30% of the nodes (not the reader), read 100 keys from a node that never read them.
+    const keys = Array.from({ length: 100 }, (_, i) => `cache:bench/churn/k${i}`);
+    await time(procs[0] as NodeProcess, 'set', keys);
+    const kill = n <= 5 ? 2 : 6;
+    const reader = procs[n - 1] as NodeProcess;
+    const victims = procs.slice(1, 1 + kill);
+    const survivors = procs.filter((p) => !victims.includes(p));
+    const copies = async () => {
+      const held = await Promise.all(survivors.map((p) => p.call({ cmd: 'holds', keys })));
+      return (held.reduce((a, h) => a + Number(h.count), 0) / keys.length).toFixed(2);
+    };
+    const readable = async () => {
+      let ok = 0;
+      // The reader's near cache is bypassed: these keys were never read there.
+      for (const k of keys)
+        if ((await reader.call({ cmd: 'dht', op: 'get', key: k })).value !== '{"$mc":"undef","v":null}') ok++;
+      return ok;
+    };
+    for (const v of victims) v.child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    const copiesRight = await copies();
+    const right = await readable();
+    await new Promise((r) => setTimeout(r, 4000));
+    const copiesLater = await copies();
+    notes.push(
+      `churn: killed ${kill} of ${n} nodes (SIGKILL): right after, ${right}/100 keys readable and ${copiesRight} copies per key on the survivors; 4 s later (upkeep) ${copiesLater} copies per key (target ${REPLICATION})`,
+    );
+    return { nodes: n, rows, notes };
+  } finally {
+    await stopProcesses(procs);
+  }
+}
+
+function machine(): string {
+  const cpu = cpus();
+  let kernel = '';
+  try {
+    kernel = execSync('uname -sr').toString().trim();
+  } catch {}
+  return `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}`;
+}
+
+const results: Result[] = [];
+for (const n of sizes) {
+  process.stderr.write(`running ${n} nodes...\n`);
+  results.push(await runSize(n));
+}
+
+const lines: string[] = [];
+lines.push('# DHT cache benchmark');
+lines.push('');
+lines.push(
+  `Machine: ${machine()}. Command: \`npx tsx bench/dht.ts\` (${new Date().toISOString().slice(0, 10)}).`,
+);
+lines.push(
+  `Each node is a separate process (examples/dht-node.ts) on 127.0.0.1; replication ${REPLICATION}; latencies measured inside the node (ms unless noted).`,
+);
+for (const r of results) {
+  lines.push('');
+  lines.push(`## ${r.nodes} nodes`);
+  lines.push('');
+  lines.push('| operation | p50 | p99 | note |');
+  lines.push('|---|---:|---:|---|');
+  for (const row of r.rows) lines.push(`| ${row.join(' | ')} |`);
+  lines.push('');
+  for (const note of r.notes) lines.push(`- ${note}`);
+}
+const text = lines.join('\n');
+console.log(text);
+if (process.env.BENCH_SAVE === '1') writeFileSync(new URL('./results/dht.md', import.meta.url), `${text}\n`);
