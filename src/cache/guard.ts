@@ -29,6 +29,8 @@ export class GuardedBackend {
   errors = 0;
   /** True for backends that hold references (the memory backend): values are stored as snapshots. */
   readonly storesReferences: boolean;
+  /** The backend bounds every operation itself, within our timeout: no timer of ours needed. */
+  private readonly selfBounded: boolean;
   /** Consecutive failures per operation. */
   private readonly streaks = new Map<string, number>();
   private skipUntil = 0;
@@ -49,6 +51,8 @@ export class GuardedBackend {
     private readonly logger: Logger,
   ) {
     this.storesReferences = (backend as { storesReferences?: boolean }).storesReferences === true;
+    const own = backend.operationTimeoutMs;
+    this.selfBounded = typeof own === 'number' && own > 0 && own <= options.opTimeoutMs;
   }
 
   /** False while the backend is skipped after repeated failures. */
@@ -89,7 +93,30 @@ export class GuardedBackend {
       if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
       return result;
     }
-    return this.bounded(op, result, valid);
+    return this.selfBounded ? this.settled(op, result, valid) : this.bounded(op, result, valid);
+  }
+
+  /** Accounting only, for backends that bound their own operations: one promise, no timer. */
+  private settled<T>(
+    op: string,
+    pending: Promise<T>,
+    valid: ((value: T) => boolean) | undefined,
+  ): Promise<T> {
+    return pending.then(
+      (value) => {
+        if (valid !== undefined && !valid(value)) {
+          const err = this.invalidAnswer(op);
+          this.failed(op, err);
+          throw err;
+        }
+        if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
+        return value;
+      },
+      (err) => {
+        this.failed(op, err);
+        throw err;
+      },
+    );
   }
 
   private invalidAnswer(op: string): TypeError {

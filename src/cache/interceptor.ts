@@ -112,7 +112,7 @@ function memoryInvoker(ac: ActionCache, memory: MemoryBackend, next: ActionInvok
     const fastKey = fastKeyOf === undefined ? undefined : fastKeyOf(params);
     let key: string | undefined;
     let value: unknown;
-    const sample = (++stats.tick & 15) === 0;
+    const sample = (stats.tick++ & 15) === 0;
     const t = sample ? performance.now() : 0;
     if (fastKey !== undefined) {
       value = memory.getIn(fastTable!, fastKey);
@@ -149,7 +149,7 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
       stats.bypassed++;
       return next(ctx, params);
     }
-    const started = performance.now();
+    const started = (stats.tick++ & 15) === 0 ? performance.now() : 0;
     let found: unknown;
     try {
       found = guard.run('get', (b) => b.get(key), readable);
@@ -160,7 +160,7 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
     if (found instanceof Promise) {
       return found.then(
         (value) => {
-          ac.onLatency('get', performance.now() - started);
+          if (started !== 0) ac.onLatency('get', performance.now() - started);
           return afterGet(ac, value, key, ctx, params, next);
         },
         () => {

@@ -170,7 +170,7 @@ export function createPrometheusRegistry(
   });
   const latency = new Histogram({
     name: 'meshcache_cache_operation_seconds',
-    help: 'Latency of cache backend operations (synchronous gets are sampled 1 in 16)',
+    help: 'Latency of cache backend operations (gets are sampled 1 in 16, starting with the first)',
     labelNames: ['backend', 'op'] as const,
     buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
     registers: [registry],

@@ -26,6 +26,13 @@ export interface CacheBackend {
    * uses `keys()` and `delete()`.
    */
   revoke?(prefix: string, pattern: string): number | Promise<number>;
+  /**
+   * Set when every operation of this backend settles (resolves or rejects)
+   * within this many ms by itself, as the Redis backend's commands do. When it
+   * is within the caching layer's own bound (`cache.failure.opTimeoutMs`), the
+   * layer adds no timer of its own to each operation.
+   */
+  readonly operationTimeoutMs?: number;
   /** Called once by `node.start()` before the first request. */
   open?(context: BackendContext): void | Promise<void>;
   /** Called by `node.stop()`: release connections and timers. */

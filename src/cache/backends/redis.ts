@@ -49,6 +49,11 @@ export class RedisBackend implements CacheBackend {
   #nodeErrorLoggedAt = -Infinity;
   readonly #prefix: string;
 
+  /** Every operation settles within this many ms (commands time out, a disconnected client fails at once). */
+  get operationTimeoutMs(): number {
+    return this.options.operationTimeoutMs;
+  }
+
   /** Validates the options; does not connect (see `open`). Throws `MeshError('CONFIG_INVALID')`. */
   constructor(options: RedisBackendOptions = {}) {
     const parsed = redisOptionsSchema.safeParse(options);
