@@ -18,7 +18,7 @@
 import '../src/polyfills.js';
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { type NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../src/cli/demo-cluster.js';
 
 interface Stat {
@@ -59,6 +59,11 @@ interface Result {
 async function runSize(n: number): Promise<Result> {
   const rows: Result['rows'] = [];
   const notes: string[] = [];
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ');
+  notes.push(`load average (1/5/15 min) before: ${load()}`);
   const t0 = performance.now();
   const procs = await startProcesses(n, { network: `bench-${n}`, replication: REPLICATION, concurrency: 4 });
   const wall = performance.now() - t0;
@@ -88,9 +93,12 @@ async function runSize(n: number): Promise<Result> {
     const chunks = (keys: string[]) =>
       Array.from({ length: Math.ceil(keys.length / 10) }, (_, i) => keys.slice(i * 10, i * 10 + 10));
     const samples: Record<string, number[]> = { put: [], rawPut: [], hit: [], rawGet: [], miss: [] };
+    const failures: Record<string, number> = {};
     const run = async (p: NodeProcess, op: string, keys: string[], into: string) => {
       const r = await p.call({ cmd: 'time', op, keys }, 300_000);
-      samples[into]?.push(...((r.stats as { samples: number[] }).samples ?? []));
+      const st = r.stats as { samples: number[]; failures: number };
+      samples[into]?.push(...(st.samples ?? []));
+      failures[into] = (failures[into] ?? 0) + (st.failures ?? 0);
     };
     for (const [i, w] of writers.entries()) {
       const vk = chunks(keysOf(i, 'v'));
@@ -122,6 +130,9 @@ async function runSize(n: number): Promise<Result> {
     });
     const near = await time(readers[0] as NodeProcess, 'nearGet', [keysOf(1, 'v')[0] as string]);
     const mem = await time(readers[0] as NodeProcess, 'memGet', ['cache:bench/svc/mem']);
+    const failed = Object.entries(failures).filter(([, v]) => v > 0);
+    if (failed.length > 0)
+      notes.push(`failed or timed-out operations (5 s): ${failed.map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const H = stat(samples.hit);
     const RG = stat(samples.rawGet);
     const P = stat(samples.put);
@@ -241,6 +252,9 @@ async function runSize(n: number): Promise<Result> {
     const copiesLater = await copies();
     notes.push(
       `churn: killed ${kill} of ${n} nodes (SIGKILL): right after, ${right}/100 keys readable and ${copiesRight} copies per key on the survivors; 4 s later (upkeep) ${copiesLater} copies per key (target ${REPLICATION})`,
+    );
+    notes.push(
+      `load average after: ${load()} (other jobs share this 2-core machine; ${n} node processes plus the harness)`,
     );
     return { nodes: n, rows, notes };
   } finally {

@@ -130,14 +130,19 @@ function summary(samples: number[]): { n: number; p50: number; p99: number; mean
 async function timeEach(
   keys: string[],
   op: (key: string) => unknown,
-): Promise<ReturnType<typeof summary> & { samples: number[] }> {
+): Promise<ReturnType<typeof summary> & { samples: number[]; failures: number }> {
   const samples: number[] = [];
+  let failures = 0;
   for (const key of keys) {
     const t = performance.now();
-    await op(key);
+    try {
+      await op(key);
+    } catch {
+      failures++; // timed out or failed: its duration still counts
+    }
     samples.push(performance.now() - t);
   }
-  return { ...summary(samples), samples };
+  return { ...summary(samples), samples, failures };
 }
 
 /** Measures a synchronous hit in batches (per-op ns, p50/p99 over batches). */

@@ -89,6 +89,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       allow: o.allow ?? [...NETWORK_DEFAULTS.allow],
       dialTimeoutMs: o.dialTimeoutMs ?? NETWORK_DEFAULTS.dialTimeoutMs,
       redialIntervalMs: o.redialIntervalMs ?? NETWORK_DEFAULTS.redialIntervalMs,
+      discoveryIntervalMs: o.discoveryIntervalMs ?? NETWORK_DEFAULTS.discoveryIntervalMs,
       ...(o.psk === undefined ? {} : { psk: loadPsk(o.psk) }),
     };
     for (const addr of [...this.options.listen, ...this.options.bootstrap]) {
@@ -174,9 +175,14 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     node.services.pubsub.subscribe(controlTopic(this.networkId));
     this.logger.info({ peerId: this.peerId, addresses: this.addresses() }, 'network started');
     await this.dialBootstrap(true);
+    let ticks = 0;
+    const discoverEvery = Math.max(
+      1,
+      Math.round(this.options.discoveryIntervalMs / this.options.redialIntervalMs),
+    );
     this.redialTimer = setInterval(() => {
       void this.dialBootstrap(false);
-      this.discoverSoon();
+      if (++ticks % discoverEvery === 0 || this.members.size === 0) this.discoverSoon();
     }, this.options.redialIntervalMs);
     this.redialTimer.unref();
   }
@@ -345,7 +351,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
    * Peer discovery: a lookup of this node's own id reaches (and connects to) the
    * members closest to it, so each node ends up connected to its neighbourhood,
    * all members in a small network, not only to its bootstrap peers. Runs
-   * shortly after a member joins and on the redial interval.
+   * shortly after a member joins and every `discoveryIntervalMs`.
    */
   private discoverSoon(): void {
     if (this.discoverTimer !== undefined || this.discovering || this.meshDht === undefined) return;

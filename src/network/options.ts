@@ -17,6 +17,8 @@ export const networkOptionsSchema = z.object({
   dialTimeoutMs: z.number().int().positive().optional(),
   /** How often bootstrap peers are dialled again while not connected, ms. */
   redialIntervalMs: z.number().int().positive().optional(),
+  /** How often a node looks up its own id to find more members, ms (also shortly after each join). */
+  discoveryIntervalMs: z.number().int().positive().optional(),
 });
 
 export type NetworkOptions = z.input<typeof networkOptionsSchema>;
@@ -26,4 +28,5 @@ export const NETWORK_DEFAULTS = {
   allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'],
   dialTimeoutMs: 5_000,
   redialIntervalMs: 5_000,
+  discoveryIntervalMs: 60_000,
 } as const;
