@@ -275,6 +275,26 @@ describe('DHT backend availability', () => {
     await expect(Promise.resolve(fresh.set('cache:alone/s/x', 1, 1))).resolves.toBeUndefined();
   });
 
+  it('the sweep turns expired values into tombstones, then removes them; write-behind sets flush', async () => {
+    const [alone] = await startCluster(1, { id: 'sweep' });
+    others.push(alone as MeshNetwork);
+    const backend = await openBackend(alone as MeshNetwork, { tombstoneTtlSeconds: 0.3, writeBehind: true });
+    extra.push(backend);
+    await backend.set('cache:sweep/s/a', 'a', 0.2);
+    await backend.set('cache:sweep/s/b', 'b', 60);
+    await backend.flush();
+    const dht = (alone as MeshNetwork).dht;
+    expect(dht.readLocal('cache:sweep/s/a')?.value).toBe('"a"');
+    await sleep(250);
+    backend.sweep();
+    expect(dht.readLocal('cache:sweep/s/a')?.deleted).toBe(true);
+    expect(dht.readLocal('cache:sweep/s/b')?.value).toBe('"b"');
+    expect(await backend.get('cache:sweep/s/a')).toBeUndefined();
+    backend.sweep(Date.now() + 1000);
+    expect(dht.readLocal('cache:sweep/s/a')).toBeUndefined();
+    expect(backend.stats().stored).toBe(1);
+  });
+
   it('networks with different ids do not share entries', async () => {
     const a = new MeshNetwork({ id: 'iso-a' }, testLogger());
     await a.start();
