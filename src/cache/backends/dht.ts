@@ -73,6 +73,8 @@ const UPKEEP_CONCURRENCY = 16;
 
 export class DhtBackend implements CacheBackend {
   readonly options: ResolvedDhtOptions;
+  /** Every operation settles within this bound by itself (the caching layer then adds no timer). */
+  readonly operationTimeoutMs: number;
   private readonly near: NearCache | undefined;
   private readonly rules: RuleLog;
   private network: MeshNetwork | undefined;
@@ -102,6 +104,7 @@ export class DhtBackend implements CacheBackend {
   constructor(options: DhtOptions = {}) {
     this.options = parseDhtOptions(options);
     this.prefix = this.options.prefix;
+    this.operationTimeoutMs = this.options.opTimeoutMs;
     const nc = this.options.nearCache;
     this.near = nc.enabled ? new NearCache(nc.maxEntries, nc.maxAgeSeconds * 1000) : undefined;
     this.rules = new RuleLog(this.options.tombstoneTtlSeconds * 1000);
@@ -200,8 +203,9 @@ export class DhtBackend implements CacheBackend {
     const network = this.requireNetwork();
     if (!network.started) return existed;
     const dht = network.dht;
+    const deadline = this.signal(); // one bound for the whole delete (lookup + tombstone)
     if (!existed) {
-      const found = await this.fetch(dht, k);
+      const found = await this.fetch(dht, k, deadline);
       existed = found !== undefined && found.deleted !== true && !isExpired(found) && found.writtenAt < at;
     }
     const tombstone: StoredRecord = {
@@ -210,7 +214,7 @@ export class DhtBackend implements CacheBackend {
       writer: this.selfId(),
       deleted: true,
     };
-    await this.replicate(k, tombstone);
+    await this.replicate(k, tombstone, deadline);
     return existed;
   }
 
@@ -303,9 +307,9 @@ export class DhtBackend implements CacheBackend {
   }
 
   /** A kad lookup; undefined for a miss or a failure. */
-  private async fetch(dht: MeshDht, key: string): Promise<StoredRecord | undefined> {
+  private async fetch(dht: MeshDht, key: string, signal = this.signal()): Promise<StoredRecord | undefined> {
     try {
-      return await dht.get(key, this.signal());
+      return await dht.get(key, signal);
     } catch (err) {
       this.counters.lookupFailures++;
       this.logger?.debug({ key, err: (err as Error).message }, 'dht lookup failed: a miss');
@@ -341,9 +345,8 @@ export class DhtBackend implements CacheBackend {
   }
 
   /** Stores `record` on the `replication` closest peers (this node included when it is one of them). */
-  private async replicate(key: string, record: StoredRecord): Promise<void> {
+  private async replicate(key: string, record: StoredRecord, signal = this.signal()): Promise<void> {
     const dht = this.requireNetwork().dht;
-    const signal = this.signal();
     let closest: string[] = [];
     try {
       closest = await dht.closestPeers(key, signal);
