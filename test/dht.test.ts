@@ -37,9 +37,11 @@ describe('DHT backend on 5 loopback nodes (replication 3)', () => {
   });
 
   it('expires entries after their TTL, on every node', async () => {
-    await b[1]?.set(K('short'), 'soon gone', 0.6);
+    // 2 s leaves room for a slow put under load; the entry is read before it expires, then after.
+    const written = Date.now();
+    await b[1]?.set(K('short'), 'soon gone', 2);
     expect(await b[4]?.get(K('short'))).toBe('soon gone');
-    await sleep(700);
+    await sleep(Math.max(0, written + 2100 - Date.now()));
     for (const backend of b) expect(await backend.get(K('short'))).toBeUndefined();
   });
 
@@ -185,7 +187,11 @@ describe('DHT backend availability', () => {
   });
 
   it('stop 2 of the 3 holders: the value is still found, and copies are restored', async () => {
-    c = await startDhtCluster(5, { replication: 3, upkeepDelayMs: 100 }, { id: 'churn' });
+    c = await startDhtCluster(
+      5,
+      { replication: 3, upkeepDelayMs: 100, sweepIntervalMs: 1000, opTimeoutMs: 5000 },
+      { id: 'churn' },
+    );
     const key = 'cache:churn/svc/k';
     await c.backends[0]?.set(key, 'survives', 300);
     const hs = holders(c, key);
@@ -213,28 +219,35 @@ describe('DHT backend availability', () => {
     others.push(...newcomers);
     await Promise.all(newcomers.map((n) => n.start()));
     extra.push(
-      ...(await Promise.all(newcomers.map((n) => openBackend(n, { replication: 3, upkeepDelayMs: 100 })))),
+      ...(await Promise.all(
+        newcomers.map((n) =>
+          openBackend(n, { replication: 3, upkeepDelayMs: 100, sweepIntervalMs: 1000, opTimeoutMs: 5000 }),
+        ),
+      )),
     );
     const all = [...live.map((i) => cl.nets[i] as MeshNetwork), ...newcomers];
-    await Promise.all(all.map((n) => n.waitForPeers(all.length - 1, 15_000)));
-    const ids = all.map((n) => n.peerId);
-    const holdersOf = (k: string) =>
-      all
-        .filter((n) => n.dht.readLocal(k) !== undefined)
-        .map((n) => n.peerId)
-        .sort();
-    await waitFor(
-      () =>
-        keys.every(
-          (k) => JSON.stringify(holdersOf(k)) === JSON.stringify(sortByDistance(k, ids).slice(0, 3).sort()),
-        ),
-      15_000,
-      'hand-off',
-    );
-    expect(
-      keys.filter((k) => holdersOf(k).some((id) => newcomers.some((n) => n.peerId === id))).length,
-    ).toBeGreaterThan(0);
-    for (const n of newcomers) await n.stop();
+    try {
+      await Promise.all(all.map((n) => n.waitForPeers(all.length - 1, 15_000)));
+      const ids = all.map((n) => n.peerId);
+      const holdersOf = (k: string) =>
+        all
+          .filter((n) => n.dht.readLocal(k) !== undefined)
+          .map((n) => n.peerId)
+          .sort();
+      await waitFor(
+        () =>
+          keys.every(
+            (k) => JSON.stringify(holdersOf(k)) === JSON.stringify(sortByDistance(k, ids).slice(0, 3).sort()),
+          ),
+        15_000,
+        'hand-off',
+      );
+      expect(
+        keys.filter((k) => holdersOf(k).some((id) => newcomers.some((n) => n.peerId === id))).length,
+      ).toBeGreaterThan(0);
+    } finally {
+      for (const n of newcomers) await n.stop();
+    }
   });
 
   it('a holder that was away during a delete does not resurrect the entry', async () => {

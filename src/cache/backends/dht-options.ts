@@ -23,7 +23,7 @@ export const dhtOptionsSchema = z.strictObject({
       announceWrites: z.boolean().default(true),
     })
     .prefault({}),
-  /** How often expired records, tombstones and invalidation rules are removed, ms. */
+  /** How often expired records, tombstones and invalidation rules are removed and stray records handed to their holders, ms. */
   sweepIntervalMs: z.number().int().positive().default(30_000),
   /** How long tombstones and invalidation rules are kept, s: longer than any write can be in flight. */
   tombstoneTtlSeconds: z.number().positive().default(600),

@@ -70,6 +70,7 @@ export interface InvalidationInfo {
 
 const SYNC_NAME = 'dht-rules';
 const UPKEEP_CONCURRENCY = 16;
+const MAX_HANDOFF_ATTEMPTS = 5;
 
 export class DhtBackend implements CacheBackend {
   readonly options: ResolvedDhtOptions;
@@ -258,7 +259,7 @@ export class DhtBackend implements CacheBackend {
     await Promise.allSettled([...this.pending, this.upkeepRunning]);
   }
 
-  /** Forces a sweep now (tests). */
+  /** Removes expired records and passes records this node should not hold to their holders; runs every `sweepIntervalMs`. */
   sweep(now = Date.now()): void {
     this.rules.prune(now);
     const network = this.network;
@@ -277,6 +278,9 @@ export class DhtBackend implements CacheBackend {
         });
       }
     }
+    // Records that reached this node from a peer with an older view of the membership, or whose
+    // hand-off failed, are passed on to their holders (an upkeep pass with no membership change).
+    if (this.upkeepTimer === undefined) this.scheduleUpkeep(0);
   }
 
   // ---- internals ----
@@ -504,15 +508,18 @@ export class DhtBackend implements CacheBackend {
     }
   }
 
-  private scheduleUpkeep(): void {
+  private scheduleUpkeep(delayMs = this.options.upkeepDelayMs): void {
     if (this.upkeepTimer !== undefined) return;
     this.upkeepTimer = setTimeout(() => {
       this.upkeepTimer = undefined;
       const previous = this.upkeepRunning ?? Promise.resolve();
       this.upkeepRunning = previous.then(() => this.runUpkeep());
-    }, this.options.upkeepDelayMs);
+    }, delayMs);
     this.upkeepTimer.unref();
   }
+
+  /** Hand-offs that failed (peer busy or timed out): key -> peers still to reach, and attempts so far. */
+  private retries = new Map<string, { peers: Set<string>; attempts: number }>();
 
   private async runUpkeep(): Promise<void> {
     const network = this.network;
@@ -523,6 +530,26 @@ export class DhtBackend implements CacheBackend {
     this.upkeepBase = now;
     const live = [...dht.localRecords()].filter((r) => !isExpired(r.record));
     const plan = planUpkeep(live, before, now, dht.selfId, this.options.replication);
+    // Failed hand-offs of earlier passes, still relevant: the peer is a member and still a holder.
+    const pending = this.retries;
+    this.retries = new Map();
+    const planned = new Map(plan.map((h) => [h.entry.key, h]));
+    for (const entry of live) {
+      const retry = pending.get(entry.key);
+      if (retry === undefined) continue;
+      const holders = sortByDistance(entry.key, [...now, dht.selfId]).slice(0, this.options.replication);
+      const targets = [...retry.peers].filter((p) => now.has(p) && holders.includes(p));
+      if (targets.length === 0) continue;
+      const existing = planned.get(entry.key);
+      const merged = {
+        entry,
+        targets: [...new Set([...(existing?.targets ?? []), ...targets])],
+        dropAfter: !holders.includes(dht.selfId),
+      };
+      if (existing === undefined) plan.push(merged);
+      else plan[plan.indexOf(existing)] = merged;
+      planned.set(entry.key, merged);
+    }
     if (plan.length === 0) return;
     let sent = 0;
     await runLimited(plan, UPKEEP_CONCURRENCY, async ({ entry, targets, dropAfter }) => {
@@ -530,9 +557,19 @@ export class DhtBackend implements CacheBackend {
         targets.map((p) => dht.storeAt(p, entry.key, entry.record, this.signal()).catch(() => false)),
       );
       sent += results.filter(Boolean).length;
-      if (dropAfter && results.every(Boolean) && results.length > 0) dht.deleteLocal(entry.key);
+      const failed = targets.filter((_, i) => !results[i]);
+      if (failed.length === 0) {
+        if (dropAfter && results.length > 0) dht.deleteLocal(entry.key);
+        return;
+      }
+      const attempts = (pending.get(entry.key)?.attempts ?? 0) + 1;
+      if (attempts <= MAX_HANDOFF_ATTEMPTS) this.retries.set(entry.key, { peers: new Set(failed), attempts });
     });
     this.counters.handoffs += sent;
-    this.logger?.debug({ records: plan.length, sent }, 'replication upkeep done');
+    this.logger?.debug(
+      { records: plan.length, sent, retrying: this.retries.size },
+      'replication upkeep done',
+    );
+    if (this.retries.size > 0) this.scheduleUpkeep(Math.max(1000, this.options.upkeepDelayMs));
   }
 }
