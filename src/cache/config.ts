@@ -137,7 +137,7 @@ export const DEFAULTS = {
   replication: 3,
   maxKeyLength: 200,
   memory: { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, sweepIntervalMs: 5_000 },
-  failure: { opTimeoutMs: 250, failureThreshold: 5, cooldownMs: 5_000, managementTimeoutMs: 30_000 },
+  failure: { failureThreshold: 5, cooldownMs: 5_000, managementTimeoutMs: 30_000 },
 } as const;
 
 /** The global level after merging every source, with defaults filled in. */
@@ -155,7 +155,13 @@ export interface ResolvedGlobal {
   dht: GlobalConfig['dht'];
   events: z.output<typeof eventRuleSchema>[];
   access: { allow: string[]; authorize?: (...args: any[]) => unknown };
-  failure: { opTimeoutMs: number; failureThreshold: number; cooldownMs: number; managementTimeoutMs: number };
+  /** `opTimeoutMs` stays undefined unless configured: see `GuardedBackend` for the default. */
+  failure: {
+    opTimeoutMs?: number;
+    failureThreshold: number;
+    cooldownMs: number;
+    managementTimeoutMs: number;
+  };
 }
 
 /** A validated configuration: the merged global level, plus per-source service layers. */

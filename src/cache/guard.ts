@@ -12,12 +12,16 @@ import type { CacheBackend } from './backends/backend.js';
 
 /** Failure handling numbers (config `cache.failure`). */
 export interface GuardOptions {
-  opTimeoutMs: number;
+  /** Configured bound of one operation; undefined: the backend's own `operationTimeoutMs`, else 250 ms. */
+  opTimeoutMs?: number;
   failureThreshold: number;
   cooldownMs: number;
 }
 
 const LOG_WINDOW_MS = 10_000;
+
+/** Bound of one operation of a backend that declares none, when `cache.failure.opTimeoutMs` is not set. */
+export const DEFAULT_OP_TIMEOUT_MS = 250;
 
 class BackendTimeout extends Error {
   override readonly name = 'BackendTimeout';
@@ -29,8 +33,14 @@ export class GuardedBackend {
   errors = 0;
   /** True for backends that hold references (the memory backend): values are stored as snapshots. */
   readonly storesReferences: boolean;
-  /** The backend bounds every operation itself, within our timeout: no timer of ours needed. */
+  /**
+   * The backend bounds every operation itself (it declares `operationTimeoutMs`),
+   * within `cache.failure.opTimeoutMs` when that is configured: no timer of ours.
+   * A DHT lookup on a large network legitimately takes longer than the 250 ms
+   * default meant for backends that say nothing.
+   */
   private readonly selfBounded: boolean;
+  private readonly timeoutMs: number;
   /** Consecutive failures per operation. */
   private readonly streaks = new Map<string, number>();
   private skipUntil = 0;
@@ -52,7 +62,9 @@ export class GuardedBackend {
   ) {
     this.storesReferences = (backend as { storesReferences?: boolean }).storesReferences === true;
     const own = backend.operationTimeoutMs;
-    this.selfBounded = typeof own === 'number' && own > 0 && own <= options.opTimeoutMs;
+    const configured = options.opTimeoutMs;
+    this.selfBounded = typeof own === 'number' && own > 0 && (configured === undefined || own <= configured);
+    this.timeoutMs = configured ?? DEFAULT_OP_TIMEOUT_MS;
   }
 
   /** False while the backend is skipped after repeated failures. */
@@ -137,7 +149,7 @@ export class GuardedBackend {
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const id = ++this.seq;
-      this.deadlines.set(id, { deadline: Date.now() + this.options.opTimeoutMs, op, reject });
+      this.deadlines.set(id, { deadline: Date.now() + this.timeoutMs, op, reject });
       if (this.timer === undefined) this.armTimer();
       pending.then(
         (value) => {
@@ -161,14 +173,14 @@ export class GuardedBackend {
   }
 
   private armTimer(): void {
-    const every = Math.max(1, Math.floor(this.options.opTimeoutMs / 4));
+    const every = Math.max(1, Math.floor(this.timeoutMs / 4));
     this.timer = setInterval(() => {
       const now = Date.now();
       for (const [id, entry] of this.deadlines) {
         if (entry.deadline > now) break;
         this.deadlines.delete(id);
         const err = new BackendTimeout(
-          `cache backend '${this.name}' ${entry.op} took longer than ${this.options.opTimeoutMs} ms`,
+          `cache backend '${this.name}' ${entry.op} took longer than ${this.timeoutMs} ms`,
         );
         this.failed(entry.op, err);
         entry.reject(err);

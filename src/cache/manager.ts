@@ -220,7 +220,7 @@ export class CacheManager {
           return new MemoryBackend(global.memory);
         }
         const { DhtBackend } = await import('./backends/dht.js');
-        return new DhtBackend({ replication: global.replication, ...global.dht });
+        return new DhtBackend({ replication: global.replication, prefix: global.prefix, ...global.dht });
       }
     }
     const known = ['memory', 'redis', 'dht', ...Object.keys(this.node.options.backends ?? {})];
