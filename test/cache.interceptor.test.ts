@@ -1,19 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBackend, Node, type NodeOptions, type RequestContext } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend, type Node, type NodeOptions, type RequestContext } from '../src/index.js';
 import { gate, sleep, TestStore, waitFor } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
-
-async function started(options: NodeOptions, ...services: object[]): Promise<Node> {
-  const node = new Node({ env: {}, ...options });
-  nodes.push(node);
-  for (const s of services) node.addService(s);
-  await node.start();
-  return node;
-}
+const { started } = useNodes();
 
 /** The backends every behaviour is checked on: the built-in memory backend, and a serializing async store. */
 const BACKENDS = [

@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileKeyBuilder, keyFromAllParams } from '../src/cache/keys.js';
-import { canonical, encodeKeyValue, Node, type NodeOptions, type RequestContext } from '../src/index.js';
+import { canonical, encodeKeyValue, type RequestContext } from '../src/index.js';
 import { TestStore } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
-
-async function started(options: NodeOptions, ...services: object[]): Promise<Node> {
-  const node = new Node({ env: {}, ...options });
-  nodes.push(node);
-  for (const s of services) node.addService(s);
-  await node.start();
-  return node;
-}
+const { started } = useNodes();
 
 const ctx = {} as RequestContext;
 

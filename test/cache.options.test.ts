@@ -1,27 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  action,
-  cached,
-  MemoryBackend,
-  Node,
-  type NodeOptions,
-  type RequestContext,
-  service,
-} from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { action, cached, MemoryBackend, type RequestContext, service } from '../src/index.js';
 import { TestStore, waitFor } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
-
-async function started(options: NodeOptions, ...services: object[]): Promise<Node> {
-  const node = new Node({ env: {}, ...options });
-  nodes.push(node);
-  for (const s of services) node.addService(s);
-  await node.start();
-  return node;
-}
+const { started } = useNodes();
 
 /** A memory backend with a clock the test moves by hand. */
 function clockedMemory() {
