@@ -3,7 +3,7 @@
  * markdown tables; BENCHMARKS.md records a run.
  */
 import '../src/polyfills.js';
-import { execSync } from 'node:child_process';
+import { execFileSync, execSync } from 'node:child_process';
 import { machine } from './harness.js';
 
 const suites: Record<string, () => Promise<string>> = {
@@ -12,10 +12,17 @@ const suites: Record<string, () => Promise<string>> = {
   memory: async () => (await import('./memory-backend.js')).benchMemoryBackend(),
   coalescing: async () => (await import('./coalescing.js')).benchCoalescing(),
   redis: async () => (await import('./redis.js')).benchRedis(),
+  // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
+  dht: async () =>
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/dht.ts'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
 };
+const DEFAULT = ['request', 'cache-hit', 'memory', 'coalescing', 'redis'];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const names = wanted.length > 0 ? wanted : Object.keys(suites);
+const names = wanted.length > 0 ? wanted : DEFAULT;
 console.log(
   `# meshcache benchmarks\n\nMachine: ${machine()}\nDate: ${new Date().toISOString()}\nCommit: ${safe(() => execSync('git rev-parse --short HEAD').toString().trim())}\n`,
 );
