@@ -110,7 +110,7 @@ export class CacheManager {
     };
     for (const action of entry.actions.values()) {
       if (action.internal) continue;
-      const resolved = resolveAction(config, entry, action);
+      const resolved = resolveAction(config, entry, action, svcLayers);
       if (resolved === undefined) continue;
       const ac = await this.actionCache(svc, action, resolved);
       svc.actions.set(action.name, ac);
@@ -121,7 +121,7 @@ export class CacheManager {
     this.services.set(entry.name, svc);
     this.addManagementActions(svc);
     const rules = [
-      ...svcLayers.flatMap((l) => l.options.events ?? []),
+      ...svcLayers.flatMap((l) => l?.options.events ?? []),
       ...global.events.filter((r) => r.services === undefined || r.services.includes(entry.name)),
     ];
     for (const rule of rules) {

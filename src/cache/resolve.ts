@@ -48,46 +48,50 @@ export interface Layer {
   field: string;
 }
 
-/** Service-level layers of a service: its declaration, then each source (file, code). */
-export function serviceLayers(config: LoadedConfig, service: ServiceEntry): Layer[] {
-  const layers: Layer[] = [];
+/**
+ * Service-level layers of a service: index 0 is its own declaration, then one
+ * per source (file, code); undefined where a source says nothing.
+ */
+export function serviceLayers(config: LoadedConfig, service: ServiceEntry): Array<Layer | undefined> {
   const declared = validateDeclared('service', service.cache, `the declaration of service '${service.name}'`);
-  if (declared) layers.push({ kind: 'service', options: declared, field: `service '${service.name}' cache` });
+  const layers: Array<Layer | undefined> = [
+    declared && { kind: 'service', options: declared, field: `service '${service.name}' cache` },
+  ];
   for (const source of config.layers) {
     const opts = level(source.services?.[service.name]?.cache);
-    if (opts) layers.push({ kind: 'service', options: opts, field: `services.${service.name}.cache` });
+    layers.push(opts && { kind: 'service', options: opts, field: `services.${service.name}.cache` });
   }
   return layers;
 }
 
-/** Every layer of an action, lowest first (see the module comment). */
-function actionLayers(config: LoadedConfig, service: ServiceEntry, action: ActionEntry): Layer[] {
-  const layers: Layer[] = [];
-  const svcDeclared = validateDeclared(
-    'service',
-    service.cache,
-    `the declaration of service '${service.name}'`,
-  );
-  if (svcDeclared)
-    layers.push({ kind: 'service', options: svcDeclared, field: `service '${service.name}' cache` });
+/** Every layer of an action, lowest first (see the module comment), given its service's layers. */
+function actionLayers(
+  config: LoadedConfig,
+  service: ServiceEntry,
+  action: ActionEntry,
+  svc: Array<Layer | undefined>,
+): Layer[] {
   const declared = validateDeclared(
     'action',
     action.options.cache,
     `the declaration of action '${action.path}'`,
   );
-  if (declared) layers.push({ kind: 'action', options: declared, field: `action '${action.path}' cache` });
-  for (const source of config.layers) {
-    const svc = level(source.services?.[service.name]?.cache);
-    if (svc) layers.push({ kind: 'service', options: svc, field: `services.${service.name}.cache` });
-    const act = level(source.services?.[service.name]?.actions?.[action.name]?.cache);
-    if (act)
-      layers.push({
+  const layers = [
+    svc[0],
+    declared && { kind: 'action' as const, options: declared, field: `action '${action.path}' cache` },
+  ];
+  config.layers.forEach((source, i) => {
+    const opts = level(source.services?.[service.name]?.actions?.[action.name]?.cache);
+    layers.push(
+      svc[i + 1],
+      opts && {
         kind: 'action',
-        options: act,
+        options: opts,
         field: `services.${service.name}.actions.${action.name}.cache`,
-      });
-  }
-  return layers;
+      },
+    );
+  });
+  return layers.filter((l): l is Layer => l !== undefined);
 }
 
 function isEnabled(layers: Layer[]): boolean {
@@ -104,10 +108,11 @@ export function resolveAction(
   config: LoadedConfig,
   service: ServiceEntry,
   action: ActionEntry,
+  svcLayers: Array<Layer | undefined>,
 ): ResolvedActionCache | undefined {
   const global = config.global;
   if (!global.enabled) return undefined;
-  const layers = actionLayers(config, service, action);
+  const layers = actionLayers(config, service, action, svcLayers);
   if (!isEnabled(layers)) return undefined;
   const pick = <K extends keyof LevelOptions>(
     key: K,

@@ -367,11 +367,6 @@ export class Node {
     this.busOff.set(owner, list);
   }
 
-  /** @internal Service entries, for the cache manager. */
-  serviceEntry(name: string): ServiceEntry | undefined {
-    return this.services.get(name);
-  }
-
   private deliver(info: EventInfo, data: unknown): Promise<void> {
     return this.bus.deliver(
       info.topic,
