@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/cache/backends/redis.js';
 import { Node } from '../src/index.js';
+import { waitFor } from './helpers/log.js';
 import {
   captureLogger,
   deadPort,
@@ -16,13 +17,7 @@ import {
 
 const available = redisAvailable();
 
-async function eventually(check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const eventually = (check: () => boolean | Promise<boolean>, ms = 20_000) => waitFor(check, ms, 20);
 
 /** A node with one cached service; `calls` counts handler runs. */
 function userNode(

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/cache/backends/redis.js';
 import { encodeValue } from '../src/cache/codec.js';
 import { MeshError } from '../src/errors.js';
+import { waitFor } from './helpers/log.js';
 import {
   captureLogger,
   deadPort,
@@ -16,14 +17,7 @@ import {
 
 const available = redisAvailable();
 
-/** Polls `check` every 20 ms until it is true (fails after `ms`). */
-async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const eventually = (check: () => boolean | Promise<boolean>, ms = 10_000) => waitFor(check, ms, 20);
 
 /** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats. */
 async function commandStats(raw: Redis): Promise<Record<string, number>> {

@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import pino from 'pino';
 
 const run = promisify(execFile);
 
@@ -438,12 +437,8 @@ export function startRedisCluster(masters = 3): Promise<RedisCluster> {
   return RedisCluster.start(masters);
 }
 
-/** A pino logger that keeps its records in memory, for assertions on logs. */
-export function captureLogger(level = 'debug'): { logger: import('pino').Logger; records: LogRecord[] } {
-  const records: LogRecord[] = [];
-  const logger = pino({ level }, { write: (line: string) => records.push(JSON.parse(line) as LogRecord) });
-  return { logger, records };
-}
+/** A pino logger that keeps its records in memory (see ./log.ts). */
+export { captureLogger } from './log.js';
 
 /** One captured pino record. */
 export interface LogRecord {
