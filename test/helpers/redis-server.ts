@@ -439,10 +439,3 @@ export function startRedisCluster(masters = 3): Promise<RedisCluster> {
 
 /** A pino logger that keeps its records in memory (see ./log.ts). */
 export { captureLogger } from './log.js';
-
-/** One captured pino record. */
-export interface LogRecord {
-  level: number;
-  msg: string;
-  [k: string]: unknown;
-}
