@@ -14,7 +14,9 @@ export { canonical, encodeKeyValue } from './cache/keys.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
 export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
 export { MeshError, type MeshErrorCode } from './errors.js';
+export type { MeshNetwork, MeshNetworkEvents } from './network/index.js';
 export type { NetworkOptions } from './network/options.js';
+export { generatePsk } from './network/psk.js';
 export type { CallTarget, EventInfo } from './node/context.js';
 export { RequestContext } from './node/context.js';
 export {

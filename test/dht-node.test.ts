@@ -45,7 +45,7 @@ function member(network: { id: string; bootstrap?: string[] }): Member {
   return { node, calls };
 }
 
-const net = (m: Member | undefined) => m?.node.network as unknown as MeshNetwork;
+const net = (m: Member | undefined): MeshNetwork => m!.node.network!;
 
 describe('DHT cache shared by three nodes', () => {
   const members: Member[] = [];

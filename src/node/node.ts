@@ -5,6 +5,7 @@ import type { CacheBackend } from '../cache/backends/backend.js';
 import type { ConfigInput } from '../cache/config.js';
 import { CacheManager } from '../cache/manager.js';
 import { MeshError } from '../errors.js';
+import type { MeshNetwork } from '../network/index.js';
 import type { NetworkOptions } from '../network/options.js';
 import { type CallTarget, type EventInfo, RequestContext } from './context.js';
 import { EventBus } from './events.js';
@@ -39,15 +40,6 @@ export interface NodeOptions {
   network?: NetworkOptions;
   /** Environment to read `CACHE_*` variables from (default `process.env`). */
   env?: Record<string, string | undefined>;
-}
-
-/** The slice of the P2P layer the node uses (implemented by `MeshNetwork`). */
-export interface NodeNetwork {
-  readonly networkId: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  publishEvent(topic: string, data: unknown): Promise<void>;
-  onEvent(handler: (topic: string, data: unknown, fromPeer: string) => void): () => void;
 }
 
 type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -99,8 +91,11 @@ export class Node {
   readonly logger: Logger;
   /** The cache manager: stats, metrics and backends. */
   readonly cache: CacheManager;
-  /** The P2P layer, once started with `network` options. */
-  network: NodeNetwork | undefined;
+  /**
+   * The P2P layer, once started with `network` options: `peers()`,
+   * `addresses()`, and the events `peer:join` / `peer:leave` (peer id).
+   */
+  network: MeshNetwork | undefined;
 
   private state: State = 'created';
   private seq = 0;
@@ -384,7 +379,7 @@ export class Node {
 
   private async startNetwork(): Promise<void> {
     const { MeshNetwork } = await import('../network/index.js');
-    const network: NodeNetwork = new MeshNetwork(this.options.network!, this.logger);
+    const network = new MeshNetwork(this.options.network!, this.logger);
     await network.start();
     this.network = network;
     this.networkId_ = network.networkId;
