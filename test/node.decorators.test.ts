@@ -136,3 +136,19 @@ describe('decorated services', () => {
     expect(err.message).toContain("node.provide('db'");
   });
 });
+
+describe('stats by path', () => {
+  it('lists each cached action under services.<s>.actions and under actions[<path>]', async () => {
+    const db = makeDb();
+    const node = new Node();
+    node.provide('db', db).addService(new UserService());
+    await node.start();
+    await node.request('user/get_user', { id: 1 });
+    await node.request('user/get_user', { id: 1 });
+    const s = node.cache.stats();
+    expect(s.actions['user/get_user']).toEqual(s.services.user.actions.get_user);
+    expect(s.actions['user/get_user']).toMatchObject({ hits: 1, misses: 1, hitRate: 0.5 });
+    expect(Object.keys(s.actions).sort()).toEqual(['user/get_user', 'user/get_user_profile']);
+    await node.stop();
+  });
+});

@@ -24,6 +24,8 @@ import { type ResolvedActionCache, resolveAction, serviceLayers } from './resolv
 /** `node.cache.stats()`: node totals, then per service and per action. */
 export interface CacheStats extends CacheStatsView {
   services: Record<string, CacheStatsView & { actions: Record<string, CacheStatsView> }>;
+  /** The same per-action figures, keyed by path (`user/get_user`). */
+  actions: Record<string, CacheStatsView>;
   backends: Record<string, { errors: number; available: boolean; entries?: number; evictions?: number }>;
 }
 
@@ -438,9 +440,13 @@ export class CacheManager {
   /** Counters for the node, per service and per action. */
   stats(): CacheStats {
     const services: CacheStats['services'] = {};
+    const byPath: CacheStats['actions'] = {};
     for (const svc of this.services.values()) {
       const actions: Record<string, CacheStatsView> = {};
-      for (const ac of svc.actions.values()) actions[ac.name] = summarize([ac.stats]);
+      for (const ac of svc.actions.values()) {
+        actions[ac.name] = summarize([ac.stats]);
+        byPath[`${svc.name}/${ac.name}`] = actions[ac.name];
+      }
       services[svc.name] = { ...summarize([...svc.actions.values()].map((a) => a.stats)), actions };
     }
     const backends: CacheStats['backends'] = {};
@@ -452,7 +458,7 @@ export class CacheManager {
         evictions: b.evictions,
       };
     const total = summarize([...this.allStats(), this.orphanStats]);
-    return { ...total, services, backends };
+    return { ...total, services, actions: byPath, backends };
   }
 
   /** The prom-client registry holding meshcache's metrics (created on first use). */
