@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   action,
   cached,
@@ -13,17 +13,15 @@ import {
   service,
 } from '../src/index.js';
 import { capturingLogger, TestStore } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
+const nodes = useNodes();
 
 function track(options: NodeOptions): Node {
   const node = new Node({ env: {}, ...options });
-  nodes.push(node);
+  nodes.track(node);
   return node;
 }
 
@@ -245,7 +243,7 @@ describe('config: environment', () => {
 
   it('reads process.env when no env option is given', async () => {
     const node = new Node({ config: { cache: { prefix: 'x:' } } });
-    nodes.push(node);
+    nodes.track(node);
     await node.start();
     expect(node.cache.settings?.prefix).toBe('x:');
   });

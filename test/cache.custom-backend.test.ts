@@ -1,27 +1,18 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type BackendContext,
   type CacheBackend,
   MeshError,
   Node,
-  type NodeOptions,
   type RequestContext,
 } from '../src/index.js';
 import { TestStore } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
+const nodes = useNodes();
 
-async function started(options: Partial<NodeOptions>, ...services: object[]) {
-  const node = new Node({ env: {}, ...options });
-  nodes.push(node);
-  for (const s of services) node.addService(s);
-  await node.start();
-  return node;
-}
+const { started } = nodes;
 
 function userService() {
   const calls = { n: 0 };
@@ -184,7 +175,7 @@ describe('custom backends', () => {
       backends: { broken: { get() {} } as never },
       config: { cache: { backend: 'broken' } },
     });
-    nodes.push(node);
+    nodes.track(node);
     const err = await node.start().catch((e: unknown) => e);
     expect(MeshError.is(err, 'CONFIG_INVALID')).toBe(true);
     expect((err as Error).message).toContain('broken');

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fillTemplate } from '../src/cache/event-rules.js';
 import {
   action,
@@ -7,16 +7,13 @@ import {
   type EventRule,
   MeshError,
   Node,
-  type NodeOptions,
   type RequestContext,
   service,
 } from '../src/index.js';
 import { capturingLogger } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
+const nodes = useNodes();
 
 /** Counts handler calls per `<action>:<json params>`. */
 class Calls {
@@ -54,13 +51,7 @@ function svc(name: string, calls: Calls, events?: EventRule[]) {
   };
 }
 
-async function started(options: Partial<NodeOptions>, ...services: object[]) {
-  const node = new Node({ env: {}, ...options });
-  nodes.push(node);
-  for (const s of services) node.addService(s);
-  await node.start();
-  return node;
-}
+const { started } = nodes;
 
 async function fill(node: Node, service = 'user') {
   for (const id of [1, 2]) {
@@ -324,7 +315,7 @@ describe('event rules', () => {
       [{ event: 'x', keys: 'a' }],
     ]) {
       const node = new Node({ env: {}, config: { cache: { events } } as never });
-      nodes.push(node);
+      nodes.track(node);
       const err = await node.start().catch((e: unknown) => e);
       expect(MeshError.is(err, 'CONFIG_INVALID'), JSON.stringify(events)).toBe(true);
       expect((err as Error).message).toContain('cache.events.0');

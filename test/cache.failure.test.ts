@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CacheBackend, Node, type NodeOptions, type RequestContext } from '../src/index.js';
 import { capturingLogger, type FaultMode, FaultyStore, waitFor } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
+const nodes = useNodes();
 
 async function started(
   options: Partial<NodeOptions>,
@@ -19,7 +17,7 @@ async function started(
     config: { cache: { backend: 'flaky', failure: { opTimeoutMs: 50, ...failure } } },
     ...options,
   });
-  nodes.push(node);
+  nodes.track(node);
   node.addService({
     name: 'user',
     actions: {
@@ -125,7 +123,7 @@ describe('the circuit breaker', () => {
       backends: { bad },
       config: { cache: { failure: { failureThreshold: 1, cooldownMs: 60_000 } } },
     });
-    nodes.push(node);
+    nodes.track(node);
     let calls = 0;
     node.addService({
       name: 's',

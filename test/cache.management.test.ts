@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   action,
   cached,
@@ -10,11 +10,9 @@ import {
   service,
 } from '../src/index.js';
 import { TestStore } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
+const nodes = useNodes();
 
 /** The spec's user service, plus a profile action keyed like the spec's invalidation example. */
 @service('user')
@@ -72,7 +70,7 @@ const denials: unknown[] = [];
 async function setup(options: Partial<NodeOptions> = {}) {
   const users = new UserService();
   const node = new Node({ env: {}, ...options });
-  nodes.push(node);
+  nodes.track(node);
   node.addService(users).addService(intruder('billing')).addService(intruder('admin'));
   await node.start();
   return { node, users };

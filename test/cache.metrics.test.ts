@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Node, type NodeOptions, type RequestContext } from '../src/index.js';
 import { capturingLogger, FaultyStore, TestStore, waitFor } from './fixtures/stores.js';
+import { useNodes } from './helpers/nodes.js';
 
-const nodes: Node[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
-});
+const nodes = useNodes();
 
 async function started(options: Partial<NodeOptions>) {
   const node = new Node({ env: {}, ...options });
-  nodes.push(node);
+  nodes.track(node);
   const echo = (_c: RequestContext, p: Record<string, unknown>) => ({ ...p });
   node.addService({
     name: 'user',
@@ -86,7 +84,7 @@ describe('stats()', () => {
 
   it('counts expired entries reclaimed on read as evictions', async () => {
     const node = new Node({ env: {} });
-    nodes.push(node);
+    nodes.track(node);
     node.addService({ name: 's', actions: { a: { cache: { ttl: 0.02 }, handler: () => 1 } } });
     await node.start();
     await node.request('s/a');
@@ -102,7 +100,7 @@ describe('stats()', () => {
       backends: { bad: new FaultyStore('throw') },
       config: { cache: { backend: 'bad', failure: { failureThreshold: 1_000 } } },
     });
-    nodes.push(node);
+    nodes.track(node);
     node.addService({ name: 's', actions: { a: { cache: true, handler: () => 1 } } });
     await node.start();
     for (let i = 0; i < 3; i++) await node.request('s/a');

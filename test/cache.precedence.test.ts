@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cached, MeshError, Node, type RequestContext, service } from '../src/index.js';
+import { cached, MeshError, Node, type NodeOptions, type RequestContext, service } from '../src/index.js';
+import { useNodes } from './helpers/nodes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshcache-precedence-'));
 function file(name: string, text: string): string {
@@ -22,16 +23,9 @@ class UserService {
   }
 }
 
-const nodes: Node[] = [];
-async function started(options: ConstructorParameters<typeof Node>[0]): Promise<Node> {
-  const node = new Node(options);
-  nodes.push(node);
-  node.addService(new UserService());
-  await node.start();
-  return node;
-}
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+const nodes = useNodes();
+const started = (options: NodeOptions) => nodes.started(options, new UserService());
+afterEach(() => {
   calls = 0;
 });
 
