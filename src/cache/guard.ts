@@ -190,7 +190,7 @@ export class GuardedBackend {
         this.timer = undefined;
       }
     }, every);
-    this.timer.unref();
+    // Not unref'd: somebody awaits each pending operation, and the timer exists only while one is pending.
   }
 
   /** Stops the deadline timer (pending operations are left to settle by themselves). */
