@@ -6,8 +6,9 @@
  * copy. Eviction is "second chance" (CLOCK): a hit only sets a flag, so the hit
  * path is one Map lookup and one compare, with no reordering.
  */
+
+import { wallNow } from '../clock.js';
 import { CacheEnvelope, snapshot } from '../snapshot.js';
-import { coarseNow } from './memory.js';
 
 export interface NearEntry {
   value: unknown;
@@ -31,8 +32,8 @@ export class NearCache {
     return this.map.size;
   }
 
-  /** The live entry for `key` (marks it used), or undefined. The clock is the memory backend's 1 ms coarse clock. */
-  get(key: string, now = coarseNow()): NearEntry | undefined {
+  /** The live entry for `key` (marks it used), or undefined. The clock is `wallNow` (clock.ts). */
+  get(key: string, now = wallNow()): NearEntry | undefined {
     const e = this.map.get(key);
     if (e === undefined) return undefined;
     if (e.expiresAt <= now) {

@@ -15,6 +15,7 @@
  * owning the ~200 lines keeps the hit path exactly as lean as we measure it
  * (see BENCHMARKS.md: it matches or beats lru-cache with ttl).
  */
+import { wallNow } from '../clock.js';
 import type { Glob } from '../glob.js';
 import type { CacheBackend } from './backend.js';
 
@@ -36,22 +37,6 @@ export interface MemoryBackendOptions {
 export type EvictionReason = 'capacity' | 'bytes' | 'expired';
 
 const NONE = 0xffffffff;
-
-let cachedNow = 0;
-function resetClock(): void {
-  cachedNow = 0;
-}
-/**
- * Date.now(), read at most once per millisecond: the first read caches it and
- * a 1 ms unref'd timer forgets it. Expiry therefore has 1 ms resolution.
- */
-export function coarseNow(): number {
-  if (cachedNow === 0) {
-    cachedNow = Date.now();
-    setTimeout(resetClock, 1).unref();
-  }
-  return cachedNow;
-}
 
 /**
  * A secondary index of one action's entries keyed by the raw value of its key
@@ -110,7 +95,7 @@ export class MemoryBackend implements CacheBackend {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private readonly sizeOf: (value: unknown) => number;
-  /** The clock; `coarseNow` unless a test injects one (read inline on the hit path). */
+  /** The clock; `wallNow` (see clock.ts) unless a test injects one (read inline on the hit path). */
   private readonly now: () => number;
   private readonly customClock: boolean;
   private readonly index = new Map<string, number>();
@@ -139,7 +124,7 @@ export class MemoryBackend implements CacheBackend {
       throw new RangeError('maxEntries must be an integer >= 1');
     if (!(this.maxBytes >= 0)) throw new RangeError('maxBytes must be >= 0');
     this.sizeOf = options.sizeOf ?? estimateSize;
-    this.now = options.now ?? coarseNow;
+    this.now = options.now ?? wallNow;
     this.customClock = options.now !== undefined;
     this.capacity = Math.min(this.maxEntries, 1024);
     this.expires = new Float64Array(this.capacity);
@@ -176,7 +161,7 @@ export class MemoryBackend implements CacheBackend {
   /** A hit on slot i: drops it if expired, else moves it to the LRU head and returns its value. */
   private touch(i: number): unknown {
     const exp = this.expires[i];
-    if (exp !== 0 && exp <= (this.customClock ? this.now() : cachedNow || coarseNow())) {
+    if (exp !== 0 && exp <= (this.customClock ? this.now() : wallNow())) {
       this.drop(i, 'expired');
       return undefined;
     }
