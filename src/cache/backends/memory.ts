@@ -16,6 +16,7 @@
  * (see BENCHMARKS.md: it matches or beats lru-cache with ttl).
  */
 import type { Glob } from '../glob.js';
+import { assertTtl } from '../ttl.js';
 import type { CacheBackend } from './backend.js';
 
 /** Options of the memory backend (config: `cache.memory`). */
@@ -219,6 +220,7 @@ export class MemoryBackend implements CacheBackend {
   }
 
   set(key: string, value: unknown, ttlSeconds: number): void {
+    assertTtl(ttlSeconds, key);
     const expiry = ttlSeconds > 0 ? this.now() + ttlSeconds * 1000 : 0;
     let size = 0;
     if (this.maxBytes > 0) {
