@@ -434,3 +434,152 @@ describe('config: invalid input is refused at start with CONFIG_INVALID naming t
     expect(err.message).toContain('staleTtl');
   });
 });
+
+describe('config: negative or non-finite TTLs are refused with one rule (issue 8, defect 5)', () => {
+  const RULE = 'a finite number of seconds >= 0 (0 = no expiry)';
+  const BAD = [-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+
+  /** Writes a YAML config file for one case (at run time, in a temporary folder). */
+  function yamlFile(text: string): { path: string; done: () => void } {
+    const dir = mkdtempSync(join(tmpdir(), 'meshcache-ttl-'));
+    const path = join(dir, 'meshcache.yaml');
+    writeFileSync(path, text);
+    return { path, done: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  async function refused(node: Node, field: string): Promise<MeshError> {
+    const err = await startRejects(node);
+    expect(err.details.field).toBe(field);
+    expect(err.message).toContain(field);
+    expect(err.message).toContain(RULE);
+    return err;
+  }
+
+  it('global cache.ttl and cache.staleTtl, from a config object and from a file', async () => {
+    for (const bad of BAD) {
+      await refused(track({ config: { cache: { ttl: bad } } }), 'cache.ttl');
+      await refused(track({ config: { cache: { ttl: 10, staleTtl: bad } } }), 'cache.staleTtl');
+    }
+    for (const [text, field] of [
+      ['cache:\n  ttl: -1\n', 'cache.ttl'],
+      ['cache:\n  ttl: .inf\n', 'cache.ttl'],
+      ['cache:\n  ttl: .nan\n', 'cache.ttl'],
+      ['cache:\n  ttl: 10\n  staleTtl: -5\n', 'cache.staleTtl'],
+    ] as const) {
+      const file = yamlFile(text);
+      try {
+        const err = await refused(track({ config: file.path }), field);
+        expect(err.message).toContain(file.path);
+      } finally {
+        file.done();
+      }
+    }
+  });
+
+  it('service-level and action-level ttl and staleTtl in a config object and in a file', async () => {
+    const paths = [
+      (v: number) => ({ services: { user: { cache: { ttl: v } } } }),
+      (v: number) => ({ services: { user: { cache: { staleTtl: v } } } }),
+      (v: number) => ({ services: { user: { actions: { get_user: { cache: { ttl: v } } } } } }),
+      (v: number) => ({ services: { user: { actions: { get_user: { cache: { staleTtl: v } } } } } }),
+    ];
+    const fields = [
+      'services.user.cache.ttl',
+      'services.user.cache.staleTtl',
+      'services.user.actions.get_user.cache.ttl',
+      'services.user.actions.get_user.cache.staleTtl',
+    ];
+    for (const bad of BAD) {
+      for (const [i, config] of paths.entries()) {
+        const node = track({ config: config(bad) });
+        node.addService(new UserService());
+        await refused(node, fields[i]!);
+      }
+    }
+    const file = yamlFile(
+      'services:\n  user:\n    actions:\n      get_user:\n        cache:\n          ttl: -3\n',
+    );
+    try {
+      const node = track({ config: file.path });
+      node.addService(new UserService());
+      await refused(node, 'services.user.actions.get_user.cache.ttl');
+    } finally {
+      file.done();
+    }
+    const svcFile = yamlFile('services:\n  user:\n    cache:\n      staleTtl: -.inf\n');
+    try {
+      await refused(track({ config: svcFile.path }), 'services.user.cache.staleTtl');
+    } finally {
+      svcFile.done();
+    }
+  });
+
+  it('declared in code: addService at service and action level, @service, @action and @cached', async () => {
+    for (const bad of BAD) {
+      for (const option of ['ttl', 'staleTtl'] as const) {
+        const svcLevel = track({});
+        svcLevel.addService({ name: 'p', cache: { [option]: bad }, actions: { a: () => 1 } });
+        const e1 = await refused(svcLevel, option);
+        expect(e1.message).toContain("service 'p'");
+
+        const actLevel = track({});
+        actLevel.addService({ name: 'p', actions: { a: { cache: { [option]: bad }, handler: () => 1 } } });
+        const e2 = await refused(actLevel, option);
+        expect(e2.message).toContain("action 'p/a'");
+      }
+    }
+
+    @service({ name: 'decorated', cache: { ttl: -1 } })
+    class BadService {
+      @action()
+      a() {
+        return 1;
+      }
+    }
+    @service('decorated2')
+    class BadAction {
+      @action({ cache: { ttl: Number.POSITIVE_INFINITY } })
+      a() {
+        return 1;
+      }
+    }
+    @service('decorated3')
+    class BadCached {
+      @cached({ ttl: 10, staleTtl: Number.NaN })
+      a() {
+        return 1;
+      }
+    }
+    const n1 = track({});
+    n1.addService(new BadService());
+    expect((await refused(n1, 'ttl')).message).toContain("service 'decorated'");
+    const n2 = track({});
+    n2.addService(new BadAction());
+    expect((await refused(n2, 'ttl')).message).toContain("action 'decorated2/a'");
+    const n3 = track({});
+    n3.addService(new BadCached());
+    expect((await refused(n3, 'staleTtl')).message).toContain("action 'decorated3/a'");
+  });
+
+  it('CACHE_TTL uses the same rule; ttl 0 and fractional ttls are still accepted', async () => {
+    for (const value of ['-1', 'Infinity', 'NaN']) {
+      const err = await startRejects(track({ env: { CACHE_TTL: value } }));
+      expect(err.message).toContain('CACHE_TTL');
+      expect(err.message).toContain(RULE);
+    }
+    const store = new TestStore();
+    const node = track({ backends: { mystore: store }, config: { cache: { backend: 'mystore', ttl: 0 } } });
+    node.addService({
+      name: 'svc',
+      actions: {
+        forever: { cache: true, handler: () => 'a' },
+        brief: { cache: { ttl: 0.25, staleTtl: 0.5 }, handler: () => 'b' },
+      },
+    });
+    await node.start();
+    await node.request('svc/forever');
+    await node.request('svc/brief');
+    expect(ttlOf(store, '/svc/forever')).toBe(0);
+    expect(ttlOf(store, '/svc/brief')).toBe(0.75);
+  });
+});

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EvictionReason } from '../src/cache/backends/memory.js';
-import { compileGlob, estimateSize, MemoryBackend, type MemoryBackendOptions } from '../src/index.js';
+import {
+  compileGlob,
+  estimateSize,
+  MemoryBackend,
+  type MemoryBackendOptions,
+  MeshError,
+} from '../src/index.js';
 import { waitFor } from './fixtures/stores.js';
 
 const backends: MemoryBackend[] = [];
@@ -147,6 +153,29 @@ describe('TTL and sweep', () => {
     expect(evicted).toEqual([['short', 'expired']]);
     clock.now += 10 * 365 * 86_400_000;
     expect(mem.get('forever')).toBe(2);
+  });
+
+  it('refuses a negative or non-finite ttl with INVALID_PARAMS and stores nothing (issue 8, defect 5)', () => {
+    const { mem } = make();
+    mem.set('kept', 'old', 0);
+    const table = mem.table();
+    for (const bad of [-1, -0.001, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      let err: unknown;
+      try {
+        mem.set('bad', 1, bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(MeshError.is(err, 'INVALID_PARAMS'), String(bad)).toBe(true);
+      expect((err as MeshError).details).toMatchObject({ key: 'bad' });
+      expect(() => mem.setIn(table, 7, 'bad2', 1, bad)).toThrow(MeshError);
+      expect(() => mem.set('kept', 'new', bad)).toThrow(/invalid TTL/);
+    }
+    expect(mem.has('bad')).toBe(false);
+    expect(mem.has('bad2')).toBe(false);
+    expect(mem.getIn(table, 7)).toBeUndefined();
+    expect(mem.get('kept')).toBe('old');
+    expect(mem.size).toBe(1);
   });
 
   it('sweep reclaims expired entries nobody reads, within its budget', () => {

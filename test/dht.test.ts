@@ -335,3 +335,32 @@ describe('DHT backend availability', () => {
     expect(() => new backend({ replication: 0 })).toThrow(/cache\.dht\.replication/);
   });
 });
+
+describe('DHT backend ttl rule (issue 8, defect 5)', () => {
+  let net: MeshNetwork | undefined;
+  let backend: DhtBackend | undefined;
+  afterAll(async () => {
+    await backend?.close();
+    await stopAll([net]);
+  });
+
+  it('refuses a negative or non-finite ttl with INVALID_PARAMS and stores nothing; 0 and fractions are fine', async () => {
+    [net] = await startCluster(1, { id: 'ttl-rule' });
+    backend = await openBackend(net as MeshNetwork);
+    const key = 'cache:ttl-rule/s/a';
+    for (const bad of [-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const err = await backend.set(key, 'v', bad).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(MeshError.is(err, 'INVALID_PARAMS'), String(bad)).toBe(true);
+      expect((err as MeshError).details).toMatchObject({ key, ttl: bad });
+    }
+    expect(await backend.get(key)).toBeUndefined();
+    expect(net?.dht.readLocal(key)).toBeUndefined();
+    await backend.set(key, 'forever', 0);
+    await backend.set('cache:ttl-rule/s/b', 'brief', 0.5);
+    expect(await backend.get(key)).toBe('forever');
+    expect(await backend.get('cache:ttl-rule/s/b')).toBe('brief');
+  });
+});

@@ -108,6 +108,23 @@ describe.skipIf(!available)('RedisBackend (single server)', () => {
     expect(await raw.exists('k:bad')).toBe(0);
   });
 
+  it('refuses a negative or non-finite ttl like every backend: INVALID_PARAMS naming key and ttl (issue 8, defect 5)', async () => {
+    for (const bad of [-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const err = await backend.set('k:bad', 1, bad).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(MeshError.is(err, 'INVALID_PARAMS'), String(bad)).toBe(true);
+      expect((err as MeshError).details).toMatchObject({ key: 'k:bad', ttl: bad });
+      expect((err as MeshError).message).toContain('a finite number of seconds >= 0 (0 = no expiry)');
+    }
+    expect(await raw.exists('k:bad')).toBe(0);
+    await backend.set('k:zero', 1, 0);
+    await backend.set('k:frac', 1, 0.5);
+    expect(await raw.pttl('k:zero')).toBe(-1);
+    expect(await raw.pttl('k:frac')).toBeGreaterThan(0);
+  });
+
   it('deletes one key with a single DEL', async () => {
     await backend.set('cache:default/user/get_user:1', 'a', 0);
     await backend.set('cache:default/user/get_user:2', 'b', 0);

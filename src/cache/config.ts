@@ -15,6 +15,12 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MeshError } from '../errors.js';
 import { redisOptionsSchema } from './backends/redis-options.js';
+import { isValidTtl, TTL_RULE } from './ttl.js';
+
+/** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
+const ttlError = (issue: { input?: unknown }) =>
+  `expected ${TTL_RULE}, got ${typeof issue.input === 'string' ? JSON.stringify(issue.input) : String(issue.input)}`;
+const ttlSchema = z.number({ error: ttlError }).refine(isValidTtl, { error: ttlError });
 
 const fn = z.custom<(...args: any[]) => unknown>((v) => typeof v === 'function', 'expected a function');
 
@@ -27,8 +33,8 @@ const eventRuleSchema = z.strictObject({
 /** Options shared by all three levels. */
 const commonShape = {
   enabled: z.boolean().optional(),
-  ttl: z.number().min(0).finite().optional(),
-  staleTtl: z.number().min(0).finite().optional(),
+  ttl: ttlSchema.optional(),
+  staleTtl: ttlSchema.optional(),
   backend: z.string().min(1).optional(),
   /** `frozen` (default): hits share one deep-frozen copy; `copy`: every call gets its own copy. */
   results: z.enum(['frozen', 'copy']).optional(),
@@ -256,7 +262,7 @@ export function configFromEnv(env: Record<string, string | undefined>): GlobalCo
   if (has('CACHE_BACKEND')) out.backend = env.CACHE_BACKEND!;
   if (has('CACHE_TTL')) {
     const n = Number(env.CACHE_TTL);
-    if (!Number.isFinite(n) || n < 0) throw bad('CACHE_TTL', 'a number of seconds >= 0');
+    if (!isValidTtl(n)) throw bad('CACHE_TTL', TTL_RULE);
     out.ttl = n;
   }
   if (env.CACHE_PREFIX !== undefined) {

@@ -28,7 +28,7 @@ import { MeshDht } from './dht.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { controlTopic, eventsTopic, kadProtocol } from './names.js';
-import { NETWORK_DEFAULTS, type NetworkOptions, networkOptionsSchema } from './options.js';
+import { NETWORK_DEFAULTS, type NetworkOptions, networkOptionsSchema, validateAddresses } from './options.js';
 import { loadPsk } from './psk.js';
 import { SyncService } from './sync.js';
 
@@ -92,18 +92,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       discoveryIntervalMs: o.discoveryIntervalMs ?? NETWORK_DEFAULTS.discoveryIntervalMs,
       ...(o.psk === undefined ? {} : { psk: loadPsk(o.psk) }),
     };
-    for (const addr of [...this.options.listen, ...this.options.bootstrap]) {
-      try {
-        multiaddr(addr);
-      } catch (err) {
-        throw new MeshError(
-          'CONFIG_INVALID',
-          `network: "${addr}" is not a multiaddr`,
-          { field: 'network' },
-          err,
-        );
-      }
-    }
+    validateAddresses('listen', this.options.listen);
+    validateAddresses('bootstrap', this.options.bootstrap);
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.sync = new SyncService(this.networkId, this.logger);
   }
@@ -388,12 +378,32 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         node.dial(multiaddr(addr), { signal: AbortSignal.timeout(this.options.dialTimeoutMs) }),
       ),
     );
+    const failures: Array<{ address: string; reason: string }> = [];
     results.forEach((r, i) => {
-      if (r.status === 'rejected')
-        this.logger.debug({ addr: targets[i], err: (r.reason as Error).message }, 'bootstrap dial failed');
+      if (r.status === 'fulfilled') return;
+      const address = targets[i] as string;
+      const reason = dialFailureReason(r.reason);
+      failures.push({ address, reason });
+      // On start every failure is a warning; later redials (every redialIntervalMs) stay at debug.
+      if (initial) this.logger.warn({ address, reason }, `bootstrap peer ${address} unreachable: ${reason}`);
+      else this.logger.debug({ address, reason }, `bootstrap dial failed: ${address}: ${reason}`);
     });
-    if (initial && targets.length > 0 && results.every((r) => r.status === 'rejected')) {
-      this.logger.warn({ bootstrap: targets }, 'no bootstrap peer reachable: running alone until one is');
+    if (initial && targets.length > 0 && failures.length === targets.length) {
+      const list = failures.map((f) => `${f.address} (${f.reason})`).join(', ');
+      this.logger.warn(
+        { bootstrap: targets, failures },
+        `no bootstrap peer reachable: running alone until one is: ${list}`,
+      );
     }
   }
+}
+
+/** The message of a dial error (AggregateErrors carry theirs in `errors`). */
+function dialFailureReason(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    const inner = [...new Set(err.errors.map(dialFailureReason))].join('; ');
+    return err.message ? `${err.message}: ${inner}` : inner;
+  }
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
 }

@@ -1,5 +1,8 @@
 /** Configuration of a node's network membership (`network:` in the config file). */
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
+import { MeshError } from '../errors.js';
 import { isValidNetworkId } from './names.js';
 
 export const networkOptionsSchema = z.object({
@@ -30,3 +33,39 @@ export const NETWORK_DEFAULTS = {
   redialIntervalMs: 5_000,
   discoveryIntervalMs: 60_000,
 } as const;
+
+/**
+ * Checks that every address of `network.listen` / `network.bootstrap` is a
+ * multiaddr whose `/p2p/` components are real peer ids (multiaddr itself
+ * accepts any text there, so a typo would otherwise leave the node dialling
+ * nobody forever). Throws CONFIG_INVALID naming the field and the address.
+ */
+export function validateAddresses(field: 'listen' | 'bootstrap', addresses: readonly string[]): void {
+  for (const address of addresses) {
+    const details = { field: `network.${field}`, address };
+    let components: ReturnType<ReturnType<typeof multiaddr>['getComponents']>;
+    try {
+      components = multiaddr(address).getComponents();
+    } catch (err) {
+      throw new MeshError(
+        'CONFIG_INVALID',
+        `network.${field}: "${address}" is not a multiaddr: ${(err as Error).message}`,
+        details,
+        err,
+      );
+    }
+    for (const c of components) {
+      if (c.name !== 'p2p') continue;
+      try {
+        peerIdFromString(c.value ?? '');
+      } catch (err) {
+        throw new MeshError(
+          'CONFIG_INVALID',
+          `network.${field}: "${address}" has an invalid peer id "${c.value ?? ''}" after /p2p/: ${(err as Error).message}`,
+          { ...details, peerId: c.value ?? '' },
+          err,
+        );
+      }
+    }
+  }
+}

@@ -11,7 +11,11 @@
 export interface CacheBackend {
   /** The stored value, or `undefined` for a miss (absent or expired). */
   get(key: string): unknown | Promise<unknown>;
-  /** Stores `value` for `ttlSeconds` seconds (fractions allowed; 0 = no expiry). */
+  /**
+   * Stores `value` for `ttlSeconds` seconds (fractions allowed; 0 = no expiry).
+   * The caching layer only passes finite TTLs >= 0; the built-in backends
+   * refuse anything else with INVALID_PARAMS (see `assertTtl` in `../ttl.js`).
+   */
   set(key: string, value: unknown, ttlSeconds: number): void | Promise<void>;
   /** Removes one key; true if it was there. */
   delete(key: string): boolean | Promise<boolean>;

@@ -27,6 +27,7 @@ import {
 } from '../../network/index.js';
 import { decodeValue, encodeValue } from '../codec.js';
 import { compileGlob } from '../glob.js';
+import { assertTtl } from '../ttl.js';
 import type { BackendContext, BackendStats, CacheBackend } from './backend.js';
 import { NearCache, shareable } from './dht-near-cache.js';
 import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './dht-options.js';
@@ -171,6 +172,7 @@ export class DhtBackend implements CacheBackend {
   }
 
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    assertTtl(ttlSeconds, key);
     const k = this.storedKey(key);
     const now = Date.now();
     const record: StoredRecord = {

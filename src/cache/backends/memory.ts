@@ -17,6 +17,7 @@
  */
 import { wallNow } from '../clock.js';
 import type { Glob } from '../glob.js';
+import { assertTtl } from '../ttl.js';
 import type { CacheBackend } from './backend.js';
 
 /** Options of the memory backend (config: `cache.memory`). */
@@ -204,6 +205,7 @@ export class MemoryBackend implements CacheBackend {
   }
 
   set(key: string, value: unknown, ttlSeconds: number): void {
+    assertTtl(ttlSeconds, key);
     const expiry = ttlSeconds > 0 ? this.now() + ttlSeconds * 1000 : 0;
     let size = 0;
     if (this.maxBytes > 0) {

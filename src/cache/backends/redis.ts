@@ -19,6 +19,7 @@ import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { MeshError } from '../../errors.js';
 import { decodeValue, encodeValue } from '../codec.js';
+import { assertTtl } from '../ttl.js';
 import type { BackendContext, CacheBackend } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
 import { createCluster, createStandalone } from './redis-connect.js';
@@ -235,9 +236,7 @@ export class RedisBackend implements CacheBackend {
 
   /** Stores `value` for `ttlSeconds` (fractions allowed, rounded to ms; 0 = no expiry). */
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
-    if (!(ttlSeconds >= 0) || !Number.isFinite(ttlSeconds)) {
-      throw new MeshError('INVALID_PARAMS', `invalid TTL: ${ttlSeconds}`, { key });
-    }
+    assertTtl(ttlSeconds, key);
     const encoded = encodeValue(value);
     const px = ttlSeconds === 0 ? 0 : Math.max(1, Math.round(ttlSeconds * 1000));
     const full = this.#prefix + key;
