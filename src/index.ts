@@ -14,6 +14,7 @@ export { canonical, encodeKeyValue } from './cache/keys.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
 export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
 export { MeshError, type MeshErrorCode } from './errors.js';
+export { Node, type NodeOptions } from './mesh-node.js';
 export type { MeshNetwork, MeshNetworkEvents } from './network/index.js';
 export type { NetworkOptions } from './network/options.js';
 export { generatePsk } from './network/psk.js';
@@ -27,8 +28,9 @@ export {
   service,
   subscribe,
 } from './node/decorators.js';
+export { Host, type HostOptions } from './node/host.js';
 export type { ActionInfo, ActionInvoker, Interceptor, InterceptorFunction } from './node/interceptors.js';
-export { Node, type NodeOptions } from './node/node.js';
+export type { NodePart, PartComponents } from './node/part.js';
 export type {
   ActionDefinition,
   ActionHandler,

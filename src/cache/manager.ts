@@ -6,13 +6,14 @@
  */
 import { z } from 'zod';
 import { MeshError } from '../errors.js';
+import type { MeshNetwork } from '../network/index.js';
 import type { RequestContext } from '../node/context.js';
 import type { ActionInvoker, Interceptor } from '../node/interceptors.js';
-import type { Node } from '../node/node.js';
+import type { NodePart, PartComponents } from '../node/part.js';
 import type { ActionEntry, ServiceEntry } from '../node/registry.js';
 import type { CacheBackend } from './backends/backend.js';
 import { MemoryBackend } from './backends/memory.js';
-import { type LoadedConfig, loadConfig } from './config.js';
+import { type ConfigInput, type LoadedConfig, loadConfig } from './config.js';
 import { fillTemplate } from './event-rules.js';
 import { compileGlob, hasWildcard, MAX_RAW_PATTERN_LENGTH } from './glob.js';
 import { GuardedBackend } from './guard.js';
@@ -56,8 +57,21 @@ function badParams(path: string, err: z.ZodError): MeshError {
   return new MeshError('INVALID_PARAMS', `${path}: ${field}: ${issue.message}`, { path, field });
 }
 
-/** Owns the cache of one node. */
-export class CacheManager {
+/** What the caching part is given when the node is built. */
+export interface CacheInit {
+  /** A configuration file path, or the configuration inline (see `NodeOptions.config`). */
+  readonly config?: string | ConfigInput;
+  /** Where `CACHE_*` variables are read; `process.env` when absent. */
+  readonly env?: Record<string, string | undefined>;
+  /** Custom backends by name. */
+  readonly backends?: Readonly<Record<string, CacheBackend>>;
+  /** The node's network once it joined one (the DHT backend needs it). */
+  readonly network: () => MeshNetwork | undefined;
+}
+
+/** Owns the cache of one node: the caching part of a node (see src/node/part.ts). */
+export class CacheManager implements NodePart {
+  readonly name = 'cache';
   /** The interceptor the node installs innermost on every user action. */
   readonly interceptor: Interceptor = { name: 'cache', wrap: (action, next) => this.wrap(action, next) };
   private config: LoadedConfig | undefined;
@@ -67,7 +81,9 @@ export class CacheManager {
   private readonly orphanStats = new ActionStats('(unknown)', '(unknown)');
   private prom: ReturnType<typeof createPrometheusRegistry> | undefined;
 
-  constructor(private readonly node: Node) {}
+  private node!: PartComponents;
+
+  constructor(private readonly init: CacheInit) {}
 
   /** The validated configuration (after `node.start()`). */
   get settings(): LoadedConfig['global'] | undefined {
@@ -75,9 +91,10 @@ export class CacheManager {
   }
 
   /** @internal Loads the configuration and opens the backends the known services use. */
-  async start(): Promise<void> {
-    const env = this.node.options.env ?? process.env;
-    this.config = loadConfig(this.node.options.config, env);
+  async start(components: PartComponents): Promise<void> {
+    this.node = components;
+    const env = this.init.env ?? process.env;
+    this.config = loadConfig(this.init.config, env);
     this.promState(); // created now, so the latency histogram counts from the first request
     await this.backendFor(this.config.global.backend, 'cache.backend');
   }
@@ -105,7 +122,7 @@ export class CacheManager {
     const global = config.global;
     const svc: ServiceCache = {
       name: entry.name,
-      scope: `${global.prefix}${this.node.networkId}/${entry.name}/`,
+      scope: `${global.prefix}${this.node.networkId()}/${entry.name}/`,
       generation: 0,
       actions: new Map(),
       guards: new Set(),
@@ -184,15 +201,15 @@ export class CacheManager {
     this.guards.set(name, guard);
     if (backend instanceof MemoryBackend) backend.onEvict = (key) => this.countEviction(key);
     await (backend as CacheBackend).open?.({
-      networkId: this.node.networkId,
+      networkId: this.node.networkId(),
       logger: this.node.logger,
-      network: this.node.network,
+      network: this.init.network(),
     });
     return guard;
   }
 
   private async createBackend(name: string, field: string): Promise<CacheBackend> {
-    const custom = this.node.options.backends?.[name];
+    const custom = this.init.backends?.[name];
     if (custom !== undefined) {
       if (
         typeof custom?.get !== 'function' ||
@@ -215,7 +232,7 @@ export class CacheManager {
         return new RedisBackend(global.redis ?? {});
       }
       case 'dht': {
-        if (this.node.network === undefined) {
+        if (this.init.network() === undefined) {
           this.node.logger.warn(
             "cache backend 'dht' needs the node to join a network (new Node({ network })); caching in local memory instead",
           );
@@ -225,7 +242,7 @@ export class CacheManager {
         return new DhtBackend({ replication: global.replication, prefix: global.prefix, ...global.dht });
       }
     }
-    const known = ['memory', 'redis', 'dht', ...Object.keys(this.node.options.backends ?? {})];
+    const known = ['memory', 'redis', 'dht', ...Object.keys(this.init.backends ?? {})];
     const where = this.config?.file ? ` (configuration file ${this.config.file})` : '';
     throw new MeshError(
       'CONFIG_INVALID',

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Node } from './node.js';
+import type { Host } from './host.js';
 import type { RequestOptions } from './types.js';
 
 /** The action (or event subscription) a context runs for. */
@@ -41,7 +41,7 @@ export class RequestContext {
 
   constructor(
     /** The node that runs this call. */
-    readonly node: Node,
+    readonly node: Host,
     private readonly target: CallTarget,
     parent: RequestContext | undefined,
     options: RequestOptions | undefined,

@@ -63,9 +63,9 @@ export interface ServiceDefinition {
   actions?: Record<string, ActionDefinition>;
   events?: Record<string, EventHandler>;
   /** Called by `node.start()` (or at once if the node already runs). */
-  started?: (node: import('./node.js').Node) => unknown;
+  started?: (node: import('./host.js').Host) => unknown;
   /** Called by `node.stop()`. */
-  stopped?: (node: import('./node.js').Node) => unknown;
+  stopped?: (node: import('./host.js').Host) => unknown;
 }
 
 /** Per-request options of `node.request()` and `ctx.request()`. */

@@ -1,12 +1,7 @@
 import '../polyfills.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { CacheBackend } from '../cache/backends/backend.js';
-import type { ConfigInput } from '../cache/config.js';
-import { CacheManager } from '../cache/manager.js';
 import { MeshError } from '../errors.js';
-import type { MeshNetwork } from '../network/index.js';
-import type { NetworkOptions } from '../network/options.js';
 import { type CallTarget, type EventInfo, RequestContext } from './context.js';
 import { EventBus } from './events.js';
 import {
@@ -17,29 +12,42 @@ import {
   toInterceptor,
 } from './interceptors.js';
 import { defaultLogger } from './logger.js';
+import type { NodePart, PartComponents } from './part.js';
 import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
 import { assertTopic } from './topics.js';
 import type { EventHandler, Params, RequestOptions, ServiceDefinition } from './types.js';
 
-/** Options of `new Node(...)`. */
-export interface NodeOptions {
-  /** The network this node belongs to (default `'default'`; `network.id` wins when given). */
+/** Options of the host (the `Node` users import adds the cache and network options). */
+export interface HostOptions {
+  /**
+   * The network this node belongs to.
+   * @default 'default'
+   */
   networkId?: string;
   /**
-   * Cache configuration: a path to a JSON or YAML file, or an object
-   * `{ file?, cache?, services? }` whose values override the file's and the environment's.
+   * A pino logger.
+   * @default pino at `LOG_LEVEL`, silent under test runners
    */
-  config?: string | ConfigInput;
-  /** Custom cache backends by name, chosen with `cache.backend: '<name>'` or per action. */
-  backends?: Record<string, CacheBackend>;
-  /** A pino logger (default: pino at `LOG_LEVEL`, silent under tests). */
   logger?: Logger;
-  /** Default timeout of every request in ms (default 0: none). */
+  /**
+   * Default timeout of every request in ms (0: none).
+   * @default 0
+   */
   requestTimeout?: number;
-  /** Joins a P2P network (libp2p): events go network-wide and the DHT backend becomes available. */
-  network?: NetworkOptions;
-  /** Environment to read `CACHE_*` variables from (default `process.env`). */
-  env?: Record<string, string | undefined>;
+}
+
+/** The network id rule, shared by every place that checks one. */
+export const NETWORK_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Throws CONFIG_INVALID unless `id` is a valid network id. */
+export function checkNetworkId(id: unknown, field = 'networkId'): asserts id is string {
+  if (typeof id !== 'string' || !NETWORK_ID.test(id)) {
+    throw new MeshError(
+      'CONFIG_INVALID',
+      `${field} must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(id)}`,
+      { field },
+    );
+  }
 }
 
 type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -82,20 +90,15 @@ function checkRequestOptions(path: string, options: RequestOptions): MeshError |
 }
 
 /**
- * A service node: hosts services, routes `service/action` calls through the
- * interceptor chain (caching is its innermost link), and delivers events.
+ * The host: registers services, routes `service/action` calls through the
+ * interceptor chain, delivers events, and runs the parts it was given
+ * (caching and the network are parts; see part.ts). It knows nothing of what
+ * its parts do.
  */
-export class Node {
+export class Host {
   /** Short random id of this node process, the prefix of its request ids. */
   readonly instanceId = randomBytes(4).toString('hex');
   readonly logger: Logger;
-  /** The cache manager: stats, metrics and backends. */
-  readonly cache: CacheManager;
-  /**
-   * The P2P layer, once started with `network` options: `peers()`,
-   * `addresses()`, and the events `peer:join` / `peer:leave` (peer id).
-   */
-  network: MeshNetwork | undefined;
 
   private state: State = 'created';
   private seq = 0;
@@ -107,22 +110,19 @@ export class Node {
   private readonly busOff = new Map<string, Array<() => void>>();
   private readonly requestTimeout: number;
   private networkId_: string;
-  private offNetwork: (() => void) | undefined;
+  private readonly parts: readonly NodePart[];
+  /** The parts' interceptors, innermost last; composed inside the user's. */
+  private readonly partInterceptors: Interceptor[];
+  private readonly components: PartComponents;
 
-  constructor(readonly options: NodeOptions = {}) {
+  constructor(options: HostOptions = {}, parts: readonly NodePart[] = []) {
     if (options === null || typeof options !== 'object') {
       throw new MeshError('CONFIG_INVALID', 'new Node(options): options must be an object');
     }
-    this.networkId_ = options.network?.id ?? options.networkId ?? 'default';
-    if (typeof this.networkId_ !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(this.networkId_)) {
-      throw new MeshError(
-        'CONFIG_INVALID',
-        `networkId must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(this.networkId_)}`,
-        {
-          field: 'networkId',
-        },
-      );
-    }
+    this.networkId_ = options.networkId ?? 'default';
+    checkNetworkId(this.networkId_);
+    this.parts = parts;
+    this.partInterceptors = parts.flatMap((p) => (p.interceptor === undefined ? [] : [p.interceptor]));
     const timeout = options.requestTimeout ?? 0;
     if (typeof timeout !== 'number' || !(timeout >= 0)) {
       throw new MeshError('CONFIG_INVALID', 'requestTimeout must be a number of ms >= 0', {
@@ -131,7 +131,17 @@ export class Node {
     }
     this.requestTimeout = timeout;
     this.logger = options.logger ?? defaultLogger();
-    this.cache = new CacheManager(this);
+    this.components = {
+      logger: this.logger,
+      networkId: () => this.networkId_,
+      setNetworkId: (id) => {
+        checkNetworkId(id, 'network.id');
+        this.networkId_ = id;
+      },
+      addInternalAction: (service, name, handler) => this.addInternalAction(service, name, handler),
+      subscribeInternal: (owner, topic, handler) => this.subscribeInternal(owner, topic, handler),
+      deliverRemote: (topic, data, fromPeer) => void this.deliver({ topic, fromPeer }, data),
+    };
   }
 
   /** The id of the network this node serves (`ctx.networkId`). */
@@ -194,15 +204,14 @@ export class Node {
     return [...this.routes.keys()];
   }
 
-  /** Loads the configuration, opens backends and the network, then calls `started` hooks. */
+  /** Starts the parts (the network, then the cache: configuration and backends), then calls `started` hooks. */
   async start(): Promise<void> {
     if (this.state !== 'created' && this.state !== 'stopped') {
       throw new MeshError('CONFLICT', `node cannot start while ${this.state}`);
     }
     this.state = 'starting';
     try {
-      if (this.options.network !== undefined) await this.startNetwork();
-      await this.cache.start();
+      for (const part of this.parts) await part.start?.(this.components);
       for (const entry of this.services.values()) this.inject(entry, true);
       for (const entry of this.services.values()) await this.wireService(entry, false);
       this.state = 'running';
@@ -215,7 +224,7 @@ export class Node {
     }
   }
 
-  /** Calls `stopped` hooks, closes backends and the network; later requests fail with `STOPPED`. */
+  /** Calls `stopped` hooks, stops the parts in reverse order; later requests fail with `STOPPED`. */
   async stop(): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
@@ -228,12 +237,12 @@ export class Node {
     }
     for (const offs of this.busOff.values()) for (const off of offs) off();
     this.busOff.clear();
-    await this.cache.stop();
-    this.offNetwork?.();
-    this.offNetwork = undefined;
-    if (this.network !== undefined) {
-      await this.network.stop().catch((err) => this.logger.error({ err }, 'network stop failed'));
-      this.network = undefined;
+    for (const part of [...this.parts].reverse()) {
+      try {
+        await part.stop?.();
+      } catch (err) {
+        this.logger.error({ err, part: part.name }, `${part.name} failed to stop`);
+      }
     }
     this.state = 'stopped';
     this.logger.info('node stopped');
@@ -328,15 +337,21 @@ export class Node {
     if (this.state === 'created' || this.state === 'stopped') throw this.notRunning();
     const info: EventInfo = { topic, publisher: parent?.path };
     const local = this.deliver(info, data);
-    const remote = this.network
-      ?.publishEvent(topic, data)
-      .catch((err) => this.logger.warn({ err, topic }, 'event broadcast failed'));
+    const remote: Promise<void>[] = [];
+    for (const part of this.parts) {
+      if (part.publishRemote === undefined) continue;
+      remote.push(
+        part
+          .publishRemote(topic, data)
+          .catch((err) => this.logger.warn({ err, topic }, 'event broadcast failed')),
+      );
+    }
     await local;
-    await remote;
+    for (const r of remote) await r;
   }
 
-  /** @internal Registers an action the node generates itself (cache management); it goes through user interceptors. */
-  addInternalAction(service: string, name: string, handler: ActionInvoker): void {
+  /** Registers an action the node generates itself (cache management); it goes through user interceptors. */
+  private addInternalAction(service: string, name: string, handler: ActionInvoker): void {
     const svc = this.services.get(service);
     if (svc === undefined) throw new MeshError('NOT_FOUND', `service '${service}' not found`);
     const path = `${service}/${name}`;
@@ -354,8 +369,8 @@ export class Node {
     this.composeAction(entry);
   }
 
-  /** @internal Subscribes on behalf of a service (event rules); removed when the node stops. */
-  subscribeInternal(owner: string, topic: string, handler: EventHandler): void {
+  /** Subscribes on behalf of a service (event rules); removed when the node stops. */
+  private subscribeInternal(owner: string, topic: string, handler: EventHandler): void {
     const off = this.bus.subscribe(topic, handler, owner);
     const list = this.busOff.get(owner) ?? [];
     list.push(off);
@@ -377,28 +392,17 @@ export class Node {
     );
   }
 
-  private async startNetwork(): Promise<void> {
-    const { MeshNetwork } = await import('../network/index.js');
-    const network = new MeshNetwork(this.options.network!, this.logger);
-    await network.start();
-    this.network = network;
-    this.networkId_ = network.networkId;
-    this.offNetwork = network.onEvent((topic, data, fromPeer) => {
-      void this.deliver({ topic, fromPeer }, data);
-    });
-  }
-
   private async wireService(entry: ServiceEntry, callStarted = true): Promise<void> {
     const offs: Array<() => void> = [];
     for (const { topic, handler } of entry.events) offs.push(this.bus.subscribe(topic, handler, entry.name));
     this.busOff.set(entry.name, offs);
-    await this.cache.attachService(entry);
+    for (const part of this.parts) await part.attachService?.(entry);
     for (const action of entry.actions.values()) this.composeAction(action);
     if (callStarted) await entry.started?.(this);
   }
 
   private composeAction(action: ActionEntry): void {
-    const chain = action.internal ? this.interceptors : [...this.interceptors, this.cache.interceptor];
+    const chain = action.internal ? this.interceptors : [...this.interceptors, ...this.partInterceptors];
     action.invoker = compose(action, chain, action.handler as ActionInvoker);
   }
 

@@ -1,0 +1,43 @@
+/**
+ * The contract between the host and the parts it is given (caching, the P2P
+ * network, or a user's own). A part receives `PartComponents`, the few host
+ * capabilities it may use, rather than the whole node, so the host knows
+ * nothing of what its parts do.
+ */
+import type { Logger } from 'pino';
+import type { ActionInvoker, Interceptor } from './interceptors.js';
+import type { ServiceEntry } from './registry.js';
+import type { EventHandler } from './types.js';
+
+/** What the host lends a part when it starts. */
+export interface PartComponents {
+  readonly logger: Logger;
+  /** The network id of the node (may change once when a part sets it, see `setNetworkId`). */
+  networkId(): string;
+  /** Replaces the node's network id (the network part, once it joined). */
+  setNetworkId(id: string): void;
+  /** Adds an action to a registered service; it runs through the user's interceptors, not the parts'. */
+  addInternalAction(service: string, name: string, handler: ActionInvoker): void;
+  /** Subscribes on behalf of a service; removed when the node stops. */
+  subscribeInternal(owner: string, topic: string, handler: EventHandler): void;
+  /** Delivers an event that arrived from outside this process to the local subscribers. */
+  deliverRemote(topic: string, data: unknown, fromPeer: string): void;
+}
+
+/** A part of a node: a feature the host is composed with. Every member is optional but `name`. */
+export interface NodePart {
+  readonly name: string;
+  /**
+   * Installed around every user action, inside the user's interceptors; the
+   * parts' interceptors nest in the order the parts were given (the last is innermost).
+   */
+  readonly interceptor?: Interceptor;
+  /** Called by `node.start()`, in order, before services are wired. */
+  start?(components: PartComponents): void | Promise<void>;
+  /** Called for each service when the node starts, and for services added to a running node. */
+  attachService?(entry: ServiceEntry): void | Promise<void>;
+  /** Called by `node.stop()` in reverse order, after the services' `stopped` hooks. */
+  stop?(): void | Promise<void>;
+  /** Carries a published event beyond this process (the network part). */
+  publishRemote?(topic: string, data: unknown): Promise<void>;
+}
