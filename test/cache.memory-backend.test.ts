@@ -54,9 +54,17 @@ describe('basics', () => {
   });
 
   it('refuses bad bounds', () => {
-    expect(() => new MemoryBackend({ maxEntries: 0 })).toThrow(RangeError);
-    expect(() => new MemoryBackend({ maxEntries: 1.5 })).toThrow(RangeError);
-    expect(() => new MemoryBackend({ maxBytes: -1 })).toThrow(RangeError);
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return MeshError.is(err) ? `${err.code} ${err.details.field}` : String(err);
+      }
+      return 'no error';
+    };
+    expect(code(() => new MemoryBackend({ maxEntries: 0 }))).toBe('CONFIG_INVALID cache.memory.maxEntries');
+    expect(code(() => new MemoryBackend({ maxEntries: 1.5 }))).toBe('CONFIG_INVALID cache.memory.maxEntries');
+    expect(code(() => new MemoryBackend({ maxBytes: -1 }))).toBe('CONFIG_INVALID cache.memory.maxBytes');
   });
 });
 

@@ -13,8 +13,10 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { MeshError } from '../errors.js';
-import { redisOptionsSchema } from './backends/redis-options.js';
+import { fromZodError, MeshError } from '../errors.js';
+import type { DhtOptions } from './backends/dht-options.js';
+import type { MemoryBackendOptions } from './backends/memory-options.js';
+import type { RedisBackendOptions } from './backends/redis-options.js';
 import { isValidTtl, TTL_RULE } from './ttl.js';
 
 /** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
@@ -59,15 +61,6 @@ const serviceCacheSchema = z.union([
   }),
 ]);
 
-const memorySchema = z.strictObject({
-  /** Most entries kept (LRU eviction past it). */
-  maxEntries: z.number().int().positive().optional(),
-  /** Most bytes kept, estimated from the values (0 = no byte bound). */
-  maxBytes: z.number().int().min(0).optional(),
-  /** How often expired entries are reclaimed in the background, in ms (0 = only on access). */
-  sweepIntervalMs: z.number().int().min(0).optional(),
-});
-
 const failureSchema = z.strictObject({
   /** Longest a backend operation may take before it counts as failed, in ms. */
   opTimeoutMs: z.number().int().positive().optional(),
@@ -94,9 +87,7 @@ const globalCacheSchema = z.strictObject({
   replication: z.number().int().min(1).max(20).optional(),
   /** Action keys longer than this are shortened with a hash. */
   maxKeyLength: z.number().int().min(32).max(4096).optional(),
-  memory: memorySchema.optional(),
-  redis: redisOptionsSchema.optional(),
-  dht: z.record(z.string(), z.unknown()).optional(),
+  // The spec's example file carries this section; only the values describing what meshcache does are accepted.
   consistency: z
     .strictObject({
       strategy: z.literal('eventual').optional(),
@@ -118,17 +109,51 @@ const fileSchema = z.strictObject({
   services: z.record(z.string(), serviceSchema).optional(),
 });
 
-const inputSchema = fileSchema.extend({ file: z.string().min(1).optional() });
+/** Options sections of the built-in backends (each validated by its backend's registered schema). */
+interface BuiltinSections {
+  /** The memory backend's options. */
+  memory?: Pick<MemoryBackendOptions, 'maxEntries' | 'maxBytes' | 'sweepIntervalMs'>;
+  /** The Redis backend's options (see docs/redis.md). */
+  redis?: RedisBackendOptions;
+  /** The DHT backend's options (see docs/dht.md). */
+  dht?: DhtOptions;
+}
 
-/** The global `cache` section. */
-export type GlobalCacheConfig = z.input<typeof globalCacheSchema>;
+/** The global `cache` section; a custom backend defined with an options schema adds its own `cache.<name>`. */
+export type GlobalCacheConfig = z.input<typeof globalCacheSchema> & BuiltinSections & Record<string, unknown>;
 /** The whole configuration, as in a file. */
-export type CacheConfigFile = z.input<typeof fileSchema>;
+export type CacheConfigFile = Omit<z.input<typeof fileSchema>, 'cache'> & { cache?: GlobalCacheConfig };
 /** What `new Node({ config })` accepts inline: the file's shape, plus `file` to load one beneath it. */
-export type ConfigInput = z.input<typeof inputSchema>;
+export type ConfigInput = CacheConfigFile & { file?: string };
 
-type FileConfig = z.output<typeof fileSchema>;
-type GlobalConfig = z.output<typeof globalCacheSchema>;
+/** Schemas of the backends' options sections, by backend name (from the backend registry). */
+export type SectionSchemas = Readonly<Record<string, z.ZodType>>;
+
+const schemaCache = new WeakMap<
+  SectionSchemas,
+  { file: z.ZodType<FileConfig>; input: z.ZodType<InputConfig> }
+>();
+
+/** The file and inline schemas with one optional section per registered backend. */
+function schemasFor(sections: SectionSchemas) {
+  let found = schemaCache.get(sections);
+  if (found === undefined) {
+    const shape = Object.fromEntries(
+      Object.entries(sections).map(([name, schema]) => [name, schema.optional()]),
+    );
+    const file = fileSchema.extend({ cache: globalCacheSchema.extend(shape).optional() });
+    found = {
+      file: file as unknown as z.ZodType<FileConfig>,
+      input: file.extend({ file: z.string().min(1).optional() }) as unknown as z.ZodType<InputConfig>,
+    };
+    schemaCache.set(sections, found);
+  }
+  return found;
+}
+
+type GlobalConfig = z.output<typeof globalCacheSchema> & Record<string, Record<string, unknown> | undefined>;
+type FileConfig = Omit<z.output<typeof fileSchema>, 'cache'> & { cache?: GlobalConfig };
+type InputConfig = FileConfig & { file?: string };
 /** Options of one level as the resolver sees them (booleans expanded). */
 export type LevelOptions = Exclude<z.output<typeof actionCacheSchema>, boolean> & {
   events?: z.output<typeof eventRuleSchema>[];
@@ -142,7 +167,6 @@ export const DEFAULTS = {
   prefix: 'cache:',
   replication: 3,
   maxKeyLength: 200,
-  memory: { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, sweepIntervalMs: 5_000 },
   failure: { failureThreshold: 5, cooldownMs: 5_000, managementTimeoutMs: 30_000 },
 } as const;
 
@@ -156,9 +180,12 @@ export interface ResolvedGlobal {
   prefix: string;
   replication: number;
   maxKeyLength: number;
-  memory: { maxEntries: number; maxBytes: number; sweepIntervalMs: number };
-  redis: GlobalConfig['redis'];
-  dht: GlobalConfig['dht'];
+  /** Every registered backend's options section, merged over the backend's defaults; undefined when none. */
+  sections: Record<string, Record<string, unknown> | undefined>;
+  /** Shorthands of `sections.memory`, `sections.redis` and `sections.dht`. */
+  memory: MemoryBackendOptions;
+  redis: RedisBackendOptions | undefined;
+  dht: DhtOptions | undefined;
   events: z.output<typeof eventRuleSchema>[];
   access: { allow: string[]; authorize?: (...args: any[]) => unknown };
   /** `opTimeoutMs` stays undefined unless configured: see `GuardedBackend` for the default. */
@@ -183,34 +210,13 @@ function invalid(message: string, details: Record<string, unknown>): MeshError {
   return new MeshError('CONFIG_INVALID', message, details);
 }
 
-type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
-
-/**
- * The innermost issue of a union (`cache: true | {...}`): the branch that got
- * past the shape check names the real field (`...cache.ttl`), not the union.
- */
-function leafIssue(issue: Issue): Issue {
-  if (issue.code !== 'invalid_union' || issue.errors === undefined) return issue;
-  const deeper = issue.errors.find((branch) => branch.length > 0 && branch[0].path.length > 0);
-  if (deeper === undefined) return { ...issue, message: 'expected a boolean or an object of cache options' };
-  const inner = leafIssue(deeper[0]);
-  return { ...inner, path: [...issue.path, ...inner.path] };
-}
-
 function formatIssue(err: z.ZodError, source: string): MeshError {
-  const issues = (err.issues as unknown as Issue[]).map(leafIssue);
-  const issue = issues[0];
-  const field = issue.path.map(String).join('.') || '(root)';
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return invalid(`invalid cache configuration in ${source}: ${field}: ${issue.message}${more}`, {
-    field,
-    source,
-    issues: issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
-  });
+  const e = fromZodError(err, { code: 'CONFIG_INVALID', source });
+  return invalid(`invalid cache configuration in ${e.message}`, { ...e.details });
 }
 
 /** Reads and validates a JSON or YAML configuration file. */
-export function loadConfigFile(path: string): FileConfig {
+export function loadConfigFile(path: string, sections: SectionSchemas = {}): FileConfig {
   const full = resolve(path);
   let text: string;
   try {
@@ -233,7 +239,7 @@ export function loadConfigFile(path: string): FileConfig {
       },
     );
   }
-  const parsed = fileSchema.safeParse(data ?? {});
+  const parsed = schemasFor(sections).file.safeParse(data ?? {});
   if (!parsed.success) {
     const e = formatIssue(parsed.error, `file ${full}`);
     throw invalid(e.message, { ...e.details, file: full });
@@ -277,20 +283,30 @@ export function configFromEnv(env: Record<string, string | undefined>): GlobalCo
   if (has('CACHE_REDIS_URL')) {
     if (!/^rediss?:\/\//.test(env.CACHE_REDIS_URL!))
       throw bad('CACHE_REDIS_URL', 'a redis:// or rediss:// URL');
-    out.redis = { url: env.CACHE_REDIS_URL } as GlobalConfig['redis'];
+    out.redis = { url: env.CACHE_REDIS_URL };
   }
   return out;
 }
 
+/** Backend options sections by name, and the defaults each backend registered. */
+export type SectionDefaults = Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
+
 /** Merges the global sections, higher sources last; nested sections merge field by field. */
-function mergeGlobal(sections: GlobalConfig[]): ResolvedGlobal {
+function mergeGlobal(sources: GlobalConfig[], defaults: SectionDefaults): ResolvedGlobal {
   const pick = <K extends keyof GlobalConfig>(key: K): GlobalConfig[K] | undefined => {
     let value: GlobalConfig[K] | undefined;
-    for (const s of sections) if (s[key] !== undefined) value = s[key];
+    for (const s of sources) if (s[key] !== undefined) value = s[key];
     return value;
   };
-  const nested = <K extends 'memory' | 'failure' | 'redis' | 'dht' | 'access'>(key: K) =>
-    Object.assign({}, ...sections.map((s) => s[key] ?? {})) as NonNullable<GlobalConfig[K]>;
+  const nested = (key: string) =>
+    Object.assign({}, ...sources.map((s) => s[key] ?? {})) as Record<string, unknown>;
+  const sections: ResolvedGlobal['sections'] = {};
+  const names = new Set([...Object.keys(defaults), ...sources.flatMap((s) => Object.keys(s))]);
+  for (const name of names) {
+    if (name in globalCacheSchema.shape) continue;
+    const given = sources.some((s) => s[name] !== undefined);
+    sections[name] = given || defaults[name] ? { ...defaults[name], ...nested(name) } : undefined;
+  }
   return {
     enabled: pick('enabled') ?? DEFAULTS.enabled,
     results: pick('results') ?? 'frozen',
@@ -300,12 +316,13 @@ function mergeGlobal(sections: GlobalConfig[]): ResolvedGlobal {
     prefix: pick('prefix') ?? DEFAULTS.prefix,
     replication: pick('replication') ?? DEFAULTS.replication,
     maxKeyLength: pick('maxKeyLength') ?? DEFAULTS.maxKeyLength,
-    memory: { ...DEFAULTS.memory, ...nested('memory') },
-    failure: { ...DEFAULTS.failure, ...nested('failure') },
-    redis: sections.some((s) => s.redis) ? nested('redis') : undefined,
-    dht: nested('dht'),
-    events: sections.flatMap((s) => s.events ?? []),
-    access: { allow: [], ...nested('access') },
+    sections,
+    memory: (sections.memory ?? {}) as MemoryBackendOptions,
+    redis: sections.redis as RedisBackendOptions | undefined,
+    dht: sections.dht as DhtOptions | undefined,
+    failure: { ...DEFAULTS.failure, ...(nested('failure') as GlobalConfig['failure']) },
+    events: sources.flatMap((s) => s.events ?? []),
+    access: { allow: [], ...(nested('access') as GlobalConfig['access']) },
   };
 }
 
@@ -313,6 +330,7 @@ function mergeGlobal(sections: GlobalConfig[]): ResolvedGlobal {
 export function loadConfig(
   input: string | ConfigInput | undefined,
   env: Record<string, string | undefined>,
+  backends: { sections: SectionSchemas; defaults: SectionDefaults } = { sections: {}, defaults: {} },
 ): LoadedConfig {
   let code: FileConfig = {};
   let file = env.CACHE_CONFIG || undefined;
@@ -320,15 +338,15 @@ export function loadConfig(
   else if (input !== undefined) {
     if (input === null || typeof input !== 'object')
       throw invalid('config must be a file path or an object', { field: 'config' });
-    const parsed = inputSchema.safeParse(input);
+    const parsed = schemasFor(backends.sections).input.safeParse(input);
     if (!parsed.success) throw formatIssue(parsed.error, 'the config passed to new Node');
     const { file: nestedFile, ...rest } = parsed.data;
     code = rest;
     if (nestedFile !== undefined) file = nestedFile;
   }
-  const fromFile = file === undefined ? {} : loadConfigFile(file);
+  const fromFile = file === undefined ? {} : loadConfigFile(file, backends.sections);
   const fromEnv = configFromEnv(env);
-  const global = mergeGlobal([fromFile.cache ?? {}, fromEnv, code.cache ?? {}]);
+  const global = mergeGlobal([fromFile.cache ?? {}, fromEnv, code.cache ?? {}], backends.defaults);
   if (global.staleTtl !== undefined && global.ttl === 0) {
     throw invalid('cache.staleTtl needs a ttl > 0', { field: 'cache.staleTtl' });
   }

@@ -31,8 +31,6 @@ class BackendTimeout extends Error {
 export class GuardedBackend {
   /** Errors since creation. */
   errors = 0;
-  /** True for backends that hold references (the memory backend): values are stored as snapshots. */
-  readonly storesReferences: boolean;
   /**
    * The backend bounds every operation itself (it declares `operationTimeoutMs`),
    * within `cache.failure.opTimeoutMs` when that is configured: no timer of ours.
@@ -60,7 +58,6 @@ export class GuardedBackend {
     private readonly options: GuardOptions,
     private readonly logger: Logger,
   ) {
-    this.storesReferences = (backend as { storesReferences?: boolean }).storesReferences === true;
     const own = backend.operationTimeoutMs;
     const configured = options.opTimeoutMs;
     this.selfBounded = typeof own === 'number' && own > 0 && (configured === undefined || own <= configured);

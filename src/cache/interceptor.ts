@@ -12,14 +12,15 @@
  * errors and timeouts are counted, logged by the guard, and the call falls
  * through to the handler.
  *
- * Two invokers are compiled per action: one for the memory backend (synchronous,
- * no promise on a hit) and one for any other backend.
+ * Two invokers are compiled per action: one for synchronous backends (the
+ * memory backend, or any backend declaring `synchronous: true`: no promise on a
+ * hit, and a secondary index when the backend offers one) and one for any other backend.
  */
 import type { Logger } from 'pino';
 import type { RequestContext } from '../node/context.js';
 import type { ActionInvoker } from '../node/interceptors.js';
 import type { Params } from '../node/types.js';
-import type { FastTable, MemoryBackend } from './backends/memory.js';
+import type { FastTable, IndexedCacheBackend, SyncCacheBackend } from './backends/backend.js';
 import type { GuardedBackend } from './guard.js';
 import type { FastKey, KeyBuilder } from './keys.js';
 import type { ActionStats } from './metrics.js';
@@ -47,10 +48,12 @@ export interface ActionCache {
   readonly staleTtl: number;
   readonly results: ResultMode;
   readonly guard: GuardedBackend;
-  /** Set when the backend is the built-in memory backend (synchronous fast path). */
-  readonly memory: MemoryBackend | undefined;
+  /** Set when the backend is synchronous (the promise-free path). */
+  readonly sync: SyncCacheBackend | undefined;
+  /** Set when the backend is synchronous, offers secondary indexes and the action has a fast key. */
+  readonly indexed: IndexedCacheBackend | undefined;
   readonly keyOf: KeyBuilder;
-  /** Memory backend only: the raw key param value indexing the entry (see `FastTable`). */
+  /** Indexed backends only: the raw key param value indexing the entry (see `FastTable`). */
   readonly fastKeyOf: FastKey | undefined;
   readonly fastTable: FastTable | undefined;
   readonly condition: ((params: any, ctx: RequestContext) => boolean) | undefined;
@@ -74,7 +77,7 @@ function handOut(ac: ActionCache, shared: Shared): unknown {
 
 /** Builds the invoker of a cached action. */
 export function cachingInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
-  return ac.memory !== undefined ? memoryInvoker(ac, ac.memory, next) : backendInvoker(ac, next);
+  return ac.sync !== undefined ? syncInvoker(ac, ac.sync, next) : backendInvoker(ac, next);
 }
 
 function keyFor(ac: ActionCache, ctx: RequestContext, params: Params): string | undefined {
@@ -100,8 +103,8 @@ function special(ac: ActionCache, ctx: RequestContext, params: Params, next: Act
   return next(ctx, params);
 }
 
-function memoryInvoker(ac: ActionCache, memory: MemoryBackend, next: ActionInvoker): ActionInvoker {
-  const { stats, logger, condition, fastKeyOf, fastTable } = ac;
+function syncInvoker(ac: ActionCache, backend: SyncCacheBackend, next: ActionInvoker): ActionInvoker {
+  const { stats, logger, condition, fastKeyOf, fastTable, indexed } = ac;
   const scope = ac.service.scope;
   const keyOf = ac.keyOf;
   const plainFrozen = ac.results === 'frozen';
@@ -114,15 +117,14 @@ function memoryInvoker(ac: ActionCache, memory: MemoryBackend, next: ActionInvok
     let value: unknown;
     const sample = (stats.tick++ & 15) === 0;
     const t = sample ? performance.now() : 0;
-    if (fastKey !== undefined) {
-      value = memory.getIn(fastTable!, fastKey);
-    } else {
-      try {
+    try {
+      if (fastKey !== undefined) value = indexed!.getIn(fastTable!, fastKey);
+      else {
         key = scope + keyOf(params, ctx);
-      } catch {
-        return special(ac, ctx, params, next);
+        value = backend.get(key);
       }
-      value = memory.get(key);
+    } catch (err) {
+      return syncFailure(ac, err, key, ctx, params, next);
     }
     if (sample) ac.onLatency('get', performance.now() - t);
     if (value !== undefined) {
@@ -134,6 +136,21 @@ function memoryInvoker(ac: ActionCache, memory: MemoryBackend, next: ActionInvok
     }
     return miss(ac, key ?? scope + keyOf(params, ctx), ctx, params, next);
   };
+}
+
+/** A synchronous backend threw (the memory backend never does), or the key could not be built. */
+function syncFailure(
+  ac: ActionCache,
+  err: unknown,
+  key: string | undefined,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+): unknown {
+  if (key === undefined) return special(ac, ctx, params, next);
+  ac.stats.errors++;
+  ac.guard.failed('get', err);
+  return next(ctx, params);
 }
 
 function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
@@ -299,14 +316,19 @@ async function runAndStore(
   const stale = ac.staleTtl > 0 && ac.ttl > 0;
   const ttl = stale ? ac.ttl + ac.staleTtl : ac.ttl;
   const stored =
-    ac.memory !== undefined && shared.plain && !stale && result !== undefined
+    ac.sync !== undefined && shared.plain && !stale && result !== undefined
       ? shared.value
       : new CacheEnvelope(shared.value, stale ? Date.now() + ac.ttl * 1000 : 0, !shared.plain);
-  if (ac.memory !== undefined) {
+  if (ac.sync !== undefined) {
     const fastKey = ac.fastKeyOf === undefined ? undefined : ac.fastKeyOf(params);
-    if (fastKey !== undefined) ac.memory.setIn(ac.fastTable!, fastKey, key, stored, ttl);
-    else ac.memory.set(key, stored, ttl);
-    ac.stats.stores++;
+    try {
+      if (fastKey !== undefined) ac.indexed!.setIn(ac.fastTable!, fastKey, key, stored, ttl);
+      else ac.sync.set(key, stored, ttl);
+      ac.stats.stores++;
+    } catch (err) {
+      ac.stats.errors++;
+      ac.guard.failed('set', err);
+    }
     return shared;
   }
   if (!ac.guard.available) return shared;

@@ -1,10 +1,8 @@
 /**
- * Cache counters per action, summed per service and per node on demand, and
- * exported as Prometheus text through prom-client. The hit path only
- * increments plain number fields of an object it holds already; aggregation
- * and export cost nothing until someone asks.
+ * Cache counters per action, summed per service and per node on demand. The
+ * hit path only increments plain number fields of an object it holds already;
+ * aggregation costs nothing until someone asks. Prometheus export: prometheus.ts.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Counters of one action (or a sum of them). */
 export interface CacheCounters {
@@ -59,7 +57,7 @@ export class ActionStats implements CacheCounters {
   }
 }
 
-const FIELDS = [
+export const FIELDS = [
   'hits',
   'misses',
   'stores',
@@ -98,82 +96,4 @@ export function summarize(list: Iterable<ActionStats>): CacheStatsView {
     avgLatencyMs: count === 0 ? 0 : sum / count,
     maxLatencyMs: max,
   };
-}
-
-/** Builds a prom-client registry whose metrics read the live counters at scrape time. */
-export function createPrometheusRegistry(
-  actions: () => Iterable<ActionStats>,
-  backends: () => Iterable<{
-    name: string;
-    errors: number;
-    available: boolean;
-    entries?: number;
-    bytes?: number;
-  }>,
-): { registry: Registry; latency: Histogram<'backend' | 'op'> } {
-  const registry = new Registry();
-  const perAction = (name: string, help: string, field: (typeof FIELDS)[number]) =>
-    new Counter({
-      name,
-      help,
-      labelNames: ['service', 'action'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of actions()) this.inc({ service: s.service, action: s.action }, s[field]);
-      },
-    });
-  perAction('meshcache_cache_hits_total', 'Cache hits', 'hits');
-  perAction('meshcache_cache_misses_total', 'Cache misses (handler called)', 'misses');
-  perAction('meshcache_cache_stores_total', 'Results stored in the cache', 'stores');
-  perAction('meshcache_cache_errors_total', 'Cache backend errors (request served by the handler)', 'errors');
-  perAction('meshcache_cache_evictions_total', 'Entries evicted (capacity, bytes or expiry)', 'evictions');
-  perAction('meshcache_cache_stale_hits_total', 'Stale entries served while refreshing', 'staleHits');
-  perAction(
-    'meshcache_cache_coalesced_total',
-    'Misses that joined a running call for the same key',
-    'coalesced',
-  );
-  perAction('meshcache_cache_bypassed_total', 'Calls that skipped the cache', 'bypassed');
-  new Gauge({
-    name: 'meshcache_cache_hit_ratio',
-    help: 'hits / (hits + misses) per action',
-    labelNames: ['service', 'action'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of actions()) {
-        const n = s.hits + s.misses;
-        this.set({ service: s.service, action: s.action }, n === 0 ? 0 : s.hits / n);
-      }
-    },
-  });
-  new Gauge({
-    name: 'meshcache_backend_available',
-    help: '1 when the backend is used, 0 while it is skipped after repeated failures',
-    labelNames: ['backend'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const b of backends()) this.set({ backend: b.name }, b.available ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'meshcache_backend_entries',
-    help: 'Entries held by the backend (memory backend)',
-    labelNames: ['backend'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const b of backends()) if (b.entries !== undefined) this.set({ backend: b.name }, b.entries);
-    },
-  });
-  const latency = new Histogram({
-    name: 'meshcache_cache_operation_seconds',
-    help: 'Latency of cache backend operations (gets are sampled 1 in 16, starting with the first)',
-    labelNames: ['backend', 'op'] as const,
-    buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
-    registers: [registry],
-  });
-  return { registry, latency };
 }

@@ -23,7 +23,7 @@ import type { IdentifyResult, PeerId, PrivateKey } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import { decodeValue, encodeValue } from '../cache/codec.js';
-import { MeshError } from '../errors.js';
+import { fromZodError, MeshError } from '../errors.js';
 import { MeshDht } from './dht.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
@@ -76,9 +76,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     super();
     const parsed = networkOptionsSchema.safeParse(options);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = `network.${issue?.path.join('.') ?? ''}`;
-      throw new MeshError('CONFIG_INVALID', `${field}: ${issue?.message ?? 'invalid'}`, { field });
+      throw fromZodError(parsed.error, { code: 'CONFIG_INVALID', fieldPrefix: 'network.' });
     }
     const o = parsed.data;
     this.networkId = o.id;

@@ -1,59 +1,114 @@
 /**
- * The storage contract every cache backend implements. Each method may answer
- * synchronously or with a promise; the caching layer handles both, and keeps the
- * synchronous path free of promise allocations.
+ * The storage contract every cache backend implements, and the capabilities a
+ * backend may declare. Each method may answer synchronously or with a
+ * promise; the caching layer handles both. What a backend can do beyond the
+ * four required methods is declared by optional members, never inferred from
+ * its class, so a custom backend gets every path a built-in one gets.
  *
  * Keys are the full scoped keys built by the caching layer
  * (`<prefix><networkId>/<service>/<action key>`, e.g. `cache:default/user/get_user:123`).
  * Values are opaque to the backend: a backend that leaves the process must
- * serialize them (see `encodeValue` / `decodeValue` in `../codec.js`).
+ * serialize them (see `encodeValue` / `decodeValue` in `../../codec/index.js`).
  */
+import type { Logger } from 'pino';
+import type { MeshNetwork } from '../../network/index.js';
+import type { Glob } from '../glob.js';
+
+/** Why an entry left without being deleted. */
+export type EvictionReason = 'capacity' | 'bytes' | 'expired';
+
+/** Counters a backend may expose for `stats()` and metrics. */
+export interface BackendStats {
+  readonly evictions?: number;
+  readonly entries?: number;
+  readonly bytes?: number;
+}
+
 export interface CacheBackend {
   /** The stored value, or `undefined` for a miss (absent or expired). */
   get(key: string): unknown | Promise<unknown>;
   /**
-   * Stores `value` for `ttlSeconds` seconds (fractions allowed; 0 = no expiry).
-   * The caching layer only passes finite TTLs >= 0; the built-in backends
-   * refuse anything else with INVALID_PARAMS (see `assertTtl` in `../ttl.js`).
+   * Stores `value` for `ttlSeconds` seconds (fractions allowed; 0 = no expiry). A negative or
+   * non-finite ttl is refused with `MeshError` `INVALID_PARAMS` (see `assertTtl` in ../ttl.ts).
    */
   set(key: string, value: unknown, ttlSeconds: number): void | Promise<void>;
   /** Removes one key; true if it was there. */
   delete(key: string): boolean | Promise<boolean>;
   /** Removes every key starting with `prefix` (all keys without one); returns how many, if known. */
   clear(prefix?: string): number | undefined | Promise<number | undefined> | void | Promise<void>;
-  /** Lists the keys starting with `prefix`; needed for revoke by pattern. */
+  /** Capability: lists the keys starting with `prefix`; lets the layer revoke by pattern. */
   keys?(prefix?: string): Iterable<string> | AsyncIterable<string> | Promise<Iterable<string>>;
   /**
-   * Removes every key starting with `prefix` whose rest matches `pattern` (a glob,
-   * see `globToRegExp`). Optional: backends that can do it closer to the data
-   * (Redis SCAN MATCH, a DHT broadcast) implement it; otherwise the caching layer
-   * uses `keys()` and `delete()`.
+   * Capability: removes every key starting with `prefix` whose rest matches `pattern`
+   * (a glob: `*` any run, `?` one character; `glob` is the same pattern compiled).
+   * Backends that can do it closer to the data (Redis SCAN MATCH, a DHT broadcast)
+   * implement it; otherwise the caching layer uses `keys()` and `delete()`.
    */
-  revoke?(prefix: string, pattern: string): number | Promise<number>;
+  revoke?(prefix: string, pattern: string, glob: Glob): number | Promise<number>;
   /**
-   * Set when every operation of this backend settles (resolves or rejects)
-   * within this many ms by itself, as the Redis backend's commands do. When it
-   * is within the caching layer's own bound (`cache.failure.opTimeoutMs`), the
-   * layer adds no timer of its own to each operation.
+   * Capability: every operation settles (resolves or rejects) within this many ms by
+   * itself, as the Redis backend's commands do. When it is within the caching
+   * layer's own bound (`cache.failure.opTimeoutMs`), the layer adds no timer of its own.
    */
   readonly operationTimeoutMs?: number;
+  /** Capability: counters for `stats()` and Prometheus. */
+  stats?(): BackendStats;
+  /** Capability: calls `listener` when an entry is dropped by capacity, bytes or expiry (metrics). */
+  onEviction?(listener: (key: string, reason: EvictionReason) => void): void;
   /** Called once by `node.start()` before the first request. */
   open?(context: BackendContext): void | Promise<void>;
   /** Called by `node.stop()`: release connections and timers. */
   close?(): void | Promise<void>;
 }
 
+/**
+ * An in-process backend whose operations all answer synchronously and hand
+ * back the very value stored (no copy, no serialization), like the memory
+ * backend. Declaring `synchronous: true` gives a backend the caching layer's
+ * promise-free hit path; the layer then stores deep-frozen snapshots in it.
+ */
+export interface SyncCacheBackend extends CacheBackend {
+  readonly synchronous: true;
+  get(key: string): unknown;
+  set(key: string, value: unknown, ttlSeconds: number): void;
+  delete(key: string): boolean;
+  clear(prefix?: string): number | undefined | void;
+}
+
+/**
+ * A secondary index of one action's entries keyed by the raw value of its key
+ * param (a number or a string): a hit then hashes `123` instead of the whole
+ * scoped key string. Entries stay in the main index too.
+ */
+export interface FastTable {
+  readonly map: Map<number | string, number>;
+}
+
+/** A synchronous backend that also offers per-action secondary indexes (the fastest hit path). */
+export interface IndexedCacheBackend extends SyncCacheBackend {
+  /** A new, empty secondary index for one action. */
+  table(): FastTable;
+  /** Like `get`, through a secondary index. */
+  getIn(table: FastTable, fastKey: number | string): unknown;
+  /** Like `set`, also indexing the entry in `table` under `fastKey`. */
+  setIn(table: FastTable, fastKey: number | string, key: string, value: unknown, ttlSeconds: number): void;
+}
+
+/** True for a backend that declared `synchronous: true`. */
+export function isSynchronous(backend: CacheBackend): backend is SyncCacheBackend {
+  return (backend as { synchronous?: unknown }).synchronous === true;
+}
+
+/** True for a synchronous backend that offers secondary indexes. */
+export function isIndexed(backend: SyncCacheBackend): backend is IndexedCacheBackend {
+  const b = backend as Partial<IndexedCacheBackend>;
+  return typeof b.table === 'function' && typeof b.getIn === 'function' && typeof b.setIn === 'function';
+}
+
 /** What a backend learns about its node when it is opened. */
 export interface BackendContext {
   readonly networkId: string;
-  readonly logger: import('pino').Logger;
-  /** The node's network layer, when the node joined a P2P network (DHT backend). */
-  readonly network?: unknown;
-}
-
-/** Counters a backend may expose for metrics (evictions are counted by the backend itself). */
-export interface BackendStats {
-  readonly evictions?: number;
-  readonly entries?: number;
-  readonly bytes?: number;
+  readonly logger: Logger;
+  /** The node's P2P network, when the node joined one (the DHT backend needs it). */
+  readonly network?: MeshNetwork;
 }

@@ -1,6 +1,6 @@
 /** Options of the DHT cache backend (config: `cache.replication` and `cache.dht`). */
 import { z } from 'zod';
-import { MeshError } from '../../errors.js';
+import { fromZodError, type MeshError } from '../../errors.js';
 
 export const dhtOptionsSchema = z.strictObject({
   /** Peers that store each entry (the closest to its key, Kademlia distance). */
@@ -41,7 +41,5 @@ export function parseDhtOptions(options: DhtOptions = {}): ResolvedDhtOptions {
   const clean = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const parsed = dhtOptionsSchema.safeParse(clean);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const field = `cache.dht.${issue?.path.join('.') ?? ''}`;
-  throw new MeshError('CONFIG_INVALID', `${field}: ${issue?.message ?? 'invalid'}`, { field });
+  throw fromZodError(parsed.error, { code: 'CONFIG_INVALID', fieldPrefix: 'cache.dht.' }) satisfies MeshError;
 }

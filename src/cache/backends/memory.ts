@@ -11,44 +11,27 @@
  * visits a bounded number of slots per tick (the timer is `unref`'d).
  *
  * Why not the `lru-cache` package: the caching layer needs revoke by prefix and
- * pattern, an eviction hook for metrics and a byte estimate of arbitrary values;
- * owning the ~200 lines keeps the hit path exactly as lean as we measure it
+ * pattern, an eviction hook for metrics, a byte estimate of arbitrary values and
+ * an expiry clock that stays right while the event loop is blocked (clock.ts);
+ * owning this file keeps the hit path exactly as lean as we measure it
  * (see BENCHMARKS.md: it matches or beats lru-cache with ttl).
+ *
+ * Capabilities (backend.ts): synchronous with secondary indexes, its own
+ * revoke, key listing, statistics and eviction notices.
  */
+import { MeshError } from '../../errors.js';
 import { wallNow } from '../clock.js';
 import type { Glob } from '../glob.js';
 import { assertTtl } from '../ttl.js';
-import type { CacheBackend } from './backend.js';
+import type { BackendStats, EvictionReason, FastTable, IndexedCacheBackend } from './backend.js';
 
-/** Options of the memory backend (config: `cache.memory`). */
-export interface MemoryBackendOptions {
-  /** Most entries kept (default 100,000). */
-  maxEntries?: number;
-  /** Most bytes kept, estimated with `sizeOf` (default 256 MiB; 0 = no byte bound). */
-  maxBytes?: number;
-  /** Background reclaim of expired entries, in ms (default 5000; 0 = only on access). */
-  sweepIntervalMs?: number;
-  /** Estimates the bytes of a value (default: `estimateSize`). */
-  sizeOf?: (value: unknown) => number;
-  /** Clock in epoch ms (tests). */
-  now?: () => number;
-}
+import { MEMORY_DEFAULTS, type MemoryBackendOptions } from './memory-options.js';
 
-/** Why an entry left without being deleted. */
-export type EvictionReason = 'capacity' | 'bytes' | 'expired';
+export type { EvictionReason, FastTable } from './backend.js';
+export type { MemoryBackendOptions } from './memory-options.js';
 
 const NONE = 0xffffffff;
 
-/**
- * A secondary index of one action's entries keyed by the raw value of its key
- * param (a number or a string): a hit then hashes `123` instead of the whole
- * scoped key string. Entries stay in the main index too, so delete, clear and
- * revoke by full key see them. Number 123 and string '123' are different Map
- * keys, so the index is as collision-free as the keys are.
- */
-export interface FastTable {
-  readonly map: Map<number | string, number>;
-}
 const SWEEP_BATCH = 10_000;
 
 /** Rough bytes held by a value: strings count 2 bytes a character, plus fixed overheads. */
@@ -87,9 +70,9 @@ export function estimateSize(value: unknown, depth = 0): number {
 }
 
 /** In-process LRU + TTL store; the default `'memory'` backend. */
-export class MemoryBackend implements CacheBackend {
-  /** Holds references: the caching layer stores snapshots in it (see snapshot.ts). */
-  readonly storesReferences = true;
+export class MemoryBackend implements IndexedCacheBackend {
+  /** Answers synchronously with the stored references: the caching layer stores snapshots in it (snapshot.ts). */
+  readonly synchronous = true;
   /** Called when an entry is dropped by capacity, bytes or expiry. */
   onEvict: ((key: string, reason: EvictionReason) => void) | undefined;
 
@@ -119,11 +102,16 @@ export class MemoryBackend implements CacheBackend {
   private evicted = 0;
 
   constructor(options: MemoryBackendOptions = {}) {
-    this.maxEntries = options.maxEntries ?? 100_000;
-    this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+    this.maxEntries = options.maxEntries ?? MEMORY_DEFAULTS.maxEntries;
+    this.maxBytes = options.maxBytes ?? MEMORY_DEFAULTS.maxBytes;
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1)
-      throw new RangeError('maxEntries must be an integer >= 1');
-    if (!(this.maxBytes >= 0)) throw new RangeError('maxBytes must be >= 0');
+      throw new MeshError('CONFIG_INVALID', 'cache.memory.maxEntries must be an integer >= 1', {
+        field: 'cache.memory.maxEntries',
+      });
+    if (!(this.maxBytes >= 0))
+      throw new MeshError('CONFIG_INVALID', 'cache.memory.maxBytes must be >= 0', {
+        field: 'cache.memory.maxBytes',
+      });
     this.sizeOf = options.sizeOf ?? estimateSize;
     this.now = options.now ?? wallNow;
     this.customClock = options.now !== undefined;
@@ -132,7 +120,7 @@ export class MemoryBackend implements CacheBackend {
     this.sizes = new Uint32Array(this.maxBytes > 0 ? this.capacity : 0);
     this.next = new Uint32Array(this.capacity);
     this.prev = new Uint32Array(this.capacity);
-    const sweep = options.sweepIntervalMs ?? 5_000;
+    const sweep = options.sweepIntervalMs ?? MEMORY_DEFAULTS.sweepIntervalMs;
     if (sweep > 0) {
       this.sweepTimer = setInterval(() => this.sweep(SWEEP_BATCH), sweep);
       this.sweepTimer.unref();
@@ -269,6 +257,21 @@ export class MemoryBackend implements CacheBackend {
     for (const [key, i] of this.index) {
       if (key.startsWith(prefix) && (this.expires[i] === 0 || this.expires[i] > now)) yield key;
     }
+  }
+
+  /** The `revoke` capability: the compiled glob is matched here, with no key listing. */
+  revoke(prefix: string, _pattern: string, glob: Glob): number {
+    return this.revokeMatching(prefix, glob);
+  }
+
+  /** The `stats` capability. */
+  stats(): BackendStats {
+    return { entries: this.index.size, evictions: this.evicted, bytes: this.bytes };
+  }
+
+  /** The `onEviction` capability (same as setting `onEvict`). */
+  onEviction(listener: (key: string, reason: EvictionReason) => void): void {
+    this.onEvict = listener;
   }
 
   /** Removes live keys under `prefix` whose remainder matches `glob`. */

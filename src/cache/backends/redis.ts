@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import type { Cluster, Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
-import { MeshError } from '../../errors.js';
+import { fromZodError, MeshError } from '../../errors.js';
 import { decodeValue, encodeValue } from '../codec.js';
 import { assertTtl } from '../ttl.js';
 import type { BackendContext, CacheBackend } from './backend.js';
@@ -59,13 +59,8 @@ export class RedisBackend implements CacheBackend {
   constructor(options: RedisBackendOptions = {}) {
     const parsed = redisOptionsSchema.safeParse(options);
     if (!parsed.success) {
-      throw new MeshError(
-        'CONFIG_INVALID',
-        `invalid Redis backend options: ${z.prettifyError(parsed.error)}`,
-        {
-          issues: parsed.error.issues,
-        },
-      );
+      const e = fromZodError(parsed.error, { code: 'CONFIG_INVALID', fieldPrefix: 'cache.redis.' });
+      throw new MeshError('CONFIG_INVALID', `invalid Redis backend options: ${e.message}`, e.details);
     }
     this.options = parsed.data;
     this.#prefix = this.options.keyPrefix;

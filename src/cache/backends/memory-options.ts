@@ -1,0 +1,45 @@
+/** Options of the memory backend (config: `cache.memory`), as a type and as the schema config validates. */
+import { z } from 'zod';
+
+/** Options of `new MemoryBackend(...)` and of `cache.memory`. */
+export interface MemoryBackendOptions {
+  /**
+   * Most entries kept; the least recently used leave first past it.
+   * @default 100_000
+   */
+  maxEntries?: number;
+  /**
+   * Most bytes kept, estimated with `sizeOf` (0 = no byte bound).
+   * @default 268_435_456 (256 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * Background reclaim of expired entries, in ms (0 = only on access).
+   * @default 5_000
+   */
+  sweepIntervalMs?: number;
+  /**
+   * Estimates the bytes of a value (code only).
+   * @default estimateSize
+   */
+  sizeOf?: (value: unknown) => number;
+  /**
+   * Clock in epoch ms (tests; code only).
+   * @default wallNow (clock.ts)
+   */
+  now?: () => number;
+}
+
+/** Defaults of the memory backend. @see MemoryBackendOptions */
+export const MEMORY_DEFAULTS = {
+  maxEntries: 100_000,
+  maxBytes: 256 * 1024 * 1024,
+  sweepIntervalMs: 5_000,
+} as const;
+
+/** The `cache.memory` section of a configuration (the code-only fields are not configurable). */
+export const memoryOptionsSchema = z.strictObject({
+  maxEntries: z.number().int().positive().optional(),
+  maxBytes: z.number().int().min(0).optional(),
+  sweepIntervalMs: z.number().int().min(0).optional(),
+});

@@ -1,0 +1,80 @@
+/**
+ * The management actions every cached service gets (`<service>/cache/clear`,
+ * `/delete`, `/revoke`) and who may call them. By default a service manages
+ * its own cache, and the local process (`node.request`, `node.subscribe`
+ * handlers) manages every cache; `cache.access.allow` names more callers, and
+ * `cache.access.authorize` replaces the rule. A refused call removes nothing.
+ */
+import { z } from 'zod';
+import { badParams, MeshError } from '../errors.js';
+import type { RequestContext } from '../node/context.js';
+import type { PartComponents } from '../node/part.js';
+import type { ResolvedGlobal } from './config.js';
+import { MAX_RAW_PATTERN_LENGTH } from './glob.js';
+import type { Invalidation } from './invalidation.js';
+
+/** A management operation, as given to `cache.access.authorize`. */
+export interface ManagementRequest {
+  service: string;
+  operation: 'clear' | 'delete' | 'revoke';
+}
+
+const deleteParams = z.strictObject({ key: z.string().min(1).max(4096) });
+const revokeParams = z.strictObject({ pattern: z.string().min(1).max(MAX_RAW_PATTERN_LENGTH) });
+const clearParams = z.strictObject({});
+
+/** Service name of contexts run for the node itself (`node.subscribe` handlers): the local process. */
+const LOCAL_CALLER = '$node';
+
+/** Throws ACCESS_DENIED unless the caller of `ctx` may run `operation` on `service`'s cache. */
+export function authorize(
+  access: ResolvedGlobal['access'],
+  ctx: RequestContext,
+  service: string,
+  operation: ManagementRequest['operation'],
+): void {
+  const caller = ctx.callerService;
+  if (access.authorize !== undefined) {
+    if (access.authorize(ctx, { service, operation } satisfies ManagementRequest) === true) return;
+  } else if (
+    caller === undefined ||
+    caller === LOCAL_CALLER ||
+    caller === service ||
+    access.allow.includes('*') ||
+    access.allow.includes(caller)
+  ) {
+    return;
+  }
+  throw new MeshError(
+    'ACCESS_DENIED',
+    `${caller === undefined ? 'this caller' : `service '${caller}'`} may not ${operation} the cache of '${service}'`,
+    { service, operation, caller: ctx.caller },
+  );
+}
+
+/** Adds the management actions of one service. */
+export function addManagementActions(
+  host: Pick<PartComponents, 'addInternalAction'>,
+  service: string,
+  access: ResolvedGlobal['access'],
+  invalidation: Invalidation,
+): void {
+  host.addInternalAction(service, 'cache/clear', async (ctx, params) => {
+    const parsed = clearParams.safeParse(params);
+    if (!parsed.success) throw badParams(`${service}/cache/clear`, parsed.error);
+    authorize(access, ctx, service, 'clear');
+    return { cleared: await invalidation.clear(service) };
+  });
+  host.addInternalAction(service, 'cache/delete', async (ctx, params) => {
+    const parsed = deleteParams.safeParse(params);
+    if (!parsed.success) throw badParams(`${service}/cache/delete`, parsed.error);
+    authorize(access, ctx, service, 'delete');
+    return { deleted: await invalidation.delete(service, parsed.data.key) };
+  });
+  host.addInternalAction(service, 'cache/revoke', async (ctx, params) => {
+    const parsed = revokeParams.safeParse(params);
+    if (!parsed.success) throw badParams(`${service}/cache/revoke`, parsed.error);
+    authorize(access, ctx, service, 'revoke');
+    return { revoked: await invalidation.revoke(service, parsed.data.pattern) };
+  });
+}
