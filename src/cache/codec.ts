@@ -1,16 +1,28 @@
 /**
- * The value codec for backends that store bytes outside the process (Redis, DHT).
+ * The value codec for backends that store bytes outside the process (Redis, DHT)
+ * and for network events.
  *
  * Wire format: JSON, where values JSON cannot express are tagged objects
- * `{"$mc": <tag>, "v": <payload>}`. Tags: `date`, `bigint`, `bytes` (Buffer /
- * Uint8Array, base64), `map`, `set`, `undef`, `num` (NaN, ±Infinity, -0) and
- * `obj` (a plain object that itself has a `$mc` property, escaped so it cannot be
- * mistaken for a tag), `env` (the caching layer's `CacheEnvelope`). Everything else is plain JSON, so values stay readable
- * in `redis-cli`.
+ * `{"$mc": <tag>, "v": <payload>}`. Tags: `date`, `bigint`, `bytes` (Buffer,
+ * base64), `ta` (other typed arrays: `[class name, base64]`), `map`, `set`,
+ * `undef`, `num` (NaN, ±Infinity, -0), `holes` (a sparse array:
+ * `[length, index, value, ...]`), `box` (a boxed primitive), `obj` (a plain
+ * object that itself has a `$mc` property, escaped so it cannot be mistaken
+ * for a tag), `env` (the caching layer's `CacheEnvelope`). Plain data is byte
+ * for byte what `JSON.stringify` writes, so values stay readable in `redis-cli`.
+ * Own `__proto__` keys stay own keys both ways; `toJSON(key)` is honoured as
+ * `JSON.stringify` does (Dates excepted: they keep their tag).
  *
- * Why not JSON + reviver, v8.serialize or msgpack: JSON loses Dates/BigInt/Maps;
- * v8.serialize is not stable across Node versions (a shared Redis outlives an
- * upgrade); a hand-written 60-line tagger keeps zero dependencies and readable values.
+ * Decoding is for untrusted text (a shared Redis, a DHT peer): anything that is
+ * not a value of this codec raises `CodecError` (the backends treat it as a
+ * miss), never touches a prototype, and allocates in proportion to the input
+ * (sparse array lengths and BigInt digits are bounded: `MAX_SPARSE_LENGTH`,
+ * `MAX_BIGINT_DIGITS`).
+ *
+ * Why not v8.serialize, msgpackr, devalue or superjson: see `npm run bench -- codec`
+ * and BENCHMARKS.md (issue 8): none keeps own `__proto__` keys *and* honours
+ * toJSON, v8's format is binary (base64 on the DHT record and event wire, no
+ * longer readable) and versioned by the Node release that wrote it.
  */
 import { CacheEnvelope } from './snapshot.js';
 
