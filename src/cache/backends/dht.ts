@@ -36,10 +36,14 @@ import { planUpkeep, runLimited } from './dht-upkeep.js';
 export { type DhtOptions, dhtOptionsSchema } from './dht-options.js';
 
 /** Control messages of the backend (published on the network's control topic). */
-type Control =
+type Control = (
   | { c: 'dht'; op: 'put'; key: string; at: number }
   | { c: 'dht'; op: 'del'; key: string; at: number }
-  | { c: 'dht'; op: 'rule'; prefix: string; pattern?: string; at: number };
+  | { c: 'dht'; op: 'rule'; prefix: string; pattern?: string; at: number }
+) & {
+  /** The sender's wall clock when it sent the message (receivers measure its clock offset). */
+  sent?: number;
+};
 
 /** Counters of the backend, beyond the caching layer's own. */
 export interface DhtBackendStats extends BackendStats {
@@ -125,8 +129,11 @@ export class DhtBackend implements CacheBackend {
     this.network = network;
     this.logger = ctx.logger.child({ component: 'dht-cache' });
     this.hadPeers = network.peers().length > 0;
-    this.detach.push(network.onControl((msg) => this.onControl(msg)));
-    this.detach.push(network.sync.provide(SYNC_NAME, () => this.rules.snapshot()));
+    network.clock.toleranceMs = this.options.clockToleranceMs;
+    this.detach.push(network.onControl((msg, from) => this.onControl(msg, from)));
+    this.detach.push(
+      network.sync.provide(SYNC_NAME, () => ({ ...this.rules.snapshot(), sent: Date.now() })),
+    );
     const onJoin = () => this.scheduleUpkeep();
     const onLeave = () => this.scheduleUpkeep();
     const onOnline = () => this.onOnline();
@@ -194,21 +201,23 @@ export class DhtBackend implements CacheBackend {
 
   async delete(key: string): Promise<boolean> {
     const k = this.storedKey(key);
-    const at = writeClock();
-    const local = this.network?.started ? this.network.dht.readLocal(k) : undefined;
+    const network = this.requireNetwork();
+    const started = network.started;
+    const local = started ? network.dht.readLocal(k) : undefined;
     let existed =
       this.near?.has(k) === true || (local !== undefined && local.deleted !== true && !isExpired(local));
+    const deadline = this.signal(); // one bound for the whole delete (lookup + tombstone)
+    if (!existed && started) {
+      // Looked up before the delete is broadcast: once it is, the holders drop their copies.
+      const found = await this.fetch(network.dht, k, deadline);
+      existed = found !== undefined && found.deleted !== true && !isExpired(found);
+    }
+    // After the lookup: the clock has followed what it found (up to the tolerance), so the delete orders after it.
+    const at = writeClock();
     this.applyDelete(k, at);
     this.broadcast({ c: 'dht', op: 'del', key: k, at });
     this.notify({ op: 'delete', key: k, at, remote: false });
-    const network = this.requireNetwork();
     if (!network.started) return existed;
-    const dht = network.dht;
-    const deadline = this.signal(); // one bound for the whole delete (lookup + tombstone)
-    if (!existed) {
-      const found = await this.fetch(dht, k, deadline);
-      existed = found !== undefined && found.deleted !== true && !isExpired(found) && found.writtenAt < at;
-    }
     const tombstone: StoredRecord = {
       expiresAt: Date.now() + this.options.tombstoneTtlSeconds * 1000,
       writtenAt: at,
@@ -382,7 +391,7 @@ export class DhtBackend implements CacheBackend {
   private broadcast(msg: Control): void {
     const network = this.network;
     if (network === undefined || !network.started) return;
-    network.publishControl(msg as unknown as Record<string, unknown>).catch((err: Error) => {
+    network.publishControl({ ...msg, sent: Date.now() } as unknown as Record<string, unknown>).catch((err: Error) => {
       this.logger?.warn({ err: err.message }, 'invalidation broadcast failed');
     });
   }
@@ -400,13 +409,20 @@ export class DhtBackend implements CacheBackend {
     return n;
   }
 
-  /** Applies a delete to the rule log, the near cache and the local store. */
+  /**
+   * Applies a delete (`at` in this node's clock) to the rule log, the near cache
+   * and the local store. The first time this node learns of it, it applies to
+   * what is held here even when written up to the clock tolerance after `at`
+   * (a writer whose clock is ahead within the tolerance cannot outlive a delete
+   * issued after its write); later records are ordered by timestamp.
+   */
   private applyDelete(key: string, at: number): boolean {
-    this.rules.addDelete(key, at);
-    let dropped = this.near?.drop(key, at) === true;
+    const fresh = this.rules.addDelete(key, at);
+    const until = fresh ? at + this.options.clockToleranceMs : at;
+    let dropped = this.near?.drop(key, until) === true;
     const dht = this.network?.started ? this.network.dht : undefined;
     const local = dht?.readLocal(key);
-    if (dht !== undefined && local !== undefined && local.deleted !== true && local.writtenAt < at) {
+    if (dht !== undefined && local !== undefined && local.deleted !== true && local.writtenAt < until) {
       dht.deleteLocal(key);
       dropped = true;
     }
@@ -440,9 +456,18 @@ export class DhtBackend implements CacheBackend {
     }
   }
 
-  private onControl(raw: Record<string, unknown>): void {
+  /** The shift that brings timestamps of `peer` into this node's clock (measured from `sent` when given). */
+  private shiftFor(peer: string, sent: unknown): number {
+    const clock = this.network?.clock;
+    if (clock === undefined || peer === '') return 0;
+    if (typeof sent === 'number') return clock.observe(peer, sent);
+    return clock.shiftOf(peer) ?? 0;
+  }
+
+  private onControl(raw: Record<string, unknown>, from = ''): void {
     if (raw.c !== 'dht' || typeof raw.at !== 'number') return;
-    const msg = raw as unknown as Control;
+    // Timestamps of a peer whose clock is off are taken in this node's clock.
+    const msg = { ...raw, at: raw.at + this.shiftFor(from, raw.sent) } as unknown as Control;
     switch (msg.op) {
       case 'put':
         if (typeof msg.key === 'string') this.near?.drop(msg.key, msg.at);
@@ -498,9 +523,11 @@ export class DhtBackend implements CacheBackend {
   private async pullRules(network: MeshNetwork): Promise<void> {
     for (const peer of network.peers().slice(0, 2)) {
       try {
-        const snap = parseRuleLog(await network.sync.pull(peer, SYNC_NAME, this.signal()));
-        for (const [key, at] of snap.deletes) this.applyDelete(key, at);
-        for (const rule of snap.rules) this.applyRule(rule);
+        const raw = await network.sync.pull(peer, SYNC_NAME, this.signal());
+        const snap = parseRuleLog(raw);
+        const shift = this.shiftFor(peer, (raw as { sent?: unknown } | undefined)?.sent);
+        for (const [key, at] of snap.deletes) this.applyDelete(key, at + shift);
+        for (const rule of snap.rules) this.applyRule({ ...rule, at: rule.at + shift });
         return;
       } catch (err) {
         this.logger?.debug({ peer, err: (err as Error).message }, 'could not pull the invalidation log');
