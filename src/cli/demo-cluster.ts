@@ -64,7 +64,16 @@ export class NodeProcess {
 
   static spawn(options: SpawnOptions): Promise<NodeProcess> {
     const preload = (options.imports ?? []).flatMap((m) => ['--import', m]);
-    const args = ['--import', 'tsx', ...preload, NODE_SCRIPT, '--network', options.network, '--name', options.name];
+    const args = [
+      '--import',
+      'tsx',
+      ...preload,
+      NODE_SCRIPT,
+      '--network',
+      options.network,
+      '--name',
+      options.name,
+    ];
     if (options.bootstrap?.length) args.push('--bootstrap', options.bootstrap.join(','));
     if (options.psk !== undefined) args.push('--psk', options.psk);
     if (options.db !== undefined) args.push('--db', options.db);

@@ -101,7 +101,8 @@ export class LwwDatastore extends MemoryDatastore {
       const dhtRecord = DhtRecord.deserialize(val);
       transport = decodeTransport(dhtRecord.value);
       // A sender's clock beyond the tolerance: its timestamps are moved into this node's clock.
-      if (transport !== undefined) record = rebaseRecord(record, this.clock.observe(transport.from, transport.sent));
+      if (transport !== undefined)
+        record = rebaseRecord(record, this.clock.observe(transport.from, transport.sent));
       const bounded = boundRecord(record, this.clock.toleranceMs);
       if (bounded === undefined) {
         this.refused++;

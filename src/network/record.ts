@@ -83,7 +83,11 @@ export function rebaseRecord(rec: StoredRecord, shift: number): StoredRecord {
  * claims to be written more than `toleranceMs` in the future (its clock frame is
  * unknown: it cannot be ordered against this node's invalidations).
  */
-export function boundRecord(rec: StoredRecord, toleranceMs: number, now = Date.now()): StoredRecord | undefined {
+export function boundRecord(
+  rec: StoredRecord,
+  toleranceMs: number,
+  now = Date.now(),
+): StoredRecord | undefined {
   if (rec.writtenAt > now + toleranceMs) return undefined;
   if (rec.expiresAt === 0) return rec;
   const latest = now + Math.max(0, rec.expiresAt - rec.writtenAt) + toleranceMs;

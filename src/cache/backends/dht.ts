@@ -40,6 +40,8 @@ type Control = (
   | { c: 'dht'; op: 'put'; key: string; at: number }
   | { c: 'dht'; op: 'del'; key: string; at: number }
   | { c: 'dht'; op: 'rule'; prefix: string; pattern?: string; at: number }
+  /** A clock beacon: lets the peers measure this node's clock offset before it writes anything. */
+  | { c: 'dht'; op: 'clock'; at: number }
 ) & {
   /** The sender's wall clock when it sent the message (receivers measure its clock offset). */
   sent?: number;
@@ -86,6 +88,7 @@ export class DhtBackend implements CacheBackend {
   private logger: Logger | undefined;
   private readonly detach: Array<() => void> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly beaconTimers = new Map<number, NodeJS.Timeout>();
   private upkeepTimer: NodeJS.Timeout | undefined;
   private upkeepBase: Set<string> | undefined;
   private upkeepRunning: Promise<void> | undefined;
@@ -131,10 +134,13 @@ export class DhtBackend implements CacheBackend {
     this.hadPeers = network.peers().length > 0;
     network.clock.toleranceMs = this.options.clockToleranceMs;
     this.detach.push(network.onControl((msg, from) => this.onControl(msg, from)));
-    this.detach.push(
-      network.sync.provide(SYNC_NAME, () => ({ ...this.rules.snapshot(), sent: Date.now() })),
-    );
-    const onJoin = () => this.scheduleUpkeep();
+    this.detach.push(network.sync.provide(SYNC_NAME, () => ({ ...this.rules.snapshot(), sent: Date.now() })));
+    const onJoin = () => {
+      this.scheduleUpkeep();
+      // Soon, and again once gossip subscriptions surely reached the newcomer.
+      this.scheduleBeacon(250);
+      this.scheduleBeacon(3_000);
+    };
     const onLeave = () => this.scheduleUpkeep();
     const onOnline = () => this.onOnline();
     const onOffline = () => {
@@ -154,12 +160,17 @@ export class DhtBackend implements CacheBackend {
       ),
     );
     this.upkeepBase = new Set(network.peers());
-    this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);
+    this.sweepTimer = setInterval(() => {
+      this.sweep();
+      this.scheduleBeacon(0);
+    }, this.options.sweepIntervalMs);
     this.sweepTimer.unref();
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    for (const t of this.beaconTimers.values()) clearTimeout(t);
+    this.beaconTimers.clear();
     clearTimeout(this.upkeepTimer);
     for (const off of this.detach.splice(0)) off();
     await Promise.allSettled([...this.pending, this.upkeepRunning]);
@@ -391,9 +402,11 @@ export class DhtBackend implements CacheBackend {
   private broadcast(msg: Control): void {
     const network = this.network;
     if (network === undefined || !network.started) return;
-    network.publishControl({ ...msg, sent: Date.now() } as unknown as Record<string, unknown>).catch((err: Error) => {
-      this.logger?.warn({ err: err.message }, 'invalidation broadcast failed');
-    });
+    network
+      .publishControl({ ...msg, sent: Date.now() } as unknown as Record<string, unknown>)
+      .catch((err: Error) => {
+        this.logger?.warn({ err: err.message }, 'invalidation broadcast failed');
+      });
   }
 
   private invalidate(rule: Rule): number {
@@ -533,6 +546,17 @@ export class DhtBackend implements CacheBackend {
         this.logger?.debug({ peer, err: (err as Error).message }, 'could not pull the invalidation log');
       }
     }
+  }
+
+  /** Sends a clock beacon in `delayMs` (batched: a burst of joins sends one per delay). */
+  private scheduleBeacon(delayMs: number): void {
+    if (this.beaconTimers.has(delayMs)) return;
+    const timer = setTimeout(() => {
+      this.beaconTimers.delete(delayMs);
+      this.broadcast({ c: 'dht', op: 'clock', at: Date.now() });
+    }, delayMs);
+    timer.unref();
+    this.beaconTimers.set(delayMs, timer);
   }
 
   private scheduleUpkeep(delayMs = this.options.upkeepDelayMs): void {
