@@ -77,21 +77,18 @@ export function rebaseRecord(rec: StoredRecord, shift: number): StoredRecord {
 }
 
 /**
- * Bounds a record received from elsewhere by the local clock: its expiry is at
- * most its own TTL (`expiresAt - writtenAt`) plus `toleranceMs` from `now`, so a
- * writer's clock cannot stretch an entry's life here. Returns undefined when it
- * claims to be written more than `toleranceMs` in the future (its clock frame is
- * unknown: it cannot be ordered against this node's invalidations).
+ * Bounds a record received from elsewhere by the local clock: undefined when
+ * it claims to be written more than `toleranceMs` in the future (its clock is
+ * unknown: it cannot be ordered against this node's invalidations). So a kept
+ * record expires at most its own TTL (`expiresAt - writtenAt`) plus
+ * `toleranceMs` from `now`: a writer's clock cannot stretch its life here.
  */
 export function boundRecord(
   rec: StoredRecord,
   toleranceMs: number,
   now = Date.now(),
 ): StoredRecord | undefined {
-  if (rec.writtenAt > now + toleranceMs) return undefined;
-  if (rec.expiresAt === 0) return rec;
-  const latest = now + Math.max(0, rec.expiresAt - rec.writtenAt) + toleranceMs;
-  return rec.expiresAt > latest ? { ...rec, expiresAt: latest } : rec;
+  return rec.writtenAt > now + toleranceMs ? undefined : rec;
 }
 
 export function decodeRecord(bytes: Uint8Array): StoredRecord {

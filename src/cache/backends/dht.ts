@@ -446,11 +446,13 @@ export class DhtBackend implements CacheBackend {
   private applyRule(rule: Rule): number {
     const matches = this.rules.addRule(rule);
     if (matches === undefined) return 0;
-    const dropped = new Set(this.near?.dropMatching(matches, rule.at) ?? []);
+    // New here: it applies to what is held, up to the clock tolerance after `at` (as a delete does).
+    const until = rule.at + this.options.clockToleranceMs;
+    const dropped = new Set(this.near?.dropMatching(matches, until) ?? []);
     if (this.network?.started) {
       const dht = this.network.dht;
       for (const { key, record } of [...dht.localRecords()]) {
-        if (record.writtenAt < rule.at && matches(key)) {
+        if (record.writtenAt < until && matches(key)) {
           dht.deleteLocal(key);
           if (record.deleted !== true) dropped.add(key);
         }
