@@ -28,6 +28,10 @@ export interface SpawnOptions {
   db?: string;
   /** How long to wait for the ready line, ms (default 60 s: tsx compiles on first start). */
   readyTimeoutMs?: number;
+  /** Extra modules preloaded with `--import` (test harnesses). */
+  imports?: string[];
+  /** Extra environment variables of the process. */
+  env?: Record<string, string>;
 }
 
 export interface ReadyInfo {
@@ -59,7 +63,17 @@ export class NodeProcess {
   ) {}
 
   static spawn(options: SpawnOptions): Promise<NodeProcess> {
-    const args = ['--import', 'tsx', NODE_SCRIPT, '--network', options.network, '--name', options.name];
+    const preload = (options.imports ?? []).flatMap((m) => ['--import', m]);
+    const args = [
+      '--import',
+      'tsx',
+      ...preload,
+      NODE_SCRIPT,
+      '--network',
+      options.network,
+      '--name',
+      options.name,
+    ];
     if (options.bootstrap?.length) args.push('--bootstrap', options.bootstrap.join(','));
     if (options.psk !== undefined) args.push('--psk', options.psk);
     if (options.db !== undefined) args.push('--db', options.db);
@@ -67,7 +81,10 @@ export class NodeProcess {
     if (options.replication !== undefined) args.push('--replication', String(options.replication));
     args.push('--log-level', options.logLevel ?? 'warn');
     const started = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+    });
     return new Promise((resolve, reject) => {
       let proc: NodeProcess | undefined;
       let buffer = '';

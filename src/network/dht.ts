@@ -16,6 +16,7 @@ import { Record as DhtRecord, type KadDHT, MessageType } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
 import { MeshError } from '../errors.js';
+import type { ClockWatch } from './clock.js';
 import { RAW_NAMESPACE } from './libp2p.js';
 import {
   type LocalRecord,
@@ -23,13 +24,22 @@ import {
   recordDatastoreKey,
   type WriteFilter,
 } from './lww-datastore.js';
-import { decodeRecord, encodeRecord, observeClock, type StoredRecord, toDhtKey } from './record.js';
+import {
+  boundRecord,
+  decodeRecord,
+  encodeRecord,
+  observeClock,
+  rebaseRecord,
+  type StoredRecord,
+  toDhtKey,
+} from './record.js';
 
 const NO_PATH = { index: -1, queued: 0, running: 0, total: 0 };
 
 interface KadEvent {
   name: string;
   peer?: { id: PeerId };
+  from?: PeerId;
   value?: Uint8Array;
   error?: Error;
 }
@@ -83,6 +93,8 @@ export class MeshDht {
     readonly datastore: LwwDatastore,
     readonly selfId: string,
     private readonly logger: Logger,
+    /** Peer clock offsets: records served by a peer whose clock is off are re-based into this node's clock. */
+    readonly clock?: ClockWatch,
   ) {
     const net = (kad as unknown as { network?: Partial<KadNetwork> }).network;
     this.network = typeof net?.sendRequest === 'function' ? (net as KadNetwork) : undefined;
@@ -96,16 +108,37 @@ export class MeshDht {
     return typeof size === 'number' ? size : -1;
   }
 
-  /** The newest record stored under `key` among the peers a kad lookup reaches (this node included). */
+  /**
+   * The newest record stored under `key` among the peers a kad lookup reaches
+   * (this node included), in this node's clock: a copy served by a peer whose
+   * clock is off by more than the tolerance is re-based by its measured offset,
+   * and a copy that still claims a write time beyond this node's clock plus the
+   * tolerance is a miss (undefined).
+   */
   async get(key: string, signal: AbortSignal): Promise<StoredRecord | undefined> {
     let found: Uint8Array | undefined;
+    let from: string | undefined;
     for await (const event of this.kad.get(toDhtKey(key), { signal }) as AsyncIterable<KadEvent>) {
-      if (event.name === 'VALUE' && event.value !== undefined) found = event.value;
+      if (event.name === 'VALUE' && event.value !== undefined) {
+        found = event.value;
+        from = event.from?.toString();
+      }
     }
     if (found === undefined) return undefined;
-    const rec = decodeRecord(found);
-    observeClock(rec.writtenAt);
-    return rec;
+    let rec = decodeRecord(found);
+    const clock = this.clock;
+    if (clock === undefined) {
+      observeClock(rec.writtenAt);
+      return rec;
+    }
+    if (from !== undefined && from !== this.selfId) rec = rebaseRecord(rec, clock.shiftOf(from) ?? 0);
+    const bounded = boundRecord(rec, clock.toleranceMs);
+    if (bounded === undefined) {
+      this.logger.debug({ key, from, writtenAt: rec.writtenAt }, 'dht record from the future: a miss');
+      return undefined;
+    }
+    observeClock(bounded.writtenAt, clock.toleranceMs);
+    return bounded;
   }
 
   /** The peers a kad lookup finds closest to `key`, closest first (this node excluded). */
@@ -133,7 +166,9 @@ export class MeshDht {
   async storeAt(peerId: string, key: string, record: StoredRecord, signal: AbortSignal): Promise<boolean> {
     if (peerId === this.selfId) return this.storeLocal(key, record);
     const dhtKey = toDhtKey(key);
-    const raw = new DhtRecord(dhtKey, encodeRecord(record), new Date()).serialize();
+    // The receiver measures this node's clock from `sent` (and re-bases the record if it is off).
+    const wire = encodeRecord(record, { from: this.selfId, sent: Date.now() });
+    const raw = new DhtRecord(dhtKey, wire, new Date()).serialize();
     if (this.network === undefined) {
       for await (const _ of this.kad.put(dhtKey, encodeRecord(record), { signal })) {
         // drain

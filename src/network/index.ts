@@ -24,6 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import { decodeValue, encodeValue } from '../cache/codec.js';
 import { fromZodError, MeshError } from '../errors.js';
+import { ClockWatch } from './clock.js';
 import { MeshDht } from './dht.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
@@ -32,6 +33,7 @@ import { NETWORK_DEFAULTS, type NetworkOptions, networkOptionsSchema, validateAd
 import { loadPsk } from './psk.js';
 import { SyncService } from './sync.js';
 
+export { ClockWatch, DEFAULT_CLOCK_TOLERANCE_MS } from './clock.js';
 export { MeshDht, sortByDistance } from './dht.js';
 export type { LocalRecord, WriteFilter } from './lww-datastore.js';
 export { controlTopic, eventsTopic, kadProtocol } from './names.js';
@@ -58,7 +60,9 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly networkId: string;
   private readonly options: Required<Omit<NetworkOptions, 'psk'>> & { psk?: Uint8Array };
   private readonly logger: Logger;
-  private readonly datastore = new LwwDatastore();
+  /** Clock offsets of the peers (measured from what they send; see docs/dht.md, "Clocks"). */
+  readonly clock = new ClockWatch();
+  private readonly datastore = new LwwDatastore(this.clock);
   private privateKey: PrivateKey | undefined;
   private selfId: string | undefined;
   private node: MeshLibp2p | undefined;
@@ -93,6 +97,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     validateAddresses('listen', this.options.listen);
     validateAddresses('bootstrap', this.options.bootstrap);
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
+    this.clock.logger = this.logger;
     this.sync = new SyncService(this.networkId, this.logger);
   }
 
@@ -156,7 +161,13 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     }
     this.node = node;
     this.selfId = node.peerId.toString();
-    this.meshDht = new MeshDht(node.services.dht, this.datastore, node.peerId.toString(), this.logger);
+    this.meshDht = new MeshDht(
+      node.services.dht,
+      this.datastore,
+      node.peerId.toString(),
+      this.logger,
+      this.clock,
+    );
     this.detach = this.attach(node);
     await this.sync.start(node);
     node.services.pubsub.subscribe(eventsTopic(this.networkId));

@@ -11,7 +11,17 @@
 import { Record as DhtRecord } from '@libp2p/kad-dht';
 import { MemoryDatastore } from 'datastore-core';
 import { Key } from 'interface-datastore';
-import { compareRecords, decodeRecord, fromDhtKey, type StoredRecord } from './record.js';
+import type { ClockWatch } from './clock.js';
+import {
+  boundRecord,
+  compareRecords,
+  decodeRecord,
+  decodeTransport,
+  encodeRecord,
+  fromDhtKey,
+  rebaseRecord,
+  type StoredRecord,
+} from './record.js';
 
 /** kad-dht keeps records under `<datastorePrefix>/record/<base32 key>`. */
 export const DHT_DATASTORE_PREFIX = '/dht';
@@ -42,8 +52,8 @@ export function recordDatastoreKey(dhtKey: Uint8Array): Key {
   return new Key(`${RECORD_KEY_PREFIX}${base32(dhtKey)}`, false);
 }
 
-/** Decides whether a record may be stored; false refuses it. */
-export type WriteFilter = (key: string, record: StoredRecord) => boolean;
+/** Decides whether a record may be stored (already re-based into this node's clock); false refuses it. `from`: the sending peer, when it said. */
+export type WriteFilter = (key: string, record: StoredRecord, from?: string) => boolean;
 
 /** A stored meshcache record with its keys. */
 export interface LocalRecord {
@@ -56,6 +66,13 @@ export class LwwDatastore extends MemoryDatastore {
   private readonly filters = new Set<WriteFilter>();
   /** Puts refused because a newer record was stored or a filter said no. */
   refused = 0;
+  /** Puts refused because they claimed a write time beyond this node's clock plus the tolerance. */
+  refusedFuture = 0;
+
+  /** With `clock`, incoming records are re-based into this node's clock and bounded by it (docs/dht.md, "Clocks"). */
+  constructor(private readonly clock?: ClockWatch) {
+    super();
+  }
 
   /** Adds a filter consulted on every meshcache record put; returns a remover. */
   addWriteFilter(filter: WriteFilter): () => void {
@@ -77,18 +94,39 @@ export class LwwDatastore extends MemoryDatastore {
       incoming = undefined; // not a meshcache record (or not one we can read): kad-dht's own business
     }
     if (incoming === undefined) return super.put(key, val, options);
+    let record = incoming.record;
+    let stored = val;
+    let transport: ReturnType<typeof decodeTransport>;
+    if (this.clock !== undefined) {
+      const dhtRecord = DhtRecord.deserialize(val);
+      transport = decodeTransport(dhtRecord.value);
+      // A sender's clock beyond the tolerance: its timestamps are moved into this node's clock.
+      if (transport !== undefined)
+        record = rebaseRecord(record, this.clock.observe(transport.from, transport.sent));
+      const bounded = boundRecord(record, this.clock.toleranceMs);
+      if (bounded === undefined) {
+        this.refused++;
+        this.refusedFuture++;
+        return key;
+      }
+      record = bounded;
+      if (record !== incoming.record || transport !== undefined) {
+        // Stored without the transport fields, in this node's clock.
+        stored = new DhtRecord(dhtRecord.key, encodeRecord(record), dhtRecord.timeReceived).serialize();
+      }
+    }
     for (const filter of this.filters) {
-      if (!filter(incoming.key, incoming.record)) {
+      if (!filter(incoming.key, record, transport?.from)) {
         this.refused++;
         return key;
       }
     }
     const current = this.readLocal(key);
-    if (current !== undefined && compareRecords(current.record, incoming.record) >= 0) {
-      if (compareRecords(current.record, incoming.record) > 0) this.refused++;
+    if (current !== undefined && compareRecords(current.record, record) >= 0) {
+      if (compareRecords(current.record, record) > 0) this.refused++;
       return key;
     }
-    return super.put(key, val, options);
+    return super.put(key, stored, options);
   }
 
   /** The meshcache record stored under a datastore key, if any (synchronous: the store is in memory). */

@@ -29,7 +29,17 @@ export class RecordError extends Error {
   override readonly name = 'RecordError';
 }
 
-export function encodeRecord(rec: StoredRecord): Uint8Array {
+/**
+ * Who sent a record and the sender's clock when it did (a PUT's transport
+ * metadata, not part of the record: the receiver uses it to measure the
+ * sender's clock offset, and does not store it).
+ */
+export interface RecordTransport {
+  readonly from: string;
+  readonly sent: number;
+}
+
+export function encodeRecord(rec: StoredRecord, transport?: RecordTransport): Uint8Array {
   const out: Record<string, unknown> = {
     expiresAt: rec.expiresAt,
     writtenAt: rec.writtenAt,
@@ -37,7 +47,48 @@ export function encodeRecord(rec: StoredRecord): Uint8Array {
   };
   if (rec.deleted === true) out.deleted = true;
   else out.value = rec.value ?? '';
+  if (transport !== undefined) {
+    out.from = transport.from;
+    out.sent = transport.sent;
+  }
   return encoder.encode(JSON.stringify(out));
+}
+
+/** The transport metadata of encoded record bytes, if the sender added it. */
+export function decodeTransport(bytes: Uint8Array): RecordTransport | undefined {
+  try {
+    const r = JSON.parse(decoder.decode(bytes)) as Record<string, unknown>;
+    if (typeof r.from === 'string' && typeof r.sent === 'number' && Number.isFinite(r.sent))
+      return { from: r.from, sent: r.sent };
+  } catch {
+    // not ours: no transport
+  }
+  return undefined;
+}
+
+/** The record with its timestamps moved by `shift` ms (into another node's clock). */
+export function rebaseRecord(rec: StoredRecord, shift: number): StoredRecord {
+  if (shift === 0) return rec;
+  return {
+    ...rec,
+    writtenAt: rec.writtenAt + shift,
+    expiresAt: rec.expiresAt === 0 ? 0 : rec.expiresAt + shift,
+  };
+}
+
+/**
+ * Bounds a record received from elsewhere by the local clock: undefined when
+ * it claims to be written more than `toleranceMs` in the future (its clock is
+ * unknown: it cannot be ordered against this node's invalidations). So a kept
+ * record expires at most its own TTL (`expiresAt - writtenAt`) plus
+ * `toleranceMs` from `now`: a writer's clock cannot stretch its life here.
+ */
+export function boundRecord(
+  rec: StoredRecord,
+  toleranceMs: number,
+  now = Date.now(),
+): StoredRecord | undefined {
+  return rec.writtenAt > now + toleranceMs ? undefined : rec;
 }
 
 export function decodeRecord(bytes: Uint8Array): StoredRecord {
@@ -103,7 +154,11 @@ export function writeClock(): number {
   return lastWrite;
 }
 
-/** Observes a remote timestamp so that later local writes order after it (a hybrid logical clock step). */
-export function observeClock(remoteWrittenAt: number): void {
-  if (remoteWrittenAt > lastWrite && remoteWrittenAt < Date.now() + 60_000) lastWrite = remoteWrittenAt;
+/**
+ * Observes a remote timestamp (already re-based into this node's clock) so that
+ * later local writes order after it (a hybrid logical clock step), following it
+ * at most `maxAheadMs` ahead of the wall clock.
+ */
+export function observeClock(remoteWrittenAt: number, maxAheadMs = 60_000): void {
+  if (remoteWrittenAt > lastWrite && remoteWrittenAt <= Date.now() + maxAheadMs) lastWrite = remoteWrittenAt;
 }

@@ -29,6 +29,12 @@ export const dhtOptionsSchema = z.strictObject({
   tombstoneTtlSeconds: z.number().positive().default(600),
   /** Delay that batches replication upkeep after peers join or leave, ms. */
   upkeepDelayMs: z.number().int().nonnegative().default(500),
+  /**
+   * Largest clock difference between nodes taken as harmless, ms. A peer whose
+   * clock is off by more has its timestamps re-based to this node's clock (and
+   * is logged); no timestamp is trusted further ahead than this (docs/dht.md, "Clocks").
+   */
+  clockToleranceMs: z.number().int().min(0).max(60_000).default(1_000),
   /** On reconnecting after having lost every peer, drop the near cache and the records held here. */
   dropOnRejoin: z.boolean().default(true),
 });

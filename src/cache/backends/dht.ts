@@ -37,10 +37,16 @@ import { planUpkeep, runLimited } from './dht-upkeep.js';
 export { type DhtOptions, dhtOptionsSchema } from './dht-options.js';
 
 /** Control messages of the backend (published on the network's control topic). */
-type Control =
+type Control = (
   | { c: 'dht'; op: 'put'; key: string; at: number }
   | { c: 'dht'; op: 'del'; key: string; at: number }
-  | { c: 'dht'; op: 'rule'; prefix: string; pattern?: string; at: number };
+  | { c: 'dht'; op: 'rule'; prefix: string; pattern?: string; at: number }
+  /** A clock beacon: lets the peers measure this node's clock offset before it writes anything. */
+  | { c: 'dht'; op: 'clock'; at: number }
+) & {
+  /** The sender's wall clock when it sent the message (receivers measure its clock offset). */
+  sent?: number;
+};
 
 /** Counters of the backend, beyond the caching layer's own. */
 export interface DhtBackendStats extends BackendStats {
@@ -83,6 +89,7 @@ export class DhtBackend implements CacheBackend {
   private logger: Logger | undefined;
   private readonly detach: Array<() => void> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly beaconTimers = new Map<number, NodeJS.Timeout>();
   private upkeepTimer: NodeJS.Timeout | undefined;
   private upkeepBase: Set<string> | undefined;
   private upkeepRunning: Promise<void> | undefined;
@@ -126,9 +133,15 @@ export class DhtBackend implements CacheBackend {
     this.network = network;
     this.logger = ctx.logger.child({ component: 'dht-cache' });
     this.hadPeers = network.peers().length > 0;
-    this.detach.push(network.onControl((msg) => this.onControl(msg)));
-    this.detach.push(network.sync.provide(SYNC_NAME, () => this.rules.snapshot()));
-    const onJoin = () => this.scheduleUpkeep();
+    network.clock.toleranceMs = this.options.clockToleranceMs;
+    this.detach.push(network.onControl((msg, from) => this.onControl(msg, from)));
+    this.detach.push(network.sync.provide(SYNC_NAME, () => ({ ...this.rules.snapshot(), sent: Date.now() })));
+    const onJoin = () => {
+      this.scheduleUpkeep();
+      // Soon, and again once gossip subscriptions surely reached the newcomer.
+      this.scheduleBeacon(250);
+      this.scheduleBeacon(3_000);
+    };
     const onLeave = () => this.scheduleUpkeep();
     const onOnline = () => this.onOnline();
     const onOffline = () => {
@@ -148,12 +161,17 @@ export class DhtBackend implements CacheBackend {
       ),
     );
     this.upkeepBase = new Set(network.peers());
-    this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);
+    this.sweepTimer = setInterval(() => {
+      this.sweep();
+      this.scheduleBeacon(0);
+    }, this.options.sweepIntervalMs);
     this.sweepTimer.unref();
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    for (const t of this.beaconTimers.values()) clearTimeout(t);
+    this.beaconTimers.clear();
     clearTimeout(this.upkeepTimer);
     for (const off of this.detach.splice(0)) off();
     await Promise.allSettled([...this.pending, this.upkeepRunning]);
@@ -196,21 +214,23 @@ export class DhtBackend implements CacheBackend {
 
   async delete(key: string): Promise<boolean> {
     const k = this.storedKey(key);
-    const at = writeClock();
-    const local = this.network?.started ? this.network.dht.readLocal(k) : undefined;
+    const network = this.requireNetwork();
+    const started = network.started;
+    const local = started ? network.dht.readLocal(k) : undefined;
     let existed =
       this.near?.has(k) === true || (local !== undefined && local.deleted !== true && !isExpired(local));
+    const deadline = this.signal(); // one bound for the whole delete (lookup + tombstone)
+    if (!existed && started) {
+      // Looked up before the delete is broadcast: once it is, the holders drop their copies.
+      const found = await this.fetch(network.dht, k, deadline);
+      existed = found !== undefined && found.deleted !== true && !isExpired(found);
+    }
+    // After the lookup: the clock has followed what it found (up to the tolerance), so the delete orders after it.
+    const at = writeClock();
     this.applyDelete(k, at);
     this.broadcast({ c: 'dht', op: 'del', key: k, at });
     this.notify({ op: 'delete', key: k, at, remote: false });
-    const network = this.requireNetwork();
     if (!network.started) return existed;
-    const dht = network.dht;
-    const deadline = this.signal(); // one bound for the whole delete (lookup + tombstone)
-    if (!existed) {
-      const found = await this.fetch(dht, k, deadline);
-      existed = found !== undefined && found.deleted !== true && !isExpired(found) && found.writtenAt < at;
-    }
     const tombstone: StoredRecord = {
       expiresAt: Date.now() + this.options.tombstoneTtlSeconds * 1000,
       writtenAt: at,
@@ -384,9 +404,11 @@ export class DhtBackend implements CacheBackend {
   private broadcast(msg: Control): void {
     const network = this.network;
     if (network === undefined || !network.started) return;
-    network.publishControl(msg as unknown as Record<string, unknown>).catch((err: Error) => {
-      this.logger?.warn({ err: err.message }, 'invalidation broadcast failed');
-    });
+    network
+      .publishControl({ ...msg, sent: Date.now() } as unknown as Record<string, unknown>)
+      .catch((err: Error) => {
+        this.logger?.warn({ err: err.message }, 'invalidation broadcast failed');
+      });
   }
 
   private invalidate(rule: Rule): number {
@@ -402,13 +424,20 @@ export class DhtBackend implements CacheBackend {
     return n;
   }
 
-  /** Applies a delete to the rule log, the near cache and the local store. */
+  /**
+   * Applies a delete (`at` in this node's clock) to the rule log, the near cache
+   * and the local store. The first time this node learns of it, it applies to
+   * what is held here even when written up to the clock tolerance after `at`
+   * (a writer whose clock is ahead within the tolerance cannot outlive a delete
+   * issued after its write); later records are ordered by timestamp.
+   */
   private applyDelete(key: string, at: number): boolean {
-    this.rules.addDelete(key, at);
-    let dropped = this.near?.drop(key, at) === true;
+    const fresh = this.rules.addDelete(key, at);
+    const until = fresh ? at + this.options.clockToleranceMs : at;
+    let dropped = this.near?.drop(key, until) === true;
     const dht = this.network?.started ? this.network.dht : undefined;
     const local = dht?.readLocal(key);
-    if (dht !== undefined && local !== undefined && local.deleted !== true && local.writtenAt < at) {
+    if (dht !== undefined && local !== undefined && local.deleted !== true && local.writtenAt < until) {
       dht.deleteLocal(key);
       dropped = true;
     }
@@ -419,11 +448,13 @@ export class DhtBackend implements CacheBackend {
   private applyRule(rule: Rule): number {
     const matches = this.rules.addRule(rule);
     if (matches === undefined) return 0;
-    const dropped = new Set(this.near?.dropMatching(matches, rule.at) ?? []);
+    // New here: it applies to what is held, up to the clock tolerance after `at` (as a delete does).
+    const until = rule.at + this.options.clockToleranceMs;
+    const dropped = new Set(this.near?.dropMatching(matches, until) ?? []);
     if (this.network?.started) {
       const dht = this.network.dht;
       for (const { key, record } of [...dht.localRecords()]) {
-        if (record.writtenAt < rule.at && matches(key)) {
+        if (record.writtenAt < until && matches(key)) {
           dht.deleteLocal(key);
           if (record.deleted !== true) dropped.add(key);
         }
@@ -442,9 +473,18 @@ export class DhtBackend implements CacheBackend {
     }
   }
 
-  private onControl(raw: Record<string, unknown>): void {
+  /** The shift that brings timestamps of `peer` into this node's clock (measured from `sent` when given). */
+  private shiftFor(peer: string, sent: unknown): number {
+    const clock = this.network?.clock;
+    if (clock === undefined || peer === '') return 0;
+    if (typeof sent === 'number') return clock.observe(peer, sent);
+    return clock.shiftOf(peer) ?? 0;
+  }
+
+  private onControl(raw: Record<string, unknown>, from = ''): void {
     if (raw.c !== 'dht' || typeof raw.at !== 'number') return;
-    const msg = raw as unknown as Control;
+    // Timestamps of a peer whose clock is off are taken in this node's clock.
+    const msg = { ...raw, at: raw.at + this.shiftFor(from, raw.sent) } as unknown as Control;
     switch (msg.op) {
       case 'put':
         if (typeof msg.key === 'string') this.near?.drop(msg.key, msg.at);
@@ -500,14 +540,27 @@ export class DhtBackend implements CacheBackend {
   private async pullRules(network: MeshNetwork): Promise<void> {
     for (const peer of network.peers().slice(0, 2)) {
       try {
-        const snap = parseRuleLog(await network.sync.pull(peer, SYNC_NAME, this.signal()));
-        for (const [key, at] of snap.deletes) this.applyDelete(key, at);
-        for (const rule of snap.rules) this.applyRule(rule);
+        const raw = await network.sync.pull(peer, SYNC_NAME, this.signal());
+        const snap = parseRuleLog(raw);
+        const shift = this.shiftFor(peer, (raw as { sent?: unknown } | undefined)?.sent);
+        for (const [key, at] of snap.deletes) this.applyDelete(key, at + shift);
+        for (const rule of snap.rules) this.applyRule({ ...rule, at: rule.at + shift });
         return;
       } catch (err) {
         this.logger?.debug({ peer, err: (err as Error).message }, 'could not pull the invalidation log');
       }
     }
+  }
+
+  /** Sends a clock beacon in `delayMs` (batched: a burst of joins sends one per delay). */
+  private scheduleBeacon(delayMs: number): void {
+    if (this.beaconTimers.has(delayMs)) return;
+    const timer = setTimeout(() => {
+      this.beaconTimers.delete(delayMs);
+      this.broadcast({ c: 'dht', op: 'clock', at: Date.now() });
+    }, delayMs);
+    timer.unref();
+    this.beaconTimers.set(delayMs, timer);
   }
 
   private scheduleUpkeep(delayMs = this.options.upkeepDelayMs): void {
