@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import * as devalue from 'devalue';
 import { Packr } from 'msgpackr';
 import superjson from 'superjson';
-import { decodeValue, encodeValue } from '../src/cache/codec.js';
+import { decodeValue, encodeValue } from '../src/codec/index.js';
 import { type Case, measure, table } from './harness.js';
 
 interface Codec {

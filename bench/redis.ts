@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { RedisBackend } from '../src/cache/backends/redis.js';
-import { encodeValue } from '../src/cache/codec.js';
+import { encodeValue } from '../src/codec/index.js';
 import { Node } from '../src/index.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
 import { type Case, concurrent, measure, sequential, table } from './harness.js';

@@ -20,8 +20,8 @@ import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { DhtBackend } from '../src/cache/backends/dht.js';
 import { MemoryBackend } from '../src/cache/backends/memory.js';
-import { decodeValue, encodeValue } from '../src/cache/codec.js';
 import { compileGlob } from '../src/cache/glob.js';
+import { decodeValue, encodeValue } from '../src/codec/index.js';
 import { Node, type RequestContext } from '../src/index.js';
 import type { MeshNetwork } from '../src/network/index.js';
 

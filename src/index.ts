@@ -6,13 +6,13 @@ import './polyfills.js';
 
 export type { BackendContext, BackendStats, CacheBackend } from './cache/backends/backend.js';
 export { estimateSize, MemoryBackend, type MemoryBackendOptions } from './cache/backends/memory.js';
-export { CodecError, decodeValue, encodeValue } from './cache/codec.js';
 export type { CacheConfigFile, ConfigInput, GlobalCacheConfig } from './cache/config.js';
 export { compileGlob, type Glob } from './cache/glob.js';
 export type { ResultMode } from './cache/interceptor.js';
 export { canonical, encodeKeyValue } from './cache/keys.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
 export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
+export { CodecError, decodeValue, encodeValue } from './codec/index.js';
 export { MeshError, type MeshErrorCode } from './errors.js';
 export { Node, type NodeOptions } from './mesh-node.js';
 export type { MeshNetwork, MeshNetworkEvents } from './network/index.js';

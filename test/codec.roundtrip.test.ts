@@ -4,7 +4,7 @@
  * holes), through both a string and the bytes a backend reads.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CodecError, decodeValue, encodeValue } from '../src/cache/codec.js';
+import { CodecError, decodeValue, encodeValue } from '../src/codec/index.js';
 
 type Row = [name: string, make: () => unknown, check: (back: any, original: any) => void];
 

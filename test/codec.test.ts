@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CodecError, decodeValue, encodeValue } from '../src/cache/codec.js';
 import { CacheEnvelope } from '../src/cache/snapshot.js';
+import { CodecError, decodeValue, encodeValue } from '../src/codec/index.js';
 
 describe('value codec', () => {
   it('round-trips what JSON cannot: Dates, BigInt, bytes, Maps, Sets, undefined, NaN, ±Infinity, -0', () => {

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue } from '../src/cache/codec.js';
 import { NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../src/cli/demo-cluster.js';
+import { decodeValue, encodeValue } from '../src/codec/index.js';
 import { generatePsk } from '../src/network/index.js';
 
 const PRELOAD = fileURLToPath(new URL('./helpers/skewed-clock.mjs', import.meta.url));

@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/cache/backends/redis.js';
-import { encodeValue } from '../src/cache/codec.js';
+import { encodeValue } from '../src/codec/index.js';
 import { MeshError } from '../src/errors.js';
 import { waitFor } from './helpers/log.js';
 import {

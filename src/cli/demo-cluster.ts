@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeValue } from '../cache/codec.js';
+import { decodeValue } from '../codec/index.js';
 
 /** The node script run by each process. */
 export const NODE_SCRIPT = fileURLToPath(new URL('../../examples/dht-node.ts', import.meta.url));

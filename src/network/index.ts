@@ -22,7 +22,7 @@ import type { Message } from '@libp2p/gossipsub';
 import type { IdentifyResult, PeerId, PrivateKey } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
-import { decodeValue, encodeValue } from '../cache/codec.js';
+import { decodeValue, encodeValue } from '../codec/index.js';
 import { fromZodError, MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
 import { MeshDht } from './dht.js';

@@ -16,6 +16,7 @@
  *   expired records.
  */
 import type { Logger } from 'pino';
+import { decodeValue, encodeValue } from '../../codec/index.js';
 import { MeshError } from '../../errors.js';
 import {
   isExpired,
@@ -25,7 +26,6 @@ import {
   sortByDistance,
   writeClock,
 } from '../../network/index.js';
-import { decodeValue, encodeValue } from '../codec.js';
 import { compileGlob } from '../glob.js';
 import { assertTtl } from '../ttl.js';
 import type { BackendContext, BackendStats, CacheBackend } from './backend.js';

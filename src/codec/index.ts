@@ -24,7 +24,7 @@
  * toJSON, v8's format is binary (base64 on the DHT record and event wire, no
  * longer readable) and versioned by the Node release that wrote it.
  */
-import { CacheEnvelope } from './snapshot.js';
+import { CacheEnvelope } from './envelope.js';
 
 const TAG = '$mc';
 
