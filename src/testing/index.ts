@@ -147,18 +147,26 @@ export function runBackendConformance<B extends CacheBackend>(
   const ttl = 0.25 * scale; // seconds
   const after = 600 * scale; // ms after the write at which the entry must be gone
 
-  /** Writes with `ttl`, checks the value is there while the TTL runs (fails if the backend was too slow to tell). */
+  /**
+   * Writes with `ttl` and checks the value is there while the TTL runs. When
+   * set + get took longer than the TTL (a loaded machine), the check says
+   * nothing: it writes again (which restarts the TTL), at most 3 times, then
+   * fails asking for a larger `timeScale`. Returns when the last write started.
+   */
   const setShort = async (b: B, key: string, value: unknown): Promise<number> => {
-    const start = performance.now();
-    await b.set(key, value, ttl);
-    const got = await b.get(key);
-    const elapsed = performance.now() - start;
-    assert.ok(
-      elapsed < ttl * 1000,
-      `set + get took ${Math.round(elapsed)} ms, more than the ${ttl} s TTL: raise timeScale`,
+    let elapsed = 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const start = performance.now();
+      await b.set(key, value, ttl);
+      const got = await b.get(key);
+      elapsed = performance.now() - start;
+      if (elapsed >= ttl * 1000) continue;
+      assert.deepStrictEqual(got, value, `a ${ttl} s entry is missing right after set`);
+      return start;
+    }
+    assert.fail(
+      `set + get took ${Math.round(elapsed)} ms, more than the ${ttl} s TTL (3 tries): raise timeScale`,
     );
-    assert.deepStrictEqual(got, value, `a ${ttl} s entry is missing right after set`);
-    return start;
   };
   const untilGone = async (start: number) => {
     await sleep(Math.max(0, start + after - performance.now()));
@@ -289,6 +297,9 @@ export function runBackendConformance<B extends CacheBackend>(
     const listed = await listKeys(b, root);
     if (listed !== undefined) assert.deepStrictEqual(listed, [], 'keys() lists an expired key');
     assert.strictEqual(await b.delete(key), false, 'delete of an expired key says it was there');
+    await b.set(`${root}user/get_user:other`, 'short', ttl);
+    await untilGone(performance.now());
+    checkCount(await b.clear(root), 0, 'clear(prefix) of a prefix holding only expired entries');
   });
 
   run('ttl 0 never expires; a long TTL outlives a short one', async (b, root) => {
