@@ -203,4 +203,22 @@ describe('runBackendConformance', () => {
     expect(failed.size).toBeGreaterThan(0);
     expect(String([...failed.values()][0])).toMatch(/no keys\(\)/);
   });
+
+  it('a close() that throws fails the cases, without hiding why a case failed', async () => {
+    const { names, failed } = await runSuite(
+      broken((inner) => ({
+        delete: (k) => {
+          inner.delete(k);
+          return true;
+        },
+        close: () => {
+          throw new Error('close failed');
+        },
+      })),
+    );
+    expect(failed.size).toBe(names.length);
+    const del = 'delete: true when present, false when never set, false the second time';
+    expect(String(failed.get(del))).toMatch(/never set/);
+    expect(String(failed.get('get of a key never set is undefined (not null)'))).toMatch(/close failed/);
+  });
 });

@@ -111,17 +111,25 @@ export function runBackendConformance<B extends CacheBackend>(
     test(full, async () => {
       const root = scope();
       const backend = await create();
+      let outcome: { error: unknown } | undefined;
       try {
         await body(backend, root);
-      } finally {
-        // Leave a shared store clean; the case's verdict is already decided.
-        try {
-          await backend.clear(root);
-        } catch {
-          // ignore: the backend may be broken or closed by the case
-        }
-        await backend.close?.();
+      } catch (error) {
+        outcome = { error };
       }
+      // Leave a shared store clean; the case's verdict is already decided.
+      try {
+        await backend.clear(root);
+      } catch {
+        // ignore: the backend may be broken or closed by the case
+      }
+      try {
+        await backend.close?.();
+      } catch (error) {
+        // A failing close fails a case that passed; it does not hide why a case failed.
+        outcome ??= { error };
+      }
+      if (outcome !== undefined) throw outcome.error;
     });
   };
 
