@@ -28,10 +28,13 @@ describe('DhtBackend conformance (3 loopback nodes)', () => {
     await stopAll(nets);
   });
 
+  // opTimeoutMs: a lookup slower than the bound is a miss; the suite checks semantics, not latency.
   const create = (options: DhtOptions) => async (): Promise<DhtBackend> => {
     await Promise.allSettled(open.map((b) => b.close())); // a case that failed before closing
     for (const net of nets) for (const { key } of [...net.dht.localRecords()]) net.dht.deleteLocal(key);
-    const all = await Promise.all(nets.map((net) => openBackend(net, { upkeepDelayMs: 100, ...options })));
+    const all = await Promise.all(
+      nets.map((net) => openBackend(net, { upkeepDelayMs: 100, opTimeoutMs: 5_000, ...options })),
+    );
     open = all;
     const backend = all[turn++ % all.length]!;
     const closers = all.map((b) => b.close.bind(b));
