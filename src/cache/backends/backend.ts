@@ -40,11 +40,12 @@ export interface CacheBackend {
   keys?(prefix?: string): Iterable<string> | AsyncIterable<string> | Promise<Iterable<string>>;
   /**
    * Capability: removes every key starting with `prefix` whose rest matches `pattern`
-   * (a glob: `*` any run, `?` one character; `glob` is the same pattern compiled).
+   * (a glob: `*` any run, `?` one character). The caching layer also passes `glob`, the same
+   * pattern compiled; other callers (the conformance suite) may omit it.
    * Backends that can do it closer to the data (Redis SCAN MATCH, a DHT broadcast)
    * implement it; otherwise the caching layer uses `keys()` and `delete()`.
    */
-  revoke?(prefix: string, pattern: string, glob: Glob): number | Promise<number>;
+  revoke?(prefix: string, pattern: string, glob?: Glob): number | Promise<number>;
   /**
    * Capability: every operation settles (resolves or rejects) within this many ms by
    * itself, as the Redis backend's commands do. When it is within the caching

@@ -21,7 +21,7 @@
  */
 import { MeshError } from '../../errors.js';
 import { wallNow } from '../clock.js';
-import type { Glob } from '../glob.js';
+import { compileGlob, type Glob } from '../glob.js';
 import { assertTtl } from '../ttl.js';
 import type { BackendStats, EvictionReason, FastTable, IndexedCacheBackend } from './backend.js';
 
@@ -260,7 +260,7 @@ export class MemoryBackend implements IndexedCacheBackend {
   }
 
   /** The `revoke` capability: the compiled glob is matched here, with no key listing. */
-  revoke(prefix: string, _pattern: string, glob: Glob): number {
+  revoke(prefix: string, pattern: string, glob: Glob = compileGlob(pattern)): number {
     return this.revokeMatching(prefix, glob);
   }
 
