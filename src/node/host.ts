@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MeshError } from '../errors.js';
 import { type CallTarget, type EventInfo, RequestContext } from './context.js';
+import { callWithDeadline } from './deadline.js';
 import { EventBus } from './events.js';
 import {
   type ActionInvoker,
@@ -14,6 +15,7 @@ import {
 import { defaultLogger } from './logger.js';
 import type { NodePart, PartComponents } from './part.js';
 import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
+import { checkRequestOptions, isPlainObject } from './request-checks.js';
 import { assertTopic } from './topics.js';
 import type { EventHandler, Params, RequestOptions, ServiceDefinition } from './types.js';
 
@@ -53,41 +55,6 @@ export function checkNetworkId(id: unknown, field = 'networkId'): asserts id is 
 type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 const NODE_TARGET: CallTarget = { service: '$node', name: 'request', path: '$node/request' };
-
-function isPlainObject(value: unknown): value is Params {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** Validates per-request options; returns the error, if any. */
-function checkRequestOptions(path: string, options: RequestOptions): MeshError | undefined {
-  if (options === null || typeof options !== 'object') {
-    return new MeshError('INVALID_PARAMS', `request options of '${path}' must be an object`, { path });
-  }
-  const { timeout, cache, meta } = options;
-  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
-    return new MeshError(
-      'INVALID_PARAMS',
-      `request option timeout of '${path}' must be a number of ms >= 0`,
-      { path, field: 'timeout' },
-    );
-  }
-  if (cache !== undefined && cache !== 'bypass' && cache !== 'refresh') {
-    return new MeshError(
-      'INVALID_PARAMS',
-      `request option cache of '${path}' must be 'bypass' or 'refresh'`,
-      { path, field: 'cache' },
-    );
-  }
-  if (meta !== undefined && (meta === null || typeof meta !== 'object')) {
-    return new MeshError('INVALID_PARAMS', `request option meta of '${path}' must be an object`, {
-      path,
-      field: 'meta',
-    });
-  }
-  return undefined;
-}
 
 /**
  * The host: registers services, routes `service/action` calls through the
@@ -287,48 +254,13 @@ export class Host {
     }
     const ctx = new RequestContext(this, action, parent, options, ++this.seq);
     const timeout = options?.timeout ?? (action.options.timeout as number | undefined) ?? this.requestTimeout;
-    if (timeout > 0 || ctx.deadline > 0) return this.callWithDeadline(action.invoker, ctx, params, timeout);
+    if (timeout > 0 || ctx.deadline > 0) return callWithDeadline(action.invoker, ctx, params, timeout);
     try {
       const result = action.invoker(ctx, params);
       return result instanceof Promise ? result : Promise.resolve(result);
     } catch (err) {
       return Promise.reject(err);
     }
-  }
-
-  private callWithDeadline(
-    invoker: ActionInvoker,
-    ctx: RequestContext,
-    params: Params,
-    timeout: number,
-  ): Promise<unknown> {
-    const now = Date.now();
-    let deadline = timeout > 0 ? now + timeout : ctx.deadline;
-    if (ctx.deadline > 0 && ctx.deadline < deadline) deadline = ctx.deadline;
-    ctx.withDeadline(deadline);
-    const remaining = deadline - now;
-    if (remaining <= 0) return Promise.reject(this.timeoutError(ctx, timeout));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(this.timeoutError(ctx, remaining)), remaining);
-      let result: unknown;
-      try {
-        result = invoker(ctx, params);
-      } catch (err) {
-        clearTimeout(timer);
-        reject(err);
-        return;
-      }
-      Promise.resolve(result).then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
   }
 
   /** @internal Publishing shared by `node.publish` and `ctx.publish`. */
@@ -441,12 +373,5 @@ export class Host {
     if (!this.services.has(service))
       return new MeshError('NOT_FOUND', `service '${service}' not found`, { path, service });
     return new MeshError('NOT_FOUND', `action '${path}' not found`, { path, service });
-  }
-
-  private timeoutError(ctx: RequestContext, ms: number): MeshError {
-    return new MeshError('TIMEOUT', `request '${ctx.path}' timed out after ${ms} ms`, {
-      path: ctx.path,
-      timeout: ms,
-    });
   }
 }

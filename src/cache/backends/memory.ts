@@ -26,100 +26,49 @@ import { assertTtl } from '../ttl.js';
 import type { BackendStats, EvictionReason, FastTable, IndexedCacheBackend } from './backend.js';
 
 import { MEMORY_DEFAULTS, type MemoryBackendOptions } from './memory-options.js';
+import { estimateSize } from './memory-size.js';
+import { LruSlots, NONE } from './memory-slots.js';
 
 export type { EvictionReason, FastTable } from './backend.js';
 export type { MemoryBackendOptions } from './memory-options.js';
-
-const NONE = 0xffffffff;
+export { estimateSize } from './memory-size.js';
 
 const SWEEP_BATCH = 10_000;
 
-/** Rough bytes held by a value: strings count 2 bytes a character, plus fixed overheads. */
-export function estimateSize(value: unknown, depth = 0): number {
-  switch (typeof value) {
-    case 'string':
-      return 16 + value.length * 2;
-    case 'number':
-    case 'boolean':
-    case 'undefined':
-      return 8;
-    case 'bigint':
-      return 16 + Math.ceil(value.toString(16).length / 2);
-    case 'object':
-      break;
-    default:
-      return 16;
-  }
-  if (value === null) return 8;
-  if (depth > 16) return 64;
-  if (ArrayBuffer.isView(value)) return 64 + value.byteLength;
-  if (Array.isArray(value)) {
-    let n = 16 + value.length * 8;
-    for (const v of value) n += estimateSize(v, depth + 1);
-    return n;
-  }
-  if (value instanceof Map || value instanceof Set) {
-    let n = 64;
-    for (const v of value as Iterable<unknown>) n += 16 + estimateSize(v, depth + 1);
-    return n;
-  }
-  let n = 32;
-  for (const k in value as object)
-    n += 16 + k.length * 2 + estimateSize((value as Record<string, unknown>)[k], depth + 1);
-  return n;
-}
-
 /** In-process LRU + TTL store; the default `'memory'` backend. */
-export class MemoryBackend implements IndexedCacheBackend {
+export class MemoryBackend extends LruSlots implements IndexedCacheBackend {
   /** Answers synchronously with the stored references: the caching layer stores snapshots in it (snapshot.ts). */
   readonly synchronous = true;
   /** Called when an entry is dropped by capacity, bytes or expiry. */
   onEvict: ((key: string, reason: EvictionReason) => void) | undefined;
 
-  private readonly maxEntries: number;
-  private readonly maxBytes: number;
   private readonly sizeOf: (value: unknown) => number;
   /** The clock; `wallNow` (see clock.ts) unless a test injects one (read inline on the hit path). */
   private readonly now: () => number;
   private readonly customClock: boolean;
   private readonly index = new Map<string, number>();
-  private keyList: (string | undefined)[] = [];
   private fastOf: (FastTable | undefined)[] = [];
   private fastKeyOf: (number | string | undefined)[] = [];
-  private valList: unknown[] = [];
-  private expires: Float64Array;
-  private sizes: Uint32Array;
-  private next: Uint32Array;
-  private prev: Uint32Array;
-  private capacity: number;
-  private used = 0;
-  private readonly free: number[] = [];
-  private head = NONE;
-  private tail = NONE;
   private bytes = 0;
   private sweepCursor = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private evicted = 0;
 
   constructor(options: MemoryBackendOptions = {}) {
-    this.maxEntries = options.maxEntries ?? MEMORY_DEFAULTS.maxEntries;
-    this.maxBytes = options.maxBytes ?? MEMORY_DEFAULTS.maxBytes;
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1)
+    const maxEntries = options.maxEntries ?? MEMORY_DEFAULTS.maxEntries;
+    const maxBytes = options.maxBytes ?? MEMORY_DEFAULTS.maxBytes;
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
       throw new MeshError('CONFIG_INVALID', 'cache.memory.maxEntries must be an integer >= 1', {
         field: 'cache.memory.maxEntries',
       });
-    if (!(this.maxBytes >= 0))
+    if (!(maxBytes >= 0))
       throw new MeshError('CONFIG_INVALID', 'cache.memory.maxBytes must be >= 0', {
         field: 'cache.memory.maxBytes',
       });
+    super(maxEntries, maxBytes);
     this.sizeOf = options.sizeOf ?? estimateSize;
     this.now = options.now ?? wallNow;
     this.customClock = options.now !== undefined;
-    this.capacity = Math.min(this.maxEntries, 1024);
-    this.expires = new Float64Array(this.capacity);
-    this.sizes = new Uint32Array(this.maxBytes > 0 ? this.capacity : 0);
-    this.next = new Uint32Array(this.capacity);
-    this.prev = new Uint32Array(this.capacity);
     const sweep = options.sweepIntervalMs ?? MEMORY_DEFAULTS.sweepIntervalMs;
     if (sweep > 0) {
       this.sweepTimer = setInterval(() => this.sweep(SWEEP_BATCH), sweep);
@@ -322,57 +271,9 @@ export class MemoryBackend implements IndexedCacheBackend {
     this.fastOf = [];
     this.fastKeyOf = [];
     this.index.clear();
-    this.keyList = [];
-    this.valList = [];
-    this.free.length = 0;
-    this.used = 0;
-    this.head = NONE;
-    this.tail = NONE;
+    this.resetSlots();
     this.bytes = 0;
     this.sweepCursor = 0;
-  }
-
-  private allocate(): number {
-    const reused = this.free.pop();
-    if (reused !== undefined) return reused;
-    if (this.used === this.capacity) this.grow();
-    return this.used++;
-  }
-
-  private grow(): void {
-    const cap = Math.min(this.maxEntries, this.capacity * 2);
-    const resize = <T extends Float64Array | Uint32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.expires = resize(this.expires, (n) => new Float64Array(n));
-    this.next = resize(this.next, (n) => new Uint32Array(n));
-    this.prev = resize(this.prev, (n) => new Uint32Array(n));
-    if (this.maxBytes > 0) this.sizes = resize(this.sizes, (n) => new Uint32Array(n));
-    this.capacity = cap;
-  }
-
-  private linkHead(i: number): void {
-    this.prev[i] = NONE;
-    this.next[i] = this.head;
-    if (this.head !== NONE) this.prev[this.head] = i;
-    this.head = i;
-    if (this.tail === NONE) this.tail = i;
-  }
-
-  private unlink(i: number): void {
-    const p = this.prev[i];
-    const n = this.next[i];
-    if (p !== NONE) this.next[p] = n;
-    else this.head = n;
-    if (n !== NONE) this.prev[n] = p;
-    else this.tail = p;
-  }
-
-  private toHead(i: number): void {
-    this.unlink(i);
-    this.linkHead(i);
   }
 
   private drop(i: number, reason: EvictionReason | undefined): void {

@@ -1,0 +1,45 @@
+/** Conformance cases: expiry: fractional TTLs, ttl 0, overwrites. */
+import assert from 'node:assert/strict';
+import type { CacheBackend } from '../cache/backends/backend.js';
+import { type Suite, sleep } from './suite.js';
+
+export function registerTtlCases<B extends CacheBackend>(suite: Suite<B>): void {
+  const { run, checkCount, listKeys, setShort, untilGone, ttl, after } = suite;
+  // --- TTL ---------------------------------------------------------------------
+
+  run(`a ${ttl} s TTL: present before it runs out, a miss after`, async (b, root) => {
+    const key = `${root}user/get_user:short`;
+    const start = await setShort(b, key, { soon: 'gone' });
+    await untilGone(start);
+    assert.strictEqual(await b.get(key), undefined, `still there ${after} ms after a ${ttl} s TTL`);
+    const listed = await listKeys(b, root);
+    if (listed !== undefined) assert.deepStrictEqual(listed, [], 'keys() lists an expired key');
+    assert.strictEqual(await b.delete(key), false, 'delete of an expired key says it was there');
+    await b.set(`${root}user/get_user:other`, 'short', ttl);
+    await untilGone(performance.now());
+    checkCount(await b.clear(root), 0, 'clear(prefix) of a prefix holding only expired entries');
+  });
+
+  run('ttl 0 never expires; a long TTL outlives a short one', async (b, root) => {
+    const short = `${root}user/get_user:short`;
+    await b.set(`${root}user/get_user:forever`, 'forever', 0);
+    await b.set(`${root}user/get_user:hour`, 'hour', 3600);
+    const start = await setShort(b, short, 'short');
+    await untilGone(start);
+    assert.strictEqual(await b.get(short), undefined, 'the short entry is still there');
+    assert.strictEqual(await b.get(`${root}user/get_user:forever`), 'forever', 'ttl 0 expired');
+    assert.strictEqual(await b.get(`${root}user/get_user:hour`), 'hour', 'a 3600 s TTL expired');
+  });
+
+  run('an overwrite replaces the TTL (short to none, none to short)', async (b, root) => {
+    const extended = `${root}user/get_user:extended`;
+    const shortened = `${root}user/get_user:shortened`;
+    await b.set(extended, 'v1', ttl);
+    await b.set(shortened, 'v1', 0);
+    await b.set(extended, 'v2', 0);
+    const start = await setShort(b, shortened, 'v2');
+    await untilGone(start);
+    assert.strictEqual(await b.get(extended), 'v2', 'an overwrite with ttl 0 kept the first TTL');
+    assert.strictEqual(await b.get(shortened), undefined, 'an overwrite with a short TTL did not expire');
+  });
+}
