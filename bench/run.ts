@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<string>> = {
   memory: async () => (await import('./memory-backend.js')).benchMemoryBackend(),
   coalescing: async () => (await import('./coalescing.js')).benchCoalescing(),
   redis: async () => (await import('./redis.js')).benchRedis(),
+  startup: async () => (await import('./startup.js')).benchStartup(),
   codec: async () => (await import('./codec.js')).benchCodec(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>
@@ -20,7 +21,7 @@ const suites: Record<string, () => Promise<string>> = {
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
 };
-const DEFAULT = ['request', 'cache-hit', 'memory', 'coalescing', 'redis'];
+const DEFAULT = ['request', 'cache-hit', 'memory', 'coalescing', 'redis', 'codec', 'startup'];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length > 0 ? wanted : DEFAULT;
