@@ -30,6 +30,7 @@ export {
 } from './node/decorators.js';
 export { Host, type HostOptions } from './node/host.js';
 export type { ActionInfo, ActionInvoker, Interceptor, InterceptorFunction } from './node/interceptors.js';
+export { isValidNetworkId } from './node/network-id.js';
 export type { NodePart, PartComponents } from './node/part.js';
 export type {
   ActionDefinition,

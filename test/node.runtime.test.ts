@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   action,
   type Interceptor,
+  isValidNetworkId,
   MeshError,
   Node,
   type RequestContext,
@@ -260,6 +261,20 @@ describe('lifecycle and injection', () => {
     expect(() => new Node({ requestTimeout: -1 })).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID' }),
     );
+  });
+
+  it('checks a network id by one rule, given as networkId or network.id', () => {
+    for (const bad of ['-a', '.a', '', 'x'.repeat(65), 'a b']) {
+      expect(() => new Node({ networkId: bad })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+      expect(() => new Node({ network: { id: bad } })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+      expect(isValidNetworkId(bad)).toBe(false);
+    }
+    for (const good of ['a', 'a-b.c_d', '0', 'x'.repeat(64)]) {
+      expect(new Node({ networkId: good }).networkId).toBe(good);
+      expect(isValidNetworkId(good)).toBe(true);
+    }
   });
 });
 

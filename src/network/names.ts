@@ -4,10 +4,7 @@
  * happen to connect never exchange DHT records or events.
  */
 
-/** Checks that a network id is safe inside protocol names and topics. */
-export function isValidNetworkId(id: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id);
-}
+export { isValidNetworkId } from '../node/network-id.js';
 
 /** The Kademlia protocol of a network: a separate DHT per network id. */
 export function kadProtocol(networkId: string): string {

@@ -13,6 +13,7 @@ import {
   toInterceptor,
 } from './interceptors.js';
 import { defaultLogger } from './logger.js';
+import { checkNetworkId } from './network-id.js';
 import type { NodePart, PartComponents } from './part.js';
 import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
 import { checkRequestOptions, isPlainObject } from './request-checks.js';
@@ -36,20 +37,6 @@ export interface HostOptions {
    * @default 0
    */
   requestTimeout?: number;
-}
-
-/** The network id rule, shared by every place that checks one. */
-export const NETWORK_ID = /^[A-Za-z0-9_.-]{1,64}$/;
-
-/** Throws CONFIG_INVALID unless `id` is a valid network id. */
-export function checkNetworkId(id: unknown, field = 'networkId'): asserts id is string {
-  if (typeof id !== 'string' || !NETWORK_ID.test(id)) {
-    throw new MeshError(
-      'CONFIG_INVALID',
-      `${field} must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(id)}`,
-      { field },
-    );
-  }
 }
 
 type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
