@@ -4,8 +4,24 @@
  */
 import './polyfills.js';
 
-export type { BackendContext, BackendStats, CacheBackend } from './cache/backends/backend.js';
+export {
+  type BackendContext,
+  type BackendStats,
+  type CacheBackend,
+  type EvictionReason,
+  type FastTable,
+  type IndexedCacheBackend,
+  isIndexed,
+  isSynchronous,
+  type SyncCacheBackend,
+} from './cache/backends/backend.js';
 export { estimateSize, MemoryBackend, type MemoryBackendOptions } from './cache/backends/memory.js';
+export {
+  type BackendDefinition,
+  type BackendFactoryContext,
+  BUILTIN_BACKENDS,
+  defineBackend,
+} from './cache/backends/registry.js';
 export type { CacheConfigFile, ConfigInput, GlobalCacheConfig } from './cache/config.js';
 export { compileGlob, type Glob } from './cache/glob.js';
 export type { ResultMode } from './cache/interceptor.js';
@@ -13,7 +29,7 @@ export { canonical, encodeKeyValue } from './cache/keys.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
 export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
 export { CodecError, decodeValue, encodeValue } from './codec/index.js';
-export { MeshError, type MeshErrorCode } from './errors.js';
+export { ERROR_CODES, fromZodError, MeshError, type MeshErrorCode } from './errors.js';
 export { Node, type NodeOptions } from './mesh-node.js';
 export type { MeshNetwork, MeshNetworkEvents } from './network/index.js';
 export type { NetworkOptions } from './network/options.js';

@@ -4,6 +4,7 @@
  * the one place that knows all three.
  */
 import type { CacheBackend } from './cache/backends/backend.js';
+import type { BackendDefinition } from './cache/backends/registry.js';
 import type { ConfigInput } from './cache/config.js';
 import { CacheManager } from './cache/manager.js';
 import { MeshError } from './errors.js';
@@ -27,10 +28,12 @@ export interface NodeOptions extends HostOptions {
    */
   config?: string | ConfigInput;
   /**
-   * Custom cache backends by name, chosen with `cache.backend: '<name>'` or per action.
+   * Custom cache backends by name, chosen with `cache.backend: '<name>'` or per action:
+   * an instance, or a definition (`defineBackend({ optionsSchema, create })`) whose options
+   * come from the configuration's `cache.<name>` section.
    * @default {}
    */
-  backends?: Record<string, CacheBackend>;
+  backends?: Record<string, CacheBackend | BackendDefinition>;
   /**
    * Joins a P2P network (libp2p): events go network-wide and the DHT backend becomes available.
    * @default undefined (no network: a node of one process)
