@@ -19,7 +19,7 @@ import '../src/polyfills.js';
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { type NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../src/cli/demo-cluster.js';
+import { type NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../test/helpers/cluster.js';
 
 interface Stat {
   n: number;

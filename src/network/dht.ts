@@ -17,7 +17,6 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
 import { MeshError } from '../errors.js';
 import type { ClockWatch } from './clock.js';
-import { RAW_NAMESPACE } from './libp2p.js';
 import {
   type LocalRecord,
   type LwwDatastore,
@@ -218,30 +217,6 @@ export class MeshDht {
   /** Adds a filter that can refuse incoming records (invalidation rules); returns a remover. */
   addWriteFilter(filter: WriteFilter): () => void {
     return this.datastore.addWriteFilter(filter);
-  }
-
-  /** Plain kad-dht put on the raw namespace (baseline for benchmarks). */
-  async rawPut(key: string, value: Uint8Array, signal: AbortSignal): Promise<void> {
-    for await (const _ of this.kad.put(new TextEncoder().encode(`/${RAW_NAMESPACE}/${key}`), value, {
-      signal,
-    })) {
-      // drain
-    }
-  }
-
-  /** Plain kad-dht get on the raw namespace (baseline for benchmarks). */
-  async rawGet(key: string, signal: AbortSignal): Promise<Uint8Array | undefined> {
-    let found: Uint8Array | undefined;
-    try {
-      for await (const event of this.kad.get(new TextEncoder().encode(`/${RAW_NAMESPACE}/${key}`), {
-        signal,
-      }) as AsyncIterable<KadEvent>) {
-        if (event.name === 'VALUE' && event.value !== undefined) found = event.value;
-      }
-    } catch (err) {
-      if ((err as Error).name !== 'NotFoundError') throw err;
-    }
-    return found;
   }
 }
 
