@@ -24,7 +24,8 @@ import type { Logger } from 'pino';
 import { decodeValue, encodeValue } from '../codec/index.js';
 import { fromZodError, MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
-import { MeshDht } from './dht.js';
+import { MeshDht, sortByDistance } from './dht.js';
+import { DirectService } from './direct.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { Membership } from './membership.js';
@@ -64,6 +65,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly controlHandlers = new Set<ControlHandler>();
   private detach: (() => void) | undefined;
   readonly sync: SyncService;
+  private readonly direct: DirectService;
+  /** When a member last joined or left (epoch ms). */
+  private changedAt = 0;
+  /** Control messages seen lately (gossip and direct copies of one message are delivered once). */
+  private readonly seenControl = new Map<string, number>();
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
@@ -88,11 +94,23 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.clock.logger = this.logger;
     this.sync = new SyncService(this.networkId, this.logger);
+    this.direct = new DirectService(this.networkId, this.logger);
+    this.direct.serve((req, from) => {
+      if (req.t !== 'ctl') return this.dht.answerDirect(req);
+      this.deliverControl(req.m, from);
+      return { ok: true };
+    });
     this.membership = new Membership(
       { networkId: this.networkId, ...this.options },
       {
-        join: (id) => this.emit('peer:join', id),
-        leave: (id) => this.emit('peer:leave', id),
+        join: (id) => {
+          this.changedAt = Date.now();
+          this.emit('peer:join', id);
+        },
+        leave: (id) => {
+          this.changedAt = Date.now();
+          this.emit('peer:leave', id);
+        },
         online: () => this.emit('online'),
         offline: () => this.emit('offline'),
       },
@@ -166,9 +184,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       node.peerId.toString(),
       this.logger,
       this.clock,
+      this.direct,
     );
     this.detach = this.attach(node);
     await this.sync.start(node);
+    await this.direct.start(node);
     node.services.pubsub.subscribe(eventsTopic(this.networkId));
     node.services.pubsub.subscribe(controlTopic(this.networkId));
     this.logger.info({ peerId: this.peerId, addresses: this.addresses() }, 'network started');
@@ -183,6 +203,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.node = undefined;
     this.meshDht = undefined;
     await this.sync.stop(node);
+    await this.direct.stop(node);
     await node.stop();
     if (hadMembers) this.emit('offline');
     this.logger.info('network stopped');
@@ -200,9 +221,50 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     return () => this.eventHandlers.delete(handler);
   }
 
-  /** Publishes a control message (a JSON object) to every other node of this network. */
-  async publishControl(message: Record<string, unknown>): Promise<void> {
+  /**
+   * Publishes a control message (a JSON object) to every other node of this
+   * network: on gossip, and (with `direct`) also straight to every connected
+   * member over the record protocol, in parallel (receivers deliver it once).
+   */
+  async publishControl(message: Record<string, unknown>, direct = false): Promise<void> {
+    if (direct) {
+      const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
+      for (const peer of this.membership.peers()) {
+        this.direct.request(peer, { t: 'ctl', m: message }, signal).catch((err: Error) => {
+          this.logger.debug({ peer, err: err.message }, 'direct control send failed');
+        });
+      }
+    }
     await this.publish(controlTopic(this.networkId), JSON.stringify(message));
+  }
+
+  /**
+   * The `n` holders of `key` computed locally (Kademlia XOR distance over the
+   * connected members and this node, the ordering kad-dht uses), or undefined
+   * when the membership may be incomplete: a peer of the routing table is not
+   * connected, or a member joined or left less than `settleMs` ago (records may
+   * not have reached their new holders yet).
+   */
+  holdersOf(key: string, n: number, settleMs = 0): string[] | undefined {
+    const dht = this.meshDht;
+    if (dht === undefined) return undefined;
+    if (settleMs > 0 && Date.now() - this.changedAt < settleMs) return undefined;
+    const routing = dht.routingTablePeers();
+    if (routing === undefined || routing.some((p) => !this.membership.has(p))) return undefined;
+    return sortByDistance(key, [...this.membership.peers(), dht.selfId]).slice(0, n);
+  }
+
+  /** Delivers a control message once (gossip and direct copies carry the same JSON). */
+  private deliverControl(body: Record<string, unknown>, from: string): void {
+    const id = `${from}|${JSON.stringify(body)}`;
+    const now = Date.now();
+    if (this.seenControl.has(id)) return;
+    this.seenControl.set(id, now);
+    if (this.seenControl.size > 10_000) {
+      for (const [k, at] of this.seenControl)
+        if (now - at > 60_000 || this.seenControl.size > 5_000) this.seenControl.delete(k);
+    }
+    for (const handler of this.controlHandlers) this.safely(() => handler(body, from));
   }
 
   /** Subscribes to control messages from other nodes; returns an unsubscribe function. */
@@ -252,7 +314,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         return;
       }
       if (msg.topic === control) {
-        for (const handler of this.controlHandlers) this.safely(() => handler(body, from));
+        this.deliverControl(body, from);
         return;
       }
       if (typeof body.t !== 'string' || typeof body.d !== 'string') return;

@@ -160,7 +160,7 @@ export class DhtBackend implements CacheBackend {
     if (this.options.nearCache.announceWrites)
       this.invalidations.broadcast({ c: 'dht', op: 'put', key: k, at: record.writtenAt });
     if (!network.started) return; // offline: the near cache keeps it until the node is back
-    const write = this.access.replicate(k, record);
+    const write = this.access.write(k, record);
     if (this.options.writeBehind) {
       this.track(write);
       return;
@@ -178,7 +178,7 @@ export class DhtBackend implements CacheBackend {
     const deadline = this.state.signal(); // one bound for the whole delete (lookup + tombstone)
     if (!existed && started) {
       // Looked up before the delete is broadcast: once it is, the holders drop their copies.
-      const found = await this.access.fetch(k, deadline);
+      const found = await this.access.read(k, deadline);
       existed = found !== undefined && found.deleted !== true && !isExpired(found);
     }
     // After the lookup: the clock has followed what it found (up to the tolerance), so the delete orders after it.
@@ -193,7 +193,7 @@ export class DhtBackend implements CacheBackend {
       writer: this.selfId(),
       deleted: true,
     };
-    await this.access.replicate(k, tombstone, deadline);
+    await this.access.write(k, tombstone, deadline);
     return existed;
   }
 
@@ -264,7 +264,7 @@ export class DhtBackend implements CacheBackend {
   private async lookup(key: string): Promise<unknown> {
     const network = this.state.network;
     if (network === undefined || !network.started) return undefined;
-    const record = await this.access.fetch(key);
+    const record = await this.access.read(key);
     const now = Date.now();
     const counters = this.state.counters;
     if (

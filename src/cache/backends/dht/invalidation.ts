@@ -37,7 +37,7 @@ export class Invalidations {
     const network = this.state.network;
     if (network === undefined || !network.started) return;
     const full = { ...msg, sent: Date.now() } as Record<string, unknown>;
-    network.publishControl(full).catch((err: Error) => {
+    network.publishControl(full, msg.op === 'del' || msg.op === 'rule').catch((err: Error) => {
       this.state.logger?.warn({ err: err.message }, 'invalidation broadcast failed');
     });
   }

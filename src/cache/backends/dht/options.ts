@@ -35,6 +35,20 @@ export const dhtOptionsSchema = z.strictObject({
    * is logged); no timestamp is trusted further ahead than this (docs/dht.md, "Clocks").
    */
   clockToleranceMs: z.number().int().min(0).max(60_000).default(1_000),
+  /**
+   * One-hop reads and writes: when this node knows the full membership, it
+   * computes the holders of a key itself and talks to them directly (the
+   * kad-dht lookup stays the fallback).
+   */
+  oneHop: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** After a member joins or leaves, use the kad-dht lookup for this long (records move to new holders meanwhile), ms. */
+      settleMs: z.number().int().nonnegative().default(5_000),
+      /** Longest wait for one holder's answer before falling back, ms. */
+      timeoutMs: z.number().int().positive().default(500),
+    })
+    .prefault({}),
   /** On reconnecting after having lost every peer, drop the near cache and the records held here. */
   dropOnRejoin: z.boolean().default(true),
 });
