@@ -35,6 +35,8 @@ const { values } = parseArgs({
     psk: { type: 'string' },
     backend: { type: 'string', default: 'dht' },
     replication: { type: 'string', default: '3' },
+    /** `off`: no DHT near cache (benchmarks of the DHT path itself). */
+    near: { type: 'string', default: 'on' },
     'log-level': { type: 'string', default: 'warn' },
     /** A JSON file shared by the processes as their "database" of user names (default: in memory). */
     db: { type: 'string' },
@@ -45,7 +47,10 @@ const now = () => performance.timeOrigin + performance.now();
 const logger = pino({ level: values['log-level'] }, destination(2));
 const name = values.name;
 const counts = { get_user: 0, update_user: 0 };
-const dht = new DhtBackend({ replication: Number(values.replication) });
+const dht = new DhtBackend({
+  replication: Number(values.replication),
+  nearCache: { enabled: values.near !== 'off' },
+});
 const memory = new MemoryBackend();
 const bootstrap = values.bootstrap.split(',').filter((s) => s.length > 0);
 

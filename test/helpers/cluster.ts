@@ -18,6 +18,8 @@ export interface SpawnOptions {
   psk?: string;
   backend?: 'dht' | 'memory';
   replication?: number;
+  /** false: no DHT near cache in the process. */
+  near?: boolean;
   logLevel?: string;
   /** A JSON file the processes share as their user database. */
   db?: string;
@@ -74,6 +76,7 @@ export class NodeProcess {
     if (options.db !== undefined) args.push('--db', options.db);
     if (options.backend !== undefined) args.push('--backend', options.backend);
     if (options.replication !== undefined) args.push('--replication', String(options.replication));
+    if (options.near === false) args.push('--near', 'off');
     args.push('--log-level', options.logLevel ?? 'warn');
     const started = performance.now();
     const child = spawn(process.execPath, args, {
