@@ -5,7 +5,7 @@
  * - p50/p99 of a DHT hit (a node that never read the key: full kad lookup), a
  *   DHT miss, and a put (lookup + PUT_VALUE to the `replication` closest), beside
  *   raw kad-dht `get`/`put` of the same payload on the same network;
- * - a near-cache hit beside the memory backend's hit (in-process, ns per op);
+ * - a Redis hit and set through node.request on a local redis-server;
  * - invalidation reach: `revoke` on one node until every node has applied it
  *   (p50/p99 over rounds of the slowest node, and over all node samples);
  * - reachability under churn: keys still readable after killing 30-40% of the
@@ -19,7 +19,41 @@ import '../src/polyfills.js';
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { type NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../src/cli/demo-cluster.js';
+import { Node } from '../src/index.js';
+import { type NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../test/helpers/cluster.js';
+import { RedisServer } from '../test/helpers/redis-server.js';
+
+/** Redis hit and set through node.request on a local redis-server (same run, same machine). */
+async function redisBaseline(): Promise<{ hit: number[]; set: number[] }> {
+  const server = await RedisServer.start();
+  const node = new Node({
+    config: {
+      cache: { enabled: true, backend: 'redis', redis: { url: `redis://127.0.0.1:${server.port}` } },
+    },
+  });
+  const value = { id: 1, name: 'x'.repeat(100) };
+  node.addService({
+    name: 'r',
+    actions: { get: { cache: { enabled: true, ttl: 600, keys: ['id'] }, handler: async () => value } },
+  });
+  await node.start();
+  const hit: number[] = [];
+  const set: number[] = [];
+  try {
+    for (let i = 0; i < 200; i++) {
+      let t = performance.now();
+      await node.request('r/get', { id: i }); // miss: handler (no I/O) + SET
+      set.push(performance.now() - t);
+      t = performance.now();
+      await node.request('r/get', { id: i });
+      hit.push(performance.now() - t);
+    }
+  } finally {
+    await node.stop();
+    await server.stop();
+  }
+  return { hit: hit.slice(20), set: set.slice(20) };
+}
 
 interface Stat {
   n: number;
@@ -65,7 +99,12 @@ async function runSize(n: number): Promise<Result> {
       .join(' / ');
   notes.push(`load average (1/5/15 min) before: ${load()}`);
   const t0 = performance.now();
-  const procs = await startProcesses(n, { network: `bench-${n}`, replication: REPLICATION, concurrency: 4 });
+  const procs = await startProcesses(n, {
+    network: `bench-${n}`,
+    replication: REPLICATION,
+    concurrency: 4,
+    near: false,
+  });
   const wall = performance.now() - t0;
   try {
     progress(`${n} processes up in ${(wall / 1000).toFixed(1)} s`);
@@ -128,8 +167,6 @@ async function runSize(n: number): Promise<Result> {
       p99: pct(xs ?? [], 0.99),
       mean: 0,
     });
-    const near = await time(readers[0] as NodeProcess, 'nearGet', [keysOf(1, 'v')[0] as string]);
-    const mem = await time(readers[0] as NodeProcess, 'memGet', ['cache:bench/svc/mem']);
     const failed = Object.entries(failures).filter(([, v]) => v > 0);
     if (failed.length > 0)
       notes.push(`failed or timed-out operations (5 s): ${failed.map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -139,12 +176,27 @@ async function runSize(n: number): Promise<Result> {
     const RP = stat(samples.rawPut);
     const M = stat(samples.miss);
     rows.push([
-      'DHT hit (lookup, no near entry)',
+      'DHT hit (one hop, near cache off)',
       ms(H.p50),
       ms(H.p99),
       `${(H.p50 / RG.p50).toFixed(2)}x raw get (p50)`,
     ]);
     rows.push(['raw kad-dht get', ms(RG.p50), ms(RG.p99), '']);
+    const redis = await redisBaseline();
+    const RH = stat(redis.hit);
+    const RS = stat(redis.set);
+    rows.push([
+      'Redis hit (node.request, local redis-server)',
+      ms(RH.p50),
+      ms(RH.p99),
+      `DHT hit = ${(H.p50 / RH.p50).toFixed(2)}x Redis hit (p50); raw get = ${(RG.p50 / H.p50).toFixed(1)}x DHT hit`,
+    ]);
+    rows.push([
+      'Redis miss+set (node.request)',
+      ms(RS.p50),
+      ms(RS.p99),
+      `DHT put = ${(P.p50 / RS.p50).toFixed(2)}x Redis set (p50)`,
+    ]);
     rows.push(['DHT miss', ms(M.p50), ms(M.p99), `${(M.p50 / RG.p50).toFixed(2)}x raw get (p50)`]);
     rows.push([
       `DHT put (replication ${REPLICATION})`,
@@ -153,13 +205,6 @@ async function runSize(n: number): Promise<Result> {
       `${(P.p50 / RP.p50).toFixed(2)}x raw put (p50)`,
     ]);
     rows.push(['raw kad-dht put (k = 20 closest)', ms(RP.p50), ms(RP.p99), '']);
-    rows.push([
-      'near-cache hit (ns/op)',
-      near.p50.toFixed(0),
-      near.p99.toFixed(0),
-      `${(near.p50 / mem.p50).toFixed(2)}x memory backend hit (p50)`,
-    ]);
-    rows.push(['memory backend hit (ns/op)', mem.p50.toFixed(0), mem.p99.toFixed(0), '']);
 
     // Invalidation reach: every node holds the key in its near cache, one node revokes.
     const rounds = n <= 5 ? 30 : 20;

@@ -18,12 +18,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
-import { DhtBackend } from '../src/cache/backends/dht.js';
+import { rawGet, rawPut } from '../bench/raw-kad.js';
+import { DhtBackend } from '../src/cache/backends/dht/index.js';
 import { MemoryBackend } from '../src/cache/backends/memory.js';
 import { compileGlob } from '../src/cache/glob.js';
 import { decodeValue, encodeValue } from '../src/codec/index.js';
 import { Node, type RequestContext } from '../src/index.js';
-import type { MeshNetwork } from '../src/network/index.js';
+import { eventsTopic, type MeshNetwork } from '../src/network/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     psk: { type: 'string' },
     backend: { type: 'string', default: 'dht' },
     replication: { type: 'string', default: '3' },
+    /** `off`: no DHT near cache (benchmarks of the DHT path itself). */
+    near: { type: 'string', default: 'on' },
     'log-level': { type: 'string', default: 'warn' },
     /** A JSON file shared by the processes as their "database" of user names (default: in memory). */
     db: { type: 'string' },
@@ -44,7 +47,10 @@ const now = () => performance.timeOrigin + performance.now();
 const logger = pino({ level: values['log-level'] }, destination(2));
 const name = values.name;
 const counts = { get_user: 0, update_user: 0 };
-const dht = new DhtBackend({ replication: Number(values.replication) });
+const dht = new DhtBackend({
+  replication: Number(values.replication),
+  nearCache: { enabled: values.near !== 'off' },
+});
 const memory = new MemoryBackend();
 const bootstrap = values.bootstrap.split(',').filter((s) => s.length > 0);
 
@@ -182,7 +188,9 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         peerId: net.peerId,
         addresses: net.addresses(),
         peers: net.peers(),
-        gossipPeers: net.gossipPeers(),
+        gossipPeers: (net.libp2p?.services.pubsub.getSubscribers(eventsTopic(net.networkId)) ?? [])
+          .map(String)
+          .filter((p: string) => net.peers().includes(p)),
         counts,
         memory: process.memoryUsage(),
         cache: node.cache.stats(),
@@ -219,9 +227,9 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         case 'get':
           return { stats: await timeEach(keys, (k) => dht.get(k)) };
         case 'rawPut':
-          return { stats: await timeEach(keys, (k) => network().dht.rawPut(k, raw, signal())) };
+          return { stats: await timeEach(keys, (k) => rawPut(network(), k, raw, signal())) };
         case 'rawGet':
-          return { stats: await timeEach(keys, (k) => network().dht.rawGet(k, signal())) };
+          return { stats: await timeEach(keys, (k) => rawGet(network(), k, signal())) };
         case 'nearGet': {
           const key = keys[0] as string;
           if ((await dht.get(key)) === undefined) throw new Error(`no value for ${key}`);

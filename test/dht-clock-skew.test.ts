@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../src/cli/demo-cluster.js';
 import { decodeValue, encodeValue } from '../src/codec/index.js';
 import { generatePsk } from '../src/network/index.js';
+import { NodeProcess, startProcesses, stopProcesses, waitForMesh } from './helpers/cluster.js';
 
 const PRELOAD = fileURLToPath(new URL('./helpers/skewed-clock.mjs', import.meta.url));
 const TOLERANCE_MS = 1_000; // the default cache.dht.clockToleranceMs

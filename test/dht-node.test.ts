@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Node } from '../src/index.js';
 import type { MeshNetwork } from '../src/network/index.js';
-import { testLogger, waitFor } from './helpers/p2p.js';
+import { gossipPeers, testLogger, waitFor, waitForPeers } from './helpers/p2p.js';
 
 interface Member {
   node: Node;
@@ -57,8 +57,8 @@ describe('DHT cache shared by three nodes', () => {
     const rest = [member({ id: 'node-it', bootstrap }), member({ id: 'node-it', bootstrap })];
     members.push(...rest);
     await Promise.all(rest.map((m) => m.node.start()));
-    await Promise.all(members.map((m) => net(m).waitForPeers(2, 15_000)));
-    await waitFor(() => members.every((m) => net(m).gossipPeers().length === 2), 15_000, 'gossip');
+    await Promise.all(members.map((m) => waitForPeers(net(m), 2, 15_000)));
+    await waitFor(() => members.every((m) => gossipPeers(net(m)).length === 2), 15_000, 'gossip');
   });
   afterAll(async () => {
     await Promise.allSettled(members.map((m) => m.node.stop()));

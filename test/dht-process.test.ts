@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../src/cli/demo-cluster.js';
 import { generatePsk } from '../src/network/index.js';
+import { NodeProcess, startProcesses, stopProcesses, waitForMesh } from './helpers/cluster.js';
 
 describe('DHT cache across node processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshcache-proc-'));

@@ -1,8 +1,8 @@
 /** The DHT backend's pure parts: record order, base32 keys, near cache, invalidation log, upkeep planning. */
 import { describe, expect, it } from 'vitest';
-import { NearCache } from '../src/cache/backends/dht-near-cache.js';
-import { parseRuleLog, RuleLog } from '../src/cache/backends/dht-rules.js';
-import { planUpkeep } from '../src/cache/backends/dht-upkeep.js';
+import { NearCache } from '../src/cache/backends/dht/near-cache.js';
+import { parseRuleLog, RuleLog } from '../src/cache/backends/dht/rules.js';
+import { planUpkeep } from '../src/cache/backends/dht/upkeep.js';
 import { compareRecords, type StoredRecord, sortByDistance } from '../src/network/index.js';
 import { base32 } from '../src/network/lww-datastore.js';
 import { decodeRecord, encodeRecord, RecordError, toDhtKey } from '../src/network/record.js';

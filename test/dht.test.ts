@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DhtBackend } from '../src/cache/backends/dht.js';
+import type { DhtBackend } from '../src/cache/backends/dht/index.js';
 import { MeshError } from '../src/errors.js';
 import { MeshNetwork, sortByDistance, writeClock } from '../src/network/index.js';
-import { startCluster, stopAll, testLogger, waitFor } from './helpers/p2p.js';
+import { startCluster, stopAll, testLogger, waitFor, waitForPeers } from './helpers/p2p.js';
 import { type DhtCluster, holders, openBackend, startDhtCluster } from './helpers/p2p-dht.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -227,7 +227,7 @@ describe('DHT backend availability', () => {
     );
     const all = [...live.map((i) => cl.nets[i] as MeshNetwork), ...newcomers];
     try {
-      await Promise.all(all.map((n) => n.waitForPeers(all.length - 1, 15_000)));
+      await Promise.all(all.map((n) => waitForPeers(n, all.length - 1, 15_000)));
       const ids = all.map((n) => n.peerId);
       const holdersOf = (k: string) =>
         all
@@ -263,7 +263,7 @@ describe('DHT backend availability', () => {
     const deleter = live.find((i) => i !== away && i !== live[0]) as number;
     expect(await cl.backends[deleter]?.delete(key)).toBe(true);
     await net.start();
-    await net.waitForPeers(1, 10_000);
+    await waitForPeers(net, 1, 10_000);
     await waitFor(() => (cl.backends[away]?.stats().rejoins ?? 0) > 0, 10_000, 'rejoin');
     for (const i of live) expect(await cl.backends[i]?.get(key)).toBeUndefined();
     expect(net.dht.readLocal(key)?.deleted ?? true).toBe(true);
@@ -315,7 +315,7 @@ describe('DHT backend availability', () => {
     const a2 = new MeshNetwork({ id: 'iso-a', bootstrap: a.addresses() }, testLogger());
     others.push(a, bNet, a2);
     await Promise.all([bNet.start(), a2.start()]);
-    await a2.waitForPeers(1);
+    await waitForPeers(a2, 1);
     const ba = await openBackend(a);
     const bb = await openBackend(bNet);
     const ba2 = await openBackend(a2);
@@ -328,7 +328,7 @@ describe('DHT backend availability', () => {
   });
 
   it('refuses to open without a network', async () => {
-    const backend = (await import('../src/cache/backends/dht.js')).DhtBackend;
+    const backend = (await import('../src/cache/backends/dht/index.js')).DhtBackend;
     await expect(new backend().open({ networkId: 'x', logger: testLogger() })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeshError } from '../src/errors.js';
 import { generatePsk, loadPsk, MeshNetwork } from '../src/network/index.js';
-import { startCluster, stopAll, testLogger, waitFor } from './helpers/p2p.js';
+import { startCluster, stopAll, testLogger, waitFor, waitForPeers } from './helpers/p2p.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -106,7 +106,7 @@ describe('private networks (pre-shared key)', () => {
     const rightKey = new MeshNetwork({ id: 'private', bootstrap: boot, psk }, testLogger());
     nets.push(noKey, wrongKey, rightKey);
     await Promise.all([noKey.start(), wrongKey.start(), rightKey.start()]);
-    await rightKey.waitForPeers(2, 10_000);
+    await waitForPeers(rightKey, 2, 10_000);
     await sleep(1000);
     expect(noKey.peers()).toEqual([]);
     expect(wrongKey.peers()).toEqual([]);

@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
 import { MeshError } from '../errors.js';
 import type { ClockWatch } from './clock.js';
-import { RAW_NAMESPACE } from './libp2p.js';
+import type { DirectReply, DirectRequest, DirectService } from './direct.js';
 import {
   type LocalRecord,
   type LwwDatastore,
@@ -35,6 +35,8 @@ import {
 } from './record.js';
 
 const NO_PATH = { index: -1, queued: 0, running: 0, total: 0 };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 interface KadEvent {
   name: string;
@@ -95,11 +97,82 @@ export class MeshDht {
     private readonly logger: Logger,
     /** Peer clock offsets: records served by a peer whose clock is off are re-based into this node's clock. */
     readonly clock?: ClockWatch,
+    /** The one-hop record protocol (reads and writes straight to computed holders). */
+    private readonly direct?: DirectService,
   ) {
     const net = (kad as unknown as { network?: Partial<KadNetwork> }).network;
     this.network = typeof net?.sendRequest === 'function' ? (net as KadNetwork) : undefined;
     if (this.network === undefined)
       logger.warn('kad-dht network layer not reachable: puts go to all k closest peers');
+  }
+
+  /** Peer ids in kad-dht's routing table (undefined when not readable). */
+  routingTablePeers(): string[] | undefined {
+    const kb = (
+      this.kad as unknown as { routingTable?: { kb?: { toIterable?: () => Iterable<{ peerId: PeerId }> } } }
+    ).routingTable?.kb;
+    if (typeof kb?.toIterable !== 'function') return undefined;
+    return [...kb.toIterable()].map((p) => p.peerId.toString());
+  }
+
+  /** A received record in this node's clock (re-based by the sender's offset, bounded by the tolerance). */
+  private inLocalClock(key: string, rec: StoredRecord, from: string | undefined): StoredRecord | undefined {
+    const clock = this.clock;
+    if (clock === undefined) {
+      observeClock(rec.writtenAt);
+      return rec;
+    }
+    if (from !== undefined && from !== this.selfId) rec = rebaseRecord(rec, clock.shiftOf(from) ?? 0);
+    const bounded = boundRecord(rec, clock.toleranceMs);
+    if (bounded === undefined) {
+      this.logger.debug({ key, from, writtenAt: rec.writtenAt }, 'dht record from the future: a miss');
+      return undefined;
+    }
+    observeClock(bounded.writtenAt, clock.toleranceMs);
+    return bounded;
+  }
+
+  /** One-hop read: the record `peerId` holds for `key` (undefined: none); throws when the peer does not answer. */
+  async directGet(peerId: string, key: string, signal: AbortSignal): Promise<StoredRecord | undefined> {
+    if (peerId === this.selfId) return this.readLocal(key);
+    if (this.direct === undefined) throw new Error('no direct protocol');
+    const reply = await this.direct.request(peerId, { t: 'get', k: key }, signal);
+    if (!reply.ok) throw new Error(`peer ${peerId} refused the read`);
+    if (typeof reply.sent === 'number') this.clock?.observe(peerId, reply.sent);
+    if (reply.r === undefined) return undefined;
+    return this.inLocalClock(key, decodeRecord(encoder.encode(reply.r)), peerId);
+  }
+
+  /** One-hop write to `peerId` (stored through its LWW datastore); true when it acknowledged. */
+  async directPut(peerId: string, key: string, record: StoredRecord, signal: AbortSignal): Promise<boolean> {
+    if (peerId === this.selfId) return this.storeLocal(key, record);
+    if (this.direct === undefined) return this.storeAt(peerId, key, record, signal);
+    const wire = decoder.decode(encodeRecord(record, { from: this.selfId, sent: Date.now() }));
+    const reply = await this.direct.request(peerId, { t: 'put', k: key, r: wire }, signal);
+    return reply.ok;
+  }
+
+  /** Answers a one-hop request from `from` (get/put; `ctl` is the network's). */
+  answerDirect(req: Exclude<DirectRequest, { t: 'ctl' }>): DirectReply {
+    const sent = Date.now();
+    if (req.t === 'get') {
+      const rec = this.readLocal(req.k);
+      return rec === undefined
+        ? { ok: true, sent }
+        : { ok: true, sent, r: decoder.decode(encodeRecord(rec)) };
+    }
+    try {
+      decodeRecord(encoder.encode(req.r));
+    } catch {
+      return { ok: false, sent };
+    }
+    const dhtKey = toDhtKey(req.k);
+    // Stored as a kad-dht PUT_VALUE would be: the datastore re-bases by `from`/`sent` and keeps the newest.
+    this.datastore.put(
+      recordDatastoreKey(dhtKey),
+      new DhtRecord(dhtKey, encoder.encode(req.r), new Date()).serialize(),
+    );
+    return { ok: true, sent };
   }
 
   /** Peers in kad-dht's routing table (-1 when not readable). */
@@ -125,20 +198,7 @@ export class MeshDht {
       }
     }
     if (found === undefined) return undefined;
-    let rec = decodeRecord(found);
-    const clock = this.clock;
-    if (clock === undefined) {
-      observeClock(rec.writtenAt);
-      return rec;
-    }
-    if (from !== undefined && from !== this.selfId) rec = rebaseRecord(rec, clock.shiftOf(from) ?? 0);
-    const bounded = boundRecord(rec, clock.toleranceMs);
-    if (bounded === undefined) {
-      this.logger.debug({ key, from, writtenAt: rec.writtenAt }, 'dht record from the future: a miss');
-      return undefined;
-    }
-    observeClock(bounded.writtenAt, clock.toleranceMs);
-    return bounded;
+    return this.inLocalClock(key, decodeRecord(found), from);
   }
 
   /** The peers a kad lookup finds closest to `key`, closest first (this node excluded). */
@@ -218,30 +278,6 @@ export class MeshDht {
   /** Adds a filter that can refuse incoming records (invalidation rules); returns a remover. */
   addWriteFilter(filter: WriteFilter): () => void {
     return this.datastore.addWriteFilter(filter);
-  }
-
-  /** Plain kad-dht put on the raw namespace (baseline for benchmarks). */
-  async rawPut(key: string, value: Uint8Array, signal: AbortSignal): Promise<void> {
-    for await (const _ of this.kad.put(new TextEncoder().encode(`/${RAW_NAMESPACE}/${key}`), value, {
-      signal,
-    })) {
-      // drain
-    }
-  }
-
-  /** Plain kad-dht get on the raw namespace (baseline for benchmarks). */
-  async rawGet(key: string, signal: AbortSignal): Promise<Uint8Array | undefined> {
-    let found: Uint8Array | undefined;
-    try {
-      for await (const event of this.kad.get(new TextEncoder().encode(`/${RAW_NAMESPACE}/${key}`), {
-        signal,
-      }) as AsyncIterable<KadEvent>) {
-        if (event.name === 'VALUE' && event.value !== undefined) found = event.value;
-      }
-    } catch (err) {
-      if ((err as Error).name !== 'NotFoundError') throw err;
-    }
-    return found;
   }
 }
 

@@ -9,7 +9,7 @@
  * three.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import type { DhtBackend, DhtOptions } from '../../src/cache/backends/dht.js';
+import type { DhtBackend, DhtOptions } from '../../src/cache/backends/dht/index.js';
 import type { MeshNetwork } from '../../src/network/index.js';
 import { runBackendConformance } from '../../src/testing/index.js';
 import { startCluster, stopAll } from '../helpers/p2p.js';

@@ -1,5 +1,5 @@
 /** A cluster of networks with an open DHT backend on each (backend-level tests). */
-import { DhtBackend, type DhtOptions } from '../../src/cache/backends/dht.js';
+import { DhtBackend, type DhtOptions } from '../../src/cache/backends/dht/index.js';
 import type { MeshNetwork } from '../../src/network/index.js';
 import { type ClusterOptions, startCluster, stopAll, testLogger } from './p2p.js';
 

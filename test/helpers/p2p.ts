@@ -1,6 +1,8 @@
 /** Helpers for tests with real libp2p nodes on 127.0.0.1. */
+
+import type { PeerId } from '@libp2p/interface';
 import pino, { type Logger } from 'pino';
-import { MeshNetwork, type NetworkOptions } from '../../src/network/index.js';
+import { eventsTopic, MeshNetwork, type NetworkOptions } from '../../src/network/index.js';
 
 /** A silent logger (set MESHCACHE_TEST_LOG=debug to see the network's logs). */
 export function testLogger(): Logger {
@@ -25,6 +27,34 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** Peer ids of the members that subscribed to the network's events topic (gossip reaches them directly). */
+export function gossipPeers(net: MeshNetwork): string[] {
+  const node = net.libp2p;
+  if (node === undefined) return [];
+  const members = new Set(net.peers());
+  const subscribers: PeerId[] = node.services.pubsub.getSubscribers(eventsTopic(net.networkId));
+  return subscribers.map((p) => p.toString()).filter((p) => members.has(p));
+}
+
+/**
+ * Waits until at least `count` members are connected and in the DHT routing
+ * table (so lookups reach them), or throws.
+ */
+export async function waitForPeers(net: MeshNetwork, count: number, timeoutMs = 10_000): Promise<void> {
+  const ready = () => {
+    if (net.peers().length < count) return false;
+    const rt = net.started ? net.dht.routingTableSize : 0;
+    return rt < 0 || rt >= count;
+  };
+  try {
+    await waitFor(ready, timeoutMs, `${count} peers`);
+  } catch {
+    throw new Error(
+      `network ${net.networkId}: ${net.peers().length} of ${count} peers after ${timeoutMs} ms`,
+    );
+  }
 }
 
 export interface ClusterOptions extends Partial<NetworkOptions> {
@@ -54,8 +84,8 @@ export async function startCluster(n: number, options: ClusterOptions = {}): Pro
     );
     const all = [first, ...rest];
     const want = minPeers ?? n - 1;
-    await Promise.all(all.map((net) => net.waitForPeers(want, 15_000)));
-    await waitFor(() => all.every((net) => net.gossipPeers().length >= want), 15_000, 'gossip subscriptions');
+    await Promise.all(all.map((net) => waitForPeers(net, want, 15_000)));
+    await waitFor(() => all.every((net) => gossipPeers(net).length >= want), 15_000, 'gossip subscriptions');
     return all;
   } catch (err) {
     await stopAll(nets);

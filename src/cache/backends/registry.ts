@@ -70,7 +70,7 @@ const dht = defineBackend({
       );
       return memory.create(context.memory, context);
     }
-    const { DhtBackend } = await import('./dht.js');
+    const { DhtBackend } = await import('./dht/index.js');
     return new DhtBackend({ replication: context.replication, prefix: context.prefix, ...options });
   },
 });

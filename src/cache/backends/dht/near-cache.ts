@@ -7,8 +7,8 @@
  * path is one Map lookup and one compare, with no reordering.
  */
 
-import { wallNow } from '../clock.js';
-import { CacheEnvelope, snapshot } from '../snapshot.js';
+import { wallNow } from '../../clock.js';
+import { CacheEnvelope, snapshot } from '../../snapshot.js';
 
 export interface NearEntry {
   value: unknown;

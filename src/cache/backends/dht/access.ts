@@ -1,0 +1,138 @@
+/**
+ * Reads and writes of DHT records. One hop when the membership is known: the
+ * `replication` holders are computed locally and asked/told directly (reads in
+ * parallel, last-write-wins among the answers, losers repaired in the
+ * background). Otherwise, or when no holder answers: a kad-dht lookup, and a
+ * replicated put (closest peers, then PUT_VALUE to the `replication` closest).
+ */
+import {
+  compareRecords,
+  type MeshNetwork,
+  type StoredRecord,
+  sortByDistance,
+} from '../../../network/index.js';
+import type { DhtState } from './state.js';
+
+export class RecordAccess {
+  constructor(private readonly state: DhtState) {}
+
+  private holders(network: MeshNetwork, key: string): string[] | undefined {
+    const { oneHop, replication } = this.state.options;
+    if (!oneHop.enabled) return undefined;
+    return network.holdersOf(key, replication, oneHop.settleMs);
+  }
+
+  /** The newest record of `key` (one hop when possible, else a kad lookup); undefined for none or a failure. */
+  async read(key: string, signal = this.state.signal()): Promise<StoredRecord | undefined> {
+    const network = this.state.network;
+    if (network === undefined || !network.started) return undefined;
+    const holders = this.holders(network, key);
+    if (holders !== undefined) {
+      const answer = await this.readFrom(network, key, holders);
+      if (answer.ok) {
+        this.state.counters.directReads++;
+        return answer.record;
+      }
+      this.state.counters.fallbacks++;
+    }
+    return this.fetch(key, signal);
+  }
+
+  /** Asks every holder in parallel; `ok` false when a holder failed and nobody had a copy. */
+  private async readFrom(
+    network: MeshNetwork,
+    key: string,
+    holders: string[],
+  ): Promise<{ ok: boolean; record?: StoredRecord }> {
+    const dht = network.dht;
+    const signal = AbortSignal.timeout(this.state.options.oneHop.timeoutMs);
+    const answers = await Promise.all(
+      holders.map((peer) =>
+        dht.directGet(peer, key, signal).then(
+          (record) => ({ peer, record, failed: false }),
+          () => ({ peer, record: undefined, failed: true }),
+        ),
+      ),
+    );
+    let best: StoredRecord | undefined;
+    for (const a of answers)
+      if (a.record !== undefined && (best === undefined || compareRecords(a.record, best) > 0))
+        best = a.record;
+    if (best === undefined) return { ok: answers.every((a) => !a.failed) };
+    const winner = best;
+    const losers = answers.filter(
+      (a) => !a.failed && (a.record === undefined || compareRecords(winner, a.record) > 0),
+    );
+    if (losers.length > 0) {
+      this.state.counters.repairs += losers.length;
+      const repair = AbortSignal.timeout(this.state.options.opTimeoutMs);
+      for (const l of losers) dht.directPut(l.peer, key, winner, repair).catch(() => false);
+    }
+    return { ok: true, record: winner };
+  }
+
+  /** Stores `record` on its holders: one hop when the membership is known, else after a kad lookup. */
+  async write(key: string, record: StoredRecord, signal = this.state.signal()): Promise<void> {
+    const network = this.state.network;
+    if (network === undefined || !network.started) return;
+    const holders = this.holders(network, key);
+    if (holders !== undefined) {
+      const results = await Promise.all(
+        holders.map((peer) => network.dht.directPut(peer, key, record, signal).catch(() => false)),
+      );
+      if (results.every(Boolean)) {
+        this.state.counters.puts++;
+        this.state.counters.directWrites++;
+        return;
+      }
+      this.state.counters.fallbacks++;
+    }
+    await this.replicate(key, record, signal);
+  }
+
+  /** A kad lookup; undefined for a miss or a failure. */
+  async fetch(key: string, signal = this.state.signal()): Promise<StoredRecord | undefined> {
+    try {
+      const network = this.state.network;
+      if (network === undefined || !network.started) return undefined;
+      return await network.dht.get(key, signal);
+    } catch (err) {
+      this.state.counters.lookupFailures++;
+      this.state.logger?.debug({ key, err: (err as Error).message }, 'dht lookup failed: a miss');
+      return undefined;
+    }
+  }
+
+  /** Stores `record` on the `replication` closest peers (this node included when it is one of them). */
+  async replicate(key: string, record: StoredRecord, signal = this.state.signal()): Promise<void> {
+    const network = this.state.network;
+    if (network === undefined || !network.started) return;
+    const dht = network.dht;
+    let closest: string[] = [];
+    try {
+      closest = await dht.closestPeers(key, signal);
+    } catch (err) {
+      this.state.logger?.debug(
+        { key, err: (err as Error).message },
+        'dht lookup of closest peers failed; using connected peers',
+      );
+      closest = this.state.network?.peers() ?? [];
+    }
+    const targets = sortByDistance(key, [...closest, dht.selfId]).slice(0, this.state.options.replication);
+    const results = await Promise.all(
+      targets.map((peer) =>
+        dht.storeAt(peer, key, record, signal).catch((err: Error) => {
+          this.state.logger?.debug({ key, peer, err: err.message }, 'dht put failed');
+          return false;
+        }),
+      ),
+    );
+    const stored = results.filter(Boolean).length;
+    this.state.counters.puts++;
+    if (stored === 0) {
+      // Nobody took it (all unreachable, or a newer record won everywhere): keep a local copy so the write is not lost.
+      dht.storeLocal(key, record);
+      this.state.counters.putFailures++;
+    }
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * The DHT cache backend: entries live in the network's Kademlia DHT (one DHT
+ * per network id), each on the `replication` peers closest to its key, with a
+ * near cache in front on every node. Design and guarantees: docs/dht.md.
+ * Invalidations: invalidation.ts; replication upkeep and sweep: upkeep.ts.
+ *
+ * - `set` stores `{ value, expiresAt, writtenAt, writer }` on the closest peers;
+ *   conflicting writes resolve last-write-wins (`compareRecords`) when stored
+ *   and when read.
+ * - `get` serves the near cache, else a kad lookup; an expired, deleted or
+ *   invalidated record, a failed or timed-out lookup: a miss.
+ * - `delete` writes a tombstone; `delete`, `clear` and `revoke` are broadcast
+ *   on the network's control topic and applied by every node to its near cache
+ *   and to the records it stores; they are also remembered (rules.ts) so
+ *   that late writes and stale replicas stay dead.
+ * - Upkeep re-replicates records when peers leave or join; a sweep removes
+ *   expired records.
+ */
+import { decodeValue, encodeValue } from '../../../codec/index.js';
+import { MeshError } from '../../../errors.js';
+import {
+  isExpired,
+  type MeshDht,
+  MeshNetwork,
+  type StoredRecord,
+  writeClock,
+} from '../../../network/index.js';
+import { compileGlob } from '../../glob.js';
+import { assertTtl } from '../../ttl.js';
+import type { BackendContext, CacheBackend } from '../backend.js';
+import { RecordAccess } from './access.js';
+import { Invalidations, SYNC_NAME } from './invalidation.js';
+import { NearCache, shareable } from './near-cache.js';
+import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './options.js';
+import { RuleLog } from './rules.js';
+import { type DhtBackendStats, type DhtState, type InvalidationInfo, newCounters } from './state.js';
+import { Upkeep } from './upkeep.js';
+
+export class DhtBackend implements CacheBackend {
+  readonly options: ResolvedDhtOptions;
+  /** Every operation settles within this bound by itself (the caching layer then adds no timer). */
+  readonly operationTimeoutMs: number;
+  private readonly state: DhtState;
+  private readonly invalidations: Invalidations;
+  private readonly upkeep: Upkeep;
+  private readonly access: RecordAccess;
+  private readonly detach: Array<() => void> = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private hadPeers = false;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly prefix: string;
+  /** Near-cache hits (a plain field: it is bumped on the hot path). */
+  private nearHits = 0;
+
+  constructor(options: DhtOptions = {}) {
+    this.options = parseDhtOptions(options);
+    this.prefix = this.options.prefix;
+    this.operationTimeoutMs = this.options.opTimeoutMs;
+    const nc = this.options.nearCache;
+    const timeout = this.options.opTimeoutMs;
+    this.state = {
+      options: this.options,
+      near: nc.enabled ? new NearCache(nc.maxEntries, nc.maxAgeSeconds * 1000) : undefined,
+      rules: new RuleLog(this.options.tombstoneTtlSeconds * 1000),
+      counters: newCounters(),
+      network: undefined,
+      logger: undefined,
+      signal: () => AbortSignal.timeout(timeout),
+    };
+    this.invalidations = new Invalidations(this.state);
+    this.upkeep = new Upkeep(this.state);
+    this.access = new RecordAccess(this.state);
+  }
+
+  private get near(): NearCache | undefined {
+    return this.state.near;
+  }
+
+  async open(ctx: BackendContext): Promise<void> {
+    if (!(ctx.network instanceof MeshNetwork)) {
+      throw new MeshError(
+        'CONFIG_INVALID',
+        "cache backend 'dht' needs the node to join a network (the `network` option of new Node)",
+        { field: 'cache.backend' },
+      );
+    }
+    const network = ctx.network;
+    this.state.network = network;
+    this.state.logger = ctx.logger.child({ component: 'dht-cache' });
+    this.hadPeers = network.peers().length > 0;
+    network.clock.toleranceMs = this.options.clockToleranceMs;
+    const inv = this.invalidations;
+    this.detach.push(network.onControl((msg, from) => inv.onControl(msg, from)));
+    this.detach.push(
+      network.sync.provide(SYNC_NAME, () => ({ ...this.state.rules.snapshot(), sent: Date.now() })),
+    );
+    const onJoin = () => {
+      this.upkeep.schedule();
+      // Soon, and again once gossip subscriptions surely reached the newcomer.
+      inv.scheduleBeacon(250);
+      inv.scheduleBeacon(3_000);
+    };
+    const onLeave = () => this.upkeep.schedule();
+    const onOnline = () => this.onOnline();
+    const onOffline = () => {
+      this.hadPeers = true;
+    };
+    network.on('peer:join', onJoin).on('peer:leave', onLeave).on('online', onOnline).on('offline', onOffline);
+    this.detach.push(() =>
+      network
+        .off('peer:join', onJoin)
+        .off('peer:leave', onLeave)
+        .off('online', onOnline)
+        .off('offline', onOffline),
+    );
+    this.detach.push(
+      network.addWriteFilter(
+        (key, record) => record.deleted === true || !this.state.rules.invalidates(key, record.writtenAt),
+      ),
+    );
+    this.upkeep.rebase(network.peers());
+    this.sweepTimer = setInterval(() => {
+      this.sweep();
+      inv.scheduleBeacon(0);
+    }, this.options.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.invalidations.close();
+    for (const off of this.detach.splice(0)) off();
+    await Promise.allSettled([...this.pending, this.upkeep.close()]);
+    this.near?.clear();
+    this.state.network = undefined;
+  }
+
+  get(key: string): unknown {
+    // Every near-cache key starts with the prefix, so a key without it simply misses here.
+    const hit = this.near?.get(key);
+    if (hit !== undefined) {
+      this.nearHits++;
+      return hit.value;
+    }
+    return this.lookup(this.storedKey(key));
+  }
+
+  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    assertTtl(ttlSeconds, key);
+    const k = this.storedKey(key);
+    const now = Date.now();
+    const record: StoredRecord = {
+      value: encodeValue(value),
+      expiresAt: ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0,
+      writtenAt: writeClock(),
+      writer: this.selfId(),
+    };
+    this.near?.set(k, value, record.writtenAt, record.expiresAt, now);
+    const network = this.requireNetwork();
+    if (this.options.nearCache.announceWrites)
+      this.invalidations.broadcast({ c: 'dht', op: 'put', key: k, at: record.writtenAt });
+    if (!network.started) return; // offline: the near cache keeps it until the node is back
+    const write = this.access.write(k, record);
+    if (this.options.writeBehind) {
+      this.track(write);
+      return;
+    }
+    await write;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const k = this.storedKey(key);
+    const network = this.requireNetwork();
+    const started = network.started;
+    const local = started ? network.dht.readLocal(k) : undefined;
+    let existed =
+      this.near?.has(k) === true || (local !== undefined && local.deleted !== true && !isExpired(local));
+    const deadline = this.state.signal(); // one bound for the whole delete (lookup + tombstone)
+    if (!existed && started) {
+      // Looked up before the delete is broadcast: once it is, the holders drop their copies.
+      const found = await this.access.read(k, deadline);
+      existed = found !== undefined && found.deleted !== true && !isExpired(found);
+    }
+    // After the lookup: the clock has followed what it found (up to the tolerance), so the delete orders after it.
+    const at = writeClock();
+    this.invalidations.applyDelete(k, at);
+    this.invalidations.broadcast({ c: 'dht', op: 'del', key: k, at });
+    this.invalidations.notify({ op: 'delete', key: k, at, remote: false });
+    if (!network.started) return existed;
+    const tombstone: StoredRecord = {
+      expiresAt: Date.now() + this.options.tombstoneTtlSeconds * 1000,
+      writtenAt: at,
+      writer: this.selfId(),
+      deleted: true,
+    };
+    await this.access.write(k, tombstone, deadline);
+    return existed;
+  }
+
+  /** Removes every key starting with `prefix` on every node; returns how many this node dropped. */
+  clear(prefix?: string): number {
+    return this.invalidations.invalidate({ prefix: this.storedKey(prefix ?? ''), at: writeClock() });
+  }
+
+  /** Removes the keys starting with `prefix` whose rest matches `pattern`, on every node; returns how many this node dropped. */
+  revoke(prefix: string, pattern: string): number {
+    compileGlob(pattern); // refuse a bad pattern before broadcasting it
+    return this.invalidations.invalidate({ prefix: this.storedKey(prefix), pattern, at: writeClock() });
+  }
+
+  /** Calls `listener` after each invalidation (local or from another node) has been applied here; returns a remover. */
+  onInvalidation(listener: (info: InvalidationInfo) => void): () => void {
+    return this.invalidations.onInvalidation(listener);
+  }
+
+  /** Counters and sizes (near cache entries, records stored on this node). */
+  stats(): DhtBackendStats {
+    let stored = 0;
+    const network = this.state.network;
+    if (network?.started) for (const _ of network.dht.localRecords()) stored++;
+    return {
+      ...this.state.counters,
+      nearHits: this.nearHits,
+      evictions: this.near?.evictions ?? 0,
+      entries: this.near?.size ?? 0,
+      stored,
+    };
+  }
+
+  /** Resolves when background writes and replication upkeep have settled (tests, shutdown). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.pending, this.upkeep.flush()]);
+  }
+
+  /** Removes expired records and passes records this node should not hold to their holders; runs every `sweepIntervalMs`. */
+  sweep(now = Date.now()): void {
+    this.upkeep.sweep(now);
+  }
+
+  // ---- internals ----
+
+  private storedKey(key: string): string {
+    return key.startsWith(this.prefix) ? key : this.prefix + key;
+  }
+
+  private selfId(): string {
+    return this.requireNetwork().peerId;
+  }
+
+  private requireNetwork(): MeshNetwork {
+    const network = this.state.network;
+    if (network === undefined) throw new MeshError('NOT_STARTED', "cache backend 'dht' is not open");
+    return network;
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    p.then(
+      () => this.pending.delete(p),
+      () => this.pending.delete(p),
+    );
+  }
+
+  private async lookup(key: string): Promise<unknown> {
+    const network = this.state.network;
+    if (network === undefined || !network.started) return undefined;
+    const record = await this.access.read(key);
+    const now = Date.now();
+    const counters = this.state.counters;
+    if (
+      record === undefined ||
+      record.deleted === true ||
+      isExpired(record, now) ||
+      this.state.rules.invalidates(key, record.writtenAt)
+    ) {
+      counters.dhtMisses++;
+      return undefined;
+    }
+    let value: unknown;
+    try {
+      value = shareable(decodeValue(record.value ?? ''));
+    } catch (err) {
+      counters.dhtMisses++;
+      this.state.logger?.warn({ key, err: (err as Error).message }, 'unreadable value in the DHT: a miss');
+      return undefined;
+    }
+    counters.dhtHits++;
+    this.near?.set(key, value, record.writtenAt, record.expiresAt, now);
+    return value;
+  }
+
+  /** Back after losing every peer: forget what may have been invalidated meanwhile, then learn what was. */
+  private onOnline(): void {
+    const network = this.state.network;
+    if (network === undefined || !network.started) return;
+    if (this.hadPeers && this.options.dropOnRejoin) {
+      this.state.counters.rejoins++;
+      const near = this.near?.clear() ?? 0;
+      let local = 0;
+      const dht = network.dht;
+      for (const { key } of [...dht.localRecords()]) {
+        dht.deleteLocal(key);
+        local++;
+      }
+      this.state.logger?.info(
+        { near, local },
+        'rejoined the network: dropped the near cache and the records held here',
+      );
+    }
+    this.hadPeers = true;
+    this.upkeep.rebase(network.peers());
+    void this.invalidations.pullRules(network);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Membership and discovery of one network: who the members are (peers that
+ * speak this network's Kademlia protocol, seen by identify), bootstrap dialing
+ * and redialing, and discovery lookups (a lookup of this node's own id connects
+ * it to the members closest to it: all of them in a network of a few dozen).
+ */
+import type { IdentifyResult, PeerId } from '@libp2p/interface';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { Logger } from 'pino';
+import type { MeshDht } from './dht.js';
+import type { MeshLibp2p } from './libp2p.js';
+import { kadProtocol } from './names.js';
+
+export interface MembershipEvents {
+  join(peerId: string): void;
+  leave(peerId: string): void;
+  online(): void;
+  offline(): void;
+}
+
+export interface MembershipOptions {
+  readonly networkId: string;
+  readonly bootstrap: readonly string[];
+  readonly dialTimeoutMs: number;
+  readonly redialIntervalMs: number;
+  readonly discoveryIntervalMs: number;
+}
+
+export class Membership {
+  private readonly members = new Set<string>();
+  private node: MeshLibp2p | undefined;
+  private dht: MeshDht | undefined;
+  private redialTimer: NodeJS.Timeout | undefined;
+  private discoverTimer: NodeJS.Timeout | undefined;
+  private discovering = false;
+  private detach: (() => void) | undefined;
+
+  constructor(
+    private readonly options: MembershipOptions,
+    private readonly events: MembershipEvents,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Peer ids of the connected members. */
+  peers(): string[] {
+    return [...this.members];
+  }
+
+  has(peerId: string): boolean {
+    return this.members.has(peerId);
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  /** Starts following identify/disconnect events, dials the bootstrap list, then redials and discovers on intervals. */
+  async start(node: MeshLibp2p, dht: MeshDht): Promise<void> {
+    this.node = node;
+    this.dht = dht;
+    this.detach = this.attach(node);
+    await this.dialBootstrap(true);
+    let ticks = 0;
+    const o = this.options;
+    const discoverEvery = Math.max(1, Math.round(o.discoveryIntervalMs / o.redialIntervalMs));
+    this.redialTimer = setInterval(() => {
+      void this.dialBootstrap(false);
+      if (++ticks % discoverEvery === 0 || this.members.size === 0) this.discoverSoon();
+    }, o.redialIntervalMs);
+    this.redialTimer.unref();
+  }
+
+  /** Stops the timers and forgets the members; returns whether there were any. */
+  stop(): boolean {
+    clearInterval(this.redialTimer);
+    clearTimeout(this.discoverTimer);
+    this.discoverTimer = undefined;
+    this.detach?.();
+    this.detach = undefined;
+    this.node = undefined;
+    this.dht = undefined;
+    const had = this.members.size > 0;
+    this.members.clear();
+    return had;
+  }
+
+  private attach(node: MeshLibp2p): () => void {
+    const kad = kadProtocol(this.options.networkId);
+    const onIdentify = (evt: CustomEvent<IdentifyResult>) => {
+      const id = evt.detail.peerId.toString();
+      if (this.members.has(id) || !evt.detail.protocols.includes(kad)) return;
+      if (node.getConnections(evt.detail.peerId).length === 0) return;
+      this.members.add(id);
+      this.logger.debug({ peer: id }, 'peer joined');
+      if (this.members.size === 1) this.events.online();
+      this.events.join(id);
+      this.discoverSoon();
+    };
+    const onDisconnect = (evt: CustomEvent<PeerId>) => {
+      const id = evt.detail.toString();
+      if (!this.members.delete(id)) return;
+      this.logger.debug({ peer: id }, 'peer left');
+      this.events.leave(id);
+      if (this.members.size === 0) this.events.offline();
+    };
+    node.addEventListener('peer:identify', onIdentify);
+    node.addEventListener('peer:disconnect', onDisconnect);
+    return () => {
+      node.removeEventListener('peer:identify', onIdentify);
+      node.removeEventListener('peer:disconnect', onDisconnect);
+    };
+  }
+
+  /** A discovery lookup shortly (after a member joins, and every `discoveryIntervalMs`). */
+  private discoverSoon(): void {
+    if (this.discoverTimer !== undefined || this.discovering || this.dht === undefined) return;
+    this.discoverTimer = setTimeout(() => {
+      this.discoverTimer = undefined;
+      const dht = this.dht;
+      if (dht === undefined || this.members.size === 0) return;
+      this.discovering = true;
+      dht
+        .selfLookup(AbortSignal.timeout(this.options.dialTimeoutMs))
+        .catch((err: Error) => this.logger.debug({ err: err.message }, 'peer discovery lookup failed'))
+        .finally(() => {
+          this.discovering = false;
+        });
+    }, 200);
+    this.discoverTimer.unref();
+  }
+
+  /** Dials bootstrap peers we are not connected to (all of them on start, the missing ones later). */
+  private async dialBootstrap(initial: boolean): Promise<void> {
+    const node = this.node;
+    if (node === undefined || this.options.bootstrap.length === 0) return;
+    const connected = new Set(node.getPeers().map((p) => p.toString()));
+    const self = node.peerId.toString();
+    const targets = this.options.bootstrap.filter((addr) => {
+      const id = multiaddr(addr)
+        .getComponents()
+        .find((c) => c.name === 'p2p')?.value;
+      if (id === self) return false;
+      return id === undefined ? initial || this.members.size === 0 : !connected.has(id);
+    });
+    const results = await Promise.allSettled(
+      targets.map((addr) =>
+        node.dial(multiaddr(addr), { signal: AbortSignal.timeout(this.options.dialTimeoutMs) }),
+      ),
+    );
+    const failures: Array<{ address: string; reason: string }> = [];
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      const address = targets[i] as string;
+      const reason = dialFailureReason(r.reason);
+      failures.push({ address, reason });
+      // On start every failure is a warning; later redials (every redialIntervalMs) stay at debug.
+      if (initial) this.logger.warn({ address, reason }, `bootstrap peer ${address} unreachable: ${reason}`);
+      else this.logger.debug({ address, reason }, `bootstrap dial failed: ${address}: ${reason}`);
+    });
+    if (initial && targets.length > 0 && failures.length === targets.length) {
+      const list = failures.map((f) => `${f.address} (${f.reason})`).join(', ');
+      this.logger.warn(
+        { bootstrap: targets, failures },
+        `no bootstrap peer reachable: running alone until one is: ${list}`,
+      );
+    }
+  }
+}
+
+/** The message of a dial error (AggregateErrors carry theirs in `errors`). */
+function dialFailureReason(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    const inner = [...new Set(err.errors.map(dialFailureReason))].join('; ');
+    return err.message ? `${err.message}: ${inner}` : inner;
+  }
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

@@ -1,0 +1,343 @@
+/**
+ * The P2P layer of meshcache: a node joins one network (by id), finds its peers
+ * from a bootstrap list, shares a Kademlia DHT with them and exchanges events
+ * over gossipsub, all on protocols and topics named after the network id.
+ *
+ * ```ts
+ * const network = new MeshNetwork({ id: 'default', bootstrap: ['/ip4/10.0.0.1/tcp/4001/p2p/12D3…'] }, logger);
+ * await network.start();
+ * network.onEvent((topic, data, from) => …);
+ * await network.publishEvent('user.updated', { id: 1 });
+ * network.on('peer:join', (peerId) => …);
+ * ```
+ *
+ * Events (node:events EventEmitter): `peer:join` / `peer:leave` (peer id) when
+ * a member of this network connects / disconnects; `online` / `offline` when
+ * the node goes from no member to one, and back.
+ */
+import '../polyfills.js';
+import { EventEmitter } from 'node:events';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Message } from '@libp2p/gossipsub';
+import type { PrivateKey } from '@libp2p/interface';
+import type { Logger } from 'pino';
+import { decodeValue, encodeValue } from '../codec/index.js';
+import { fromZodError, MeshError } from '../errors.js';
+import { ClockWatch } from './clock.js';
+import { MeshDht, sortByDistance } from './dht.js';
+import { DirectService } from './direct.js';
+import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
+import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
+import { Membership } from './membership.js';
+import { controlTopic, eventsTopic } from './names.js';
+import { NETWORK_DEFAULTS, type NetworkOptions, networkOptionsSchema, validateAddresses } from './options.js';
+import { loadPsk } from './psk.js';
+import { SyncService } from './sync.js';
+
+/** Receives an application event published by another node of the network. */
+export type EventHandler = (topic: string, data: unknown, fromPeer: string) => void;
+/** Receives a control message (an object) published by another node of the network. */
+export type ControlHandler = (message: Record<string, unknown>, fromPeer: string) => void;
+
+export interface MeshNetworkEvents {
+  'peer:join': [peerId: string];
+  'peer:leave': [peerId: string];
+  online: [];
+  offline: [];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
+  readonly networkId: string;
+  private readonly options: Required<Omit<NetworkOptions, 'psk'>> & { psk?: Uint8Array };
+  private readonly logger: Logger;
+  /** Clock offsets of the peers (measured from what they send; see docs/dht.md, "Clocks"). */
+  readonly clock = new ClockWatch();
+  private readonly datastore = new LwwDatastore(this.clock);
+  private privateKey: PrivateKey | undefined;
+  private selfId: string | undefined;
+  private node: MeshLibp2p | undefined;
+  private meshDht: MeshDht | undefined;
+  private readonly membership: Membership;
+  private readonly eventHandlers = new Set<EventHandler>();
+  private readonly controlHandlers = new Set<ControlHandler>();
+  private detach: (() => void) | undefined;
+  readonly sync: SyncService;
+  private readonly direct: DirectService;
+  /** When a member last joined or left (epoch ms). */
+  private changedAt = 0;
+  /** Control messages seen lately (gossip and direct copies of one message are delivered once). */
+  private readonly seenControl = new Map<string, number>();
+
+  constructor(options: NetworkOptions, logger: Logger) {
+    super();
+    const parsed = networkOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw fromZodError(parsed.error, { code: 'CONFIG_INVALID', fieldPrefix: 'network.' });
+    }
+    const o = parsed.data;
+    this.networkId = o.id;
+    this.options = {
+      id: o.id,
+      listen: o.listen ?? [...NETWORK_DEFAULTS.listen],
+      bootstrap: o.bootstrap ?? [],
+      allow: o.allow ?? [...NETWORK_DEFAULTS.allow],
+      dialTimeoutMs: o.dialTimeoutMs ?? NETWORK_DEFAULTS.dialTimeoutMs,
+      redialIntervalMs: o.redialIntervalMs ?? NETWORK_DEFAULTS.redialIntervalMs,
+      discoveryIntervalMs: o.discoveryIntervalMs ?? NETWORK_DEFAULTS.discoveryIntervalMs,
+      ...(o.psk === undefined ? {} : { psk: loadPsk(o.psk) }),
+    };
+    validateAddresses('listen', this.options.listen);
+    validateAddresses('bootstrap', this.options.bootstrap);
+    this.logger = logger.child({ component: 'network', networkId: this.networkId });
+    this.clock.logger = this.logger;
+    this.sync = new SyncService(this.networkId, this.logger);
+    this.direct = new DirectService(this.networkId, this.logger);
+    this.direct.serve((req, from) => {
+      if (req.t !== 'ctl') return this.dht.answerDirect(req);
+      this.deliverControl(req.m, from);
+      return { ok: true };
+    });
+    this.membership = new Membership(
+      { networkId: this.networkId, ...this.options },
+      {
+        join: (id) => {
+          this.changedAt = Date.now();
+          this.emit('peer:join', id);
+        },
+        leave: (id) => {
+          this.changedAt = Date.now();
+          this.emit('peer:leave', id);
+        },
+        online: () => this.emit('online'),
+        offline: () => this.emit('offline'),
+      },
+      this.logger,
+    );
+  }
+
+  /** True between `start()` and `stop()`. */
+  get started(): boolean {
+    return this.node !== undefined;
+  }
+
+  /** This node's peer id (known after the first start; stable across stop/start of the same instance). */
+  get peerId(): string {
+    if (this.selfId === undefined)
+      throw new MeshError('NOT_STARTED', `network ${this.networkId} was never started`);
+    return this.selfId;
+  }
+
+  /** The DHT primitives (for the DHT cache backend). */
+  get dht(): MeshDht {
+    if (this.meshDht === undefined) throw new MeshError('NOT_STARTED', 'the network is not started');
+    return this.meshDht;
+  }
+
+  /** The libp2p node (advanced use; undefined when stopped). */
+  get libp2p(): MeshLibp2p | undefined {
+    return this.node;
+  }
+
+  /** Multiaddrs other nodes can dial, each ending with `/p2p/<peer id>`. */
+  addresses(): string[] {
+    return this.requireNode()
+      .getMultiaddrs()
+      .map((ma) => ma.toString());
+  }
+
+  /** Peer ids of the connected members of this network. */
+  peers(): string[] {
+    return this.membership.peers();
+  }
+
+  async start(): Promise<void> {
+    if (this.node !== undefined) return;
+    this.privateKey ??= await generateKeyPair('Ed25519');
+    const node = await createMeshLibp2p({
+      networkId: this.networkId,
+      privateKey: this.privateKey,
+      datastore: this.datastore,
+      listen: this.options.listen,
+      allow: this.options.allow,
+      dialTimeoutMs: this.options.dialTimeoutMs,
+      ...(this.options.psk === undefined ? {} : { psk: this.options.psk }),
+    });
+    try {
+      await node.start();
+    } catch (err) {
+      await Promise.resolve(node.stop()).catch(() => {});
+      throw new MeshError(
+        'NETWORK_ERROR',
+        `network ${this.networkId}: cannot start: ${(err as Error).message}`,
+        {},
+        err,
+      );
+    }
+    this.node = node;
+    this.selfId = node.peerId.toString();
+    this.meshDht = new MeshDht(
+      node.services.dht,
+      this.datastore,
+      node.peerId.toString(),
+      this.logger,
+      this.clock,
+      this.direct,
+    );
+    this.detach = this.attach(node);
+    await this.sync.start(node);
+    await this.direct.start(node);
+    node.services.pubsub.subscribe(eventsTopic(this.networkId));
+    node.services.pubsub.subscribe(controlTopic(this.networkId));
+    this.logger.info({ peerId: this.peerId, addresses: this.addresses() }, 'network started');
+    await this.membership.start(node, this.meshDht);
+  }
+
+  async stop(): Promise<void> {
+    const node = this.node;
+    if (node === undefined) return;
+    const hadMembers = this.membership.stop();
+    this.detach?.();
+    this.node = undefined;
+    this.meshDht = undefined;
+    await this.sync.stop(node);
+    await this.direct.stop(node);
+    await node.stop();
+    if (hadMembers) this.emit('offline');
+    this.logger.info('network stopped');
+  }
+
+  /** Publishes an application event to every other node of this network. */
+  async publishEvent(topic: string, data: unknown): Promise<void> {
+    const payload = JSON.stringify({ t: topic, d: encodeValue(data) });
+    await this.publish(eventsTopic(this.networkId), payload);
+  }
+
+  /** Subscribes to events published by other nodes; returns an unsubscribe function. */
+  onEvent(handler: EventHandler): () => void {
+    this.eventHandlers.add(handler);
+    return () => this.eventHandlers.delete(handler);
+  }
+
+  /**
+   * Publishes a control message (a JSON object) to every other node of this
+   * network: on gossip, and (with `direct`) also straight to every connected
+   * member over the record protocol, in parallel (receivers deliver it once).
+   */
+  async publishControl(message: Record<string, unknown>, direct = false): Promise<void> {
+    if (direct) {
+      const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
+      for (const peer of this.membership.peers()) {
+        this.direct.request(peer, { t: 'ctl', m: message }, signal).catch((err: Error) => {
+          this.logger.debug({ peer, err: err.message }, 'direct control send failed');
+        });
+      }
+    }
+    await this.publish(controlTopic(this.networkId), JSON.stringify(message));
+  }
+
+  /**
+   * The `n` holders of `key` computed locally (Kademlia XOR distance over the
+   * connected members and this node, the ordering kad-dht uses), or undefined
+   * when the membership may be incomplete: a peer of the routing table is not
+   * connected, or a member joined or left less than `settleMs` ago (records may
+   * not have reached their new holders yet).
+   */
+  holdersOf(key: string, n: number, settleMs = 0): string[] | undefined {
+    const dht = this.meshDht;
+    if (dht === undefined) return undefined;
+    if (settleMs > 0 && Date.now() - this.changedAt < settleMs) return undefined;
+    const routing = dht.routingTablePeers();
+    if (routing === undefined || routing.some((p) => !this.membership.has(p))) return undefined;
+    return sortByDistance(key, [...this.membership.peers(), dht.selfId]).slice(0, n);
+  }
+
+  /** Delivers a control message once (gossip and direct copies carry the same JSON). */
+  private deliverControl(body: Record<string, unknown>, from: string): void {
+    const id = `${from}|${JSON.stringify(body)}`;
+    const now = Date.now();
+    if (this.seenControl.has(id)) return;
+    this.seenControl.set(id, now);
+    if (this.seenControl.size > 10_000) {
+      for (const [k, at] of this.seenControl)
+        if (now - at > 60_000 || this.seenControl.size > 5_000) this.seenControl.delete(k);
+    }
+    for (const handler of this.controlHandlers) this.safely(() => handler(body, from));
+  }
+
+  /** Subscribes to control messages from other nodes; returns an unsubscribe function. */
+  onControl(handler: ControlHandler): () => void {
+    this.controlHandlers.add(handler);
+    return () => this.controlHandlers.delete(handler);
+  }
+
+  /** Adds a filter that can refuse incoming DHT records (kept across restarts); returns a remover. */
+  addWriteFilter(filter: WriteFilter): () => void {
+    return this.datastore.addWriteFilter(filter);
+  }
+
+  private async publish(topic: string, payload: string): Promise<void> {
+    const node = this.requireNode();
+    try {
+      await node.services.pubsub.publish(topic, encoder.encode(payload));
+    } catch (err) {
+      throw new MeshError(
+        'NETWORK_ERROR',
+        `network ${this.networkId}: publish failed: ${(err as Error).message}`,
+        { topic },
+        err,
+      );
+    }
+  }
+
+  private requireNode(): MeshLibp2p {
+    if (this.node === undefined)
+      throw new MeshError('NOT_STARTED', `network ${this.networkId} is not started`);
+    return this.node;
+  }
+
+  private attach(node: MeshLibp2p): () => void {
+    const events = eventsTopic(this.networkId);
+    const control = controlTopic(this.networkId);
+    const onMessage = (evt: CustomEvent<Message>) => {
+      const msg = evt.detail;
+      if (msg.topic !== events && msg.topic !== control) return;
+      const from = msg.type === 'signed' ? msg.from.toString() : '';
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(decoder.decode(msg.data)) as Record<string, unknown>;
+        if (body === null || typeof body !== 'object') return;
+      } catch {
+        this.logger.warn({ peer: from, topic: msg.topic }, 'dropped an unreadable message');
+        return;
+      }
+      if (msg.topic === control) {
+        this.deliverControl(body, from);
+        return;
+      }
+      if (typeof body.t !== 'string' || typeof body.d !== 'string') return;
+      let data: unknown;
+      try {
+        data = decodeValue(body.d);
+      } catch {
+        this.logger.warn({ peer: from, topic: body.t }, 'dropped an event with an unreadable payload');
+        return;
+      }
+      for (const handler of this.eventHandlers) this.safely(() => handler(body.t as string, data, from));
+    };
+    node.services.pubsub.addEventListener('message', onMessage);
+    return () => {
+      node.services.pubsub.removeEventListener('message', onMessage);
+    };
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error({ err }, 'network message handler failed');
+    }
+  }
+}
