@@ -5,6 +5,7 @@ import { MeshError } from '../errors.js';
 import { type CallTarget, type EventInfo, RequestContext } from './context.js';
 import { callWithDeadline } from './deadline.js';
 import { EventBus } from './events.js';
+import { inject, notRunning, routeError } from './host-errors.js';
 import {
   type ActionInvoker,
   compose,
@@ -113,7 +114,7 @@ export class Host {
     if (typeof token !== 'string' || token.length === 0)
       throw new MeshError('INVALID_PARAMS', 'provide(token, value): token must be a non-empty string');
     this.provided.set(token, value);
-    for (const svc of this.services.values()) this.inject(svc, false);
+    for (const svc of this.services.values()) inject(svc, this.provided, false);
     return this;
   }
 
@@ -139,7 +140,7 @@ export class Host {
     }
     this.services.set(entry.name, entry);
     for (const action of entry.actions.values()) this.routes.set(action.path, action);
-    this.inject(entry, false);
+    inject(entry, this.provided, false);
     if (this.state === 'running') {
       void this.wireService(entry).catch((err) =>
         this.logger.error({ err, service: entry.name }, 'service failed to start'),
@@ -166,7 +167,7 @@ export class Host {
     this.state = 'starting';
     try {
       for (const part of this.parts) await part.start?.(this.components);
-      for (const entry of this.services.values()) this.inject(entry, true);
+      for (const entry of this.services.values()) inject(entry, this.provided, true);
       for (const entry of this.services.values()) await this.wireService(entry, false);
       this.state = 'running';
       for (const entry of this.services.values()) await entry.started?.(this);
@@ -226,9 +227,9 @@ export class Host {
     params: Params | undefined,
     options: RequestOptions | undefined,
   ): Promise<unknown> {
-    if (this.state !== 'running') return Promise.reject(this.notRunning());
+    if (this.state !== 'running') return Promise.reject(notRunning(this.state));
     const action = this.routes.get(path);
-    if (action === undefined) return Promise.reject(this.routeError(path));
+    if (action === undefined) return Promise.reject(routeError(path, this.services));
     if (params === undefined) params = {};
     else if (!isPlainObject(params)) {
       return Promise.reject(
@@ -253,7 +254,7 @@ export class Host {
   /** @internal Publishing shared by `node.publish` and `ctx.publish`. */
   async publishFrom(parent: RequestContext | undefined, topic: string, data: unknown): Promise<void> {
     assertTopic(topic);
-    if (this.state === 'created' || this.state === 'stopped') throw this.notRunning();
+    if (this.state === 'created' || this.state === 'stopped') throw notRunning(this.state);
     const info: EventInfo = { topic, publisher: parent?.path };
     const local = this.deliver(info, data);
     const remote: Promise<void>[] = [];
@@ -323,42 +324,5 @@ export class Host {
   private composeAction(action: ActionEntry): void {
     const chain = action.internal ? this.interceptors : [...this.interceptors, ...this.partInterceptors];
     action.invoker = compose(action, chain, action.handler as ActionInvoker);
-  }
-
-  private inject(entry: ServiceEntry, required: boolean): void {
-    for (const { field, token } of entry.injections) {
-      if (this.provided.has(token))
-        (entry.instance as Record<string | symbol, unknown>)[field] = this.provided.get(token);
-      else if (required) {
-        throw new MeshError(
-          'NOT_FOUND',
-          `service '${entry.name}' injects '${token}', but nothing was provided: call node.provide('${token}', value)`,
-          {
-            service: entry.name,
-            token,
-          },
-        );
-      }
-    }
-  }
-
-  private notRunning(): MeshError {
-    if (this.state === 'stopped' || this.state === 'stopping')
-      return new MeshError('STOPPED', 'node is stopped: requests are refused');
-    return new MeshError('NOT_STARTED', 'node is not started: call await node.start() first');
-  }
-
-  private routeError(path: unknown): MeshError {
-    if (typeof path !== 'string' || !/^[^/]+\/.+$/.test(path)) {
-      return new MeshError(
-        'INVALID_PARAMS',
-        `invalid action path ${JSON.stringify(path)}: expected '<service>/<action>'`,
-        { path },
-      );
-    }
-    const service = path.slice(0, path.indexOf('/'));
-    if (!this.services.has(service))
-      return new MeshError('NOT_FOUND', `service '${service}' not found`, { path, service });
-    return new MeshError('NOT_FOUND', `action '${path}' not found`, { path, service });
   }
 }
