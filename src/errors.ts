@@ -1,6 +1,6 @@
 /**
  * The catalog of meshcache's error codes, the `MeshError` class, and the one
- * conversion of a zod validation failure into a `MeshError`.
+ * conversion of a validation failure (valibot issues) into a `MeshError`.
  *
  * What is thrown: every error meshcache raises at run time (configuration,
  * params, requests, backends, the network) is a `MeshError` with a stable
@@ -12,7 +12,7 @@
  * answers by calling the handler without caching. An error thrown by a
  * handler reaches its caller unchanged.
  */
-import type { ZodError } from 'zod';
+import { type BaseIssue, getDotPath } from 'valibot';
 
 /** Every code, with what it means. */
 export const ERROR_CODES = {
@@ -49,22 +49,26 @@ export class MeshError extends Error {
   }
 }
 
-type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+/** A validation issue as valibot reports it (nested issues for unions). */
+type Issue = BaseIssue<unknown>;
 
 /**
  * The innermost issue of a union (`cache: true | {...}`): the branch that got
- * past the shape check names the real field (`...cache.ttl`), not the union.
+ * past the type check names the real field (`...cache.ttl`), not the union.
+ * The issues of a union's branches carry paths relative to the union.
  */
-function leafIssue(issue: Issue): Issue {
-  if (issue.code !== 'invalid_union' || issue.errors === undefined) return issue;
-  const deeper = issue.errors.find((branch) => branch.length > 0 && branch[0].path.length > 0);
-  if (deeper === undefined) return { ...issue, message: 'expected a boolean or an object of cache options' };
-  const inner = leafIssue(deeper[0]);
-  return { ...inner, path: [...issue.path, ...inner.path] };
+function leafIssue(issue: Issue, base = ''): { path: string; message: string } {
+  const own = getDotPath(issue) ?? '';
+  const here = base === '' ? own : own === '' ? base : `${base}.${own}`;
+  if (issue.type !== 'union' || issue.issues === undefined) return { path: here, message: issue.message };
+  const deeper = issue.issues.find((i) => (getDotPath(i) ?? '') !== '');
+  if (deeper === undefined)
+    return { path: here, message: 'expected a boolean or an object of cache options' };
+  return leafIssue(deeper, here);
 }
 
-/** How a zod failure becomes a MeshError. */
-export interface ZodErrorContext {
+/** How a validation failure becomes a MeshError. */
+export interface ValidationContext {
   /** `CONFIG_INVALID` for configuration, `INVALID_PARAMS` for call params. */
   readonly code: 'CONFIG_INVALID' | 'INVALID_PARAMS';
   /** Put before the field path (`network.`, `cache.dht.`); the field names the whole path. */
@@ -75,12 +79,12 @@ export interface ZodErrorContext {
   readonly details?: Record<string, unknown>;
 }
 
-/** The one conversion of a zod failure into a MeshError: names the first field, counts the rest. */
-export function fromZodError(err: ZodError, context: ZodErrorContext): MeshError {
-  const issues = (err.issues as unknown as Issue[]).map(leafIssue);
+/** The one conversion of validation issues into a MeshError: names the first field, counts the rest. */
+export function fromIssues(list: readonly Issue[], context: ValidationContext): MeshError {
+  const issues = list.map((i) => leafIssue(i));
   const prefix = context.fieldPrefix ?? '';
-  const name = (i: Issue) => prefix + i.path.map(String).join('.');
-  const first = issues[0];
+  const name = (i: { path: string }) => (i.path === '' ? prefix.replace(/\.$/, '') : prefix + i.path);
+  const first = issues[0] ?? { path: '', message: 'invalid' };
   const field = name(first) || (context.code === 'INVALID_PARAMS' ? '(params)' : '(root)');
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
   const where = context.source === undefined ? '' : `${context.source}: `;
@@ -92,7 +96,27 @@ export function fromZodError(err: ZodError, context: ZodErrorContext): MeshError
   });
 }
 
+/** The same conversion for a zod failure (the DHT options and wire messages still use zod). */
+export function fromZodError(
+  err: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> },
+  context: ValidationContext,
+): MeshError {
+  const issues = err.issues.map(
+    (i) =>
+      ({
+        kind: 'validation',
+        type: 'zod',
+        input: undefined,
+        expected: null,
+        received: 'unknown',
+        message: i.message,
+        path: i.path.map((key) => ({ type: 'object', origin: 'value', input: {}, key, value: undefined })),
+      }) as unknown as Issue,
+  );
+  return fromIssues(issues, context);
+}
+
 /** INVALID_PARAMS for the params of a call to `path`. */
-export function badParams(path: string, err: ZodError): MeshError {
-  return fromZodError(err, { code: 'INVALID_PARAMS', source: path, details: { path } });
+export function badParams(path: string, issues: readonly Issue[]): MeshError {
+  return fromIssues(issues, { code: 'INVALID_PARAMS', source: path, details: { path } });
 }

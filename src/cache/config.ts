@@ -1,5 +1,5 @@
 /**
- * Cache configuration: schema (zod), sources and precedence.
+ * Cache configuration: schema (valibot), sources and precedence.
  *
  * Sources, lowest to highest: built-in defaults < file (`config: 'path'`, or
  * `CACHE_CONFIG`) < environment (`CACHE_*`) < code (`config: { cache, services }`
@@ -12,8 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, resolve } from 'node:path';
-import { z } from 'zod';
-import { fromZodError, MeshError } from '../errors.js';
+import * as v from 'valibot';
+import { fromIssues, MeshError } from '../errors.js';
 import type { DhtOptions } from './backends/dht-options.js';
 import type { MemoryBackendOptions } from './backends/memory-options.js';
 import type { RedisBackendOptions } from './backends/redis-options.js';
@@ -22,92 +22,100 @@ import { isValidTtl, TTL_RULE } from './ttl.js';
 /** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
 const ttlError = (issue: { input?: unknown }) =>
   `expected ${TTL_RULE}, got ${typeof issue.input === 'string' ? JSON.stringify(issue.input) : String(issue.input)}`;
-const ttlSchema = z.number({ error: ttlError }).refine(isValidTtl, { error: ttlError });
+const ttlSchema = v.pipe(v.number(ttlError), v.check<number, typeof ttlError>(isValidTtl, ttlError));
 
-const fn = z.custom<(...args: any[]) => unknown>((v) => typeof v === 'function', 'expected a function');
+// biome-ignore lint/suspicious/noExplicitAny: user functions take the params and context of their action
+type AnyFunction = (...args: any[]) => unknown;
+const fn = v.custom<AnyFunction>((x) => typeof x === 'function', 'expected a function');
+const name = v.pipe(v.string(), v.minLength(1));
+const names = v.array(name);
+const count = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 
-const eventRuleSchema = z.strictObject({
-  event: z.string().min(1),
-  keys: z.array(z.string().min(1)).min(1),
-  services: z.array(z.string().min(1)).optional(),
+const eventRuleSchema = v.strictObject({
+  event: name,
+  keys: v.pipe(names, v.minLength(1)),
+  services: v.optional(names),
 });
 
 /** Options shared by all three levels. */
 const commonShape = {
-  enabled: z.boolean().optional(),
-  ttl: ttlSchema.optional(),
-  staleTtl: ttlSchema.optional(),
-  backend: z.string().min(1).optional(),
+  enabled: v.optional(v.boolean()),
+  ttl: v.optional(ttlSchema),
+  staleTtl: v.optional(ttlSchema),
+  backend: v.optional(name),
   /** `frozen` (default): hits share one deep-frozen copy; `copy`: every call gets its own copy. */
-  results: z.enum(['frozen', 'copy']).optional(),
+  results: v.optional(v.picklist(['frozen', 'copy'])),
 };
 
-const actionCacheSchema = z.union([
-  z.boolean(),
-  z.strictObject({
+const actionCacheSchema = v.union([
+  v.boolean(),
+  v.strictObject({
     ...commonShape,
-    keys: z.array(z.string().min(1)).optional(),
-    key: fn.optional(),
-    condition: fn.optional(),
+    keys: v.optional(names),
+    key: v.optional(fn),
+    condition: v.optional(fn),
   }),
 ]);
 
-const serviceCacheSchema = z.union([
-  z.boolean(),
-  z.strictObject({
+const serviceCacheSchema = v.union([
+  v.boolean(),
+  v.strictObject({
     ...commonShape,
-    keys: z.array(z.string().min(1)).optional(),
-    events: z.array(eventRuleSchema).optional(),
+    keys: v.optional(names),
+    events: v.optional(v.array(eventRuleSchema)),
   }),
 ]);
 
-const failureSchema = z.strictObject({
+const failureSchema = v.strictObject({
   /** Longest a backend operation may take before it counts as failed, in ms. */
-  opTimeoutMs: z.number().int().positive().optional(),
+  opTimeoutMs: v.optional(count(1)),
   /** Consecutive failures that make the node skip a backend. */
-  failureThreshold: z.number().int().positive().optional(),
+  failureThreshold: v.optional(count(1)),
   /** How long a failing backend is skipped before it is tried again, in ms. */
-  cooldownMs: z.number().int().positive().optional(),
+  cooldownMs: v.optional(count(1)),
   /** Longest a management operation (clear, delete, revoke) may take on one backend, in ms. */
-  managementTimeoutMs: z.number().int().positive().optional(),
+  managementTimeoutMs: v.optional(count(1)),
 });
 
-const accessSchema = z.strictObject({
+const accessSchema = v.strictObject({
   /** Services allowed to call any service's cache management actions (`'*'`: every caller). */
-  allow: z.array(z.string().min(1)).optional(),
+  allow: v.optional(names),
   /** Code only: decides every management call; overrides `allow`. */
-  authorize: fn.optional(),
+  authorize: v.optional(fn),
 });
 
-const globalCacheSchema = z.strictObject({
+const globalShape = {
   ...commonShape,
   /** Prefix of every stored key. */
-  prefix: z.string().max(64).optional(),
+  prefix: v.optional(v.pipe(v.string(), v.maxLength(64))),
   /** Copies of each entry in the DHT. */
-  replication: z.number().int().min(1).max(20).optional(),
+  replication: v.optional(count(1, 20)),
   /** Action keys longer than this are shortened with a hash. */
-  maxKeyLength: z.number().int().min(32).max(4096).optional(),
+  maxKeyLength: v.optional(count(32, 4096)),
   // The spec's example file carries this section; only the values describing what meshcache does are accepted.
-  consistency: z
-    .strictObject({
-      strategy: z.literal('eventual').optional(),
-      conflict_resolution: z.literal('last_write_wins').optional(),
-    })
-    .optional(),
-  events: z.array(eventRuleSchema).optional(),
-  access: accessSchema.optional(),
-  failure: failureSchema.optional(),
+  consistency: v.optional(
+    v.strictObject({
+      strategy: v.optional(v.literal('eventual')),
+      conflict_resolution: v.optional(v.literal('last_write_wins')),
+    }),
+  ),
+  events: v.optional(v.array(eventRuleSchema)),
+  access: v.optional(accessSchema),
+  failure: v.optional(failureSchema),
+};
+const globalCacheSchema = v.strictObject(globalShape);
+
+const serviceSchema = v.strictObject({
+  cache: v.optional(serviceCacheSchema),
+  actions: v.optional(v.record(v.string(), v.strictObject({ cache: v.optional(actionCacheSchema) }))),
 });
 
-const serviceSchema = z.strictObject({
-  cache: serviceCacheSchema.optional(),
-  actions: z.record(z.string(), z.strictObject({ cache: actionCacheSchema.optional() })).optional(),
-});
-
-const fileSchema = z.strictObject({
-  cache: globalCacheSchema.optional(),
-  services: z.record(z.string(), serviceSchema).optional(),
-});
+const fileShape = {
+  cache: v.optional(globalCacheSchema),
+  services: v.optional(v.record(v.string(), serviceSchema)),
+};
+const fileSchema = v.strictObject(fileShape);
 
 /** Options sections of the built-in backends (each validated by its backend's registered schema). */
 interface BuiltinSections {
@@ -120,18 +128,22 @@ interface BuiltinSections {
 }
 
 /** The global `cache` section; a custom backend defined with an options schema adds its own `cache.<name>`. */
-export type GlobalCacheConfig = z.input<typeof globalCacheSchema> & BuiltinSections & Record<string, unknown>;
+export type GlobalCacheConfig = v.InferInput<typeof globalCacheSchema> &
+  BuiltinSections &
+  Record<string, unknown>;
 /** The whole configuration, as in a file. */
-export type CacheConfigFile = Omit<z.input<typeof fileSchema>, 'cache'> & { cache?: GlobalCacheConfig };
+export type CacheConfigFile = Omit<v.InferInput<typeof fileSchema>, 'cache'> & { cache?: GlobalCacheConfig };
 /** What `new Node({ config })` accepts inline: the file's shape, plus `file` to load one beneath it. */
 export type ConfigInput = CacheConfigFile & { file?: string };
 
+/** A schema of a backend's options section (any valibot schema). */
+export type SectionSchema = v.GenericSchema;
 /** Schemas of the backends' options sections, by backend name (from the backend registry). */
-export type SectionSchemas = Readonly<Record<string, z.ZodType>>;
+export type SectionSchemas = Readonly<Record<string, SectionSchema>>;
 
 const schemaCache = new WeakMap<
   SectionSchemas,
-  { file: z.ZodType<FileConfig>; input: z.ZodType<InputConfig> }
+  { file: v.GenericSchema<unknown, FileConfig>; input: v.GenericSchema<unknown, InputConfig> }
 >();
 
 /** The file and inline schemas with one optional section per registered backend. */
@@ -139,24 +151,27 @@ function schemasFor(sections: SectionSchemas) {
   let found = schemaCache.get(sections);
   if (found === undefined) {
     const shape = Object.fromEntries(
-      Object.entries(sections).map(([name, schema]) => [name, schema.optional()]),
+      Object.entries(sections).map(([key, schema]) => [key, v.optional(schema)]),
     );
-    const file = fileSchema.extend({ cache: globalCacheSchema.extend(shape).optional() });
+    const file = { ...fileShape, cache: v.optional(v.strictObject({ ...globalShape, ...shape })) };
     found = {
-      file: file as unknown as z.ZodType<FileConfig>,
-      input: file.extend({ file: z.string().min(1).optional() }) as unknown as z.ZodType<InputConfig>,
+      file: v.strictObject(file) as unknown as v.GenericSchema<unknown, FileConfig>,
+      input: v.strictObject({ ...file, file: v.optional(name) }) as unknown as v.GenericSchema<
+        unknown,
+        InputConfig
+      >,
     };
     schemaCache.set(sections, found);
   }
   return found;
 }
 
-type GlobalConfig = z.output<typeof globalCacheSchema> & Record<string, Record<string, unknown> | undefined>;
-type FileConfig = Omit<z.output<typeof fileSchema>, 'cache'> & { cache?: GlobalConfig };
+type GlobalConfig = v.InferOutput<typeof globalCacheSchema> & { [section: string]: unknown };
+type FileConfig = Omit<v.InferOutput<typeof fileSchema>, 'cache'> & { cache?: GlobalConfig };
 type InputConfig = FileConfig & { file?: string };
 /** Options of one level as the resolver sees them (booleans expanded). */
-export type LevelOptions = Exclude<z.output<typeof actionCacheSchema>, boolean> & {
-  events?: z.output<typeof eventRuleSchema>[];
+export type LevelOptions = Exclude<v.InferOutput<typeof actionCacheSchema>, boolean> & {
+  events?: v.InferOutput<typeof eventRuleSchema>[];
 };
 
 /** Built-in defaults of the global level. */
@@ -186,8 +201,8 @@ export interface ResolvedGlobal {
   memory: MemoryBackendOptions;
   redis: RedisBackendOptions | undefined;
   dht: DhtOptions | undefined;
-  events: z.output<typeof eventRuleSchema>[];
-  access: { allow: string[]; authorize?: (...args: any[]) => unknown };
+  events: v.InferOutput<typeof eventRuleSchema>[];
+  access: { allow: string[]; authorize?: AnyFunction };
   /** `opTimeoutMs` stays undefined unless configured: see `GuardedBackend` for the default. */
   failure: {
     opTimeoutMs?: number;
@@ -210,8 +225,8 @@ function invalid(message: string, details: Record<string, unknown>): MeshError {
   return new MeshError('CONFIG_INVALID', message, details);
 }
 
-function formatIssue(err: z.ZodError, source: string): MeshError {
-  const e = fromZodError(err, { code: 'CONFIG_INVALID', source });
+function formatIssue(issues: readonly v.BaseIssue<unknown>[], source: string): MeshError {
+  const e = fromIssues(issues, { code: 'CONFIG_INVALID', source });
   return invalid(`invalid cache configuration in ${e.message}`, { ...e.details });
 }
 
@@ -245,12 +260,12 @@ export function loadConfigFile(path: string, sections: SectionSchemas = {}): Fil
       },
     );
   }
-  const parsed = schemasFor(sections).file.safeParse(data ?? {});
+  const parsed = v.safeParse(schemasFor(sections).file, data ?? {});
   if (!parsed.success) {
-    const e = formatIssue(parsed.error, `file ${full}`);
+    const e = formatIssue(parsed.issues, `file ${full}`);
     throw invalid(e.message, { ...e.details, file: full });
   }
-  return parsed.data;
+  return parsed.output;
 }
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
@@ -305,11 +320,11 @@ function mergeGlobal(sources: GlobalConfig[], defaults: SectionDefaults): Resolv
     return value;
   };
   const nested = (key: string) =>
-    Object.assign({}, ...sources.map((s) => s[key] ?? {})) as Record<string, unknown>;
+    Object.assign({}, ...sources.map((s) => (s[key] as object | undefined) ?? {})) as Record<string, unknown>;
   const sections: ResolvedGlobal['sections'] = {};
   const names = new Set([...Object.keys(defaults), ...sources.flatMap((s) => Object.keys(s))]);
   for (const name of names) {
-    if (name in globalCacheSchema.shape) continue;
+    if (name in globalCacheSchema.entries) continue;
     const given = sources.some((s) => s[name] !== undefined);
     sections[name] = given || defaults[name] ? { ...defaults[name], ...nested(name) } : undefined;
   }
@@ -344,9 +359,9 @@ export function loadConfig(
   else if (input !== undefined) {
     if (input === null || typeof input !== 'object')
       throw invalid('config must be a file path or an object', { field: 'config' });
-    const parsed = schemasFor(backends.sections).input.safeParse(input);
-    if (!parsed.success) throw formatIssue(parsed.error, 'the config passed to new Node');
-    const { file: nestedFile, ...rest } = parsed.data;
+    const parsed = v.safeParse(schemasFor(backends.sections).input, input);
+    if (!parsed.success) throw formatIssue(parsed.issues, 'the config passed to new Node');
+    const { file: nestedFile, ...rest } = parsed.output;
     code = rest;
     if (nestedFile !== undefined) file = nestedFile;
   }
@@ -366,15 +381,15 @@ export function validateDeclared(
   where: string,
 ): LevelOptions | undefined {
   if (value === undefined) return undefined;
-  const parsed = (kind === 'service' ? serviceCacheSchema : actionCacheSchema).safeParse(value);
-  if (!parsed.success) throw formatIssue(parsed.error, where);
-  const v = parsed.data;
-  return typeof v === 'boolean' ? { enabled: v } : (v as LevelOptions);
+  const parsed = v.safeParse(kind === 'service' ? serviceCacheSchema : actionCacheSchema, value);
+  if (!parsed.success) throw formatIssue(parsed.issues, where);
+  const out = parsed.output;
+  return typeof out === 'boolean' ? { enabled: out } : (out as LevelOptions);
 }
 
 /** Expands `true`/`false` shorthands of a level. */
 export function level(
-  value: z.output<typeof actionCacheSchema> | z.output<typeof serviceCacheSchema> | undefined,
+  value: v.InferOutput<typeof actionCacheSchema> | v.InferOutput<typeof serviceCacheSchema> | undefined,
 ): LevelOptions | undefined {
   if (value === undefined) return undefined;
   return typeof value === 'boolean' ? { enabled: value } : (value as LevelOptions);

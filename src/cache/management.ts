@@ -5,7 +5,7 @@
  * handlers) manages every cache; `cache.access.allow` names more callers, and
  * `cache.access.authorize` replaces the rule. A refused call removes nothing.
  */
-import { z } from 'zod';
+import * as v from 'valibot';
 import { badParams, MeshError } from '../errors.js';
 import type { RequestContext } from '../node/context.js';
 import type { PartComponents } from '../node/part.js';
@@ -19,9 +19,10 @@ export interface ManagementRequest {
   operation: 'clear' | 'delete' | 'revoke';
 }
 
-const deleteParams = z.strictObject({ key: z.string().min(1).max(4096) });
-const revokeParams = z.strictObject({ pattern: z.string().min(1).max(MAX_RAW_PATTERN_LENGTH) });
-const clearParams = z.strictObject({});
+const text = (max: number) => v.pipe(v.string(), v.minLength(1), v.maxLength(max));
+const deleteParams = v.strictObject({ key: text(4096) });
+const revokeParams = v.strictObject({ pattern: text(MAX_RAW_PATTERN_LENGTH) });
+const clearParams = v.strictObject({});
 
 /** Service name of contexts run for the node itself (`node.subscribe` handlers): the local process. */
 const LOCAL_CALLER = '$node';
@@ -60,21 +61,21 @@ export function addManagementActions(
   invalidation: Invalidation,
 ): void {
   host.addInternalAction(service, 'cache/clear', async (ctx, params) => {
-    const parsed = clearParams.safeParse(params);
-    if (!parsed.success) throw badParams(`${service}/cache/clear`, parsed.error);
+    const parsed = v.safeParse(clearParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/clear`, parsed.issues);
     authorize(access, ctx, service, 'clear');
     return { cleared: await invalidation.clear(service) };
   });
   host.addInternalAction(service, 'cache/delete', async (ctx, params) => {
-    const parsed = deleteParams.safeParse(params);
-    if (!parsed.success) throw badParams(`${service}/cache/delete`, parsed.error);
+    const parsed = v.safeParse(deleteParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/delete`, parsed.issues);
     authorize(access, ctx, service, 'delete');
-    return { deleted: await invalidation.delete(service, parsed.data.key) };
+    return { deleted: await invalidation.delete(service, parsed.output.key) };
   });
   host.addInternalAction(service, 'cache/revoke', async (ctx, params) => {
-    const parsed = revokeParams.safeParse(params);
-    if (!parsed.success) throw badParams(`${service}/cache/revoke`, parsed.error);
+    const parsed = v.safeParse(revokeParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/revoke`, parsed.issues);
     authorize(access, ctx, service, 'revoke');
-    return { revoked: await invalidation.revoke(service, parsed.data.pattern) };
+    return { revoked: await invalidation.revoke(service, parsed.output.pattern) };
   });
 }

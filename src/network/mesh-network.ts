@@ -21,8 +21,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Message } from '@libp2p/gossipsub';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Logger } from 'pino';
+import * as v from 'valibot';
 import { decodeValue, encodeValue } from '../codec/index.js';
-import { fromZodError, MeshError } from '../errors.js';
+import { fromIssues, MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
 import { MeshDht, sortByDistance } from './dht.js';
 import { DirectService } from './direct.js';
@@ -73,11 +74,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
-    const parsed = networkOptionsSchema.safeParse(options);
+    const parsed = v.safeParse(networkOptionsSchema, options);
     if (!parsed.success) {
-      throw fromZodError(parsed.error, { code: 'CONFIG_INVALID', fieldPrefix: 'network.' });
+      throw fromIssues(parsed.issues, { code: 'CONFIG_INVALID', fieldPrefix: 'network.' });
     }
-    const o = parsed.data;
+    const o = parsed.output;
     this.networkId = o.id;
     this.options = {
       id: o.id,

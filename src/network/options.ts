@@ -1,30 +1,71 @@
 /** Configuration of a node's network membership (`network:` in the config file). */
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { MeshError } from '../errors.js';
 import { isValidNetworkId } from './names.js';
 
-export const networkOptionsSchema = z.object({
-  /** The network id: nodes share a DHT, events and cache only within one id. */
-  id: z.string().refine(isValidNetworkId, 'letters, digits, ".", "_" or "-", at most 64'),
-  /** Multiaddrs to listen on (default: loopback, a free TCP port). */
-  listen: z.array(z.string()).optional(),
-  /** Multiaddrs of peers to join through (`/ip4/…/tcp/…/p2p/<peer id>`). */
-  bootstrap: z.array(z.string()).optional(),
-  /** Pre-shared key (swarm.key text or a path to it): only holders can connect. */
-  psk: z.string().optional(),
-  /** Addresses exempt from the per-host inbound connection limits (default: loopback). */
-  allow: z.array(z.string()).optional(),
-  /** How long one dial may take, ms. */
-  dialTimeoutMs: z.number().int().positive().optional(),
-  /** How often bootstrap peers are dialled again while not connected, ms. */
-  redialIntervalMs: z.number().int().positive().optional(),
-  /** How often a node looks up its own id to find more members, ms (also shortly after each join). */
-  discoveryIntervalMs: z.number().int().positive().optional(),
-});
+/** Options of a node's network membership (`new Node({ network })`). */
+export interface NetworkOptions {
+  /** The network id: nodes share a DHT, events and cache only within one id (see `isValidNetworkId`). */
+  id: string;
+  /**
+   * Multiaddrs to listen on.
+   * @default ['/ip4/127.0.0.1/tcp/0'] (loopback, a free TCP port)
+   */
+  listen?: string[];
+  /**
+   * Multiaddrs of peers to join through (`/ip4/…/tcp/…/p2p/<peer id>`).
+   * @default [] (the first node of a network)
+   */
+  bootstrap?: string[];
+  /**
+   * Pre-shared key (swarm.key text or a path to it): only holders can connect.
+   * @default undefined (no private network)
+   */
+  psk?: string;
+  /**
+   * Addresses exempt from the per-host inbound connection limits.
+   * @default ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] (loopback)
+   */
+  allow?: string[];
+  /**
+   * How long one dial may take, ms.
+   * @default 5_000
+   */
+  dialTimeoutMs?: number;
+  /**
+   * How often bootstrap peers are dialled again while not connected, ms.
+   * @default 5_000
+   */
+  redialIntervalMs?: number;
+  /**
+   * How often a node looks up its own id to find more members, ms (also shortly after each join).
+   * @default 60_000
+   */
+  discoveryIntervalMs?: number;
+}
 
-export type NetworkOptions = z.input<typeof networkOptionsSchema>;
+const ms = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)));
+const addresses = v.optional(v.array(v.string()));
+
+/** Validates `NetworkOptions` (the interface above is checked against it in test/types.check.ts). */
+export const networkOptionsSchema = v.object({
+  id: v.pipe(
+    v.string(),
+    v.check<string, string>(
+      isValidNetworkId,
+      'letters, digits, ".", "_" or "-", at most 64, starting with a letter or digit',
+    ),
+  ),
+  listen: addresses,
+  bootstrap: addresses,
+  psk: v.optional(v.string()),
+  allow: addresses,
+  dialTimeoutMs: ms,
+  redialIntervalMs: ms,
+  discoveryIntervalMs: ms,
+});
 
 export const NETWORK_DEFAULTS = {
   listen: ['/ip4/127.0.0.1/tcp/0'],

@@ -1,5 +1,5 @@
 /** Options of the memory backend (config: `cache.memory`), as a type and as the schema config validates. */
-import { z } from 'zod';
+import * as v from 'valibot';
 
 /** Options of `new MemoryBackend(...)` and of `cache.memory`. */
 export interface MemoryBackendOptions {
@@ -38,8 +38,9 @@ export const MEMORY_DEFAULTS = {
 } as const;
 
 /** The `cache.memory` section of a configuration (the code-only fields are not configurable). */
-export const memoryOptionsSchema = z.strictObject({
-  maxEntries: z.number().int().positive().optional(),
-  maxBytes: z.number().int().min(0).optional(),
-  sweepIntervalMs: z.number().int().min(0).optional(),
+const int = (min: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(min)));
+export const memoryOptionsSchema = v.strictObject({
+  maxEntries: int(1),
+  maxBytes: int(0),
+  sweepIntervalMs: int(0),
 });

@@ -1,85 +1,87 @@
 /**
- * Options of the Redis backend, as a TypeScript type and as a zod schema (the
+ * Options of the Redis backend, as a TypeScript type and as a valibot schema (the
  * lead embeds `redisOptionsSchema` as `cache.redis` in the config schema, so a
  * config file and `new RedisBackend({...})` accept exactly the same shape).
  */
 import type { ConnectionOptions } from 'node:tls';
-import { z } from 'zod';
+import * as v from 'valibot';
+
+const port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
+const positive = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 /** One node of a Redis Cluster: `{ host, port }` or the string `"host:port"`. */
-const clusterNodeSchema = z.union([
-  z.strictObject({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535),
-  }),
-  z
-    .string()
-    .regex(/^(?:\[[^\]]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port"')
-    .transform((s) => {
+const clusterNodeSchema = v.union([
+  v.strictObject({ host: v.pipe(v.string(), v.minLength(1)), port }),
+  v.pipe(
+    v.string(),
+    v.regex(/^(?:\[[^\]]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port"'),
+    v.transform((s) => {
       const at = s.lastIndexOf(':');
       const host = s.slice(0, at).replace(/^\[(.*)\]$/, '$1');
       return { host, port: Number(s.slice(at + 1)) };
-    })
-    .pipe(z.object({ host: z.string(), port: z.number().int().min(1).max(65535) })),
+    }),
+    v.object({ host: v.string(), port }),
+  ),
 ]);
 
 /** `true` (TLS with the system CAs) or the options of `tls.connect` (ca, cert, key, servername, ...). */
-const tlsSchema = z.union([
-  z.boolean(),
-  z.custom<ConnectionOptions>(
-    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+const tlsSchema = v.union([
+  v.boolean(),
+  v.custom<ConnectionOptions>(
+    (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
     'expected a boolean or an object of TLS options',
   ),
 ]);
 
-export const redisOptionsSchema = z
-  .strictObject({
+export const redisOptionsSchema = v.pipe(
+  v.strictObject({
     /** `redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS. */
-    url: z
-      .string()
-      .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
-      .optional(),
+    url: v.optional(v.pipe(v.string(), v.regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'))),
     /** Single server host (default 127.0.0.1 when neither url nor cluster is given). */
-    host: z.string().min(1).optional(),
+    host: v.optional(v.pipe(v.string(), v.minLength(1))),
     /** Single server port (default 6379). */
-    port: z.number().int().min(1).max(65535).optional(),
+    port: v.optional(port),
     /** Redis Cluster seed nodes (no Sentinel). Any reachable master is enough; the rest is discovered. */
-    cluster: z.array(clusterNodeSchema).min(1).optional(),
+    cluster: v.optional(v.pipe(v.array(clusterNodeSchema), v.minLength(1))),
     /** TLS: `true`, or `tls.connect` options. A `rediss://` URL turns it on too. */
-    tls: tlsSchema.optional(),
+    tls: v.optional(tlsSchema),
     /** ACL user name (Redis 6+). */
-    username: z.string().optional(),
-    password: z.string().optional(),
+    username: v.optional(v.string()),
+    password: v.optional(v.string()),
     /** Database number (single server only; a cluster has only db 0). */
-    db: z.number().int().min(0).optional(),
+    db: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
     /** Extra prefix put in front of every key inside Redis (the cache keys already carry `cache:<network>/`). */
-    keyPrefix: z.string().default(''),
+    keyPrefix: v.optional(v.string(), ''),
     /** How long one connection attempt may take, in ms. */
-    connectTimeoutMs: z.number().int().positive().default(1000),
+    connectTimeoutMs: v.optional(positive, 1000),
     /** Upper bound of one command, in ms: a slower reply fails the operation. */
-    operationTimeoutMs: z.number().int().positive().default(200),
+    operationTimeoutMs: v.optional(positive, 200),
     /** SCAN COUNT hint used by clear / revoke / keys. */
-    scanCount: z.number().int().positive().default(1000),
+    scanCount: v.optional(positive, 1000),
     /**
      * Single server: send the commands of one tick in one round trip, the gets
      * folded into one MGET (default true). False: ioredis auto-pipelining instead.
      * A cluster always uses auto-pipelining (it groups commands per node).
      */
-    batch: z.boolean().default(true),
+    batch: v.optional(v.boolean(), true),
     /** Longest pause between two reconnection attempts, in ms. */
-    maxReconnectDelayMs: z.number().int().positive().default(2000),
-  })
-  .refine((o) => !(o.cluster && (o.url || o.host || o.port)), {
-    message: 'use either cluster or url/host/port, not both',
-    path: ['cluster'],
-  })
-  .refine((o) => !(o.cluster && o.db), {
-    message: 'a Redis Cluster has only database 0',
-    path: ['db'],
-  });
+    maxReconnectDelayMs: v.optional(positive, 2000),
+  }),
+  v.forward(
+    v.check(
+      (o) => !(o.cluster && (o.url || o.host || o.port)),
+      'use either cluster or url/host/port, not both',
+    ),
+    ['cluster'],
+  ),
+  v.forward(
+    v.check((o) => !(o.cluster && o.db), 'a Redis Cluster has only database 0'),
+    ['db'],
+  ),
+);
 
 /** What `new RedisBackend(options)` and `cache.redis` accept (every field optional). */
-export type RedisBackendOptions = z.input<typeof redisOptionsSchema>;
+export type RedisBackendOptions = v.InferInput<typeof redisOptionsSchema>;
 
 /** The options after validation, with defaults filled in. */
-export type ResolvedRedisOptions = z.output<typeof redisOptionsSchema>;
+export type ResolvedRedisOptions = v.InferOutput<typeof redisOptionsSchema>;

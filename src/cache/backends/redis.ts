@@ -16,9 +16,9 @@
 import type { Socket } from 'node:net';
 import type { Cluster, Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { decodeValue, encodeValue } from '../../codec/index.js';
-import { fromZodError, MeshError } from '../../errors.js';
+import { fromIssues, MeshError } from '../../errors.js';
 import { assertTtl } from '../ttl.js';
 import type { BackendContext, CacheBackend } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
@@ -57,12 +57,12 @@ export class RedisBackend implements CacheBackend {
 
   /** Validates the options; does not connect (see `open`). Throws `MeshError('CONFIG_INVALID')`. */
   constructor(options: RedisBackendOptions = {}) {
-    const parsed = redisOptionsSchema.safeParse(options);
+    const parsed = v.safeParse(redisOptionsSchema, options);
     if (!parsed.success) {
-      const e = fromZodError(parsed.error, { code: 'CONFIG_INVALID', fieldPrefix: 'cache.redis.' });
+      const e = fromIssues(parsed.issues, { code: 'CONFIG_INVALID', fieldPrefix: 'cache.redis.' });
       throw new MeshError('CONFIG_INVALID', `invalid Redis backend options: ${e.message}`, e.details);
     }
-    this.options = parsed.data;
+    this.options = parsed.output;
     this.#prefix = this.options.keyPrefix;
   }
 

@@ -6,7 +6,7 @@
  * backend lazily, so a memory-only node loads neither ioredis nor libp2p.
  */
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { MeshError } from '../../errors.js';
 import type { MeshNetwork } from '../../network/index.js';
 import type { CacheBackend } from './backend.js';
@@ -28,7 +28,7 @@ export interface BackendFactoryContext {
 export interface BackendDefinition<O = any> {
   readonly name: string;
   /** Validates the `cache.<name>` section; absent: the backend takes no options section. */
-  readonly optionsSchema?: z.ZodType<O>;
+  readonly optionsSchema?: v.GenericSchema<unknown, O>;
   /** Options used when the configuration has no section (merged under it when it has one). */
   readonly defaults?: Readonly<Partial<O>>;
   /** Makes the backend from its merged options section (undefined when there is none). */
@@ -62,7 +62,7 @@ const redis = defineBackend({
 const dht = defineBackend({
   name: 'dht',
   // Validated field by field by the backend itself (its defaults need `cache.prefix` and `cache.replication`).
-  optionsSchema: z.record(z.string(), z.unknown()),
+  optionsSchema: v.record(v.string(), v.unknown()),
   async create(options, context) {
     if (context.network === undefined) {
       context.logger.warn(
@@ -130,8 +130,8 @@ export class BackendRegistry {
   }
 
   /** The options section schemas, by backend name (for the configuration schema). */
-  sections(): Record<string, z.ZodType> {
-    const out: Record<string, z.ZodType> = {};
+  sections(): Record<string, v.GenericSchema> {
+    const out: Record<string, v.GenericSchema> = {};
     for (const def of this.kinds.values())
       if (def.optionsSchema !== undefined) out[def.name] = def.optionsSchema;
     return out;
