@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { wallNow } from '../src/cache/clock.js';
+import { clockSource, wallNow } from '../src/cache/clock.js';
 import { MemoryBackend, Node } from '../src/index.js';
 import { useNodes } from './helpers/nodes.js';
 
 const nodes = useNodes();
+
+async function waitUntil(ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+}
 
 /** Keeps the event loop busy (no timer, no microtask can run) for `ms`. */
 function block(ms: number): void {
@@ -64,6 +69,15 @@ describe('expiry while the event loop is blocked', () => {
 });
 
 describe('the clock thread', () => {
+  it('starts on the first read and then serves reads from shared memory', async () => {
+    wallNow();
+    await waitUntil(() => clockSource() === 'worker', 5_000);
+    expect(clockSource()).toBe('worker');
+    const a = wallNow();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(wallNow() - a).toBeGreaterThanOrEqual(20);
+  });
+
   it('parks when idle and answers right when read again', async () => {
     wallNow();
     await new Promise((r) => setTimeout(r, 1_300));

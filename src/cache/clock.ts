@@ -62,7 +62,7 @@ function startWorker(): void {
       execArgv: [],
       stdout: false,
       stderr: false,
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 4, stackSizeMb: 1 },
+      // No resourceLimits: a worker's bootstrap alone outgrows a 4 MB old generation.
     });
     worker.unref();
     worker.on('error', stopUsingWorker);
@@ -88,6 +88,11 @@ function wake(): number {
     }
   }
   return Date.now();
+}
+
+/** Where reads come from now: the worker's slot, or `Date.now()` (not started, parked, or unavailable). */
+export function clockSource(): 'worker' | 'date' {
+  return NOW[0] !== 0 ? 'worker' : 'date';
 }
 
 /** Epoch ms, right to about 1 ms however long the event loop has been blocked. */
