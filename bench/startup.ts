@@ -12,18 +12,27 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);
 
-const SCRIPTS: Record<string, string> = {
-  'meshcache Node (memory backend)': `
+/** meshcache's script; `appLogger`: the app hands in its own (already loaded) logger, so pino is not imported. */
+function nodeScript(appLogger: boolean): string {
+  const logger = appLogger
+    ? "{ level: 'silent', levelVal: Infinity, trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child() { return this; } }"
+    : 'undefined';
+  return `
     const t0 = performance.now();
     const { Node } = await import(${JSON.stringify(`${ROOT}dist/index.js`)});
-    const node = new Node({ env: {}, logger: undefined });
+    const node = new Node({ env: {}, logger: ${logger} });
     node.addService({ name: 'user', actions: { get_user: { cache: { ttl: 60, keys: ['id'] }, handler: (_c, p) => ({ id: p.id }) } } });
     await node.start();
     await node.request('user/get_user', { id: 1 });
     const hit = await node.request('user/get_user', { id: 1 });
     if (hit.id !== 1 || node.cache.stats().hits !== 1) throw new Error('no hit');
     console.log(performance.now() - t0);
-    await node.stop();`,
+    await node.stop();`;
+}
+
+const SCRIPTS: Record<string, string> = {
+  'meshcache Node (memory backend, default pino logger)': nodeScript(false),
+  'meshcache Node (memory backend, a logger of the app)': nodeScript(true),
   'BentoCache 1.6 (memory driver)': `
     const t0 = performance.now();
     const { BentoCache, bentostore } = await import('bentocache');
