@@ -49,6 +49,8 @@ const actionCacheSchema = z.union([
     keys: z.array(z.string().min(1)).optional(),
     key: fn.optional(),
     condition: fn.optional(),
+    /** `false`: no near tier for this action (src/cache/near/). */
+    near: z.boolean().optional(),
   }),
 ]);
 
@@ -58,6 +60,8 @@ const serviceCacheSchema = z.union([
     ...commonShape,
     keys: z.array(z.string().min(1)).optional(),
     events: z.array(eventRuleSchema).optional(),
+    /** `false`: no near tier for this service's actions (src/cache/near/). */
+    near: z.boolean().optional(),
   }),
 ]);
 
@@ -79,6 +83,19 @@ const accessSchema = z.strictObject({
   authorize: fn.optional(),
 });
 
+const nearSchema = z.strictObject({
+  /** A near tier in front of every remote backend (Redis, DHT, custom `remote: true`). */
+  enabled: z.boolean().optional(),
+  /** Most entries one near tier keeps (LRU). */
+  maxEntries: z.number().int().positive().optional(),
+  /** Most bytes one near tier keeps (estimated; 0 = no byte bound). */
+  maxBytes: z.number().int().min(0).optional(),
+  /** Longest a near copy is kept, in seconds (never longer than the remote entry lives). */
+  maxAgeSeconds: z.number().positive().optional(),
+  /** Redis coherence: `auto` (client tracking, else pub/sub), `tracking`, `pubsub`. */
+  redis: z.enum(['auto', 'tracking', 'pubsub']).optional(),
+});
+
 const globalCacheSchema = z.strictObject({
   ...commonShape,
   /** Prefix of every stored key. */
@@ -97,6 +114,8 @@ const globalCacheSchema = z.strictObject({
   events: z.array(eventRuleSchema).optional(),
   access: accessSchema.optional(),
   failure: failureSchema.optional(),
+  /** The in-process tier in front of remote backends (src/cache/near/, README "Near tier"). */
+  near: nearSchema.optional(),
 });
 
 const serviceSchema = z.strictObject({
@@ -168,7 +187,17 @@ export const DEFAULTS = {
   replication: 3,
   maxKeyLength: 200,
   failure: { failureThreshold: 5, cooldownMs: 5_000, managementTimeoutMs: 30_000 },
+  near: { enabled: true, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeSeconds: 60, redis: 'auto' },
 } as const;
+
+/** The near tier's settings (`cache.near`), defaults filled in. */
+export interface NearSettings {
+  enabled: boolean;
+  maxEntries: number;
+  maxBytes: number;
+  maxAgeSeconds: number;
+  redis: 'auto' | 'tracking' | 'pubsub';
+}
 
 /** The global level after merging every source, with defaults filled in. */
 export interface ResolvedGlobal {
@@ -195,6 +224,7 @@ export interface ResolvedGlobal {
     cooldownMs: number;
     managementTimeoutMs: number;
   };
+  near: NearSettings;
 }
 
 /** A validated configuration: the merged global level, plus per-source service layers. */
@@ -323,6 +353,7 @@ function mergeGlobal(sources: GlobalConfig[], defaults: SectionDefaults): Resolv
     failure: { ...DEFAULTS.failure, ...(nested('failure') as GlobalConfig['failure']) },
     events: sources.flatMap((s) => s.events ?? []),
     access: { allow: [], ...(nested('access') as GlobalConfig['access']) },
+    near: { ...DEFAULTS.near, ...(nested('near') as Partial<NearSettings>) },
   };
 }
 

@@ -26,6 +26,12 @@ import { decodeValue, encodeValue } from '../codec/index.js';
 import { fromZodError, MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
 import { MeshDht } from './dht.js';
+import {
+  INVALIDATION_MARK,
+  type InvalidationHandler,
+  type InvalidationNotice,
+  InvalidationSequencer,
+} from './invalidations.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { controlTopic, eventsTopic, kadProtocol } from './names.js';
@@ -35,6 +41,7 @@ import { SyncService } from './sync.js';
 
 export { ClockWatch, DEFAULT_CLOCK_TOLERANCE_MS } from './clock.js';
 export { MeshDht, sortByDistance } from './dht.js';
+export type { InvalidationHandler, InvalidationMeta, InvalidationNotice } from './invalidations.js';
 export type { LocalRecord, WriteFilter } from './lww-datastore.js';
 export { controlTopic, eventsTopic, kadProtocol } from './names.js';
 export { type NetworkOptions, networkOptionsSchema } from './options.js';
@@ -70,6 +77,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly members = new Set<string>();
   private readonly eventHandlers = new Set<EventHandler>();
   private readonly controlHandlers = new Set<ControlHandler>();
+  private readonly invalidationHandlers = new Set<InvalidationHandler>();
+  private readonly sequencer = new InvalidationSequencer();
   private redialTimer: NodeJS.Timeout | undefined;
   private discoverTimer: NodeJS.Timeout | undefined;
   private discovering = false;
@@ -226,6 +235,25 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     return () => this.controlHandlers.delete(handler);
   }
 
+  /**
+   * Publishes an invalidation notice to every other member (on the control
+   * topic, numbered: see ./invalidations.ts). With no member connected nothing
+   * is sent, but the number is used, so members that come back see the gap.
+   */
+  async publishInvalidation(notice: InvalidationNotice): Promise<void> {
+    if (this.node === undefined || this.members.size === 0) {
+      this.sequencer.skip();
+      return;
+    }
+    await this.publishControl(this.sequencer.wrap(notice));
+  }
+
+  /** Subscribes to the invalidation notices of the other members; returns an unsubscribe function. */
+  onInvalidation(handler: InvalidationHandler): () => void {
+    this.invalidationHandlers.add(handler);
+    return () => this.invalidationHandlers.delete(handler);
+  }
+
   /** Peer ids of the members that subscribed to this network's gossip topics (event delivery reaches them directly). */
   gossipPeers(): string[] {
     const node = this.node;
@@ -315,6 +343,13 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         return;
       }
       if (msg.topic === control) {
+        if (body.c === INVALIDATION_MARK) {
+          const got = this.sequencer.unwrap(body, from);
+          if (got === undefined) return;
+          const meta = { from, gap: got.gap };
+          for (const handler of this.invalidationHandlers) this.safely(() => handler(got.notice, meta));
+          return;
+        }
         for (const handler of this.controlHandlers) this.safely(() => handler(body, from));
         return;
       }

@@ -1,0 +1,76 @@
+/**
+ * The caching invoker of an action whose remote backend has a near tier: a
+ * synchronous look into the tier first (a hit: no promise, no round trip, like
+ * the memory backend), else the remote read, whose answer fills the tier unless
+ * an invalidation of the key arrived while it was in flight (see `NearTier.token`).
+ */
+import type { ActionInvoker } from '../../node/interceptors.js';
+import {
+  type ActionCache,
+  afterGet,
+  asEnvelope,
+  envelopeHit,
+  keyFor,
+  miss,
+  readable,
+  special,
+} from '../interceptor.js';
+import { CacheEnvelope, snapshot } from '../snapshot.js';
+import type { NearAction, NearTier } from './tier.js';
+
+type Entry = { value: unknown; ttlMs: number } | undefined;
+
+function readableEntry(e: Entry): boolean {
+  return e === undefined || e === null || (typeof e === 'object' && readable(e.value));
+}
+
+/** Fills the tier from a remote hit: a frozen (or private) copy, for at most the entry's remaining ttl. */
+function fill(tier: NearTier, key: string, entry: Entry, token: number): unknown {
+  if (entry === undefined || entry === null) return undefined;
+  const envelope = asEnvelope(entry.value);
+  if (envelope !== undefined) {
+    const s = snapshot(envelope.value);
+    tier.fill(key, new CacheEnvelope(s.value, envelope.freshUntil, !s.plain), entry.ttlMs / 1000, token);
+  }
+  return entry.value;
+}
+
+export function nearInvoker(ac: ActionCache, near: NearAction, next: ActionInvoker): ActionInvoker {
+  const { guard, condition, stats } = ac;
+  const { tier, fillOnHit } = near;
+  return (ctx, params) => {
+    if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx))) {
+      return special(ac, ctx, params, next);
+    }
+    const key = keyFor(ac, ctx, params);
+    if (key === undefined) return next(ctx, params);
+    const hit = tier.get(key);
+    if (hit !== undefined) return envelopeHit(ac, hit as CacheEnvelope, key, ctx, params, next);
+    if (!guard.available) {
+      stats.bypassed++;
+      return next(ctx, params);
+    }
+    const started = (stats.tick++ & 15) === 0 ? performance.now() : 0;
+    const token = tier.token();
+    let found: unknown;
+    try {
+      found = fillOnHit
+        ? guard.run('get', (b) => b.getWithTtl!(key) as Promise<Entry>, readableEntry)
+        : guard.run('get', (b) => b.get(key), readable);
+    } catch {
+      stats.errors++;
+      return miss(ac, key, ctx, params, next);
+    }
+    return Promise.resolve(found).then(
+      (answer) => {
+        if (started !== 0) ac.onLatency('get', performance.now() - started);
+        const value = fillOnHit ? fill(tier, key, answer as Entry, token) : answer;
+        return afterGet(ac, value, key, ctx, params, next);
+      },
+      () => {
+        stats.errors++;
+        return miss(ac, key, ctx, params, next);
+      },
+    );
+  };
+}
