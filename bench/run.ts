@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<string>> = {
   memory: async () => (await import('./memory-backend.js')).benchMemoryBackend(),
   coalescing: async () => (await import('./coalescing.js')).benchCoalescing(),
   redis: async () => (await import('./redis.js')).benchRedis(),
+  near: async () => (await import('./near.js')).benchNear(),
   codec: async () => (await import('./codec.js')).benchCodec(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>

@@ -68,6 +68,11 @@ export class NearTier {
     return v;
   }
 
+  /** True when the tier holds an unexpired copy of `key` (diagnostics; counts no hit). */
+  has(key: string): boolean {
+    return this.live && this.store.has(key);
+  }
+
   /** Taken before a remote read whose answer may fill the tier. */
   token(): number {
     return this.clock;
