@@ -358,7 +358,7 @@ async function runAndStore(
     ac.stats.stores++;
     // This node's own write: its near tier is updated here (Redis NOLOOP does not echo it back).
     if (ac.near !== undefined && ac.service.generation === generation)
-      ac.near.tier.fill(key, stored, ttl, nearToken!);
+      ac.near.fill(key, params, stored, ttl, nearToken!);
     if (replacing) ac.replaced?.(key);
   } catch {
     ac.stats.errors++;

@@ -163,7 +163,10 @@ export class CacheManager implements NodePart {
       indexed === undefined ? undefined : compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength);
     const near = this.near!;
     return {
-      near: sync === undefined ? await near.forAction(guard, r.near) : undefined,
+      near:
+        sync === undefined
+          ? await near.forAction(guard, r.near, compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength))
+          : undefined,
       replaced: (key) => near.replaced(svc, key),
       service: svc,
       name: action.name,

@@ -19,9 +19,10 @@ import type { NearSettings } from '../config.js';
 import type { GuardedBackend } from '../guard.js';
 import type { ServiceCache } from '../interceptor.js';
 import type { Change, InvalidationObserver } from '../invalidation.js';
+import type { FastKey } from '../keys.js';
 import { NetworkBus } from './bus.js';
 import { RedisCoherence } from './redis-coherence.js';
-import { type NearAction, type NearMode, type NearStats, NearTier } from './tier.js';
+import { NearAction, type NearMode, type NearStats, NearTier } from './tier.js';
 
 export type { NearMode, NearStats } from './tier.js';
 
@@ -69,7 +70,11 @@ export class NearManager implements InvalidationObserver {
   }
 
   /** The near tier of an action on `guard`'s backend, or undefined (local backend, `near: false`, disabled). */
-  async forAction(guard: GuardedBackend, wanted: boolean): Promise<NearAction | undefined> {
+  async forAction(
+    guard: GuardedBackend,
+    wanted: boolean,
+    fastKeyOf: FastKey | undefined,
+  ): Promise<NearAction | undefined> {
     if (!wanted || !this.context.settings.enabled || !this.context.remote(guard)) return undefined;
     let pending = this.opening.get(guard.name);
     if (pending === undefined) {
@@ -77,9 +82,9 @@ export class NearManager implements InvalidationObserver {
       this.opening.set(guard.name, pending);
     }
     const tier = await pending;
-    return tier === undefined
-      ? undefined
-      : { tier, fillOnHit: typeof guard.backend.getWithTtl === 'function' };
+    if (tier === undefined) return undefined;
+    const fillOnHit = typeof guard.backend.getWithTtl === 'function';
+    return new NearAction(tier, fillOnHit, fastKeyOf, fastKeyOf === undefined ? undefined : tier.table());
   }
 
   private async open(guard: GuardedBackend): Promise<NearTier | undefined> {

@@ -5,6 +5,7 @@
  * an invalidation of the key arrived while it was in flight (see `NearTier.token`).
  */
 import type { ActionInvoker } from '../../node/interceptors.js';
+import type { Params } from '../../node/types.js';
 import {
   type ActionCache,
   afterGet,
@@ -15,8 +16,8 @@ import {
   readable,
   special,
 } from '../interceptor.js';
-import { CacheEnvelope, snapshot } from '../snapshot.js';
-import type { NearAction, NearTier } from './tier.js';
+import { CacheEnvelope, deepCopy, snapshot } from '../snapshot.js';
+import type { NearAction } from './tier.js';
 
 type Entry = { value: unknown; ttlMs: number } | undefined;
 
@@ -25,27 +26,49 @@ function readableEntry(e: Entry): boolean {
 }
 
 /** Fills the tier from a remote hit: a frozen (or private) copy, for at most the entry's remaining ttl. */
-function fill(tier: NearTier, key: string, entry: Entry, token: number): unknown {
+function fill(near: NearAction, key: string, params: Params, entry: Entry, token: number): unknown {
   if (entry === undefined || entry === null) return undefined;
   const envelope = asEnvelope(entry.value);
   if (envelope !== undefined) {
     const s = snapshot(envelope.value);
-    tier.fill(key, new CacheEnvelope(s.value, envelope.freshUntil, !s.plain), entry.ttlMs / 1000, token);
+    const copy = new CacheEnvelope(s.value, envelope.freshUntil, !s.plain);
+    near.fill(key, params, copy, entry.ttlMs / 1000, token);
   }
   return entry.value;
 }
 
+const DEBUG = 20;
+
 export function nearInvoker(ac: ActionCache, near: NearAction, next: ActionInvoker): ActionInvoker {
   const { guard, condition, stats } = ac;
-  const { tier, fillOnHit } = near;
+  const { tier, fillOnHit, fastKeyOf, table } = near;
+  const copyAll = ac.results === 'copy';
   return (ctx, params) => {
     if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx))) {
       return special(ac, ctx, params, next);
     }
-    const key = keyFor(ac, ctx, params);
+    const fastKey = fastKeyOf === undefined ? undefined : fastKeyOf(params);
+    let key: string | undefined;
+    let hit: unknown;
+    if (fastKey !== undefined) hit = tier.getIn(table!, fastKey);
+    else {
+      key = keyFor(ac, ctx, params);
+      if (key === undefined) return next(ctx, params);
+      hit = tier.get(key);
+    }
+    if (hit !== undefined) {
+      const envelope = hit as CacheEnvelope;
+      // The memory fast path: no key string, no promise. Stale-capable entries and debug logs take the long way.
+      if (envelope.freshUntil === 0 && ac.logger.levelVal > DEBUG) {
+        stats.hits++;
+        return envelope.copyOnRead || copyAll ? deepCopy(envelope.value) : envelope.value;
+      }
+      key ??= keyFor(ac, ctx, params);
+      if (key === undefined) return next(ctx, params);
+      return envelopeHit(ac, envelope, key, ctx, params, next);
+    }
+    key ??= keyFor(ac, ctx, params);
     if (key === undefined) return next(ctx, params);
-    const hit = tier.get(key);
-    if (hit !== undefined) return envelopeHit(ac, hit as CacheEnvelope, key, ctx, params, next);
     if (!guard.available) {
       stats.bypassed++;
       return next(ctx, params);
@@ -53,10 +76,11 @@ export function nearInvoker(ac: ActionCache, near: NearAction, next: ActionInvok
     const started = (stats.tick++ & 15) === 0 ? performance.now() : 0;
     const token = tier.token();
     let found: unknown;
+    const k = key;
     try {
       found = fillOnHit
-        ? guard.run('get', (b) => b.getWithTtl!(key) as Promise<Entry>, readableEntry)
-        : guard.run('get', (b) => b.get(key), readable);
+        ? guard.run('get', (b) => b.getWithTtl!(k) as Promise<Entry>, readableEntry)
+        : guard.run('get', (b) => b.get(k), readable);
     } catch {
       stats.errors++;
       return miss(ac, key, ctx, params, next);
@@ -64,7 +88,7 @@ export function nearInvoker(ac: ActionCache, near: NearAction, next: ActionInvok
     return Promise.resolve(found).then(
       (answer) => {
         if (started !== 0) ac.onLatency('get', performance.now() - started);
-        const value = fillOnHit ? fill(tier, key, answer as Entry, token) : answer;
+        const value = fillOnHit ? fill(near, key, params, answer as Entry, token) : answer;
         return afterGet(ac, value, key, ctx, params, next);
       },
       () => {

@@ -13,9 +13,12 @@
  *   before it asks the remote backend, and `fill` refuses the value when the key
  *   (or a prefix, a pattern, a flush covering it) was invalidated since.
  */
+import type { Params } from '../../node/types.js';
+import type { FastTable } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
 import type { NearSettings } from '../config.js';
 import type { Glob } from '../glob.js';
+import type { FastKey } from '../keys.js';
 
 /** How the tier is kept coherent across nodes. */
 export type NearMode = 'tracking' | 'pubsub' | 'bus' | 'local' | 'off';
@@ -68,6 +71,19 @@ export class NearTier {
     return v;
   }
 
+  /** Like `get`, through a per-action index of raw key values (see `FastTable`). */
+  getIn(table: FastTable, fastKey: number | string): unknown {
+    if (!this.live) return undefined;
+    const v = this.store.getIn(table, fastKey);
+    if (v !== undefined) this.hits++;
+    return v;
+  }
+
+  /** A new per-action index. */
+  table(): FastTable {
+    return this.store.table();
+  }
+
   /** True when the tier holds an unexpired copy of `key` (diagnostics; counts no hit). */
   has(key: string): boolean {
     return this.live && this.store.has(key);
@@ -82,14 +98,22 @@ export class NearTier {
    * Stores `value` for min(`remainingSeconds`, maxAgeSeconds) (Infinity or 0:
    * no remote expiry), unless `key` was invalidated since `token`.
    */
-  fill(key: string, value: unknown, remainingSeconds: number, token: number): boolean {
+  fill(
+    key: string,
+    value: unknown,
+    remainingSeconds: number,
+    token: number,
+    table?: FastTable,
+    fastKey?: number | string,
+  ): boolean {
     if (!this.live || token < this.broadAt) return false;
     const at = this.invalidatedAt.get(key);
     if (at !== undefined && at > token) return false;
     const remaining = remainingSeconds === 0 ? Number.POSITIVE_INFINITY : remainingSeconds;
     const ttl = Math.min(remaining, this.maxAgeSeconds);
     if (!(ttl > 0.001)) return false;
-    this.store.set(key, value, ttl);
+    if (table !== undefined && fastKey !== undefined) this.store.setIn(table, fastKey, key, value, ttl);
+    else this.store.set(key, value, ttl);
     this.fills++;
     return true;
   }
@@ -168,8 +192,19 @@ export class NearTier {
 }
 
 /** The near tier of one cached action, as the interceptor sees it. */
-export interface NearAction {
-  readonly tier: NearTier;
-  /** The backend tells remaining TTLs (`getWithTtl`): remote hits may fill the tier. */
-  readonly fillOnHit: boolean;
+export class NearAction {
+  constructor(
+    readonly tier: NearTier,
+    /** The backend tells remaining TTLs (`getWithTtl`): remote hits may fill the tier. */
+    readonly fillOnHit: boolean,
+    /** The raw key param value (`123`), when the action has one: hits then skip building the key. */
+    readonly fastKeyOf: FastKey | undefined,
+    readonly table: FastTable | undefined,
+  ) {}
+
+  /** Stores a near copy of `key` (indexed by its fast key when the action has one). */
+  fill(key: string, params: Params, value: unknown, remainingSeconds: number, token: number): boolean {
+    const fk = this.fastKeyOf === undefined ? undefined : this.fastKeyOf(params);
+    return this.tier.fill(key, value, remainingSeconds, token, fk === undefined ? undefined : this.table, fk);
+  }
 }
