@@ -81,8 +81,9 @@ export class Invalidation {
     const svc = this.begin(service);
     const change: Change = { op: 'clear' };
     this.context.observer?.begin(svc, change);
-    const counts = await this.eachBackend(svc, 'clear', (b) => b.clear(svc.scope));
-    this.context.observer?.end(svc, change);
+    const counts = await this.observed(svc, change, () =>
+      this.eachBackend(svc, 'clear', (b) => b.clear(svc.scope)),
+    );
     return counts.reduce<number>((n, c) => n + (typeof c === 'number' ? c : 0), 0);
   }
 
@@ -98,9 +99,10 @@ export class Invalidation {
     const change: Change = { op: 'delete', keys: stored };
     this.context.observer?.begin(svc, change);
     const results: unknown[] = [];
-    for (const k of stored)
-      results.push(...(await this.eachBackend(svc, 'delete', (b) => b.delete(svc.scope + k))));
-    this.context.observer?.end(svc, change);
+    await this.observed(svc, change, async () => {
+      for (const k of stored)
+        results.push(...(await this.eachBackend(svc, 'delete', (b) => b.delete(svc.scope + k))));
+    });
     return results.some(Boolean);
   }
 
@@ -110,12 +112,13 @@ export class Invalidation {
     const svc = this.begin(service);
     const change: Change = { op: 'revoke', pattern, glob };
     this.context.observer?.begin(svc, change);
-    const counts = await this.eachBackend(svc, 'revoke', (b, guard) =>
-      typeof b.revoke === 'function'
-        ? b.revoke(svc.scope, glob.source, glob)
-        : revokeByListing(b, guard, svc.scope, glob),
+    const counts = await this.observed(svc, change, () =>
+      this.eachBackend(svc, 'revoke', (b, guard) =>
+        typeof b.revoke === 'function'
+          ? b.revoke(svc.scope, glob.source, glob)
+          : revokeByListing(b, guard, svc.scope, glob),
+      ),
     );
-    this.context.observer?.end(svc, change);
     return counts.reduce((n, c) => n + c, 0);
   }
 
@@ -144,6 +147,15 @@ export class Invalidation {
           'event rule could not invalidate',
         );
       }
+    }
+  }
+
+  /** Runs the backends' part; the observer's `end` runs even when a backend failed (the other nodes still drop their copies). */
+  private async observed<T>(svc: ServiceCache, change: Change, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } finally {
+      this.context.observer?.end(svc, change);
     }
   }
 

@@ -107,6 +107,8 @@ class Tracker {
     if (this.closed || sub === undefined || sub.status !== 'ready') return;
     if (this.data.status !== 'ready' && this.data.status !== 'wait') return;
     try {
+      // Idempotent; covers a subscriber whose first SUBSCRIBE failed (Redis was down at start).
+      await sub.subscribe(TRACKING_CHANNEL);
       const id = await this.subscriberId();
       if (id === undefined) return;
       await this.data.call('CLIENT', 'TRACKING', 'off');
