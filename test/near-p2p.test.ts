@@ -143,3 +143,86 @@ describe('InvalidationSequencer', () => {
     expect(sub.unwrap({ c: 'inv', e: 'x', s: 1, n: { scope: 1, op: 'clear' } }, 'q')).toBeUndefined();
   });
 });
+
+/** A store shared by in-process nodes, declared remote (like a custom networked store). */
+function sharedRemoteStore(data: Map<string, { value: unknown; until: number }>, reads: { n: number }) {
+  return {
+    remote: true as const,
+    async get(key: string) {
+      reads.n++;
+      const e = data.get(key);
+      return e === undefined || (e.until !== 0 && e.until < Date.now()) ? undefined : e.value;
+    },
+    async getWithTtl(key: string) {
+      reads.n++;
+      const e = data.get(key);
+      if (e === undefined) return undefined;
+      return { value: e.value, ttlMs: e.until === 0 ? Number.POSITIVE_INFINITY : e.until - Date.now() };
+    },
+    async set(key: string, value: unknown, ttl: number) {
+      data.set(key, { value, until: ttl === 0 ? 0 : Date.now() + ttl * 1000 });
+    },
+    async delete(key: string) {
+      return data.delete(key);
+    },
+    async clear(prefix = '') {
+      let n = 0;
+      for (const k of [...data.keys()]) if (k.startsWith(prefix) && data.delete(k)) n++;
+      return n;
+    },
+  };
+}
+
+describe('a custom backend that declares itself remote', () => {
+  it('gets a near tier in bus mode on networked nodes; none without a network', async () => {
+    const data = new Map<string, { value: unknown; until: number }>();
+    const reads = { n: 0 };
+    const mk = (network?: { id: string; bootstrap?: string[] }) => {
+      const node = new Node({
+        logger: testLogger(),
+        env: {},
+        ...(network ? { network } : {}),
+        backends: { shared: sharedRemoteStore(data, reads) },
+        config: { cache: { backend: 'shared', ttl: 60 } },
+      });
+      node.addService({
+        name: 'user',
+        actions: {
+          get_user: {
+            cache: { keys: ['id'] },
+            handler: async (_ctx: unknown, p: { id: number }) => ({ id: p.id, version: db.version }),
+          },
+        },
+      });
+      return node;
+    };
+    const lone = mk();
+    await lone.start();
+    expect(lone.cache.stats().near?.mode).toBe('off');
+    await lone.stop();
+
+    const a = mk({ id: 'near-custom' });
+    await a.start();
+    const b = mk({ id: 'near-custom', bootstrap: a.network!.addresses() });
+    await b.start();
+    try {
+      await waitFor(
+        () => a.network!.gossipPeers().length >= 1 && b.network!.gossipPeers().length >= 1,
+        20_000,
+      );
+      expect(b.cache.stats().near?.mode).toBe('bus');
+      db.version = 30;
+      expect(await version(a, 1)).toBe(30);
+      expect(await version(b, 1)).toBe(30); // remote hit: fills b's tier
+      const before = reads.n;
+      for (let i = 0; i < 50; i++) await version(b, 1);
+      expect(reads.n).toBe(before);
+      db.version = 31;
+      await a.request('user/cache/delete', { key: 'get_user:1' });
+      await waitFor(async () => (await version(b, 1)) === 31, 5_000);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  }, 60_000);
+});

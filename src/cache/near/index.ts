@@ -22,7 +22,7 @@ import type { Change, InvalidationObserver } from '../invalidation.js';
 import type { FastKey } from '../keys.js';
 import { NetworkBus } from './bus.js';
 import { RedisCoherence } from './redis-coherence.js';
-import { NearAction, type NearMode, type NearStats, NearTier } from './tier.js';
+import { NearAction, type NearStats, NearTier } from './tier.js';
 
 export type { NearMode, NearStats } from './tier.js';
 
@@ -103,14 +103,19 @@ export class NearManager implements InvalidationObserver {
       await redis.start();
       return tier;
     }
-    const mode: NearMode = this.bus === undefined ? 'local' : 'bus';
-    const tier = new NearTier(settings, mode, true);
+    if (this.bus === undefined) {
+      // Nothing would tell this node of another node's write to the shared store.
+      logger.info(
+        { backend: guard.name },
+        'near tier off for this backend: it has no coherence channel (no Redis tracking, no network)',
+      );
+      return undefined;
+    }
+    const tier = new NearTier(settings, 'bus', true);
     this.tiers.set(guard.name, { tier });
     logger.info(
-      { backend: guard.name, mode },
-      mode === 'bus'
-        ? 'near tier: kept coherent by invalidation notices over the network'
-        : 'near tier: this node alone (no network): copies of other nodes writes are kept up to maxAgeSeconds',
+      { backend: guard.name, mode: 'bus' },
+      'near tier: kept coherent by invalidation notices over the network',
     );
     return tier;
   }
