@@ -184,6 +184,30 @@ describe.skipIf(!available)('near tier in front of Redis (client tracking)', () 
     }
   });
 
+  it('a killed data connection (tracking lost with it) plus a DEL during the outage leave no stale near entry', async () => {
+    const a = makeNode({ url: server.url });
+    await a.node.start();
+    try {
+      await waitFor(() => a.node.cache.stats().near?.live === true, 5_000);
+      db.version = 25;
+      expect(await version(a.node, 14)).toBe(25);
+      const flushes = a.node.cache.stats().near!.flushes;
+      await server.cli('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'); // every data connection
+      db.version = 26;
+      await raw.del('cache:default/user/get_user:14');
+      expect(await version(a.node, 14)).toBe(26);
+      await waitFor(() => a.node.cache.stats().near?.live === true, 5_000);
+      expect(a.node.cache.stats().near!.flushes).toBeGreaterThan(flushes);
+      db.version = 27;
+      await version(a.node, 15);
+      await version(a.node, 15);
+      await raw.del('cache:default/user/get_user:15');
+      await waitFor(async () => (await version(a.node, 15)) === 27, 2_000);
+    } finally {
+      await a.node.stop();
+    }
+  });
+
   it('an invalidation that arrives while a read is in flight does not leave the old value in the tier', async () => {
     const rb = new RedisBackend({ url: server.url });
     let gate: Promise<void> | undefined;
