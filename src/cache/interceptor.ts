@@ -359,7 +359,7 @@ async function runAndStore(
     // This node's own write: its near tier is updated here (Redis NOLOOP does not echo it back).
     if (ac.near !== undefined && ac.service.generation === generation)
       ac.near.fill(key, params, stored, ttl, nearToken!);
-    if (replacing) ac.replaced?.(key);
+    if (replacing || ac.near?.announceWrites) ac.replaced?.(key);
   } catch {
     ac.stats.errors++;
   }

@@ -202,6 +202,15 @@ export class NearAction {
     readonly table: FastTable | undefined,
   ) {}
 
+  /**
+   * True when every write is announced to the other nodes, not only replacements: a tier
+   * kept coherent by the network alone (no server tracking) cannot tell whether another
+   * node held an older copy (a lookup that failed on the writer is a miss there).
+   */
+  get announceWrites(): boolean {
+    return this.tier.mode === 'bus';
+  }
+
   /** Stores a near copy of `key` (indexed by its fast key when the action has one). */
   fill(key: string, params: Params, value: unknown, remainingSeconds: number, token: number): boolean {
     const fk = this.fastKeyOf === undefined ? undefined : this.fastKeyOf(params);
