@@ -222,11 +222,11 @@ describe('a custom backend that declares itself remote', () => {
       await waitFor(async () => (await version(b, 1)) === 31, 5_000);
       // Bus mode announces every write: a record lost without a notice (a failed lookup on the
       // writer), then a plain miss-fill on b, still drops a's older near copy.
-      expect(await version(a, 1)).toBe(31);
+      expect(await version(a, 2)).toBe(31); // only a's tier holds id 2 (its own write)
       data.clear();
       db.version = 32;
-      expect(await version(b, 1)).toBe(32);
-      await waitFor(async () => (await version(a, 1)) === 32, 5_000);
+      expect(await version(b, 2)).toBe(32);
+      await waitFor(async () => (await version(a, 2)) === 32, 5_000);
     } finally {
       await a.stop();
       await b.stop();
