@@ -13,6 +13,7 @@ const suites: Record<string, () => Promise<string>> = {
   coalescing: async () => (await import('./coalescing.js')).benchCoalescing(),
   redis: async () => (await import('./redis.js')).benchRedis(),
   startup: async () => (await import('./startup.js')).benchStartup(),
+  near: async () => (await import('./near.js')).benchNear(),
   codec: async () => (await import('./codec.js')).benchCodec(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>

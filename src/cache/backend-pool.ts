@@ -10,6 +10,7 @@ import type { CacheBackend, EvictionReason } from './backends/backend.js';
 import type { BackendRegistry } from './backends/registry.js';
 import type { LoadedConfig } from './config.js';
 import { GuardedBackend } from './guard.js';
+import { isRemote } from './near/index.js';
 import type { BackendView } from './prometheus.js';
 
 /** What the pool needs from its node. */
@@ -25,6 +26,8 @@ export interface PoolContext {
 
 export class BackendPool {
   private readonly guards = new Map<string, GuardedBackend>();
+  /** Names of the open backends whose data lives outside the process (near tier). */
+  private readonly remotes = new Set<string>();
   /** One creation per name even when several services ask at once. */
   private readonly opening = new Map<string, Promise<GuardedBackend>>();
 
@@ -63,9 +66,15 @@ export class BackendPool {
     });
     const guard = new GuardedBackend(name, backend, global.failure, logger);
     this.guards.set(name, guard);
+    if (isRemote(backend, definition.remote)) this.remotes.add(name);
     backend.onEviction?.(this.context.onEviction);
     await backend.open?.({ networkId: this.context.networkId, logger, network });
     return guard;
+  }
+
+  /** True when the backend opened under `name` keeps its data outside the process. */
+  isRemote(name: string): boolean {
+    return this.remotes.has(name);
   }
 
   /** Every open backend. */

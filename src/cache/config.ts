@@ -55,6 +55,8 @@ const actionCacheSchema = v.union([
     keys: v.optional(names),
     key: v.optional(fn),
     condition: v.optional(fn),
+    /** `false`: no near tier for this action (src/cache/near/). */
+    near: v.optional(v.boolean()),
   }),
 ]);
 
@@ -64,6 +66,8 @@ const serviceCacheSchema = v.union([
     ...commonShape,
     keys: v.optional(names),
     events: v.optional(v.array(eventRuleSchema)),
+    /** `false`: no near tier for this service's actions (src/cache/near/). */
+    near: v.optional(v.boolean()),
   }),
 ]);
 
@@ -85,6 +89,19 @@ const accessSchema = v.strictObject({
   authorize: v.optional(fn),
 });
 
+const nearSchema = v.strictObject({
+  /** A near tier in front of every remote backend (Redis, DHT, custom `remote: true`). */
+  enabled: v.optional(v.boolean()),
+  /** Most entries one near tier keeps (LRU). */
+  maxEntries: v.optional(count(1)),
+  /** Most bytes one near tier keeps (estimated; 0 = no byte bound). */
+  maxBytes: v.optional(count(0)),
+  /** Longest a near copy is kept, in seconds (never longer than the remote entry lives). */
+  maxAgeSeconds: v.optional(v.pipe(v.number(), v.gtValue(0))),
+  /** Redis coherence: `auto` (client tracking, else pub/sub), `tracking`, `pubsub`. */
+  redis: v.optional(v.picklist(['auto', 'tracking', 'pubsub'])),
+});
+
 const globalShape = {
   ...commonShape,
   /** Prefix of every stored key. */
@@ -103,6 +120,8 @@ const globalShape = {
   events: v.optional(v.array(eventRuleSchema)),
   access: v.optional(accessSchema),
   failure: v.optional(failureSchema),
+  /** The in-process tier in front of remote backends (src/cache/near/, README "Near tier"). */
+  near: v.optional(nearSchema),
 };
 const globalCacheSchema = v.strictObject(globalShape);
 
@@ -183,7 +202,17 @@ export const DEFAULTS = {
   replication: 3,
   maxKeyLength: 200,
   failure: { failureThreshold: 5, cooldownMs: 5_000, managementTimeoutMs: 30_000 },
+  near: { enabled: true, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeSeconds: 60, redis: 'auto' },
 } as const;
+
+/** The near tier's settings (`cache.near`), defaults filled in. */
+export interface NearSettings {
+  enabled: boolean;
+  maxEntries: number;
+  maxBytes: number;
+  maxAgeSeconds: number;
+  redis: 'auto' | 'tracking' | 'pubsub';
+}
 
 /** The global level after merging every source, with defaults filled in. */
 export interface ResolvedGlobal {
@@ -210,6 +239,7 @@ export interface ResolvedGlobal {
     cooldownMs: number;
     managementTimeoutMs: number;
   };
+  near: NearSettings;
 }
 
 /** A validated configuration: the merged global level, plus per-source service layers. */
@@ -344,6 +374,7 @@ function mergeGlobal(sources: GlobalConfig[], defaults: SectionDefaults): Resolv
     failure: { ...DEFAULTS.failure, ...(nested('failure') as GlobalConfig['failure']) },
     events: sources.flatMap((s) => s.events ?? []),
     access: { allow: [], ...(nested('access') as GlobalConfig['access']) },
+    near: { ...DEFAULTS.near, ...(nested('near') as Partial<NearSettings>) },
   };
 }
 

@@ -24,6 +24,8 @@ import type { FastTable, IndexedCacheBackend, SyncCacheBackend } from './backend
 import type { GuardedBackend } from './guard.js';
 import type { FastKey, KeyBuilder } from './keys.js';
 import type { ActionStats } from './metrics.js';
+import { nearInvoker } from './near/invoker.js';
+import type { NearAction } from './near/tier.js';
 import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
 
 /** How results are handed out: frozen shared copies (default) or a fresh copy per call. */
@@ -61,10 +63,14 @@ export interface ActionCache {
   readonly inflight: Map<string, Promise<Shared>>;
   readonly logger: Logger;
   readonly onLatency: (op: string, ms: number) => void;
+  /** Set when a near tier sits in front of a remote backend (src/cache/near/). */
+  readonly near?: NearAction;
+  /** Told of a write that replaced a value (a refresh): other nodes drop their copies. */
+  readonly replaced?: (key: string) => void;
 }
 
 /** A result as shared between the callers of one miss. */
-interface Shared {
+export interface Shared {
   readonly value: unknown;
   readonly plain: boolean;
 }
@@ -77,10 +83,11 @@ function handOut(ac: ActionCache, shared: Shared): unknown {
 
 /** Builds the invoker of a cached action. */
 export function cachingInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
-  return ac.sync !== undefined ? syncInvoker(ac, ac.sync, next) : backendInvoker(ac, next);
+  if (ac.sync !== undefined) return syncInvoker(ac, ac.sync, next);
+  return ac.near !== undefined ? nearInvoker(ac, ac.near, next) : backendInvoker(ac, next);
 }
 
-function keyFor(ac: ActionCache, ctx: RequestContext, params: Params): string | undefined {
+export function keyFor(ac: ActionCache, ctx: RequestContext, params: Params): string | undefined {
   try {
     return ac.service.scope + ac.keyOf(params, ctx);
   } catch (err) {
@@ -93,7 +100,7 @@ function keyFor(ac: ActionCache, ctx: RequestContext, params: Params): string | 
   }
 }
 
-function special(ac: ActionCache, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
+export function special(ac: ActionCache, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
   if (ctx.cacheMode === 'refresh') {
     const key = keyFor(ac, ctx, params);
     // Registered as the key's in-flight call: an older miss still running must not overwrite it.
@@ -191,12 +198,12 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
 }
 
 /** True for what a get may answer: a miss, our envelope, or its JSON round trip (else: a failed get). */
-function readable(value: unknown): boolean {
+export function readable(value: unknown): boolean {
   return value === undefined || value === null || asEnvelope(value) !== undefined;
 }
 
 /** Accepts what a backend returned: our envelope, or its JSON round trip. */
-function asEnvelope(value: unknown): CacheEnvelope | undefined {
+export function asEnvelope(value: unknown): CacheEnvelope | undefined {
   if (value instanceof CacheEnvelope) return value;
   if (
     value !== null &&
@@ -210,7 +217,7 @@ function asEnvelope(value: unknown): CacheEnvelope | undefined {
   return undefined;
 }
 
-function afterGet(
+export function afterGet(
   ac: ActionCache,
   value: unknown,
   key: string,
@@ -228,7 +235,7 @@ function afterGet(
   return envelopeHit(ac, envelope, key, ctx, params, next);
 }
 
-function envelopeHit(
+export function envelopeHit(
   ac: ActionCache,
   envelope: CacheEnvelope,
   key: string,
@@ -262,7 +269,7 @@ function release(ac: ActionCache, key: string, p: Promise<Shared>): void {
   if (ac.inflight.get(key) === p) ac.inflight.delete(key);
 }
 
-function miss(
+export function miss(
   ac: ActionCache,
   key: string,
   ctx: RequestContext,
@@ -276,7 +283,7 @@ function miss(
   }
   ac.stats.misses++;
   if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache miss: ${key.slice(ac.service.scope.length)}`);
-  return startRun(ac, key, ctx, params, next).then((s) => handOut(ac, s));
+  return startRun(ac, key, ctx, params, next, false).then((s) => handOut(ac, s));
 }
 
 /**
@@ -290,8 +297,17 @@ function startRun(
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
+  replacing = true,
 ): Promise<Shared> {
-  const run: Promise<Shared> = runAndStore(ac, key, ctx, params, next, () => ac.inflight.get(key) === run);
+  const run: Promise<Shared> = runAndStore(
+    ac,
+    key,
+    ctx,
+    params,
+    next,
+    () => ac.inflight.get(key) === run,
+    replacing,
+  );
   ac.inflight.set(key, run);
   run.then(
     () => release(ac, key, run),
@@ -308,8 +324,10 @@ async function runAndStore(
   params: Params,
   next: ActionInvoker,
   current: () => boolean,
+  replacing: boolean,
 ): Promise<Shared> {
   const generation = ac.service.generation;
+  const nearToken = ac.near?.tier.token();
   const result = await next(ctx, params);
   const shared = snapshot(result);
   if (ac.service.generation !== generation || !current()) return shared;
@@ -325,6 +343,7 @@ async function runAndStore(
       if (fastKey !== undefined) ac.indexed!.setIn(ac.fastTable!, fastKey, key, stored, ttl);
       else ac.sync.set(key, stored, ttl);
       ac.stats.stores++;
+      if (replacing) ac.replaced?.(key);
     } catch (err) {
       ac.stats.errors++;
       ac.guard.failed('set', err);
@@ -337,6 +356,10 @@ async function runAndStore(
     await ac.guard.run('set', (b) => b.set(key, stored, ttl));
     ac.onLatency('set', performance.now() - started);
     ac.stats.stores++;
+    // This node's own write: its near tier is updated here (Redis NOLOOP does not echo it back).
+    if (ac.near !== undefined && ac.service.generation === generation)
+      ac.near.fill(key, params, stored, ttl, nearToken!);
+    if (replacing || ac.near?.announceWrites) ac.replaced?.(key);
   } catch {
     ac.stats.errors++;
   }

@@ -22,6 +22,21 @@ export interface InvalidationContext {
   readonly managementTimeoutMs: number;
   /** The service's cache state; throws NOT_FOUND when it has no cached actions. */
   service(name: string): ServiceCache;
+  /** Told before the backends are asked and once they answered (near tiers, other nodes: src/cache/near/). */
+  readonly observer?: InvalidationObserver;
+}
+
+/** One invalidation of a service's entries; keys are action keys (relative to the service's scope). */
+export type Change =
+  | { readonly op: 'delete'; readonly keys: readonly string[] }
+  | { readonly op: 'clear' }
+  | { readonly op: 'revoke'; readonly pattern: string; readonly glob: Glob };
+
+export interface InvalidationObserver {
+  /** The invalidation starts (this node's near copies go at once). */
+  begin(svc: ServiceCache, change: Change): void;
+  /** The backends answered: near copies filled meanwhile go too, and the other nodes are told. */
+  end(svc: ServiceCache, change: Change): void;
 }
 
 function withTimeout<T>(pending: Promise<T>, ms: number, message: string): Promise<T> {
@@ -64,7 +79,11 @@ export class Invalidation {
   /** Removes every entry of a service; returns how many. */
   async clear(service: string): Promise<number> {
     const svc = this.begin(service);
-    const counts = await this.eachBackend(svc, 'clear', (b) => b.clear(svc.scope));
+    const change: Change = { op: 'clear' };
+    this.context.observer?.begin(svc, change);
+    const counts = await this.observed(svc, change, () =>
+      this.eachBackend(svc, 'clear', (b) => b.clear(svc.scope)),
+    );
     return counts.reduce<number>((n, c) => n + (typeof c === 'number' ? c : 0), 0);
   }
 
@@ -77,9 +96,13 @@ export class Invalidation {
       key.length > this.context.maxKeyLength
         ? [...svc.actions.keys()].map((action) => hashKey(action, key))
         : [key];
+    const change: Change = { op: 'delete', keys: stored };
+    this.context.observer?.begin(svc, change);
     const results: unknown[] = [];
-    for (const k of stored)
-      results.push(...(await this.eachBackend(svc, 'delete', (b) => b.delete(svc.scope + k))));
+    await this.observed(svc, change, async () => {
+      for (const k of stored)
+        results.push(...(await this.eachBackend(svc, 'delete', (b) => b.delete(svc.scope + k))));
+    });
     return results.some(Boolean);
   }
 
@@ -87,10 +110,14 @@ export class Invalidation {
   async revoke(service: string, pattern: string): Promise<number> {
     const glob = compileGlob(pattern);
     const svc = this.begin(service);
-    const counts = await this.eachBackend(svc, 'revoke', (b, guard) =>
-      typeof b.revoke === 'function'
-        ? b.revoke(svc.scope, glob.source, glob)
-        : revokeByListing(b, guard, svc.scope, glob),
+    const change: Change = { op: 'revoke', pattern, glob };
+    this.context.observer?.begin(svc, change);
+    const counts = await this.observed(svc, change, () =>
+      this.eachBackend(svc, 'revoke', (b, guard) =>
+        typeof b.revoke === 'function'
+          ? b.revoke(svc.scope, glob.source, glob)
+          : revokeByListing(b, guard, svc.scope, glob),
+      ),
     );
     return counts.reduce((n, c) => n + c, 0);
   }
@@ -120,6 +147,15 @@ export class Invalidation {
           'event rule could not invalidate',
         );
       }
+    }
+  }
+
+  /** Runs the backends' part; the observer's `end` runs even when a backend failed (the other nodes still drop their copies). */
+  private async observed<T>(svc: ServiceCache, change: Change, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } finally {
+      this.context.observer?.end(svc, change);
     }
   }
 

@@ -22,6 +22,7 @@ import { Invalidation } from './invalidation.js';
 import { compileFastKey, compileKeyBuilder } from './keys.js';
 import { addManagementActions } from './management.js';
 import { ActionStats } from './metrics.js';
+import { NearManager } from './near/index.js';
 import { createPrometheusRegistry } from './prometheus.js';
 import { type ResolvedActionCache, resolveAction, serviceLayers } from './resolve.js';
 import { type CacheStats, collectStats } from './stats.js';
@@ -50,6 +51,7 @@ export class CacheManager implements NodePart {
   private host: PartComponents | undefined;
   private pool: BackendPool | undefined;
   private invalidation: Invalidation | undefined;
+  private near: NearManager | undefined;
   private readonly services = new Map<string, ServiceCache>();
   private readonly byPath = new Map<string, ActionCache>();
   private readonly orphanStats = new ActionStats('(unknown)', '(unknown)');
@@ -80,7 +82,18 @@ export class CacheManager implements NodePart {
       network: this.init.network(),
       onEviction: (key) => this.countEviction(key),
     });
+    this.near = new NearManager({
+      settings: config.global.near,
+      logger: host.logger,
+      scopeRoot: `${config.global.prefix}${host.networkId()}/`,
+      network: this.init.network(),
+      services: () => this.services.values(),
+      remote: (g) => this.pool?.isRemote(g.name) ?? false,
+      defaultBackend: config.global.backend,
+    });
+    this.near.start();
     this.invalidation = new Invalidation({
+      observer: this.near,
       logger: host.logger,
       maxKeyLength: config.global.maxKeyLength,
       managementTimeoutMs: config.global.failure.managementTimeoutMs,
@@ -91,6 +104,8 @@ export class CacheManager implements NodePart {
 
   /** @internal Closes every backend and forgets the per-action state. */
   async stop(): Promise<void> {
+    await this.near?.stop();
+    this.near = undefined;
     await this.pool?.closeAll();
     this.services.clear();
     this.byPath.clear();
@@ -146,7 +161,13 @@ export class CacheManager implements NodePart {
     const maxKeyLength = this.config!.global.maxKeyLength;
     const fastKeyOf =
       indexed === undefined ? undefined : compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength);
+    const near = this.near!;
     return {
+      near:
+        sync === undefined
+          ? await near.forAction(guard, r.near, compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength))
+          : undefined,
+      replaced: (key) => near.replaced(svc, key),
       service: svc,
       name: action.name,
       ttl: r.ttl,
@@ -218,7 +239,9 @@ export class CacheManager implements NodePart {
 
   /** Counters for the node, per service and per action. */
   stats(): CacheStats {
-    return collectStats(this.services.values(), this.pool?.views() ?? [], this.orphanStats);
+    const stats = collectStats(this.services.values(), this.pool?.views() ?? [], this.orphanStats);
+    if (this.near !== undefined) stats.near = this.near.stats();
+    return stats;
   }
 
   /** The prom-client registry holding meshcache's metrics (prom-client is loaded on first use). */

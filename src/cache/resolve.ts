@@ -37,6 +37,8 @@ export interface ResolvedActionCache {
   condition: LevelOptions['condition'];
   backend: string;
   results: ResultMode;
+  /** False when a level says `near: false` (no near tier for this action). */
+  near: boolean;
   /** Where `backend` was set, for error messages. */
   backendField: string;
 }
@@ -133,5 +135,6 @@ export function resolveAction(
     backend: backend?.value ?? global.backend,
     results: pick('results')?.value ?? global.results,
     backendField: backend?.field ?? 'cache.backend',
+    near: pick('near')?.value ?? true,
   };
 }

@@ -1,6 +1,7 @@
 /** `node.cache.stats()`: the per-action counters summed per service and for the node, and each backend's figures. */
 import type { ServiceCache } from './interceptor.js';
 import { type ActionStats, type CacheStatsView, summarize } from './metrics.js';
+import type { NearStatsView } from './near/index.js';
 import type { BackendView } from './prometheus.js';
 
 /** `node.cache.stats()`: node totals, then per service and per action. */
@@ -9,6 +10,8 @@ export interface CacheStats extends CacheStatsView {
   /** The same per-action figures, keyed by path (`user/get_user`). */
   actions: Record<string, CacheStatsView>;
   backends: Record<string, { errors: number; available: boolean; entries?: number; evictions?: number }>;
+  /** The near tier: mode (`tracking`, `pubsub`, `bus`, `local`, `off`), entries, hits, flushes (src/cache/near/). */
+  near?: NearStatsView;
 }
 
 /** Sums the counters of every cached action; `orphans` holds evictions of keys no action owns any more. */

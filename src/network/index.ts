@@ -6,6 +6,7 @@
  */
 export { ClockWatch, DEFAULT_CLOCK_TOLERANCE_MS } from './clock.js';
 export { MeshDht, sortByDistance } from './dht.js';
+export type { InvalidationHandler, InvalidationMeta, InvalidationNotice } from './invalidations.js';
 export type { LocalRecord, WriteFilter } from './lww-datastore.js';
 export {
   type ControlHandler,

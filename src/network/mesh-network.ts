@@ -27,6 +27,12 @@ import { fromIssues, MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
 import { MeshDht, sortByDistance } from './dht.js';
 import { DirectService } from './direct.js';
+import {
+  INVALIDATION_MARK,
+  type InvalidationHandler,
+  type InvalidationNotice,
+  InvalidationSequencer,
+} from './invalidations.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { Membership } from './membership.js';
@@ -64,6 +70,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly membership: Membership;
   private readonly eventHandlers = new Set<EventHandler>();
   private readonly controlHandlers = new Set<ControlHandler>();
+  private readonly invalidationHandlers = new Set<InvalidationHandler>();
+  private readonly sequencer = new InvalidationSequencer();
   private detach: (() => void) | undefined;
   readonly sync: SyncService;
   private readonly direct: DirectService;
@@ -265,7 +273,34 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       for (const [k, at] of this.seenControl)
         if (now - at > 60_000 || this.seenControl.size > 5_000) this.seenControl.delete(k);
     }
+    if (body.c === INVALIDATION_MARK) {
+      const got = this.sequencer.unwrap(body, from);
+      if (got === undefined) return;
+      const meta = { from, gap: got.gap };
+      for (const handler of this.invalidationHandlers) this.safely(() => handler(got.notice, meta));
+      return;
+    }
     for (const handler of this.controlHandlers) this.safely(() => handler(body, from));
+  }
+
+  /**
+   * Publishes an invalidation notice to every other member (on the control
+   * topic and straight to each member, numbered: see ./invalidations.ts). With
+   * no member connected nothing is sent, but the number is used, so members
+   * that come back see the gap.
+   */
+  async publishInvalidation(notice: InvalidationNotice): Promise<void> {
+    if (this.node === undefined || this.membership.peers().length === 0) {
+      this.sequencer.skip();
+      return;
+    }
+    await this.publishControl(this.sequencer.wrap(notice), true);
+  }
+
+  /** Subscribes to the invalidation notices of the other members; returns an unsubscribe function. */
+  onInvalidation(handler: InvalidationHandler): () => void {
+    this.invalidationHandlers.add(handler);
+    return () => this.invalidationHandlers.delete(handler);
   }
 
   /** Subscribes to control messages from other nodes; returns an unsubscribe function. */

@@ -28,6 +28,8 @@ export interface CacheOptions {
   backend?: string;
   /** Cache this call or not (true = cache). */
   condition?: (params: any, ctx: RequestContext) => boolean;
+  /** `false`: no in-process near tier in front of a remote backend for this action (default true). */
+  near?: boolean;
 }
 
 /** Options of an action declared by `@action(...)` or in `node.addService({ actions })`. */

@@ -54,6 +54,23 @@ export interface CacheBackend {
   readonly operationTimeoutMs?: number;
   /** Capability: counters for `stats()` and Prometheus. */
   stats?(): BackendStats;
+  /**
+   * Capability: the data lives outside this process (Redis, the DHT, a custom
+   * store): the caching layer puts an in-process near tier in front of it
+   * (`cache.near`, src/cache/near/).
+   */
+  readonly remote?: true;
+  /**
+   * Capability: `get` that also tells how long the entry still lives, in ms
+   * (`Infinity`: no expiry). The near tier fills itself from a remote hit only
+   * through it, so a near copy never outlives the remote entry.
+   */
+  getWithTtl?(key: string): Promise<{ value: unknown; ttlMs: number } | undefined>;
+  /**
+   * Capability: the Redis connection of a Redis backend, for server-assisted
+   * client-side caching of the near tier (src/cache/near/redis-coherence.ts).
+   */
+  redisConnection?(): RedisConnection | undefined;
   /** Capability: calls `listener` when an entry is dropped by capacity, bytes or expiry (metrics). */
   onEviction?(listener: (key: string, reason: EvictionReason) => void): void;
   /** Called once by `node.start()` before the first request. */
@@ -104,6 +121,15 @@ export function isSynchronous(backend: CacheBackend): backend is SyncCacheBacken
 export function isIndexed(backend: SyncCacheBackend): backend is IndexedCacheBackend {
   const b = backend as Partial<IndexedCacheBackend>;
   return typeof b.table === 'function' && typeof b.getIn === 'function' && typeof b.setIn === 'function';
+}
+
+/** What the near tier needs of a Redis backend to track its keys (see `CacheBackend.redisConnection`). */
+export interface RedisConnection {
+  /** The ioredis client (`Redis` or `Cluster`) the backend sends its commands on. */
+  readonly client: unknown;
+  readonly cluster: boolean;
+  /** The backend's `keyPrefix`: a Redis key is `keyPrefix + cache key`. */
+  readonly keyPrefix: string;
 }
 
 /** What a backend learns about its node when it is opened. */

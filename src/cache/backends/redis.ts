@@ -20,7 +20,7 @@ import * as v from 'valibot';
 import { decodeValue, encodeValue } from '../../codec/index.js';
 import { fromIssues, MeshError } from '../../errors.js';
 import { assertTtl } from '../ttl.js';
-import type { BackendContext, CacheBackend } from './backend.js';
+import type { BackendContext, CacheBackend, RedisConnection } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
 import { createCluster, createStandalone } from './redis-connect.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
@@ -49,6 +49,8 @@ export class RedisBackend implements CacheBackend {
   #malformedLoggedAt = -Infinity;
   #nodeErrorLoggedAt = -Infinity;
   readonly #prefix: string;
+  /** Capability: the data lives in Redis (the caching layer adds a near tier in front). */
+  readonly remote = true as const;
 
   /** Every operation settles within this many ms (commands time out, a disconnected client fails at once). */
   get operationTimeoutMs(): number {
@@ -227,6 +229,36 @@ export class RedisBackend implements CacheBackend {
         throw this.#fail('get', err);
       },
     );
+  }
+
+  /**
+   * GET and PTTL in one round trip (the near tier's fill: a near copy must not
+   * outlive the Redis entry); undefined for a miss.
+   */
+  async getWithTtl(key: string): Promise<{ value: unknown; ttlMs: number } | undefined> {
+    const full = this.#prefix + key;
+    let replies: Array<[Error | null, unknown]> | null;
+    try {
+      replies = await this.#ready('get').pipeline().get(full).pttl(full).exec();
+    } catch (err) {
+      throw this.#fail('get', err);
+    }
+    const [[getErr, raw], [ttlErr, pttl]] = replies ?? [
+      [null, null],
+      [null, -2],
+    ];
+    if (getErr || ttlErr) throw this.#fail('get', getErr ?? ttlErr);
+    const value = this.#decode(key, raw as string | null);
+    if (value === undefined) return undefined;
+    const ms = pttl as number;
+    // -1: no expiry; -2: gone between the two commands (cannot happen in one pipeline on one server).
+    return { value, ttlMs: ms === -1 ? Number.POSITIVE_INFINITY : Math.max(0, ms) };
+  }
+
+  /** Capability: the connection the near tier tracks (server-assisted client-side caching). */
+  redisConnection(): RedisConnection | undefined {
+    const client = this.#client;
+    return client === undefined ? undefined : { client, cluster: this.isCluster, keyPrefix: this.#prefix };
   }
 
   /** Stores `value` for `ttlSeconds` (fractions allowed, rounded to ms; 0 = no expiry). */

@@ -29,6 +29,11 @@ export interface BackendDefinition<O = any> {
   readonly name: string;
   /** Validates the `cache.<name>` section; absent: the backend takes no options section. */
   readonly optionsSchema?: v.GenericSchema<unknown, O>;
+  /**
+   * The backends it makes keep their data outside the process (like `remote: true` on
+   * the instance): the caching layer puts a near tier in front of them.
+   */
+  readonly remote?: boolean;
   /** Options used when the configuration has no section (merged under it when it has one). */
   readonly defaults?: Readonly<Partial<O>>;
   /** Makes the backend from its merged options section (undefined when there is none). */
@@ -61,6 +66,7 @@ const redis = defineBackend({
 
 const dht = defineBackend({
   name: 'dht',
+  remote: true,
   // Validated field by field by the backend itself (its defaults need `cache.prefix` and `cache.replication`).
   optionsSchema: v.record(v.string(), v.unknown()),
   async create(options, context) {

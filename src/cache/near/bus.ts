@@ -1,0 +1,71 @@
+/**
+ * Invalidations over the P2P network (the network's invalidation notices,
+ * src/network/invalidations.ts): this node publishes each of its own; it
+ * applies the other members' notices, and flushes when it may have missed some
+ * (a gap in a publisher's numbering, or coming back online after losing every peer).
+ */
+import type { Logger } from 'pino';
+import type { InvalidationNotice, MeshNetwork } from '../../network/index.js';
+import { compileGlob } from '../glob.js';
+import type { Change } from '../invalidation.js';
+
+export interface BusTargets {
+  apply(scope: string, change: Change): void;
+  flush(why: string): void;
+}
+
+export class NetworkBus {
+  readonly counters = { published: 0, received: 0, gaps: 0 };
+  private readonly detach: Array<() => void> = [];
+
+  constructor(
+    private readonly network: MeshNetwork,
+    private readonly logger: Logger,
+    private readonly targets: BusTargets,
+  ) {}
+
+  start(): void {
+    this.detach.push(
+      this.network.onInvalidation((notice, meta) => this.received(notice, meta.gap, meta.from)),
+    );
+    const online = () => this.targets.flush('back online after losing every peer');
+    this.network.on('online', online);
+    this.detach.push(() => this.network.off('online', online));
+  }
+
+  publish(scope: string, change: Change): void {
+    const notice: InvalidationNotice =
+      change.op === 'delete'
+        ? { scope, op: 'delete', keys: change.keys }
+        : change.op === 'clear'
+          ? { scope, op: 'clear' }
+          : { scope, op: 'revoke', pattern: change.pattern };
+    this.counters.published++;
+    this.network.publishInvalidation(notice).catch((err: Error) => {
+      this.logger.warn({ err: err.message, scope }, 'could not publish a cache invalidation to the network');
+    });
+  }
+
+  private received(notice: InvalidationNotice, gap: boolean, from: string): void {
+    this.counters.received++;
+    if (gap) {
+      this.counters.gaps++;
+      this.targets.flush(`missed invalidation notices from ${from}`);
+    }
+    let change: Change;
+    if (notice.op === 'delete') change = { op: 'delete', keys: notice.keys ?? [] };
+    else if (notice.op === 'clear') change = { op: 'clear' };
+    else {
+      try {
+        change = { op: 'revoke', pattern: notice.pattern!, glob: compileGlob(notice.pattern!) };
+      } catch {
+        change = { op: 'clear' };
+      }
+    }
+    this.targets.apply(notice.scope, change);
+  }
+
+  stop(): void {
+    for (const d of this.detach.splice(0)) d();
+  }
+}

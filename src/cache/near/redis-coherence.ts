@@ -1,0 +1,335 @@
+/**
+ * Keeps a near tier coherent with Redis, from the server: server-assisted
+ * client-side caching (`CLIENT TRACKING on REDIRECT <id> BCAST PREFIX <p> NOLOOP`).
+ *
+ * - One tracker per data connection (the single server's, or each master's of
+ *   a Cluster): a subscriber connection on `__redis__:invalidate`, and tracking
+ *   turned on on the data connection, redirected to the subscriber. A write or
+ *   a delete by any client (another node, a script, redis-cli) under the
+ *   tracked prefix sends the key: the near copy is dropped. NOLOOP: this node's
+ *   own writes do not come back; the caching layer updates its own tier.
+ * - When a subscriber or a data connection drops, the notices sent meanwhile
+ *   are lost: the tier stops serving at once and is flushed when tracking is on
+ *   again (on the connections' `ready`).
+ * - A server that refuses CLIENT TRACKING (Redis < 6, a proxy, an ACL): the
+ *   nodes publish their own invalidations on a pub/sub channel instead
+ *   (`pubsub` mode; writes by other clients are then not seen: the tier relies
+ *   on `maxAgeSeconds` for those). The mode is logged and shown in `stats().near`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisConnection } from '../backends/backend.js';
+import { compileGlob } from '../glob.js';
+import type { NearTier } from './tier.js';
+
+/** The channel Redis sends tracking invalidations on (RESP2 redirect). */
+const TRACKING_CHANNEL = '__redis__:invalidate';
+
+/** An invalidation as published in `pubsub` mode. */
+interface PubsubNotice {
+  readonly from: string;
+  readonly op: 'delete' | 'clear' | 'revoke';
+  readonly keys?: readonly string[];
+  readonly prefix?: string;
+  readonly pattern?: string;
+}
+
+/** True for an error saying the server will not do CLIENT TRACKING at all (not a lost connection). */
+function refused(err: unknown): boolean {
+  return /unknown (sub)?command|NOPERM|not allowed|ERR syntax|unknown option/i.test(
+    (err as Error)?.message ?? '',
+  );
+}
+
+/** One data connection and the subscriber its invalidations are redirected to. */
+class Tracker {
+  readonly name = `meshcache-near-${randomBytes(6).toString('hex')}`;
+  up = false;
+  private sub: Redis | undefined;
+  private syncing: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly detach: Array<() => void> = [];
+
+  constructor(
+    readonly data: Redis,
+    private readonly owner: RedisCoherence,
+  ) {}
+
+  async start(): Promise<void> {
+    const sub = this.data.duplicate({
+      connectionName: this.name,
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      autoResubscribe: true,
+    });
+    this.sub = sub;
+    sub.on('messageBuffer', (channel: Buffer, message: Buffer[] | Buffer | null) => {
+      if (channel.toString() === TRACKING_CHANNEL) this.owner.tracked(message);
+    });
+    sub.on('error', () => {});
+    const down = () => this.setDown();
+    const resync = () => this.resync();
+    sub.on('close', down);
+    sub.on('ready', resync);
+    this.data.on('close', down);
+    this.data.on('ready', resync);
+    this.detach.push(() => {
+      this.data.off('close', down);
+      this.data.off('ready', resync);
+    });
+    try {
+      await sub.connect();
+      await sub.subscribe(TRACKING_CHANNEL);
+    } catch (err) {
+      this.owner.logger.debug(
+        { err: (err as Error).message },
+        'near tier: tracking subscriber not connected yet',
+      );
+    }
+    await this.resync();
+  }
+
+  private setDown(): void {
+    if (this.closed) return;
+    this.up = false;
+    this.owner.changed();
+  }
+
+  /** Turns tracking on again (serialized: both connections may come back at once). */
+  resync(): Promise<void> {
+    this.syncing = this.syncing.then(() => this.trackNow()).catch(() => {});
+    return this.syncing;
+  }
+
+  private async trackNow(): Promise<void> {
+    const sub = this.sub;
+    if (this.closed || sub === undefined || sub.status !== 'ready') return;
+    if (this.data.status !== 'ready' && this.data.status !== 'wait') return;
+    try {
+      // Idempotent; covers a subscriber whose first SUBSCRIBE failed (Redis was down at start).
+      await sub.subscribe(TRACKING_CHANNEL);
+      const id = await this.subscriberId();
+      if (id === undefined) return;
+      await this.data.call('CLIENT', 'TRACKING', 'off');
+      await this.data.call(
+        'CLIENT',
+        'TRACKING',
+        'on',
+        'REDIRECT',
+        id,
+        'BCAST',
+        'PREFIX',
+        this.owner.trackedPrefix,
+        'NOLOOP',
+      );
+      if (this.closed) return;
+      this.up = true;
+      this.owner.changed();
+    } catch (err) {
+      if (refused(err)) this.owner.refused(err);
+      else this.owner.logger.debug({ err: (err as Error).message }, 'near tier: tracking not on yet');
+    }
+  }
+
+  /** The subscriber's client id, once it is subscribed (a RESP2 redirect needs a subscribed client). */
+  private async subscriberId(): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 50 && !this.closed; attempt++) {
+      const list = (await this.data.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      for (const line of list.split('\n')) {
+        if (!line.includes(`name=${this.name} `)) continue;
+        const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+        const subs = Number(/\ssub=(\d+)/.exec(line)?.[1] ?? 0);
+        if (id !== undefined && subs > 0) return id;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    for (const d of this.detach) d();
+    const sub = this.sub;
+    this.sub = undefined;
+    if (this.data.status === 'ready') await this.data.call('CLIENT', 'TRACKING', 'off').catch(() => {});
+    sub?.disconnect();
+  }
+}
+
+export class RedisCoherence {
+  mode: 'tracking' | 'pubsub';
+  /** The Redis keys tracked: the backend's keyPrefix + the node's scope root (`cache:<network>/`). */
+  readonly trackedPrefix: string;
+  private readonly trackers = new Map<Redis, Tracker>();
+  private pubsubSub: Redis | Cluster | undefined;
+  private readonly channel: string;
+  private readonly self = randomBytes(6).toString('hex');
+  private closed = false;
+  private detachCluster: (() => void) | undefined;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    scopeRoot: string,
+    private readonly tier: NearTier,
+    readonly logger: Logger,
+    want: 'auto' | 'tracking' | 'pubsub',
+  ) {
+    this.trackedPrefix = connection.keyPrefix + scopeRoot;
+    this.channel = `${this.trackedPrefix}__meshcache:near`;
+    this.mode = want === 'pubsub' ? 'pubsub' : 'tracking';
+    this.wantTracking = want;
+  }
+
+  private readonly wantTracking: 'auto' | 'tracking' | 'pubsub';
+
+  async start(): Promise<void> {
+    if (this.mode === 'pubsub') return this.startPubsub();
+    const client = this.connection.client as Redis | Cluster;
+    if (this.connection.cluster) {
+      const cluster = client as Cluster;
+      const reconcile = () => void this.reconcile(cluster.nodes('master'));
+      cluster.on('refresh', reconcile);
+      this.detachCluster = () => cluster.off('refresh', reconcile);
+      await this.reconcile(cluster.nodes('master'));
+    } else {
+      await this.reconcile([client as Redis]);
+    }
+    if (this.mode === 'tracking')
+      this.logger.info(
+        { prefix: this.trackedPrefix, connections: this.trackers.size },
+        'near tier: Redis client tracking (BCAST, NOLOOP) keeps it coherent',
+      );
+  }
+
+  /** Tracks every current master (cluster) or the one connection; stops trackers of departed ones. */
+  private async reconcile(nodes: Redis[]): Promise<void> {
+    if (this.closed || this.mode !== 'tracking') return;
+    const wanted = new Set(nodes);
+    for (const [conn, t] of this.trackers) {
+      if (!wanted.has(conn)) {
+        this.trackers.delete(conn);
+        void t.stop();
+      }
+    }
+    const added: Tracker[] = [];
+    for (const conn of nodes) {
+      if (this.trackers.has(conn)) continue;
+      const t = new Tracker(conn, this);
+      this.trackers.set(conn, t);
+      added.push(t);
+    }
+    this.changed();
+    await Promise.all(added.map((t) => t.start()));
+  }
+
+  /** Called when a tracker goes up or down: the tier serves only while every tracker is up. */
+  changed(): void {
+    if (this.closed || this.mode !== 'tracking') return;
+    const all = this.trackers.size > 0 && [...this.trackers.values()].every((t) => t.up);
+    if (all && !this.tier.isLive) this.tier.up();
+    else if (!all && this.tier.isLive) {
+      this.tier.down();
+      this.logger.warn(
+        'near tier: a Redis tracking connection is down; near copies are not served until it is back',
+      );
+    }
+  }
+
+  /** A tracking notice: the Redis keys written or deleted by another client (null: the whole db). */
+  tracked(message: Buffer[] | Buffer | null): void {
+    if (message === null) {
+      this.tier.flush();
+      return;
+    }
+    const cut = this.connection.keyPrefix.length;
+    const keys = Array.isArray(message) ? message : [message];
+    for (const k of keys) this.tier.delete(k.toString().slice(cut));
+  }
+
+  /** The server refused CLIENT TRACKING: fall back to pub/sub (mode `auto`), else stay off. */
+  refused(err: unknown): void {
+    if (this.mode !== 'tracking' || this.closed) return;
+    if (this.wantTracking === 'tracking') {
+      this.logger.error(
+        { err: (err as Error).message },
+        'near tier: the Redis server refuses CLIENT TRACKING; near copies are not served',
+      );
+      return;
+    }
+    this.mode = 'pubsub';
+    this.tier.mode = 'pubsub';
+    this.logger.warn(
+      { err: (err as Error).message, channel: this.channel },
+      'near tier: the Redis server refuses CLIENT TRACKING; falling back to a pub/sub channel of meshcache invalidations (writes by other clients are not seen)',
+    );
+    const trackers = [...this.trackers.values()];
+    this.trackers.clear();
+    for (const t of trackers) void t.stop();
+    void this.startPubsub();
+  }
+
+  private async startPubsub(): Promise<void> {
+    this.tier.mode = 'pubsub';
+    const client = this.connection.client as Redis | Cluster;
+    const sub = client.duplicate() as Redis | Cluster;
+    this.pubsubSub = sub;
+    sub.on('error', () => {});
+    sub.on('close', () => !this.closed && this.tier.down());
+    sub.on('ready', () => !this.closed && this.tier.isLive === false && void this.pubsubReady(sub));
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) this.onPubsub(message);
+    });
+    try {
+      if (sub.status === 'wait') await sub.connect();
+      await this.pubsubReady(sub);
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'near tier: pub/sub subscriber not connected yet');
+    }
+    this.logger.info(
+      { channel: this.channel },
+      'near tier: Redis pub/sub of meshcache invalidations keeps it coherent',
+    );
+  }
+
+  private async pubsubReady(sub: Redis | Cluster): Promise<void> {
+    await sub.subscribe(this.channel);
+    if (!this.closed) this.tier.up();
+  }
+
+  private onPubsub(raw: string): void {
+    let n: PubsubNotice;
+    try {
+      n = JSON.parse(raw) as PubsubNotice;
+    } catch {
+      return;
+    }
+    if (n.from === this.self) return;
+    if (n.op === 'delete') for (const k of n.keys ?? []) this.tier.delete(k);
+    else if (n.op === 'clear') this.tier.clear(n.prefix ?? '');
+    else if (n.op === 'revoke' && n.pattern !== undefined)
+      this.tier.revoke(n.prefix ?? '', compileGlob(n.pattern));
+  }
+
+  /** `pubsub` mode: tells the other nodes of this node's own invalidation (tracking needs nothing). */
+  publish(
+    op: PubsubNotice['op'],
+    detail: { keys?: readonly string[]; prefix?: string; pattern?: string },
+  ): void {
+    if (this.mode !== 'pubsub' || this.closed) return;
+    const client = this.connection.client as Redis | Cluster;
+    if (client.status !== 'ready') return;
+    client.publish(this.channel, JSON.stringify({ from: this.self, op, ...detail })).catch((err: Error) => {
+      this.logger.warn({ err: err.message }, 'near tier: could not publish an invalidation');
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    this.detachCluster?.();
+    await Promise.all([...this.trackers.values()].map((t) => t.stop()));
+    this.trackers.clear();
+    this.pubsubSub?.disconnect();
+    this.pubsubSub = undefined;
+  }
+}

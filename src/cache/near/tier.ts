@@ -1,0 +1,219 @@
+/**
+ * The near tier: an in-process copy (a MemoryBackend) of what a remote
+ * backend holds, read synchronously before the remote backend is asked.
+ *
+ * Correctness rests on three rules:
+ *
+ * - A near copy never outlives the remote entry: it is stored for
+ *   min(remaining remote ttl, `maxAgeSeconds`).
+ * - Only while coherence is up (`live`): while the notification channel is down
+ *   nothing is served nor stored, and it is flushed when it comes back (the
+ *   notices sent meanwhile are lost).
+ * - No fill after an invalidation it raced with: a reader takes a `token()`
+ *   before it asks the remote backend, and `fill` refuses the value when the key
+ *   (or a prefix, a pattern, a flush covering it) was invalidated since.
+ */
+import type { Params } from '../../node/types.js';
+import type { FastTable } from '../backends/backend.js';
+import { MemoryBackend } from '../backends/memory.js';
+import type { NearSettings } from '../config.js';
+import type { Glob } from '../glob.js';
+import type { FastKey } from '../keys.js';
+
+/** How the tier is kept coherent across nodes. */
+export type NearMode = 'tracking' | 'pubsub' | 'bus' | 'local' | 'off';
+
+/** Figures of one tier (`stats().near`). */
+export interface NearStats {
+  mode: NearMode;
+  entries: number;
+  hits: number;
+  fills: number;
+  invalidations: number;
+  flushes: number;
+  /** False while the coherence channel is down (nothing served from near). */
+  live: boolean;
+}
+
+/** Past this many remembered key invalidations the tier forgets them all (and refuses in-flight fills). */
+const MAX_REMEMBERED = 10_000;
+
+export class NearTier {
+  mode: NearMode;
+  /** A plain field on the hot path; bumped on every near hit. */
+  hits = 0;
+  private readonly store: MemoryBackend;
+  private readonly maxAgeSeconds: number;
+  /** Coherence up: the tier may serve and be filled. */
+  private live: boolean;
+  /** Counts invalidations; a reader's token is its value when the read started. */
+  private clock = 0;
+  /** `clock` at the last invalidation covering every key (flush, clear, revoke, coherence lost). */
+  private broadAt = 0;
+  /** `clock` at the last invalidation of each recently invalidated key. */
+  private readonly invalidatedAt = new Map<string, number>();
+  private fills = 0;
+  private invalidations = 0;
+  private flushes = 0;
+
+  constructor(settings: NearSettings, mode: NearMode, live = true) {
+    this.store = new MemoryBackend({ maxEntries: settings.maxEntries, maxBytes: settings.maxBytes });
+    this.maxAgeSeconds = settings.maxAgeSeconds;
+    this.mode = mode;
+    this.live = live;
+  }
+
+  /** The near copy of `key` (a CacheEnvelope), or undefined. Synchronous. */
+  get(key: string): unknown {
+    if (!this.live) return undefined;
+    const v = this.store.get(key);
+    if (v !== undefined) this.hits++;
+    return v;
+  }
+
+  /** Like `get`, through a per-action index of raw key values (see `FastTable`). */
+  getIn(table: FastTable, fastKey: number | string): unknown {
+    if (!this.live) return undefined;
+    const v = this.store.getIn(table, fastKey);
+    if (v !== undefined) this.hits++;
+    return v;
+  }
+
+  /** A new per-action index. */
+  table(): FastTable {
+    return this.store.table();
+  }
+
+  /** True when the tier holds an unexpired copy of `key` (diagnostics; counts no hit). */
+  has(key: string): boolean {
+    return this.live && this.store.has(key);
+  }
+
+  /** Taken before a remote read whose answer may fill the tier. */
+  token(): number {
+    return this.clock;
+  }
+
+  /**
+   * Stores `value` for min(`remainingSeconds`, maxAgeSeconds) (Infinity or 0:
+   * no remote expiry), unless `key` was invalidated since `token`.
+   */
+  fill(
+    key: string,
+    value: unknown,
+    remainingSeconds: number,
+    token: number,
+    table?: FastTable,
+    fastKey?: number | string,
+  ): boolean {
+    if (!this.live || token < this.broadAt) return false;
+    const at = this.invalidatedAt.get(key);
+    if (at !== undefined && at > token) return false;
+    const remaining = remainingSeconds === 0 ? Number.POSITIVE_INFINITY : remainingSeconds;
+    const ttl = Math.min(remaining, this.maxAgeSeconds);
+    if (!(ttl > 0.001)) return false;
+    if (table !== undefined && fastKey !== undefined) this.store.setIn(table, fastKey, key, value, ttl);
+    else this.store.set(key, value, ttl);
+    this.fills++;
+    return true;
+  }
+
+  /** Drops one key (a local write or delete, or a notice from another node). */
+  delete(key: string): void {
+    this.clock++;
+    this.invalidations++;
+    if (this.invalidatedAt.size >= MAX_REMEMBERED) {
+      this.invalidatedAt.clear();
+      this.broadAt = this.clock;
+    }
+    this.invalidatedAt.set(key, this.clock);
+    this.store.delete(key);
+  }
+
+  /** Drops every key starting with `prefix`. */
+  clear(prefix: string): void {
+    this.broad();
+    this.store.clear(prefix);
+  }
+
+  /** Drops the keys under `prefix` whose rest matches `glob`. */
+  revoke(prefix: string, glob: Glob): void {
+    this.broad();
+    this.store.revokeMatching(prefix, glob);
+  }
+
+  /** Drops everything (a gap in the notices, a reconnection). */
+  flush(): void {
+    this.broad();
+    this.flushes++;
+    this.store.clear();
+  }
+
+  /** The coherence channel is down: serve nothing, store nothing, until `up()`. */
+  down(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.flush();
+  }
+
+  /** The coherence channel is back: start again from an empty tier. */
+  up(): void {
+    this.flush();
+    this.live = true;
+  }
+
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  stats(): NearStats {
+    return {
+      mode: this.mode,
+      entries: this.store.size,
+      hits: this.hits,
+      fills: this.fills,
+      invalidations: this.invalidations,
+      flushes: this.flushes,
+      live: this.live,
+    };
+  }
+
+  close(): void {
+    this.live = false;
+    this.store.close();
+  }
+
+  private broad(): void {
+    this.clock++;
+    this.invalidations++;
+    this.broadAt = this.clock;
+    this.invalidatedAt.clear();
+  }
+}
+
+/** The near tier of one cached action, as the interceptor sees it. */
+export class NearAction {
+  constructor(
+    readonly tier: NearTier,
+    /** The backend tells remaining TTLs (`getWithTtl`): remote hits may fill the tier. */
+    readonly fillOnHit: boolean,
+    /** The raw key param value (`123`), when the action has one: hits then skip building the key. */
+    readonly fastKeyOf: FastKey | undefined,
+    readonly table: FastTable | undefined,
+  ) {}
+
+  /**
+   * True when every write is announced to the other nodes, not only replacements: a tier
+   * kept coherent by the network alone (no server tracking) cannot tell whether another
+   * node held an older copy (a lookup that failed on the writer is a miss there).
+   */
+  get announceWrites(): boolean {
+    return this.tier.mode === 'bus';
+  }
+
+  /** Stores a near copy of `key` (indexed by its fast key when the action has one). */
+  fill(key: string, params: Params, value: unknown, remainingSeconds: number, token: number): boolean {
+    const fk = this.fastKeyOf === undefined ? undefined : this.fastKeyOf(params);
+    return this.tier.fill(key, value, remainingSeconds, token, fk === undefined ? undefined : this.table, fk);
+  }
+}
