@@ -17,6 +17,7 @@ import { fromZodError, MeshError } from '../errors.js';
 import type { DhtOptions } from './backends/dht-options.js';
 import type { MemoryBackendOptions } from './backends/memory-options.js';
 import type { RedisBackendOptions } from './backends/redis-options.js';
+import { policyShape, tagListSchema } from './policies/schema.js';
 import { isValidTtl, TTL_RULE } from './ttl.js';
 
 /** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
@@ -26,11 +27,16 @@ const ttlSchema = z.number({ error: ttlError }).refine(isValidTtl, { error: ttlE
 
 const fn = z.custom<(...args: any[]) => unknown>((v) => typeof v === 'function', 'expected a function');
 
-const eventRuleSchema = z.strictObject({
-  event: z.string().min(1),
-  keys: z.array(z.string().min(1)).min(1),
-  services: z.array(z.string().min(1)).optional(),
-});
+const eventRuleSchema = z
+  .strictObject({
+    event: z.string().min(1),
+    keys: z.array(z.string().min(1)).min(1).optional(),
+    tags: tagListSchema.min(1).optional(),
+    services: z.array(z.string().min(1)).optional(),
+  })
+  .refine((r) => r.keys !== undefined || r.tags !== undefined, {
+    error: 'an event rule needs keys, tags or both',
+  });
 
 /** Options shared by all three levels. */
 const commonShape = {
@@ -40,15 +46,22 @@ const commonShape = {
   backend: z.string().min(1).optional(),
   /** `frozen` (default): hits share one deep-frozen copy; `copy`: every call gets its own copy. */
   results: z.enum(['frozen', 'copy']).optional(),
+  ...policyShape,
 };
 
-const actionCacheSchema = z.union([
+const actionObjectSchema = z.strictObject({
+  ...commonShape,
+  keys: z.array(z.string().min(1)).optional(),
+  key: fn.optional(),
+  condition: fn.optional(),
+});
+const actionCacheSchema = z.union([z.boolean(), actionObjectSchema]);
+/** Declared in code on an action: `ttl` and `tags` may also be functions (never in a file). */
+const declaredActionCacheSchema = z.union([
   z.boolean(),
-  z.strictObject({
-    ...commonShape,
-    keys: z.array(z.string().min(1)).optional(),
-    key: fn.optional(),
-    condition: fn.optional(),
+  actionObjectSchema.extend({
+    ttl: z.union([ttlSchema, fn]).optional(),
+    tags: z.union([tagListSchema, fn]).optional(),
   }),
 ]);
 
@@ -155,7 +168,7 @@ type GlobalConfig = z.output<typeof globalCacheSchema> & Record<string, Record<s
 type FileConfig = Omit<z.output<typeof fileSchema>, 'cache'> & { cache?: GlobalConfig };
 type InputConfig = FileConfig & { file?: string };
 /** Options of one level as the resolver sees them (booleans expanded). */
-export type LevelOptions = Exclude<z.output<typeof actionCacheSchema>, boolean> & {
+export type LevelOptions = Exclude<z.output<typeof declaredActionCacheSchema>, boolean> & {
   events?: z.output<typeof eventRuleSchema>[];
 };
 
@@ -360,7 +373,7 @@ export function validateDeclared(
   where: string,
 ): LevelOptions | undefined {
   if (value === undefined) return undefined;
-  const parsed = (kind === 'service' ? serviceCacheSchema : actionCacheSchema).safeParse(value);
+  const parsed = (kind === 'service' ? serviceCacheSchema : declaredActionCacheSchema).safeParse(value);
   if (!parsed.success) throw formatIssue(parsed.error, where);
   const v = parsed.data;
   return typeof v === 'boolean' ? { enabled: v } : (v as LevelOptions);

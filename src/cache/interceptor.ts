@@ -20,11 +20,14 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../node/context.js';
 import type { ActionInvoker } from '../node/interceptors.js';
 import type { Params } from '../node/types.js';
-import type { FastTable, IndexedCacheBackend, SyncCacheBackend } from './backends/backend.js';
+import type { FastTable, IndexedCacheBackend, SyncCacheBackend, TaggedRead } from './backends/backend.js';
 import type { GuardedBackend } from './guard.js';
 import type { FastKey, KeyBuilder } from './keys.js';
 import type { ActionStats } from './metrics.js';
+import { decideTtl, withGrace } from './policies/grace.js';
+import type { TtlFunction } from './policies/resolve.js';
 import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
+import { type ActionTags, TAG_RETENTION_SECONDS } from './tags/tags.js';
 
 /** How results are handed out: frozen shared copies (default) or a fresh copy per call. */
 export type ResultMode = 'frozen' | 'copy';
@@ -61,6 +64,19 @@ export interface ActionCache {
   readonly inflight: Map<string, Promise<Shared>>;
   readonly logger: Logger;
   readonly onLatency: (op: string, ms: number) => void;
+  /** Issue 11 policies (src/cache/policies, src/cache/tags). */
+  readonly policies: ActionPolicies;
+}
+
+/** The policies of one action, as the interceptor uses them. */
+export interface ActionPolicies {
+  /** Seconds an expired entry is kept past ttl + staleTtl to answer when the handler fails (0: off). */
+  readonly grace: number;
+  readonly softTimeoutMs: number;
+  /** Adaptive TTL; when set, `ActionCache.ttl` is unused. */
+  readonly ttlOf: TtlFunction | undefined;
+  /** Set for a tagged action. */
+  readonly tags: ActionTags | undefined;
 }
 
 /** A result as shared between the callers of one miss. */
@@ -167,6 +183,8 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
       return next(ctx, params);
     }
     const started = (stats.tick++ & 15) === 0 ? performance.now() : 0;
+    if (ac.policies.tags !== undefined && ac.policies.tags.local === undefined)
+      return taggedGet(ac, key, ctx, params, next, started);
     let found: unknown;
     try {
       found = guard.run('get', (b) => b.get(key), readable);
@@ -190,6 +208,50 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
   };
 }
 
+/** A tagged action on a backend that keeps tag records: value and tag records in one round trip. */
+function taggedGet(
+  ac: ActionCache,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+  started: number,
+): unknown {
+  let found: unknown;
+  try {
+    found = ac.guard.run('get', (b) => b.getTagged!(key), readableTagged);
+  } catch {
+    ac.stats.errors++;
+    return miss(ac, key, ctx, params, next);
+  }
+  return Promise.resolve(found).then(
+    (read) => {
+      if (started !== 0) ac.onLatency('get', performance.now() - started);
+      const { value, invalidatedAt, now } = read as TaggedRead;
+      const envelope = value === undefined || value === null ? undefined : asEnvelope(value);
+      if (envelope !== undefined && invalidatedAt > envelope.writtenAt) {
+        ac.stats.tagMisses++;
+        return miss(ac, key, ctx, params, next, now);
+      }
+      if (value === undefined || value === null) return miss(ac, key, ctx, params, next, now);
+      return afterGet(ac, value, key, ctx, params, next, now);
+    },
+    () => {
+      ac.stats.errors++;
+      return miss(ac, key, ctx, params, next);
+    },
+  );
+}
+
+function readableTagged(read: unknown): boolean {
+  return (
+    read !== null &&
+    typeof read === 'object' &&
+    typeof (read as TaggedRead).invalidatedAt === 'number' &&
+    readable((read as TaggedRead).value)
+  );
+}
+
 /** True for what a get may answer: a miss, our envelope, or its JSON round trip (else: a failed get). */
 function readable(value: unknown): boolean {
   return value === undefined || value === null || asEnvelope(value) !== undefined;
@@ -204,8 +266,14 @@ function asEnvelope(value: unknown): CacheEnvelope | undefined {
     'value' in value &&
     typeof (value as { freshUntil?: unknown }).freshUntil === 'number'
   ) {
-    const v = value as { value: unknown; freshUntil: number };
-    return new CacheEnvelope(v.value, v.freshUntil, false);
+    const v = value as {
+      value: unknown;
+      freshUntil: number;
+      staleUntil?: number;
+      tags?: string[];
+      writtenAt?: number;
+    };
+    return new CacheEnvelope(v.value, v.freshUntil, false, v.staleUntil ?? 0, v.tags, v.writtenAt ?? 0);
   }
   return undefined;
 }
@@ -217,15 +285,16 @@ function afterGet(
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
+  readAt?: number,
 ): unknown {
-  if (value === undefined || value === null) return miss(ac, key, ctx, params, next);
+  if (value === undefined || value === null) return miss(ac, key, ctx, params, next, readAt);
   const envelope = asEnvelope(value);
   if (envelope === undefined) {
     ac.stats.errors++;
     ac.guard.failed('get', new TypeError(`backend returned a value the cache did not write for ${key}`));
-    return miss(ac, key, ctx, params, next);
+    return miss(ac, key, ctx, params, next, readAt);
   }
-  return envelopeHit(ac, envelope, key, ctx, params, next);
+  return envelopeHit(ac, envelope, key, ctx, params, next, readAt);
 }
 
 function envelopeHit(
@@ -235,10 +304,23 @@ function envelopeHit(
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
+  readAt?: number,
 ): unknown {
   const stats = ac.stats;
+  if (envelope.tags !== undefined) {
+    const local = ac.policies.tags?.local;
+    if (local !== undefined && local.latest(envelope.tags) > envelope.writtenAt) {
+      stats.tagMisses++;
+      return miss(ac, key, ctx, params, next);
+    }
+  }
   if (envelope.freshUntil !== 0 && envelope.freshUntil <= Date.now()) {
-    if (ac.staleTtl <= 0) return miss(ac, key, ctx, params, next);
+    // Entries written before staleUntil existed: stale for as long as the backend keeps them.
+    const staleUntil = envelope.staleUntil !== 0 ? envelope.staleUntil : ac.staleTtl > 0 ? Infinity : 0;
+    if (staleUntil <= Date.now()) {
+      if (ac.policies.grace > 0) return graceMiss(ac, envelope, key, ctx, params, next, readAt);
+      return miss(ac, key, ctx, params, next, readAt);
+    }
     stats.staleHits++;
     if (!ac.inflight.has(key)) {
       startRun(ac, key, ctx, params, next).then(
@@ -254,8 +336,39 @@ function envelopeHit(
   }
   stats.hits++;
   if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache hit: ${key.slice(ac.service.scope.length)}`);
+  return envelopeValue(ac, envelope);
+}
+
+function envelopeValue(ac: ActionCache, envelope: CacheEnvelope): unknown {
   const v = envelope.value;
   return envelope.copyOnRead || ac.results === 'copy' ? deepCopy(v) : v;
+}
+
+/** Past the stale window, within grace: the handler runs; its failure or slowness gets the stale value. */
+function graceMiss(
+  ac: ActionCache,
+  envelope: CacheEnvelope,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+  readAt: number | undefined,
+): Promise<unknown> {
+  let pending = ac.inflight.get(key);
+  if (pending !== undefined) ac.stats.coalesced++;
+  else {
+    ac.stats.misses++;
+    if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache miss: ${key.slice(ac.service.scope.length)}`);
+    pending = startRun(ac, key, ctx, params, next, readAt);
+  }
+  return withGrace(
+    { stats: ac.stats, logger: ac.logger, softTimeoutMs: ac.policies.softTimeoutMs },
+    key,
+    ctx,
+    pending,
+    (s) => handOut(ac, s),
+    () => envelopeValue(ac, envelope),
+  );
 }
 
 function release(ac: ActionCache, key: string, p: Promise<Shared>): void {
@@ -268,6 +381,7 @@ function miss(
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
+  readAt?: number,
 ): Promise<unknown> {
   const pending = ac.inflight.get(key);
   if (pending !== undefined) {
@@ -276,7 +390,7 @@ function miss(
   }
   ac.stats.misses++;
   if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache miss: ${key.slice(ac.service.scope.length)}`);
-  return startRun(ac, key, ctx, params, next).then((s) => handOut(ac, s));
+  return startRun(ac, key, ctx, params, next, readAt).then((s) => handOut(ac, s));
 }
 
 /**
@@ -290,8 +404,17 @@ function startRun(
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
+  readAt?: number,
 ): Promise<Shared> {
-  const run: Promise<Shared> = runAndStore(ac, key, ctx, params, next, () => ac.inflight.get(key) === run);
+  const run: Promise<Shared> = runAndStore(
+    ac,
+    key,
+    ctx,
+    params,
+    next,
+    () => ac.inflight.get(key) === run,
+    readAt,
+  );
   ac.inflight.set(key, run);
   run.then(
     () => release(ac, key, run),
@@ -308,17 +431,46 @@ async function runAndStore(
   params: Params,
   next: ActionInvoker,
   current: () => boolean,
+  readAt?: number,
 ): Promise<Shared> {
   const generation = ac.service.generation;
+  const policies = ac.policies;
+  const tags = policies.tags;
+  // Tagged: the tag clock before the handler reads its data (the read that missed, else now).
+  const writtenAt = tags === undefined ? 0 : (readAt ?? tags.local?.now() ?? Date.now() * 1000);
   const result = await next(ctx, params);
   const shared = snapshot(result);
   if (ac.service.generation !== generation || !current()) return shared;
-  const stale = ac.staleTtl > 0 && ac.ttl > 0;
-  const ttl = stale ? ac.ttl + ac.staleTtl : ac.ttl;
+  let fresh = ac.ttl;
+  if (policies.ttlOf !== undefined) {
+    const decided = decideTtl(policies.ttlOf, result, params, ctx, ac.logger);
+    if (decided === undefined) return shared;
+    fresh = decided;
+  }
+  let tagKeys: string[] | undefined;
+  if (tags !== undefined) {
+    tagKeys = tags.of(params, result, ctx);
+    if (tagKeys === undefined) return shared;
+    // A tagged entry never outlives the tag records that can invalidate it.
+    if (fresh === 0 || fresh > TAG_RETENTION_SECONDS) fresh = TAG_RETENTION_SECONDS;
+  }
+  const staleTtl = fresh > 0 ? ac.staleTtl : 0;
+  const grace = fresh > 0 ? policies.grace : 0;
+  const stale = staleTtl > 0 || grace > 0;
+  let ttl = stale ? fresh + staleTtl + grace : fresh;
+  if (tags !== undefined && ttl > TAG_RETENTION_SECONDS) ttl = TAG_RETENTION_SECONDS;
+  const now = Date.now();
   const stored =
-    ac.sync !== undefined && shared.plain && !stale && result !== undefined
+    ac.sync !== undefined && shared.plain && !stale && tagKeys === undefined && result !== undefined
       ? shared.value
-      : new CacheEnvelope(shared.value, stale ? Date.now() + ac.ttl * 1000 : 0, !shared.plain);
+      : new CacheEnvelope(
+          shared.value,
+          stale ? now + fresh * 1000 : 0,
+          !shared.plain,
+          stale ? now + (fresh + staleTtl) * 1000 : 0,
+          tagKeys,
+          writtenAt,
+        );
   if (ac.sync !== undefined) {
     const fastKey = ac.fastKeyOf === undefined ? undefined : ac.fastKeyOf(params);
     try {
@@ -334,7 +486,9 @@ async function runAndStore(
   if (!ac.guard.available) return shared;
   const started = performance.now();
   try {
-    await ac.guard.run('set', (b) => b.set(key, stored, ttl));
+    await ac.guard.run('set', (b) =>
+      tagKeys !== undefined ? b.setTagged!(key, stored, ttl, tagKeys) : b.set(key, stored, ttl),
+    );
     ac.onLatency('set', performance.now() - started);
     ac.stats.stores++;
   } catch {

@@ -1,6 +1,6 @@
 /**
  * The management actions every cached service gets (`<service>/cache/clear`,
- * `/delete`, `/revoke`) and who may call them. By default a service manages
+ * `/delete`, `/revoke`, `/invalidate` by tags) and who may call them. By default a service manages
  * its own cache, and the local process (`node.request`, `node.subscribe`
  * handlers) manages every cache; `cache.access.allow` names more callers, and
  * `cache.access.authorize` replaces the rule. A refused call removes nothing.
@@ -16,12 +16,13 @@ import type { Invalidation } from './invalidation.js';
 /** A management operation, as given to `cache.access.authorize`. */
 export interface ManagementRequest {
   service: string;
-  operation: 'clear' | 'delete' | 'revoke';
+  operation: 'clear' | 'delete' | 'revoke' | 'invalidate';
 }
 
 const deleteParams = z.strictObject({ key: z.string().min(1).max(4096) });
 const revokeParams = z.strictObject({ pattern: z.string().min(1).max(MAX_RAW_PATTERN_LENGTH) });
 const clearParams = z.strictObject({});
+const invalidateParams = z.strictObject({ tags: z.array(z.string().min(1).max(512)).min(1).max(1000) });
 
 /** Service name of contexts run for the node itself (`node.subscribe` handlers): the local process. */
 const LOCAL_CALLER = '$node';
@@ -58,6 +59,7 @@ export function addManagementActions(
   service: string,
   access: ResolvedGlobal['access'],
   invalidation: Invalidation,
+  invalidateTags: (tags: string[]) => Promise<{ invalidated: string[] }>,
 ): void {
   host.addInternalAction(service, 'cache/clear', async (ctx, params) => {
     const parsed = clearParams.safeParse(params);
@@ -76,5 +78,11 @@ export function addManagementActions(
     if (!parsed.success) throw badParams(`${service}/cache/revoke`, parsed.error);
     authorize(access, ctx, service, 'revoke');
     return { revoked: await invalidation.revoke(service, parsed.data.pattern) };
+  });
+  host.addInternalAction(service, 'cache/invalidate', async (ctx, params) => {
+    const parsed = invalidateParams.safeParse(params);
+    if (!parsed.success) throw badParams(`${service}/cache/invalidate`, parsed.error);
+    authorize(access, ctx, service, 'invalidate');
+    return invalidateTags(parsed.data.tags);
   });
 }

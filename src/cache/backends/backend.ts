@@ -51,6 +51,24 @@ export interface CacheBackend {
    * layer's own bound (`cache.failure.opTimeoutMs`), the layer adds no timer of its own.
    */
   readonly operationTimeoutMs?: number;
+  /**
+   * Capability (tags, see docs/tags.md): like `get`, plus, in the same round trip, the latest
+   * invalidation time among the tag records the entry was stored with by `setTagged` (0: none)
+   * and the tag clock now. Times are the backend's own clock, in any unit that only grows.
+   */
+  getTagged?(key: string): TaggedRead | Promise<TaggedRead>;
+  /** Capability (tags): like `set`, recording the full keys of the entry's tag records for `getTagged`. */
+  setTagged?(
+    key: string,
+    value: unknown,
+    ttlSeconds: number,
+    tagKeys: readonly string[],
+  ): void | Promise<void>;
+  /**
+   * Capability (tags): records the tag clock now, plus one, as the invalidation time of each tag
+   * record, kept `retentionSeconds`; an entry read afterwards whose `writtenAt` is older is a miss.
+   */
+  invalidateTags?(tagKeys: readonly string[], retentionSeconds: number): void | Promise<void>;
   /** Capability: counters for `stats()` and Prometheus. */
   stats?(): BackendStats;
   /** Capability: calls `listener` when an entry is dropped by capacity, bytes or expiry (metrics). */
@@ -103,6 +121,25 @@ export function isSynchronous(backend: CacheBackend): backend is SyncCacheBacken
 export function isIndexed(backend: SyncCacheBackend): backend is IndexedCacheBackend {
   const b = backend as Partial<IndexedCacheBackend>;
   return typeof b.table === 'function' && typeof b.getIn === 'function' && typeof b.setIn === 'function';
+}
+
+/** What `getTagged` answers. */
+export interface TaggedRead {
+  /** As `get`: undefined for a miss. */
+  readonly value: unknown;
+  /** The latest invalidation time among the entry's tag records; 0 when none was invalidated. */
+  readonly invalidatedAt: number;
+  /** The tag clock at the read (a miss stores it as the new entry's `writtenAt`). */
+  readonly now: number;
+}
+
+/** True for a backend that keeps tag records itself (`getTagged`, `setTagged`, `invalidateTags`). */
+export function hasTags(backend: CacheBackend): boolean {
+  return (
+    typeof backend.getTagged === 'function' &&
+    typeof backend.setTagged === 'function' &&
+    typeof backend.invalidateTags === 'function'
+  );
 }
 
 /** What a backend learns about its node when it is opened. */
