@@ -20,11 +20,12 @@ import { z } from 'zod';
 import { decodeValue, encodeValue } from '../../codec/index.js';
 import { fromZodError, MeshError } from '../../errors.js';
 import { assertTtl } from '../ttl.js';
-import type { BackendContext, CacheBackend } from './backend.js';
+import type { BackendContext, CacheBackend, TaggedRead } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
 import { createCluster, createStandalone } from './redis-connect.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
 import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
+import { payloadOf, readTagged, taggedString, writeInvalidation } from './redis-tags.js';
 
 export type { RedisBackendOptions, ResolvedRedisOptions } from './redis-options.js';
 export { redisOptionsSchema } from './redis-options.js';
@@ -242,6 +243,59 @@ export class RedisBackend implements CacheBackend {
       else await client.set(full, encoded, 'PX', px);
     } catch (err) {
       throw this.#fail('set', err);
+    }
+  }
+
+  /**
+   * Tags (docs/tags.md): the entry, the invalidation records it names and the server clock, in
+   * one round trip (a Lua script; two round trips on a cluster). See redis-tags.ts.
+   */
+  async getTagged(key: string): Promise<TaggedRead> {
+    let read: Awaited<ReturnType<typeof readTagged>>;
+    try {
+      read = await readTagged(this.#ready('get'), this.isCluster, this.#prefix + key);
+    } catch (err) {
+      throw this.#fail('get', err);
+    }
+    const value = read.raw === null ? undefined : this.#decode(key, payloadOf(read.raw).payload);
+    return { value, invalidatedAt: read.invalidatedAt, now: read.now };
+  }
+
+  /** Tags: stores `value` with a header naming its tag records (`tagKeys`, without the keyPrefix). */
+  async setTagged(
+    key: string,
+    value: unknown,
+    ttlSeconds: number,
+    tagKeys: readonly string[],
+  ): Promise<void> {
+    assertTtl(ttlSeconds, key);
+    const encoded = taggedString(
+      tagKeys.map((k) => this.#prefix + k),
+      encodeValue(value),
+    );
+    const px = ttlSeconds === 0 ? 0 : Math.max(1, Math.round(ttlSeconds * 1000));
+    const full = this.#prefix + key;
+    try {
+      if (this.#batcher) return await this.#batcher.set(full, encoded, px);
+      const client = this.#ready('set');
+      if (px === 0) await client.set(full, encoded);
+      else await client.set(full, encoded, 'PX', px);
+    } catch (err) {
+      throw this.#fail('set', err);
+    }
+  }
+
+  /** Tags: records the server clock (plus one microsecond) in each tag record, kept `retentionSeconds`. */
+  async invalidateTags(tagKeys: readonly string[], retentionSeconds: number): Promise<void> {
+    try {
+      await writeInvalidation(
+        this.#ready('invalidateTags'),
+        this.isCluster,
+        tagKeys.map((k) => this.#prefix + k),
+        Math.max(1, Math.round(retentionSeconds * 1000)),
+      );
+    } catch (err) {
+      throw this.#fail('invalidateTags', err);
     }
   }
 
