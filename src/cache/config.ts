@@ -60,7 +60,11 @@ const actionCacheSchema = z.union([z.boolean(), actionObjectSchema]);
 const declaredActionCacheSchema = z.union([
   z.boolean(),
   actionObjectSchema.extend({
-    ttl: z.union([ttlSchema, fn]).optional(),
+    ttl: z
+      .custom<number | ((...args: any[]) => unknown)>((v) => typeof v === 'function' || isValidTtl(v as number), {
+        error: (issue) => `${ttlError(issue)} or a function of the result`,
+      })
+      .optional(),
     tags: z.union([tagListSchema, fn]).optional(),
   }),
 ]);
