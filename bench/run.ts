@@ -13,6 +13,7 @@ const suites: Record<string, () => Promise<string>> = {
   coalescing: async () => (await import('./coalescing.js')).benchCoalescing(),
   redis: async () => (await import('./redis.js')).benchRedis(),
   codec: async () => (await import('./codec.js')).benchCodec(),
+  policies: async () => (await import('./policies.js')).benchPolicies(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/dht.ts'], {
@@ -20,7 +21,7 @@ const suites: Record<string, () => Promise<string>> = {
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
 };
-const DEFAULT = ['request', 'cache-hit', 'memory', 'coalescing', 'redis'];
+const DEFAULT = ['request', 'cache-hit', 'memory', 'coalescing', 'redis', 'policies'];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length > 0 ? wanted : DEFAULT;
