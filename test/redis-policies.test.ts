@@ -98,6 +98,26 @@ describe.skipIf(!available)('cache policies on Redis', () => {
     }
   });
 
+  it('tagged reads of one tick share one script call and keep their own records', async () => {
+    await server.cli('FLUSHALL');
+    const calls: Record<string, number> = {};
+    const a = tagNode(server.url, calls);
+    await a.node.start();
+    try {
+      const ids = Array.from({ length: 50 }, (_, i) => i);
+      await Promise.all(ids.map((id) => a.node.request('user/get_user', { id })));
+      await Promise.all(ids.map((id) => a.node.request('user/get_user', { id })));
+      expect(calls.get_user).toBe(50);
+      await a.node.cache.invalidateTags(['user:3', 'user:40']);
+      const again = await Promise.all(ids.map((id) => a.node.request('user/get_user', { id })));
+      expect(calls.get_user).toBe(52);
+      expect(again[3]).toEqual({ id: 3, n: 51 });
+      expect(again[4]).toMatchObject({ id: 4 });
+    } finally {
+      await a.node.stop();
+    }
+  });
+
   it('a miss on A that started before an invalidation on B is never served', async () => {
     await server.cli('FLUSHALL');
     const calls: Record<string, number> = {};

@@ -61,9 +61,12 @@ const declaredActionCacheSchema = z.union([
   z.boolean(),
   actionObjectSchema.extend({
     ttl: z
-      .custom<number | ((...args: any[]) => unknown)>((v) => typeof v === 'function' || isValidTtl(v as number), {
-        error: (issue) => `${ttlError(issue)} or a function of the result`,
-      })
+      .custom<number | ((...args: any[]) => unknown)>(
+        (v) => typeof v === 'function' || isValidTtl(v as number),
+        {
+          error: (issue) => `${ttlError(issue)} or a function of the result`,
+        },
+      )
       .optional(),
     tags: z.union([tagListSchema, fn]).optional(),
   }),

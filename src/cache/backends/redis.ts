@@ -25,7 +25,14 @@ import { TickBatcher } from './redis-batch.js';
 import { createCluster, createStandalone } from './redis-connect.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
 import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
-import { payloadOf, readTagged, taggedString, writeInvalidation } from './redis-tags.js';
+import {
+  payloadOf,
+  type RawTaggedRead,
+  readTaggedCluster,
+  TaggedReader,
+  taggedString,
+  writeInvalidation,
+} from './redis-tags.js';
 
 export type { RedisBackendOptions, ResolvedRedisOptions } from './redis-options.js';
 export { redisOptionsSchema } from './redis-options.js';
@@ -46,6 +53,7 @@ export class RedisBackend implements CacheBackend {
   #state: RedisBackendState = 'idle';
   #lastError: Error | undefined;
   #batcher: TickBatcher | undefined;
+  #tagReader: TaggedReader | undefined;
   #malformedSeen = 0;
   #malformedLoggedAt = -Infinity;
   #nodeErrorLoggedAt = -Infinity;
@@ -251,9 +259,14 @@ export class RedisBackend implements CacheBackend {
    * one round trip (a Lua script; two round trips on a cluster). See redis-tags.ts.
    */
   async getTagged(key: string): Promise<TaggedRead> {
-    let read: Awaited<ReturnType<typeof readTagged>>;
+    let read: RawTaggedRead;
     try {
-      read = await readTagged(this.#ready('get'), this.isCluster, this.#prefix + key);
+      const full = this.#prefix + key;
+      if (this.isCluster) read = await readTaggedCluster(this.#ready('get') as Cluster, full);
+      else {
+        this.#tagReader ??= new TaggedReader(() => this.#ready('get') as Redis);
+        read = await this.#tagReader.read(full);
+      }
     } catch (err) {
       throw this.#fail('get', err);
     }
