@@ -144,8 +144,7 @@ function syncInvoker(ac: ActionCache, backend: SyncCacheBackend, next: ActionInv
     }
     if (sample) ac.onLatency('get', performance.now() - t);
     if (value !== undefined) {
-      if (value instanceof CacheEnvelope)
-        return envelopeHit(ac, value, key ?? scope + keyOf(params, ctx), ctx, params, next);
+      if (value instanceof CacheEnvelope) return envelopeHit(ac, value, key, ctx, params, next);
       stats.hits++;
       if (logger.levelVal <= DEBUG) logger.debug(`Cache hit: ${keyOf(params, ctx)}`);
       return plainFrozen ? value : deepCopy(value);
@@ -300,7 +299,8 @@ function afterGet(
 function envelopeHit(
   ac: ActionCache,
   envelope: CacheEnvelope,
-  key: string,
+  /** Undefined on an indexed hit (the key string was never built): built only when needed. */
+  key: string | undefined,
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
@@ -311,32 +311,40 @@ function envelopeHit(
     const local = ac.policies.tags?.local;
     if (local !== undefined && local.latest(envelope.tags) > envelope.writtenAt) {
       stats.tagMisses++;
-      return miss(ac, key, ctx, params, next);
+      return miss(ac, key ?? fullKey(ac, params, ctx), ctx, params, next);
     }
   }
-  if (envelope.freshUntil !== 0 && envelope.freshUntil <= Date.now()) {
-    // Entries written before staleUntil existed: stale for as long as the backend keeps them.
-    const staleUntil = envelope.staleUntil !== 0 ? envelope.staleUntil : ac.staleTtl > 0 ? Infinity : 0;
-    if (staleUntil <= Date.now()) {
-      if (ac.policies.grace > 0) return graceMiss(ac, envelope, key, ctx, params, next, readAt);
-      return miss(ac, key, ctx, params, next, readAt);
-    }
-    stats.staleHits++;
-    if (!ac.inflight.has(key)) {
-      startRun(ac, key, ctx, params, next).then(
-        () => undefined,
-        (err) => {
-          ac.logger.warn(
-            { err, key },
-            'background refresh of a stale cache entry failed; the stale value stays until it expires',
-          );
-        },
-      );
+  if (envelope.freshUntil !== 0) {
+    const now = Date.now();
+    if (envelope.freshUntil <= now) {
+      const k = key ?? fullKey(ac, params, ctx);
+      // Entries written before staleUntil existed: stale for as long as the backend keeps them.
+      const staleUntil = envelope.staleUntil !== 0 ? envelope.staleUntil : ac.staleTtl > 0 ? Infinity : 0;
+      if (staleUntil <= now) {
+        if (ac.policies.grace > 0) return graceMiss(ac, envelope, k, ctx, params, next, readAt);
+        return miss(ac, k, ctx, params, next, readAt);
+      }
+      stats.staleHits++;
+      if (!ac.inflight.has(k)) {
+        startRun(ac, k, ctx, params, next).then(
+          () => undefined,
+          (err) => {
+            ac.logger.warn(
+              { err, key: k },
+              'background refresh of a stale cache entry failed; the stale value stays until it expires',
+            );
+          },
+        );
+      }
     }
   }
   stats.hits++;
-  if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache hit: ${key.slice(ac.service.scope.length)}`);
+  if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache hit: ${ac.keyOf(params, ctx)}`);
   return envelopeValue(ac, envelope);
+}
+
+function fullKey(ac: ActionCache, params: Params, ctx: RequestContext): string {
+  return ac.service.scope + ac.keyOf(params, ctx);
 }
 
 function envelopeValue(ac: ActionCache, envelope: CacheEnvelope): unknown {
