@@ -24,6 +24,7 @@ import type { FastTable, IndexedCacheBackend, SyncCacheBackend, TaggedRead } fro
 import type { GuardedBackend } from './guard.js';
 import type { FastKey, KeyBuilder } from './keys.js';
 import type { ActionStats } from './metrics.js';
+import { type ClusterCoalescing, clusterSingleFlight } from './policies/coalesce.js';
 import { decideTtl, withGrace } from './policies/grace.js';
 import type { TtlFunction } from './policies/resolve.js';
 import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
@@ -77,6 +78,8 @@ export interface ActionPolicies {
   readonly ttlOf: TtlFunction | undefined;
   /** Set for a tagged action. */
   readonly tags: ActionTags | undefined;
+  /** Set for `coalesce: 'cluster'` on a backend with leases. */
+  readonly cluster: ClusterCoalescing | undefined;
 }
 
 /** A result as shared between the callers of one miss. */
@@ -414,21 +417,41 @@ function startRun(
   next: ActionInvoker,
   readAt?: number,
 ): Promise<Shared> {
-  const run: Promise<Shared> = runAndStore(
-    ac,
-    key,
-    ctx,
-    params,
-    next,
-    () => ac.inflight.get(key) === run,
-    readAt,
-  );
+  const current = () => ac.inflight.get(key) === run;
+  const cluster = ac.policies.cluster;
+  const run: Promise<Shared> =
+    cluster === undefined || ctx.cacheMode === 'refresh'
+      ? runAndStore(ac, key, ctx, params, next, current, readAt)
+      : clusterSingleFlight(
+          cluster,
+          key,
+          ctx,
+          () => runAndStore(ac, key, ctx, params, next, current, readAt),
+          () => readStored(ac, key),
+          () => ac.stats.coalesced++,
+        );
   ac.inflight.set(key, run);
   run.then(
     () => release(ac, key, run),
     () => release(ac, key, run),
   );
   return run;
+}
+
+/** `coalesce: 'cluster'`: the fresh value another node stored meanwhile, or undefined. */
+async function readStored(ac: ActionCache, key: string): Promise<Shared | undefined> {
+  let value: unknown;
+  if (ac.policies.tags !== undefined && ac.policies.tags.local === undefined) {
+    const read = (await ac.guard.run('get', (b) => b.getTagged!(key), readableTagged)) as TaggedRead;
+    const env = read.value === undefined || read.value === null ? undefined : asEnvelope(read.value);
+    if (env !== undefined && read.invalidatedAt > env.writtenAt) return undefined;
+    value = read.value;
+  } else value = await ac.guard.run('get', (b) => b.get(key), readable);
+  if (value === undefined || value === null) return undefined;
+  const env = asEnvelope(value);
+  if (env === undefined || (env.freshUntil !== 0 && env.freshUntil <= Date.now())) return undefined;
+  const shared = snapshot(env.value);
+  return { value: shared.value, plain: shared.plain && !env.copyOnRead };
 }
 
 /** Calls the handler and stores its result (unless an invalidation or a newer call happened meanwhile). */

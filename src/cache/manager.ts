@@ -13,7 +13,7 @@ import type { ActionInvoker, Interceptor } from '../node/interceptors.js';
 import type { NodePart, PartComponents } from '../node/part.js';
 import type { ActionEntry, ServiceEntry } from '../node/registry.js';
 import { BackendPool } from './backend-pool.js';
-import { type CacheBackend, hasTags, isIndexed, isSynchronous } from './backends/backend.js';
+import { type CacheBackend, hasLeases, hasTags, isIndexed, isSynchronous } from './backends/backend.js';
 import { BackendRegistry } from './backends/registry.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './config.js';
 import type { GuardedBackend } from './guard.js';
@@ -22,6 +22,7 @@ import { Invalidation } from './invalidation.js';
 import { compileFastKey, compileKeyBuilder } from './keys.js';
 import { addManagementActions } from './management.js';
 import { ActionStats } from './metrics.js';
+import { type ClusterCoalescing, DEFAULT_LEASE_MS } from './policies/coalesce.js';
 import { createPrometheusRegistry } from './prometheus.js';
 import { type ResolvedActionCache, resolveAction, serviceLayers } from './resolve.js';
 import { type CacheStats, collectStats } from './stats.js';
@@ -213,12 +214,24 @@ export class CacheManager implements NodePart {
     const fastKeyOf =
       indexed === undefined ? undefined : compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength);
     const p = r.policies;
-    if (p.coalesce === 'cluster') {
-      throw new MeshError(
-        'CONFIG_INVALID',
-        `${action.path}: coalesce 'cluster' is not implemented yet (only 'node')`,
-        { field: 'coalesce', path: action.path },
-      );
+    let cluster: ClusterCoalescing | undefined;
+    // A synchronous backend is in-process: 'node' is already 'cluster' there.
+    if (p.coalesce === 'cluster' && sync === undefined) {
+      if (!hasLeases(backend)) {
+        throw new MeshError(
+          'CONFIG_INVALID',
+          `${action.path}: coalesce 'cluster' needs a backend with leases (redis); '${guard.name}' has none`,
+          { field: 'coalesce', path: action.path, backend: guard.name },
+        );
+      }
+      const timeout = action.options.timeout;
+      const networkScope = `${this.config!.global.prefix}${this.host!.networkId()}/`;
+      cluster = {
+        backend,
+        leaseBase: `${networkScope}$lease/`,
+        networkScopeLength: networkScope.length,
+        leaseMs: typeof timeout === 'number' && timeout > 0 ? timeout : DEFAULT_LEASE_MS,
+      };
     }
     let tags: ActionTags | undefined;
     if (p.tags !== undefined) {
@@ -240,6 +253,7 @@ export class CacheManager implements NodePart {
         softTimeoutMs: p.softTimeoutMs,
         ttlOf: p.ttlOf,
         tags,
+        cluster,
       },
       service: svc,
       name: action.name,

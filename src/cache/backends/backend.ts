@@ -69,6 +69,18 @@ export interface CacheBackend {
    * record, kept `retentionSeconds`; an entry read afterwards whose `writtenAt` is older is a miss.
    */
   invalidateTags?(tagKeys: readonly string[], retentionSeconds: number): void | Promise<void>;
+  /**
+   * Capability (`coalesce: 'cluster'`, see src/cache/policies/coalesce.ts): takes the lease
+   * `leaseKey` for `ms` if nobody holds it (`SET NX PX`); true when taken.
+   */
+  acquireLease?(leaseKey: string, token: string, ms: number): boolean | Promise<boolean>;
+  /** Capability (`coalesce: 'cluster'`): drops the lease if `token` still holds it, and wakes its waiters. */
+  releaseLease?(leaseKey: string, token: string): void | Promise<void>;
+  /**
+   * Capability (`coalesce: 'cluster'`): resolves when the lease is released (a notification),
+   * or after `ms` at the latest; never rejects.
+   */
+  waitLease?(leaseKey: string, ms: number): Promise<void>;
   /** Capability: counters for `stats()` and Prometheus. */
   stats?(): BackendStats;
   /** Capability: calls `listener` when an entry is dropped by capacity, bytes or expiry (metrics). */
@@ -139,6 +151,15 @@ export function hasTags(backend: CacheBackend): boolean {
     typeof backend.getTagged === 'function' &&
     typeof backend.setTagged === 'function' &&
     typeof backend.invalidateTags === 'function'
+  );
+}
+
+/** True for a backend offering leases (`coalesce: 'cluster'`). */
+export function hasLeases(backend: CacheBackend): boolean {
+  return (
+    typeof backend.acquireLease === 'function' &&
+    typeof backend.releaseLease === 'function' &&
+    typeof backend.waitLease === 'function'
   );
 }
 

@@ -24,6 +24,7 @@ import type { BackendContext, CacheBackend, TaggedRead } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
 import { createCluster, createStandalone } from './redis-connect.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
+import { LEASE_CHANNEL, LeaseWaiters } from './redis-lease.js';
 import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
 import {
   payloadOf,
@@ -54,6 +55,7 @@ export class RedisBackend implements CacheBackend {
   #lastError: Error | undefined;
   #batcher: TickBatcher | undefined;
   #tagReader: TaggedReader | undefined;
+  #leases: LeaseWaiters | undefined;
   #malformedSeen = 0;
   #malformedLoggedAt = -Infinity;
   #nodeErrorLoggedAt = -Infinity;
@@ -312,6 +314,41 @@ export class RedisBackend implements CacheBackend {
     }
   }
 
+  #leaseWaiters(op: string): LeaseWaiters {
+    this.#ready(op);
+    this.#leases ??= new LeaseWaiters(() => this.#ready(op), this.#prefix + LEASE_CHANNEL);
+    return this.#leases;
+  }
+
+  /** `coalesce: 'cluster'`: takes the lease for `ms` if free (`SET NX PX`); see redis-lease.ts. */
+  async acquireLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
+    try {
+      return await this.#leaseWaiters('lease').acquire(this.#prefix + leaseKey, token, ms);
+    } catch (err) {
+      throw this.#fail('lease', err);
+    }
+  }
+
+  /** `coalesce: 'cluster'`: drops the lease if still ours and wakes every node's waiters. */
+  async releaseLease(leaseKey: string, token: string): Promise<void> {
+    try {
+      await this.#leaseWaiters('lease').release(this.#prefix + leaseKey, token);
+    } catch (err) {
+      throw this.#fail('lease', err);
+    }
+  }
+
+  /** `coalesce: 'cluster'`: resolves when the lease is released, or after `ms`. */
+  waitLease(leaseKey: string, ms: number): Promise<void> {
+    let waiters: LeaseWaiters;
+    try {
+      waiters = this.#leaseWaiters('lease');
+    } catch {
+      return new Promise((resolve) => setTimeout(resolve, ms));
+    }
+    return waiters.wait(this.#prefix + leaseKey, ms);
+  }
+
   /** Removes one key in one round trip (DEL); true if it was there. */
   async delete(key: string): Promise<boolean> {
     const full = this.#prefix + key;
@@ -422,6 +459,8 @@ export class RedisBackend implements CacheBackend {
     this.#state = 'closed';
     this.#client = undefined;
     this.#batcher?.abort(new MeshError('STOPPED', 'the Redis backend was closed'));
+    this.#leases?.close();
+    this.#leases = undefined;
     this.#batcher = undefined;
     if (!client) return;
     if (client.status === 'ready') {
