@@ -88,8 +88,40 @@ export async function benchPolicies(): Promise<string> {
       out.push(table(`Redis backend, ${label} (${KEYS} keys)`, await measure(cases), 'untagged hit'));
     }
     await redis.stop();
+    out.push(await missCost(server));
   } finally {
     await server.stop();
   }
+  return out.join('\n\n');
+}
+
+/** The cost of a miss (unique key each time, handler answers at once) with and without `coalesce: 'cluster'`. */
+async function missCost(server: RedisServer): Promise<string> {
+  const handler = async (_ctx: unknown, p: { id: number }) => user(p.id);
+  const node = new Node({
+    env: {},
+    logger: silent,
+    config: { cache: { backend: 'redis', redis: { url: server.url, operationTimeoutMs: 2000 } } },
+  });
+  node.addService({
+    name: 'miss',
+    actions: {
+      node: { cache: { ttl: 60, keys: ['id'] }, handler },
+      cluster: { cache: { ttl: 60, keys: ['id'], coalesce: 'cluster' }, handler },
+    },
+  });
+  await node.start();
+  let n = 0;
+  const out: string[] = [];
+  for (const [label, mode] of LOADS) {
+    const cases: Case[] = [
+      { name: "miss, coalesce: 'node'", run: mode(() => node.request('miss/node', { id: n++ })) },
+      { name: "miss, coalesce: 'cluster'", run: mode(() => node.request('miss/cluster', { id: n++ })) },
+    ];
+    out.push(
+      table(`Redis miss (new key each call), ${label}`, await measure(cases), "miss, coalesce: 'node'"),
+    );
+  }
+  await node.stop();
   return out.join('\n\n');
 }
