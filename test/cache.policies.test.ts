@@ -325,3 +325,49 @@ describe('tags on the memory backend', () => {
     await node.stop();
   });
 });
+
+describe('policies in configuration files', () => {
+  it('grace, softTimeoutMs, tags and tag event rules load from a YAML file; functions and empty rules are refused', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'meshcache-policies-'));
+    const file = join(dir, 'meshcache.yaml');
+    writeFileSync(
+      file,
+      [
+        'cache:',
+        '  grace: 30',
+        '  events:',
+        "    - { event: 'user.updated', tags: ['user:{id}'] }",
+        'services:',
+        '  user:',
+        '    cache: { softTimeoutMs: 100 }',
+        '    actions:',
+        "      get_user: { cache: { ttl: 60, keys: ['id'], tags: ['user:{id}'] } }",
+      ].join('\n'),
+    );
+    let calls = 0;
+    const node = await started(
+      { config: file },
+      {
+        name: 'user',
+        actions: { get_user: (_c: RequestContext, p: { id: number }) => ({ id: p.id, n: ++calls }) },
+      },
+    );
+    await node.request('user/get_user', { id: 1 });
+    await node.request('user/get_user', { id: 1 });
+    expect(calls).toBe(1);
+    await node.publish('user.updated', { id: 1 }); // the global rule, with tags
+    await node.request('user/get_user', { id: 1 });
+    expect(calls).toBe(2);
+
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, "cache:\n  events:\n    - { event: 'user.updated' }\n");
+    const { Node } = await import('../src/index.js');
+    const n2 = new Node({ env: {}, config: bad });
+    await expect(n2.start()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    const n3 = new Node({ env: {}, config: { cache: { tags: ['x'], grace: -1 } } });
+    await expect(n3.start()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
