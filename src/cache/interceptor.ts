@@ -329,7 +329,7 @@ function envelopeHit(
       }
       stats.staleHits++;
       if (!ac.inflight.has(k)) {
-        startRun(ac, k, ctx, params, next).then(
+        startRun(ac, k, ctx, params, next, readAt).then(
           () => undefined,
           (err) => {
             ac.logger.warn(

@@ -37,27 +37,30 @@ export function withGrace<S>(
   return new Promise((resolve) => {
     let done = false;
     let timer: NodeJS.Timeout | undefined;
-    const soft = target.softTimeoutMs;
-    const untilDeadline = ctx.deadline > 0 ? ctx.deadline - Date.now() - DEADLINE_MARGIN_MS : 0;
-    const wait = soft > 0 && (untilDeadline <= 0 || soft <= untilDeadline) ? soft : untilDeadline;
-    if (soft > 0 || ctx.deadline > 0) {
-      const bySoft = wait === soft;
-      timer = setTimeout(
-        () => {
-          if (done) return;
-          done = true;
-          if (bySoft) target.stats.softTimeouts++;
-          else {
-            target.stats.graceHits++;
-            target.logger.warn(
-              { key, path: ctx.path },
-              'handler did not answer before the request deadline; answering with the stale cached value (grace)',
-            );
-          }
-          resolve(stale());
-        },
-        Math.max(0, wait),
-      );
+    // The earlier of the soft timeout and (a little before) the request's deadline.
+    let wait = target.softTimeoutMs > 0 ? target.softTimeoutMs : Number.POSITIVE_INFINITY;
+    let bySoft = wait !== Number.POSITIVE_INFINITY;
+    if (ctx.deadline > 0) {
+      const untilDeadline = Math.max(0, ctx.deadline - Date.now() - DEADLINE_MARGIN_MS);
+      if (untilDeadline < wait) {
+        wait = untilDeadline;
+        bySoft = false;
+      }
+    }
+    if (wait !== Number.POSITIVE_INFINITY) {
+      timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        if (bySoft) target.stats.softTimeouts++;
+        else {
+          target.stats.graceHits++;
+          target.logger.warn(
+            { key, path: ctx.path },
+            'handler did not answer before the request deadline; answering with the stale cached value (grace)',
+          );
+        }
+        resolve(stale());
+      }, wait);
     }
     pending.then(
       (s) => {
