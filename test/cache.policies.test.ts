@@ -371,3 +371,65 @@ describe('policies in configuration files', () => {
     await expect(n3.start()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });
+
+describe("coalesce: 'cluster' never fails because of the lease", () => {
+  it('a backend whose lease operations fail: the handler runs and the caller gets its result', async () => {
+    const store = new Map<string, unknown>();
+    const backend = {
+      get: async (k: string) => store.get(k),
+      set: async (k: string, v: unknown) => {
+        store.set(k, v);
+      },
+      delete: async (k: string) => store.delete(k),
+      clear: async () => {
+        store.clear();
+      },
+      acquireLease: async () => {
+        throw new Error('lease store down');
+      },
+      releaseLease: async () => {},
+      waitLease: (_k: string, ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+    };
+    let calls = 0;
+    const node = await started(
+      { backends: { leasing: backend }, config: { cache: { backend: 'leasing' } } },
+      {
+        name: 'r',
+        actions: { get: { cache: { coalesce: 'cluster' }, handler: () => ({ n: ++calls }) } },
+      },
+    );
+    expect(await node.request('r/get')).toEqual({ n: 1 });
+    expect(await node.request('r/get')).toEqual({ n: 1 }); // stored as usual
+  });
+
+  it('is refused at start on a backend without leases, and is the same as node on memory', async () => {
+    const { TestStore } = await import('./fixtures/stores.js');
+    const { Node } = await import('../src/index.js');
+    const n = new Node({
+      env: {},
+      backends: { mystore: new TestStore({ async: true }) },
+      config: { cache: { backend: 'mystore' } },
+    });
+    n.addService({ name: 'a', actions: { x: { cache: { coalesce: 'cluster' }, handler: () => 1 } } });
+    await expect(n.start()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await n.stop();
+    let calls = 0;
+    const node = await started(
+      {},
+      {
+        name: 'm',
+        actions: {
+          x: {
+            cache: { coalesce: 'cluster' },
+            handler: async () => {
+              await sleep(20);
+              return ++calls;
+            },
+          },
+        },
+      },
+    );
+    const all = await Promise.all(Array.from({ length: 10 }, () => node.request('m/x')));
+    expect(all).toEqual(Array(10).fill(1));
+  });
+});
