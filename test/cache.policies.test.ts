@@ -345,16 +345,29 @@ describe('policies in configuration files', () => {
         '    cache: { softTimeoutMs: 100 }',
         '    actions:',
         "      get_user: { cache: { ttl: 60, keys: ['id'], tags: ['user:{id}'] } }",
+        '      flaky: { cache: { ttl: 0.05 } }',
       ].join('\n'),
     );
     let calls = 0;
+    let fail = false;
     const node = await started(
       { config: file },
       {
         name: 'user',
-        actions: { get_user: (_c: RequestContext, p: { id: number }) => ({ id: p.id, n: ++calls }) },
+        actions: {
+          get_user: (_c: RequestContext, p: { id: number }) => ({ id: p.id, n: ++calls }),
+          flaky: () => {
+            if (fail) throw new Error('down');
+            return 'ok';
+          },
+        },
       },
     );
+    expect(await node.request('user/flaky')).toBe('ok');
+    await sleep(80);
+    fail = true;
+    expect(await node.request('user/flaky')).toBe('ok'); // the global grace
+    expect(node.cache.stats().graceHits).toBe(1);
     await node.request('user/get_user', { id: 1 });
     await node.request('user/get_user', { id: 1 });
     expect(calls).toBe(1);

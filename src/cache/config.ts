@@ -196,6 +196,11 @@ export interface ResolvedGlobal {
   results: 'frozen' | 'copy';
   ttl: number;
   staleTtl: number | undefined;
+  /** Issue 11 policies at the global level (defaults of every action). */
+  grace: number | undefined;
+  softTimeoutMs: number | undefined;
+  tags: string[] | undefined;
+  coalesce: 'node' | 'cluster' | undefined;
   backend: string;
   prefix: string;
   replication: number;
@@ -332,6 +337,10 @@ function mergeGlobal(sources: GlobalConfig[], defaults: SectionDefaults): Resolv
     results: pick('results') ?? 'frozen',
     ttl: pick('ttl') ?? DEFAULTS.ttl,
     staleTtl: pick('staleTtl'),
+    grace: pick('grace'),
+    softTimeoutMs: pick('softTimeoutMs'),
+    tags: pick('tags'),
+    coalesce: pick('coalesce'),
     backend: pick('backend') ?? DEFAULTS.backend,
     prefix: pick('prefix') ?? DEFAULTS.prefix,
     replication: pick('replication') ?? DEFAULTS.replication,
