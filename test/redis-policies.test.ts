@@ -145,6 +145,40 @@ describe.skipIf(!available)('cache policies on Redis', () => {
     }
   });
 
+  it('soft timeout through Redis: the stale value, then the slow result once stored', async () => {
+    await server.cli('FLUSHALL');
+    let slow = false;
+    let calls = 0;
+    const node = new Node({ env: {}, config: { cache: { backend: 'redis', redis: { url: server.url } } } });
+    node.addService({
+      name: 'svc',
+      actions: {
+        get: {
+          cache: { ttl: 0.2, grace: 10, softTimeoutMs: 30 },
+          handler: async () => {
+            const n = ++calls;
+            if (slow) await sleep(150);
+            return { n };
+          },
+        },
+      },
+    });
+    await node.start();
+    try {
+      await node.request('svc/get');
+      await sleep(250);
+      slow = true;
+      const t = Date.now();
+      expect(await node.request('svc/get')).toEqual({ n: 1 });
+      expect(Date.now() - t).toBeLessThan(140);
+      await sleep(200);
+      expect(await node.request('svc/get')).toEqual({ n: 2 });
+      expect(node.cache.stats().softTimeouts).toBe(1);
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('grace and adaptive TTL through Redis', async () => {
     await server.cli('FLUSHALL');
     let fail = false;
