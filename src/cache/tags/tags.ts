@@ -93,18 +93,37 @@ export function compileTags(
   };
 }
 
-/** Tag records of a synchronous (in-process) backend: a counter as the tag clock, and a map. */
+/**
+ * Tag records of a synchronous (in-process) backend: a counter as the tag clock,
+ * and a map. Records older than the retention are dropped (no entry that they
+ * could invalidate is left), so high-cardinality tags do not grow the map forever.
+ */
 export class LocalTagStore {
   #clock = 0;
+  /** Record key -> clock value of its latest invalidation (read on hits). */
   readonly #records = new Map<string, number>();
+  /** Record key -> epoch ms of its latest invalidation, oldest first (for pruning). */
+  readonly #written = new Map<string, number>();
+
+  constructor(private readonly retentionMs = TAG_RETENTION_SECONDS * 1000) {}
 
   now(): number {
     return this.#clock;
   }
 
-  invalidate(keys: readonly string[]): void {
+  invalidate(keys: readonly string[], nowMs = Date.now()): void {
     const at = ++this.#clock;
-    for (const k of keys) this.#records.set(k, at);
+    for (const k of keys) {
+      this.#records.set(k, at);
+      this.#written.delete(k);
+      this.#written.set(k, nowMs);
+    }
+    const cutoff = nowMs - this.retentionMs;
+    for (const [k, writtenAt] of this.#written) {
+      if (writtenAt > cutoff) break;
+      this.#written.delete(k);
+      this.#records.delete(k);
+    }
   }
 
   /** The latest invalidation among `keys` (0: none). */
