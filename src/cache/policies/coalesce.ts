@@ -22,6 +22,8 @@ import type { CacheBackend } from '../backends/backend.js';
 export const DEFAULT_LEASE_MS = 10_000;
 const FIRST_BACKOFF_MS = 25;
 const MAX_BACKOFF_MS = 200;
+/** A lease command of a backend that does not bound its own operations fails after this long. */
+const LEASE_OP_TIMEOUT_MS = 1_000;
 /** Run the handler ourselves when the deadline is this close. */
 const DEADLINE_MARGIN_MS = 20;
 
@@ -54,7 +56,7 @@ export async function clusterSingleFlight<S>(
   for (;;) {
     let taken: boolean;
     try {
-      taken = await b.acquireLease!(lease, token, cc.leaseMs);
+      taken = await bounded(b, () => b.acquireLease!(lease, token, cc.leaseMs));
     } catch {
       return run(); // the lease never fails a call
     }
@@ -83,4 +85,15 @@ export async function clusterSingleFlight<S>(
     }
     if (found !== undefined) return found;
   }
+}
+
+/** The backend's answer, or a failure after LEASE_OP_TIMEOUT_MS unless it bounds its operations itself (Redis). */
+function bounded<T>(b: CacheBackend, call: () => T | Promise<T>): Promise<T> {
+  const p = Promise.resolve().then(call);
+  if (b.operationTimeoutMs !== undefined) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('lease operation timed out')), LEASE_OP_TIMEOUT_MS);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
