@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<string>> = {
   startup: async () => (await import('./startup.js')).benchStartup(),
   near: async () => (await import('./near.js')).benchNear(),
   codec: async () => (await import('./codec.js')).benchCodec(),
+  policies: async () => (await import('./policies.js')).benchPolicies(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/dht.ts'], {
@@ -22,7 +23,17 @@ const suites: Record<string, () => Promise<string>> = {
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
 };
-const DEFAULT = ['request', 'cache-hit', 'memory', 'coalescing', 'redis', 'codec', 'startup'];
+const DEFAULT = [
+  'request',
+  'cache-hit',
+  'memory',
+  'coalescing',
+  'redis',
+  'codec',
+  'policies',
+  'near',
+  'startup',
+];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length > 0 ? wanted : DEFAULT;

@@ -17,6 +17,7 @@ import { fromIssues, MeshError } from '../errors.js';
 import type { DhtOptions } from './backends/dht-options.js';
 import type { MemoryBackendOptions } from './backends/memory-options.js';
 import type { RedisBackendOptions } from './backends/redis-options.js';
+import { policyShape, tagListSchema } from './policies/schema.js';
 import { isValidTtl, TTL_RULE } from './ttl.js';
 
 /** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
@@ -32,11 +33,15 @@ const names = v.array(name);
 const count = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 
-const eventRuleSchema = v.strictObject({
-  event: name,
-  keys: v.pipe(names, v.minLength(1)),
-  services: v.optional(names),
-});
+const eventRuleSchema = v.pipe(
+  v.strictObject({
+    event: name,
+    keys: v.optional(v.pipe(names, v.minLength(1))),
+    tags: v.optional(v.pipe(tagListSchema, v.minLength(1))),
+    services: v.optional(names),
+  }),
+  v.check((r) => r.keys !== undefined || r.tags !== undefined, 'an event rule needs keys, tags or both'),
+);
 
 /** Options shared by all three levels. */
 const commonShape = {
@@ -46,17 +51,30 @@ const commonShape = {
   backend: v.optional(name),
   /** `frozen` (default): hits share one deep-frozen copy; `copy`: every call gets its own copy. */
   results: v.optional(v.picklist(['frozen', 'copy'])),
+  ...policyShape,
 };
 
-const actionCacheSchema = v.union([
+const actionObjectShape = {
+  ...commonShape,
+  keys: v.optional(names),
+  key: v.optional(fn),
+  condition: v.optional(fn),
+  /** `false`: no near tier for this action (src/cache/near/). */
+  near: v.optional(v.boolean()),
+};
+const actionCacheSchema = v.union([v.boolean(), v.strictObject(actionObjectShape)]);
+/** Declared in code on an action: `ttl` and `tags` may also be functions (never in a file). */
+const declaredActionCacheSchema = v.union([
   v.boolean(),
   v.strictObject({
-    ...commonShape,
-    keys: v.optional(names),
-    key: v.optional(fn),
-    condition: v.optional(fn),
-    /** `false`: no near tier for this action (src/cache/near/). */
-    near: v.optional(v.boolean()),
+    ...actionObjectShape,
+    ttl: v.optional(
+      v.custom<number | AnyFunction>(
+        (x) => typeof x === 'function' || isValidTtl(x),
+        (issue) => `${ttlError(issue)} or a function of the result`,
+      ),
+    ),
+    tags: v.optional(v.union([tagListSchema, fn])),
   }),
 ]);
 
@@ -189,7 +207,7 @@ type GlobalConfig = v.InferOutput<typeof globalCacheSchema> & { [section: string
 type FileConfig = Omit<v.InferOutput<typeof fileSchema>, 'cache'> & { cache?: GlobalConfig };
 type InputConfig = FileConfig & { file?: string };
 /** Options of one level as the resolver sees them (booleans expanded). */
-export type LevelOptions = Exclude<v.InferOutput<typeof actionCacheSchema>, boolean> & {
+export type LevelOptions = Exclude<v.InferOutput<typeof declaredActionCacheSchema>, boolean> & {
   events?: v.InferOutput<typeof eventRuleSchema>[];
 };
 
@@ -220,6 +238,11 @@ export interface ResolvedGlobal {
   results: 'frozen' | 'copy';
   ttl: number;
   staleTtl: number | undefined;
+  /** Issue 11 policies at the global level (defaults of every action). */
+  grace: number | undefined;
+  softTimeoutMs: number | undefined;
+  tags: string[] | undefined;
+  coalesce: 'node' | 'cluster' | undefined;
   backend: string;
   prefix: string;
   replication: number;
@@ -363,6 +386,10 @@ function mergeGlobal(sources: GlobalConfig[], defaults: SectionDefaults): Resolv
     results: pick('results') ?? 'frozen',
     ttl: pick('ttl') ?? DEFAULTS.ttl,
     staleTtl: pick('staleTtl'),
+    grace: pick('grace'),
+    softTimeoutMs: pick('softTimeoutMs'),
+    tags: pick('tags'),
+    coalesce: pick('coalesce'),
     backend: pick('backend') ?? DEFAULTS.backend,
     prefix: pick('prefix') ?? DEFAULTS.prefix,
     replication: pick('replication') ?? DEFAULTS.replication,
@@ -412,7 +439,7 @@ export function validateDeclared(
   where: string,
 ): LevelOptions | undefined {
   if (value === undefined) return undefined;
-  const parsed = v.safeParse(kind === 'service' ? serviceCacheSchema : actionCacheSchema, value);
+  const parsed = v.safeParse(kind === 'service' ? serviceCacheSchema : declaredActionCacheSchema, value);
   if (!parsed.success) throw formatIssue(parsed.issues, where);
   const out = parsed.output;
   return typeof out === 'boolean' ? { enabled: out } : (out as LevelOptions);

@@ -20,13 +20,17 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../node/context.js';
 import type { ActionInvoker } from '../node/interceptors.js';
 import type { Params } from '../node/types.js';
-import type { FastTable, IndexedCacheBackend, SyncCacheBackend } from './backends/backend.js';
+import type { FastTable, IndexedCacheBackend, SyncCacheBackend, TaggedRead } from './backends/backend.js';
 import type { GuardedBackend } from './guard.js';
 import type { FastKey, KeyBuilder } from './keys.js';
 import type { ActionStats } from './metrics.js';
 import { nearInvoker } from './near/invoker.js';
 import type { NearAction } from './near/tier.js';
+import { type ClusterCoalescing, clusterSingleFlight } from './policies/coalesce.js';
+import { decideTtl, withGrace } from './policies/grace.js';
+import type { TtlFunction } from './policies/resolve.js';
 import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
+import { type ActionTags, TAG_RETENTION_SECONDS } from './tags/tags.js';
 
 /** How results are handed out: frozen shared copies (default) or a fresh copy per call. */
 export type ResultMode = 'frozen' | 'copy';
@@ -67,6 +71,21 @@ export interface ActionCache {
   readonly near?: NearAction;
   /** Told of a write that replaced a value (a refresh): other nodes drop their copies. */
   readonly replaced?: (key: string) => void;
+  /** Issue 11 policies (src/cache/policies, src/cache/tags). */
+  readonly policies: ActionPolicies;
+}
+
+/** The policies of one action, as the interceptor uses them. */
+export interface ActionPolicies {
+  /** Seconds an expired entry is kept past ttl + staleTtl to answer when the handler fails (0: off). */
+  readonly grace: number;
+  readonly softTimeoutMs: number;
+  /** Adaptive TTL; when set, `ActionCache.ttl` is unused. */
+  readonly ttlOf: TtlFunction | undefined;
+  /** Set for a tagged action. */
+  readonly tags: ActionTags | undefined;
+  /** Set for `coalesce: 'cluster'` on a backend with leases. */
+  readonly cluster: ClusterCoalescing | undefined;
 }
 
 /** A result as shared between the callers of one miss. */
@@ -135,8 +154,7 @@ function syncInvoker(ac: ActionCache, backend: SyncCacheBackend, next: ActionInv
     }
     if (sample) ac.onLatency('get', performance.now() - t);
     if (value !== undefined) {
-      if (value instanceof CacheEnvelope)
-        return envelopeHit(ac, value, key ?? scope + keyOf(params, ctx), ctx, params, next);
+      if (value instanceof CacheEnvelope) return envelopeHit(ac, value, key, ctx, params, next);
       stats.hits++;
       if (logger.levelVal <= DEBUG) logger.debug(`Cache hit: ${keyOf(params, ctx)}`);
       return plainFrozen ? value : deepCopy(value);
@@ -174,6 +192,8 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
       return next(ctx, params);
     }
     const started = (stats.tick++ & 15) === 0 ? performance.now() : 0;
+    if (ac.policies.tags !== undefined && ac.policies.tags.local === undefined)
+      return taggedGet(ac, key, ctx, params, next, started);
     let found: unknown;
     try {
       found = guard.run('get', (b) => b.get(key), readable);
@@ -197,6 +217,50 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
   };
 }
 
+/** A tagged action on a backend that keeps tag records: value and tag records in one round trip. */
+function taggedGet(
+  ac: ActionCache,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+  started: number,
+): unknown {
+  let found: unknown;
+  try {
+    found = ac.guard.run('get', (b) => b.getTagged!(key), readableTagged);
+  } catch {
+    ac.stats.errors++;
+    return miss(ac, key, ctx, params, next);
+  }
+  return Promise.resolve(found).then(
+    (read) => {
+      if (started !== 0) ac.onLatency('get', performance.now() - started);
+      const { value, invalidatedAt, now } = read as TaggedRead;
+      const envelope = value === undefined || value === null ? undefined : asEnvelope(value);
+      if (envelope !== undefined && invalidatedAt > envelope.writtenAt) {
+        ac.stats.tagMisses++;
+        return miss(ac, key, ctx, params, next, now);
+      }
+      if (value === undefined || value === null) return miss(ac, key, ctx, params, next, now);
+      return afterGet(ac, value, key, ctx, params, next, now);
+    },
+    () => {
+      ac.stats.errors++;
+      return miss(ac, key, ctx, params, next);
+    },
+  );
+}
+
+function readableTagged(read: unknown): boolean {
+  return (
+    read !== null &&
+    typeof read === 'object' &&
+    typeof (read as TaggedRead).invalidatedAt === 'number' &&
+    readable((read as TaggedRead).value)
+  );
+}
+
 /** True for what a get may answer: a miss, our envelope, or its JSON round trip (else: a failed get). */
 export function readable(value: unknown): boolean {
   return value === undefined || value === null || asEnvelope(value) !== undefined;
@@ -211,8 +275,14 @@ export function asEnvelope(value: unknown): CacheEnvelope | undefined {
     'value' in value &&
     typeof (value as { freshUntil?: unknown }).freshUntil === 'number'
   ) {
-    const v = value as { value: unknown; freshUntil: number };
-    return new CacheEnvelope(v.value, v.freshUntil, false);
+    const v = value as {
+      value: unknown;
+      freshUntil: number;
+      staleUntil?: number;
+      tags?: string[];
+      writtenAt?: number;
+    };
+    return new CacheEnvelope(v.value, v.freshUntil, false, v.staleUntil ?? 0, v.tags, v.writtenAt ?? 0);
   }
   return undefined;
 }
@@ -224,45 +294,99 @@ export function afterGet(
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
+  readAt?: number,
 ): unknown {
-  if (value === undefined || value === null) return miss(ac, key, ctx, params, next);
+  if (value === undefined || value === null) return miss(ac, key, ctx, params, next, readAt);
   const envelope = asEnvelope(value);
   if (envelope === undefined) {
     ac.stats.errors++;
     ac.guard.failed('get', new TypeError(`backend returned a value the cache did not write for ${key}`));
-    return miss(ac, key, ctx, params, next);
+    return miss(ac, key, ctx, params, next, readAt);
   }
-  return envelopeHit(ac, envelope, key, ctx, params, next);
+  return envelopeHit(ac, envelope, key, ctx, params, next, readAt);
 }
 
 export function envelopeHit(
+  ac: ActionCache,
+  envelope: CacheEnvelope,
+  /** Undefined on an indexed hit (the key string was never built): built only when needed. */
+  key: string | undefined,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+  readAt?: number,
+): unknown {
+  const stats = ac.stats;
+  if (envelope.tags !== undefined) {
+    const local = ac.policies.tags?.local;
+    if (local !== undefined && local.latest(envelope.tags) > envelope.writtenAt) {
+      stats.tagMisses++;
+      return miss(ac, key ?? fullKey(ac, params, ctx), ctx, params, next);
+    }
+  }
+  if (envelope.freshUntil !== 0) {
+    const now = Date.now();
+    if (envelope.freshUntil <= now) {
+      const k = key ?? fullKey(ac, params, ctx);
+      // Entries written before staleUntil existed: stale for as long as the backend keeps them.
+      const staleUntil = envelope.staleUntil !== 0 ? envelope.staleUntil : ac.staleTtl > 0 ? Infinity : 0;
+      if (staleUntil <= now) {
+        if (ac.policies.grace > 0) return graceMiss(ac, envelope, k, ctx, params, next, readAt);
+        return miss(ac, k, ctx, params, next, readAt);
+      }
+      stats.staleHits++;
+      if (!ac.inflight.has(k)) {
+        startRun(ac, k, ctx, params, next, true, readAt).then(
+          () => undefined,
+          (err) => {
+            ac.logger.warn(
+              { err, key: k },
+              'background refresh of a stale cache entry failed; the stale value stays until it expires',
+            );
+          },
+        );
+      }
+    }
+  }
+  stats.hits++;
+  if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache hit: ${ac.keyOf(params, ctx)}`);
+  return envelopeValue(ac, envelope);
+}
+
+function fullKey(ac: ActionCache, params: Params, ctx: RequestContext): string {
+  return ac.service.scope + ac.keyOf(params, ctx);
+}
+
+function envelopeValue(ac: ActionCache, envelope: CacheEnvelope): unknown {
+  const v = envelope.value;
+  return envelope.copyOnRead || ac.results === 'copy' ? deepCopy(v) : v;
+}
+
+/** Past the stale window, within grace: the handler runs; its failure or slowness gets the stale value. */
+function graceMiss(
   ac: ActionCache,
   envelope: CacheEnvelope,
   key: string,
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
-): unknown {
-  const stats = ac.stats;
-  if (envelope.freshUntil !== 0 && envelope.freshUntil <= Date.now()) {
-    if (ac.staleTtl <= 0) return miss(ac, key, ctx, params, next);
-    stats.staleHits++;
-    if (!ac.inflight.has(key)) {
-      startRun(ac, key, ctx, params, next).then(
-        () => undefined,
-        (err) => {
-          ac.logger.warn(
-            { err, key },
-            'background refresh of a stale cache entry failed; the stale value stays until it expires',
-          );
-        },
-      );
-    }
+  readAt: number | undefined,
+): Promise<unknown> {
+  let pending = ac.inflight.get(key);
+  if (pending !== undefined) ac.stats.coalesced++;
+  else {
+    ac.stats.misses++;
+    if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache miss: ${key.slice(ac.service.scope.length)}`);
+    pending = startRun(ac, key, ctx, params, next, true, readAt);
   }
-  stats.hits++;
-  if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache hit: ${key.slice(ac.service.scope.length)}`);
-  const v = envelope.value;
-  return envelope.copyOnRead || ac.results === 'copy' ? deepCopy(v) : v;
+  return withGrace(
+    { stats: ac.stats, logger: ac.logger, softTimeoutMs: ac.policies.softTimeoutMs },
+    key,
+    ctx,
+    pending,
+    (s) => handOut(ac, s),
+    () => envelopeValue(ac, envelope),
+  );
 }
 
 function release(ac: ActionCache, key: string, p: Promise<Shared>): void {
@@ -275,6 +399,7 @@ export function miss(
   ctx: RequestContext,
   params: Params,
   next: ActionInvoker,
+  readAt?: number,
 ): Promise<unknown> {
   const pending = ac.inflight.get(key);
   if (pending !== undefined) {
@@ -283,7 +408,7 @@ export function miss(
   }
   ac.stats.misses++;
   if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache miss: ${key.slice(ac.service.scope.length)}`);
-  return startRun(ac, key, ctx, params, next, false).then((s) => handOut(ac, s));
+  return startRun(ac, key, ctx, params, next, false, readAt).then((s) => handOut(ac, s));
 }
 
 /**
@@ -298,22 +423,43 @@ function startRun(
   params: Params,
   next: ActionInvoker,
   replacing = true,
+  readAt?: number,
 ): Promise<Shared> {
-  const run: Promise<Shared> = runAndStore(
-    ac,
-    key,
-    ctx,
-    params,
-    next,
-    () => ac.inflight.get(key) === run,
-    replacing,
-  );
+  const current = () => ac.inflight.get(key) === run;
+  const cluster = ac.policies.cluster;
+  const run: Promise<Shared> =
+    cluster === undefined || ctx.cacheMode === 'refresh'
+      ? runAndStore(ac, key, ctx, params, next, current, replacing, readAt)
+      : clusterSingleFlight(
+          cluster,
+          key,
+          ctx,
+          () => runAndStore(ac, key, ctx, params, next, current, replacing, readAt),
+          () => readStored(ac, key),
+          () => ac.stats.coalesced++,
+        );
   ac.inflight.set(key, run);
   run.then(
     () => release(ac, key, run),
     () => release(ac, key, run),
   );
   return run;
+}
+
+/** `coalesce: 'cluster'`: the fresh value another node stored meanwhile, or undefined. */
+async function readStored(ac: ActionCache, key: string): Promise<Shared | undefined> {
+  let value: unknown;
+  if (ac.policies.tags !== undefined && ac.policies.tags.local === undefined) {
+    const read = (await ac.guard.run('get', (b) => b.getTagged!(key), readableTagged)) as TaggedRead;
+    const env = read.value === undefined || read.value === null ? undefined : asEnvelope(read.value);
+    if (env !== undefined && read.invalidatedAt > env.writtenAt) return undefined;
+    value = read.value;
+  } else value = await ac.guard.run('get', (b) => b.get(key), readable);
+  if (value === undefined || value === null) return undefined;
+  const env = asEnvelope(value);
+  if (env === undefined || (env.freshUntil !== 0 && env.freshUntil <= Date.now())) return undefined;
+  const shared = snapshot(env.value);
+  return { value: shared.value, plain: shared.plain && !env.copyOnRead };
 }
 
 /** Calls the handler and stores its result (unless an invalidation or a newer call happened meanwhile). */
@@ -325,18 +471,47 @@ async function runAndStore(
   next: ActionInvoker,
   current: () => boolean,
   replacing: boolean,
+  readAt?: number,
 ): Promise<Shared> {
   const generation = ac.service.generation;
   const nearToken = ac.near?.tier.token();
+  const policies = ac.policies;
+  const tags = policies.tags;
+  // Tagged: the tag clock before the handler reads its data (the read that missed, else now).
+  const writtenAt = tags === undefined ? 0 : (readAt ?? tags.local?.now() ?? Date.now() * 1000);
   const result = await next(ctx, params);
   const shared = snapshot(result);
   if (ac.service.generation !== generation || !current()) return shared;
-  const stale = ac.staleTtl > 0 && ac.ttl > 0;
-  const ttl = stale ? ac.ttl + ac.staleTtl : ac.ttl;
+  let fresh = ac.ttl;
+  if (policies.ttlOf !== undefined) {
+    const decided = decideTtl(policies.ttlOf, result, params, ctx, ac.logger);
+    if (decided === undefined) return shared;
+    fresh = decided;
+  }
+  let tagKeys: string[] | undefined;
+  if (tags !== undefined) {
+    tagKeys = tags.of(params, result, ctx);
+    if (tagKeys === undefined) return shared;
+    // A tagged entry never outlives the tag records that can invalidate it.
+    if (fresh === 0 || fresh > TAG_RETENTION_SECONDS) fresh = TAG_RETENTION_SECONDS;
+  }
+  const staleTtl = fresh > 0 ? ac.staleTtl : 0;
+  const grace = fresh > 0 ? policies.grace : 0;
+  const stale = staleTtl > 0 || grace > 0;
+  let ttl = stale ? fresh + staleTtl + grace : fresh;
+  if (tags !== undefined && ttl > TAG_RETENTION_SECONDS) ttl = TAG_RETENTION_SECONDS;
+  const now = Date.now();
   const stored =
-    ac.sync !== undefined && shared.plain && !stale && result !== undefined
+    ac.sync !== undefined && shared.plain && !stale && tagKeys === undefined && result !== undefined
       ? shared.value
-      : new CacheEnvelope(shared.value, stale ? Date.now() + ac.ttl * 1000 : 0, !shared.plain);
+      : new CacheEnvelope(
+          shared.value,
+          stale ? now + fresh * 1000 : 0,
+          !shared.plain,
+          stale ? now + (fresh + staleTtl) * 1000 : 0,
+          tagKeys,
+          writtenAt,
+        );
   if (ac.sync !== undefined) {
     const fastKey = ac.fastKeyOf === undefined ? undefined : ac.fastKeyOf(params);
     try {
@@ -353,7 +528,9 @@ async function runAndStore(
   if (!ac.guard.available) return shared;
   const started = performance.now();
   try {
-    await ac.guard.run('set', (b) => b.set(key, stored, ttl));
+    await ac.guard.run('set', (b) =>
+      tagKeys !== undefined ? b.setTagged!(key, stored, ttl, tagKeys) : b.set(key, stored, ttl),
+    );
     ac.onLatency('set', performance.now() - started);
     ac.stats.stores++;
     // This node's own write: its near tier is updated here (Redis NOLOOP does not echo it back).

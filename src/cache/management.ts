@@ -1,6 +1,6 @@
 /**
  * The management actions every cached service gets (`<service>/cache/clear`,
- * `/delete`, `/revoke`) and who may call them. By default a service manages
+ * `/delete`, `/revoke`, `/invalidate` by tags) and who may call them. By default a service manages
  * its own cache, and the local process (`node.request`, `node.subscribe`
  * handlers) manages every cache; `cache.access.allow` names more callers, and
  * `cache.access.authorize` replaces the rule. A refused call removes nothing.
@@ -16,13 +16,16 @@ import type { Invalidation } from './invalidation.js';
 /** A management operation, as given to `cache.access.authorize`. */
 export interface ManagementRequest {
   service: string;
-  operation: 'clear' | 'delete' | 'revoke';
+  operation: 'clear' | 'delete' | 'revoke' | 'invalidate';
 }
 
 const text = (max: number) => v.pipe(v.string(), v.minLength(1), v.maxLength(max));
 const deleteParams = v.strictObject({ key: text(4096) });
 const revokeParams = v.strictObject({ pattern: text(MAX_RAW_PATTERN_LENGTH) });
 const clearParams = v.strictObject({});
+const invalidateParams = v.strictObject({
+  tags: v.pipe(v.array(text(512)), v.minLength(1), v.maxLength(1000)),
+});
 
 /** Service name of contexts run for the node itself (`node.subscribe` handlers): the local process. */
 const LOCAL_CALLER = '$node';
@@ -59,6 +62,7 @@ export function addManagementActions(
   service: string,
   access: ResolvedGlobal['access'],
   invalidation: Invalidation,
+  invalidateTags: (tags: string[]) => Promise<{ invalidated: string[] }>,
 ): void {
   host.addInternalAction(service, 'cache/clear', async (ctx, params) => {
     const parsed = v.safeParse(clearParams, params);
@@ -77,5 +81,11 @@ export function addManagementActions(
     if (!parsed.success) throw badParams(`${service}/cache/revoke`, parsed.issues);
     authorize(access, ctx, service, 'revoke');
     return { revoked: await invalidation.revoke(service, parsed.output.pattern) };
+  });
+  host.addInternalAction(service, 'cache/invalidate', async (ctx, params) => {
+    const parsed = v.safeParse(invalidateParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/invalidate`, parsed.issues);
+    authorize(access, ctx, service, 'invalidate');
+    return invalidateTags(parsed.output.tags);
   });
 }

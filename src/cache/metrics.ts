@@ -17,6 +17,12 @@ export interface CacheCounters {
   coalesced: number;
   /** Calls that skipped the cache: per-request bypass, condition false, or a backend in cool-down. */
   bypassed: number;
+  /** Calls answered with a stale value because the handler failed or passed the deadline (`grace`). */
+  graceHits: number;
+  /** Calls answered with a stale value because the handler was slower than `softTimeoutMs`. */
+  softTimeouts: number;
+  /** Entries found but ignored because one of their tags was invalidated after they were computed. */
+  tagMisses: number;
 }
 
 /** Counters plus derived figures, as returned by `node.cache.stats()`. */
@@ -39,6 +45,9 @@ export class ActionStats implements CacheCounters {
   staleHits = 0;
   coalesced = 0;
   bypassed = 0;
+  graceHits = 0;
+  softTimeouts = 0;
+  tagMisses = 0;
   latencyCount = 0;
   latencySumMs = 0;
   latencyMaxMs = 0;
@@ -66,6 +75,9 @@ export const FIELDS = [
   'staleHits',
   'coalesced',
   'bypassed',
+  'graceHits',
+  'softTimeouts',
+  'tagMisses',
 ] as const;
 
 /** Sums counters into a view. */
@@ -79,6 +91,9 @@ export function summarize(list: Iterable<ActionStats>): CacheStatsView {
     staleHits: 0,
     coalesced: 0,
     bypassed: 0,
+    graceHits: 0,
+    softTimeouts: 0,
+    tagMisses: 0,
   };
   let count = 0;
   let sum = 0;

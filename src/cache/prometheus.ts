@@ -51,6 +51,21 @@ export function createPrometheusRegistry(
     'coalesced',
   );
   perAction('meshcache_cache_bypassed_total', 'Calls that skipped the cache', 'bypassed');
+  perAction(
+    'meshcache_cache_grace_hits_total',
+    'Stale values served because the handler failed or timed out (grace)',
+    'graceHits',
+  );
+  perAction(
+    'meshcache_cache_soft_timeouts_total',
+    'Stale values served because the handler was slower than softTimeoutMs',
+    'softTimeouts',
+  );
+  perAction(
+    'meshcache_cache_tag_misses_total',
+    'Entries ignored because one of their tags was invalidated',
+    'tagMisses',
+  );
   new Gauge({
     name: 'meshcache_cache_hit_ratio',
     help: 'hits / (hits + misses) per action',

@@ -27,10 +27,14 @@
 import type { ActionEntry, ServiceEntry } from '../node/registry.js';
 import { type LevelOptions, type LoadedConfig, level, validateDeclared } from './config.js';
 import type { ResultMode } from './interceptor.js';
+import { type Policies, resolvePolicies } from './policies/resolve.js';
 
 /** The settings of one cached action. */
 export interface ResolvedActionCache {
+  /** The fixed TTL; 0 (no expiry) when `ttlOf` decides per entry. */
   ttl: number;
+  /** Policies of issue 11 (src/cache/policies): grace, soft timeout, adaptive TTL, tags, coalesce. */
+  policies: Policies;
   staleTtl: number;
   keys: readonly string[] | undefined;
   key: LevelOptions['key'];
@@ -126,8 +130,16 @@ export function resolveAction(
     return undefined;
   };
   const backend = pick('backend');
+  const ttl = pick('ttl')?.value ?? global.ttl;
   return {
-    ttl: pick('ttl')?.value ?? global.ttl,
+    ttl: typeof ttl === 'number' ? ttl : 0,
+    policies: resolvePolicies(
+      ttl,
+      pick('grace')?.value ?? global.grace,
+      pick('softTimeoutMs')?.value ?? global.softTimeoutMs,
+      pick('tags')?.value ?? global.tags,
+      pick('coalesce')?.value ?? global.coalesce,
+    ),
     staleTtl: pick('staleTtl')?.value ?? global.staleTtl ?? 0,
     keys: pick('keys')?.value,
     key: pick('key')?.value,

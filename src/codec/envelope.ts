@@ -1,4 +1,4 @@
-/** A stored value with metadata: stale-while-revalidate deadline and copy-on-read. */
+/** A stored value with metadata: stale-while-revalidate and grace deadlines, tags, copy-on-read. */
 export class CacheEnvelope {
   constructor(
     /** The cached value (a frozen copy, or a private copy when `copyOnRead`). */
@@ -7,5 +7,15 @@ export class CacheEnvelope {
     readonly freshUntil: number,
     /** Hits must copy `value` before handing it out. */
     readonly copyOnRead: boolean,
+    /**
+     * Epoch ms until which a stale value is served at once (stale-while-revalidate); past it and
+     * until the backend expires the entry, it only answers when the handler fails or is slow (grace).
+     * 0: `freshUntil` (no stale window).
+     */
+    readonly staleUntil = 0,
+    /** The full keys of the tag records the entry carries (see src/cache/tags); undefined: untagged. */
+    readonly tags: readonly string[] | undefined = undefined,
+    /** Tagged entries: when the call that computed the value started (the tag store's clock, epoch ms). */
+    readonly writtenAt = 0,
   ) {}
 }

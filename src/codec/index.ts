@@ -201,7 +201,7 @@ function specialToWire(obj: object, seen: Set<object>): Wire | undefined {
       [...obj].map((v) => toWire(v, seen, '') as Wire),
     );
   if (obj instanceof CacheEnvelope)
-    return tagged('env', { v: toWire(obj.value, seen, '') as Wire, f: obj.freshUntil });
+    return tagged('env', envelopeWire(obj, toWire(obj.value, seen, '') as Wire) as unknown as Wire);
   if (obj instanceof String || obj instanceof Number || obj instanceof Boolean || obj instanceof BigInt)
     return tagged('box', toWire(obj.valueOf(), seen, '') as Wire);
   if (obj instanceof Symbol) throw new TypeError('cannot encode a symbol');
@@ -246,7 +246,7 @@ function fromWire(wire: unknown): unknown {
       return v === '-0' ? -0 : Number(v);
     case 'env': {
       if (v === null || typeof v !== 'object' || typeof (v as { f?: unknown }).f !== 'number') break;
-      return new CacheEnvelope(fromWire((v as { v: unknown }).v), (v as { f: number }).f, false);
+      return envelopeFromWire(v as EnvelopeWire, fromWire((v as { v: unknown }).v));
     }
     case 'obj':
       if (v === null || typeof v !== 'object' || Array.isArray(v)) break;
@@ -339,4 +339,35 @@ export function decodeValue(text: string | Uint8Array): unknown {
     // A bad BigInt or date text, nesting too deep for the stack: all one kind of failure for the caller.
     throw new CodecError(`malformed cache value: ${(err as Error)?.message ?? err}`);
   }
+}
+
+interface EnvelopeWire {
+  v: unknown;
+  f: number;
+  s?: number;
+  t?: string[];
+  w?: number;
+}
+
+/** The envelope's wire form: `{ v, f }`, plus `s` (staleUntil), `t` (tags), `w` (writtenAt) when set. */
+function envelopeWire(env: CacheEnvelope, v: Wire): EnvelopeWire {
+  const out: EnvelopeWire = { v, f: env.freshUntil };
+  if (env.staleUntil !== 0) out.s = env.staleUntil;
+  if (env.tags !== undefined) {
+    out.t = [...env.tags];
+    out.w = env.writtenAt;
+  }
+  return out;
+}
+
+function envelopeFromWire(w: EnvelopeWire, value: unknown): CacheEnvelope {
+  const tags = Array.isArray(w.t) && w.t.every((t) => typeof t === 'string') ? w.t : undefined;
+  return new CacheEnvelope(
+    value,
+    w.f,
+    false,
+    typeof w.s === 'number' ? w.s : 0,
+    tags,
+    typeof w.w === 'number' ? w.w : 0,
+  );
 }

@@ -16,10 +16,24 @@ export type EventHandler<D = any> = (ctx: RequestContext, data: D) => unknown;
 export interface CacheOptions {
   /** Cache this action (default true when a cache object is given for an action). */
   enabled?: boolean;
-  /** Seconds an entry lives; fractions allowed; 0 = no expiry. */
-  ttl?: number;
+  /**
+   * Seconds an entry lives; fractions allowed; 0 = no expiry. In code, on an action, also a
+   * function of the result (adaptive TTL): anything but a finite number >= 0 means "do not cache this one".
+   */
+  ttl?: number | ((result: any, params: any, ctx: RequestContext) => number);
   /** Seconds past `ttl` during which a stale entry is served while one background call refreshes it. */
   staleTtl?: number;
+  /** Seconds past `ttl` + `staleTtl` an entry is kept to answer when the handler fails or times out. */
+  grace?: number;
+  /** With a stale value at hand: answer with it when the handler takes longer than this (ms). */
+  softTimeoutMs?: number;
+  /**
+   * Tags of each entry, for `invalidateTags`: templates filled from the params (`'user:{id}'`), or
+   * (in code, on an action) a function of the params and the result.
+   */
+  tags?: readonly string[] | ((params: any, result: any, ctx: RequestContext) => readonly string[]);
+  /** `'node'` (default): concurrent misses of a key run the handler once per node; `'cluster'`: once per shared backend. */
+  coalesce?: 'node' | 'cluster';
   /** Param names (dot paths allowed) that make the key, in order. */
   keys?: readonly string[];
   /** Builds the action key yourself; overrides `keys`. */
@@ -45,16 +59,22 @@ export interface ActionOptions {
 /** An action in a plain-object service: a handler, or options with a handler. */
 export type ActionDefinition = ActionHandler | (ActionOptions & { handler: ActionHandler });
 
-/** A cache invalidation rule: when `event` is published, remove `keys` (`{field}` filled from the event data). */
+/**
+ * A cache invalidation rule: when `event` is published, remove `keys` and invalidate `tags`
+ * (`{field}` filled from the event data). At least one of `keys` and `tags`.
+ */
 export interface EventRule {
   event: string;
-  keys: readonly string[];
+  keys?: readonly string[];
+  tags?: readonly string[];
   /** Global rules only: the services the rule applies to (default: every caching service). */
   services?: readonly string[];
 }
 
 /** Service-level caching options: defaults for its actions, plus event rules. */
-export interface ServiceCacheOptions extends Omit<CacheOptions, 'key' | 'condition'> {
+export interface ServiceCacheOptions extends Omit<CacheOptions, 'key' | 'condition' | 'ttl' | 'tags'> {
+  ttl?: number;
+  tags?: readonly string[];
   events?: readonly EventRule[];
 }
 

@@ -52,6 +52,36 @@ export interface CacheBackend {
    * layer's own bound (`cache.failure.opTimeoutMs`), the layer adds no timer of its own.
    */
   readonly operationTimeoutMs?: number;
+  /**
+   * Capability (tags, see docs/tags.md): like `get`, plus, in the same round trip, the latest
+   * invalidation time among the tag records the entry was stored with by `setTagged` (0: none)
+   * and the tag clock now. Times are the backend's own clock, in any unit that only grows.
+   */
+  getTagged?(key: string): TaggedRead | Promise<TaggedRead>;
+  /** Capability (tags): like `set`, recording the full keys of the entry's tag records for `getTagged`. */
+  setTagged?(
+    key: string,
+    value: unknown,
+    ttlSeconds: number,
+    tagKeys: readonly string[],
+  ): void | Promise<void>;
+  /**
+   * Capability (tags): records the tag clock now, plus one, as the invalidation time of each tag
+   * record, kept `retentionSeconds`; an entry read afterwards whose `writtenAt` is older is a miss.
+   */
+  invalidateTags?(tagKeys: readonly string[], retentionSeconds: number): void | Promise<void>;
+  /**
+   * Capability (`coalesce: 'cluster'`, see src/cache/policies/coalesce.ts): takes the lease
+   * `leaseKey` for `ms` if nobody holds it (`SET NX PX`); true when taken.
+   */
+  acquireLease?(leaseKey: string, token: string, ms: number): boolean | Promise<boolean>;
+  /** Capability (`coalesce: 'cluster'`): drops the lease if `token` still holds it, and wakes its waiters. */
+  releaseLease?(leaseKey: string, token: string): void | Promise<void>;
+  /**
+   * Capability (`coalesce: 'cluster'`): resolves when the lease is released (a notification),
+   * or after `ms` at the latest; never rejects.
+   */
+  waitLease?(leaseKey: string, ms: number): Promise<void>;
   /** Capability: counters for `stats()` and Prometheus. */
   stats?(): BackendStats;
   /**
@@ -130,6 +160,34 @@ export interface RedisConnection {
   readonly cluster: boolean;
   /** The backend's `keyPrefix`: a Redis key is `keyPrefix + cache key`. */
   readonly keyPrefix: string;
+}
+
+/** What `getTagged` answers. */
+export interface TaggedRead {
+  /** As `get`: undefined for a miss. */
+  readonly value: unknown;
+  /** The latest invalidation time among the entry's tag records; 0 when none was invalidated. */
+  readonly invalidatedAt: number;
+  /** The tag clock at the read (a miss stores it as the new entry's `writtenAt`). */
+  readonly now: number;
+}
+
+/** True for a backend that keeps tag records itself (`getTagged`, `setTagged`, `invalidateTags`). */
+export function hasTags(backend: CacheBackend): boolean {
+  return (
+    typeof backend.getTagged === 'function' &&
+    typeof backend.setTagged === 'function' &&
+    typeof backend.invalidateTags === 'function'
+  );
+}
+
+/** True for a backend offering leases (`coalesce: 'cluster'`). */
+export function hasLeases(backend: CacheBackend): boolean {
+  return (
+    typeof backend.acquireLease === 'function' &&
+    typeof backend.releaseLease === 'function' &&
+    typeof backend.waitLease === 'function'
+  );
 }
 
 /** What a backend learns about its node when it is opened. */

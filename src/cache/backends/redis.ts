@@ -20,11 +20,20 @@ import * as v from 'valibot';
 import { decodeValue, encodeValue } from '../../codec/index.js';
 import { fromIssues, MeshError } from '../../errors.js';
 import { assertTtl } from '../ttl.js';
-import type { BackendContext, CacheBackend, RedisConnection } from './backend.js';
+import type { BackendContext, CacheBackend, RedisConnection, TaggedRead } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
 import { createCluster, createStandalone } from './redis-connect.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
+import { LEASE_CHANNEL, LeaseWaiters } from './redis-lease.js';
 import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
+import {
+  payloadOf,
+  type RawTaggedRead,
+  readTaggedCluster,
+  TaggedReader,
+  taggedString,
+  writeInvalidation,
+} from './redis-tags.js';
 
 export type { RedisBackendOptions, ResolvedRedisOptions } from './redis-options.js';
 export { redisOptionsSchema } from './redis-options.js';
@@ -45,6 +54,8 @@ export class RedisBackend implements CacheBackend {
   #state: RedisBackendState = 'idle';
   #lastError: Error | undefined;
   #batcher: TickBatcher | undefined;
+  #tagReader: TaggedReader | undefined;
+  #leases: LeaseWaiters | undefined;
   #malformedSeen = 0;
   #malformedLoggedAt = -Infinity;
   #nodeErrorLoggedAt = -Infinity;
@@ -277,6 +288,99 @@ export class RedisBackend implements CacheBackend {
     }
   }
 
+  /**
+   * Tags (docs/tags.md): the entry, the invalidation records it names and the server clock, in
+   * one round trip (a Lua script; two round trips on a cluster). See redis-tags.ts.
+   */
+  async getTagged(key: string): Promise<TaggedRead> {
+    let read: RawTaggedRead;
+    try {
+      const full = this.#prefix + key;
+      if (this.isCluster) read = await readTaggedCluster(this.#ready('get') as Cluster, full);
+      else {
+        this.#tagReader ??= new TaggedReader(() => this.#ready('get') as Redis);
+        read = await this.#tagReader.read(full);
+      }
+    } catch (err) {
+      throw this.#fail('get', err);
+    }
+    const value = read.raw === null ? undefined : this.#decode(key, payloadOf(read.raw).payload);
+    return { value, invalidatedAt: read.invalidatedAt, now: read.now };
+  }
+
+  /** Tags: stores `value` with a header naming its tag records (`tagKeys`, without the keyPrefix). */
+  async setTagged(
+    key: string,
+    value: unknown,
+    ttlSeconds: number,
+    tagKeys: readonly string[],
+  ): Promise<void> {
+    assertTtl(ttlSeconds, key);
+    const encoded = taggedString(
+      tagKeys.map((k) => this.#prefix + k),
+      encodeValue(value),
+    );
+    const px = ttlSeconds === 0 ? 0 : Math.max(1, Math.round(ttlSeconds * 1000));
+    const full = this.#prefix + key;
+    try {
+      if (this.#batcher) return await this.#batcher.set(full, encoded, px);
+      const client = this.#ready('set');
+      if (px === 0) await client.set(full, encoded);
+      else await client.set(full, encoded, 'PX', px);
+    } catch (err) {
+      throw this.#fail('set', err);
+    }
+  }
+
+  /** Tags: records the server clock (plus one microsecond) in each tag record, kept `retentionSeconds`. */
+  async invalidateTags(tagKeys: readonly string[], retentionSeconds: number): Promise<void> {
+    try {
+      await writeInvalidation(
+        this.#ready('invalidateTags'),
+        this.isCluster,
+        tagKeys.map((k) => this.#prefix + k),
+        Math.max(1, Math.round(retentionSeconds * 1000)),
+      );
+    } catch (err) {
+      throw this.#fail('invalidateTags', err);
+    }
+  }
+
+  #leaseWaiters(op: string): LeaseWaiters {
+    this.#ready(op);
+    this.#leases ??= new LeaseWaiters(() => this.#ready(op), this.#prefix + LEASE_CHANNEL);
+    return this.#leases;
+  }
+
+  /** `coalesce: 'cluster'`: takes the lease for `ms` if free (`SET NX PX`); see redis-lease.ts. */
+  async acquireLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
+    try {
+      return await this.#leaseWaiters('lease').acquire(this.#prefix + leaseKey, token, ms);
+    } catch (err) {
+      throw this.#fail('lease', err);
+    }
+  }
+
+  /** `coalesce: 'cluster'`: drops the lease if still ours and wakes every node's waiters. */
+  async releaseLease(leaseKey: string, token: string): Promise<void> {
+    try {
+      await this.#leaseWaiters('lease').release(this.#prefix + leaseKey, token);
+    } catch (err) {
+      throw this.#fail('lease', err);
+    }
+  }
+
+  /** `coalesce: 'cluster'`: resolves when the lease is released, or after `ms`. */
+  waitLease(leaseKey: string, ms: number): Promise<void> {
+    let waiters: LeaseWaiters;
+    try {
+      waiters = this.#leaseWaiters('lease');
+    } catch {
+      return new Promise((resolve) => setTimeout(resolve, ms));
+    }
+    return waiters.wait(this.#prefix + leaseKey, ms);
+  }
+
   /** Removes one key in one round trip (DEL); true if it was there. */
   async delete(key: string): Promise<boolean> {
     const full = this.#prefix + key;
@@ -387,6 +491,8 @@ export class RedisBackend implements CacheBackend {
     this.#state = 'closed';
     this.#client = undefined;
     this.#batcher?.abort(new MeshError('STOPPED', 'the Redis backend was closed'));
+    this.#leases?.close();
+    this.#leases = undefined;
     this.#batcher = undefined;
     if (!client) return;
     if (client.status === 'ready') {

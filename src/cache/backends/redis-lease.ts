@@ -1,0 +1,93 @@
+/**
+ * Leases for `coalesce: 'cluster'` on Redis: `SET <lease> <token> NX PX ms` to
+ * take one; release = delete-if-ours (Lua) + `PUBLISH` of the lease key on one
+ * channel per backend, so waiters wake at once; a subscriber connection
+ * (opened on the first wait) routes messages to the waiters of each lease.
+ * A waiter also wakes after its own bounded wait (the holder died: its lease
+ * only expires), so nothing depends on a notification arriving.
+ */
+import type { Cluster, Redis } from 'ioredis';
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('PUBLISH', ARGV[2], KEYS[1])
+return 1
+`;
+
+export const LEASE_CHANNEL = 'meshcache:$lease';
+
+type WithRelease = (Redis | Cluster) & {
+  meshcacheRelease(key: string, token: string, channel: string): Promise<number>;
+};
+
+const defined = new WeakSet<object>();
+
+export class LeaseWaiters {
+  readonly #waiters = new Map<string, Set<() => void>>();
+  #subscriber: Redis | Cluster | undefined;
+  #subscribing: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: () => Redis | Cluster,
+    private readonly channel: string,
+  ) {}
+
+  async acquire(key: string, token: string, ms: number): Promise<boolean> {
+    return (await this.client().set(key, token, 'PX', Math.max(1, Math.round(ms)), 'NX')) === 'OK';
+  }
+
+  async release(key: string, token: string): Promise<void> {
+    const c = this.client();
+    if (!defined.has(c)) {
+      c.defineCommand('meshcacheRelease', { numberOfKeys: 1, lua: RELEASE });
+      defined.add(c);
+    }
+    await (c as WithRelease).meshcacheRelease(key, token, this.channel);
+  }
+
+  wait(key: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(key);
+      if (set === undefined) {
+        set = new Set();
+        this.#waiters.set(key, set);
+      }
+      const waiters = set;
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.#waiters.get(key) === waiters) this.#waiters.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      waiters.add(done);
+      this.#subscribe().catch(() => {}); // without a subscription, waiters wake by their timers
+    });
+  }
+
+  #subscribe(): Promise<void> {
+    if (this.#subscribing) return this.#subscribing;
+    this.#subscribing = (async () => {
+      const sub = this.client().duplicate();
+      this.#subscriber = sub;
+      sub.on('error', () => {});
+      sub.on('message', (_channel: string, key: string) => {
+        const set = this.#waiters.get(key);
+        if (set) for (const w of [...set]) w();
+      });
+      if (sub.status === 'wait') await sub.connect();
+      await sub.subscribe(this.channel);
+    })();
+    this.#subscribing.catch(() => {
+      this.#subscribing = undefined;
+    });
+    return this.#subscribing;
+  }
+
+  close(): void {
+    for (const set of this.#waiters.values()) for (const w of [...set]) w();
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+    this.#subscribing = undefined;
+  }
+}

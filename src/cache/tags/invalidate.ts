@@ -1,0 +1,78 @@
+/**
+ * Invalidation by tag: records `tag -> invalidation time` in every backend
+ * concerned (see tags.ts), after stopping the running misses of the services
+ * concerned from storing (their generation is bumped). Network-wide
+ * (`node.cache.invalidateTags`): every backend of the node, every service;
+ * service-scoped (`<service>/cache/invalidate`, service-level event rules):
+ * the backends of that service only.
+ */
+import { MeshError } from '../../errors.js';
+import { type CacheBackend, hasTags, isSynchronous } from '../backends/backend.js';
+import { fillTemplate } from '../event-rules.js';
+import type { GuardedBackend } from '../guard.js';
+import type { ServiceCache } from '../interceptor.js';
+import { invalidationKeys, localTagStore, TAG_RETENTION_SECONDS } from './tags.js';
+
+/** Marks the start of an invalidation of `services`: their running misses will not store. */
+export function stopRunningMisses(services: Iterable<ServiceCache>): void {
+  for (const svc of services) {
+    svc.generation++;
+    for (const ac of svc.actions.values()) ac.inflight.clear();
+  }
+}
+
+/** Writes the records of `tags` (`service` undefined: network-wide) into each backend. */
+export async function recordTagInvalidation(
+  guards: Iterable<GuardedBackend>,
+  base: string,
+  service: string | undefined,
+  tags: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
+  const keys = invalidationKeys(base, service, tags);
+  for (const guard of new Set(guards)) {
+    const b: CacheBackend = guard.backend;
+    if (isSynchronous(b)) {
+      localTagStore(b).invalidate(keys);
+      continue;
+    }
+    if (!hasTags(b)) continue; // no tagged action can use it (refused at start)
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve().then(() => b.invalidateTags!(keys, TAG_RETENTION_SECONDS)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`invalidateTags took longer than ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } catch (err) {
+      guard.failed('invalidateTags', err);
+      throw new MeshError(
+        'BACKEND_ERROR',
+        `cache backend '${guard.name}' failed to invalidate tags: ${(err as Error).message}`,
+        { backend: guard.name, op: 'invalidateTags' },
+        err,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Fills an event rule's tag templates from the event data; a template missing a field is skipped (warned). */
+export function fillRuleTags(
+  templates: readonly string[],
+  data: unknown,
+  warn: (template: string, field: string) => void,
+): string[] {
+  const out: string[] = [];
+  for (const template of templates) {
+    const filled = fillTemplate(template, data);
+    if ('missing' in filled) warn(template, filled.missing);
+    else out.push(filled.key);
+  }
+  return out;
+}
