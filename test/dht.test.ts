@@ -12,7 +12,12 @@ describe('DHT backend on 5 loopback nodes (replication 3)', () => {
   let c: DhtCluster;
   let b: DhtBackend[];
   beforeAll(async () => {
-    c = await startDhtCluster(5, { replication: 3, upkeepDelayMs: 100 }, { id: 'test' });
+    // The backend's own near cache is off by default (the generic near tier replaces it); these cases test it.
+    c = await startDhtCluster(
+      5,
+      { replication: 3, upkeepDelayMs: 100, nearCache: { enabled: true } },
+      { id: 'test' },
+    );
     b = c.backends;
   });
   afterAll(async () => {

@@ -91,6 +91,12 @@ export interface CacheBackend {
    */
   readonly remote?: true;
   /**
+   * Capability: the backend keeps in-process copies of its own, coherent by its own
+   * protocol (the DHT's near cache, which re-bases skewed writers' timestamps): the
+   * caching layer puts no near tier in front of it.
+   */
+  readonly ownNearCopies?: boolean;
+  /**
    * Capability: `get` that also tells how long the entry still lives, in ms
    * (`Infinity`: no expiry). The near tier fills itself from a remote hit only
    * through it, so a near copy never outlives the remote entry.

@@ -76,6 +76,7 @@ export class NearManager implements InvalidationObserver {
     fastKeyOf: FastKey | undefined,
   ): Promise<NearAction | undefined> {
     if (!wanted || !this.context.settings.enabled || !this.context.remote(guard)) return undefined;
+    if (guard.backend.ownNearCopies === true) return undefined;
     let pending = this.opening.get(guard.name);
     if (pending === undefined) {
       pending = this.open(guard);

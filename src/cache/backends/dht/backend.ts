@@ -40,6 +40,10 @@ export class DhtBackend implements CacheBackend {
   readonly options: ResolvedDhtOptions;
   /** Every operation settles within this bound by itself (the caching layer then adds no timer). */
   readonly operationTimeoutMs: number;
+  /** Its records live on other nodes: invalidation notices of the near bus never touch it directly. */
+  readonly remote = true as const;
+  /** While its own near cache is on, no generic near tier goes in front of it (see backend.ts). */
+  readonly ownNearCopies: boolean;
   private readonly state: DhtState;
   private readonly invalidations: Invalidations;
   private readonly upkeep: Upkeep;
@@ -57,6 +61,7 @@ export class DhtBackend implements CacheBackend {
     this.prefix = this.options.prefix;
     this.operationTimeoutMs = this.options.opTimeoutMs;
     const nc = this.options.nearCache;
+    this.ownNearCopies = nc.enabled;
     const timeout = this.options.opTimeoutMs;
     this.state = {
       options: this.options,

@@ -14,7 +14,7 @@ export const dhtOptionsSchema = z.strictObject({
   /** The in-memory copy in front of the DHT. */
   nearCache: z
     .strictObject({
-      enabled: z.boolean().default(true),
+      enabled: z.boolean().default(false),
       /** Most entries kept (least recently used ones leave first). */
       maxEntries: z.number().int().positive().default(10_000),
       /** Longest an entry stays without being read from the DHT again, s (0 = bounded by its TTL only). */
