@@ -42,7 +42,7 @@ export function gossipPeers(net: MeshNetwork): string[] {
  * Waits until at least `count` members are connected and in the DHT routing
  * table (so lookups reach them), or throws.
  */
-export async function waitForPeers(net: MeshNetwork, count: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForPeers(net: MeshNetwork, count: number, timeoutMs = 30_000): Promise<void> {
   const ready = () => {
     if (net.peers().length < count) return false;
     const rt = net.started ? net.dht.routingTableSize : 0;
@@ -84,7 +84,7 @@ export async function startCluster(n: number, options: ClusterOptions = {}): Pro
     );
     const all = [first, ...rest];
     const want = minPeers ?? n - 1;
-    await Promise.all(all.map((net) => waitForPeers(net, want, 15_000)));
+    await Promise.all(all.map((net) => waitForPeers(net, want, 30_000)));
     await waitFor(() => all.every((net) => gossipPeers(net).length >= want), 15_000, 'gossip subscriptions');
     return all;
   } catch (err) {

@@ -1,0 +1,111 @@
+/**
+ * `coalesce: 'cluster'` on a real redis-server shared by 3 nodes: 20
+ * concurrent misses of one key on each node run the handler once in the
+ * cluster; a lease holder that dies (its lease only expires) is taken over;
+ * a waiter never outlives its deadline.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Node, type RequestContext } from '../../src/index.js';
+import { type RedisServer, redisAvailable, startRedisServer } from '../helpers/redis-server.js';
+import { sleep } from '../helpers/stores.js';
+
+const available = redisAvailable();
+
+describe.skipIf(!available)("coalesce: 'cluster' on Redis", () => {
+  let server: RedisServer;
+  const nodes: Node[] = [];
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    for (const n of nodes) await n.stop();
+    await server?.stop();
+  });
+
+  async function cluster(
+    count: number,
+    calls: { n: number },
+    handlerMs: number,
+    timeout?: number,
+    gate?: (node: number) => Promise<void>,
+  ) {
+    const out: Node[] = [];
+    for (let i = 0; i < count; i++) {
+      const node = new Node({ env: {}, config: { cache: { backend: 'redis', redis: { url: server.url } } } });
+      node.addService({
+        name: 'report',
+        actions: {
+          build: {
+            ...(timeout ? { timeout } : {}),
+            cache: { ttl: 60, keys: ['id'], coalesce: 'cluster' },
+            handler: async (_c: RequestContext, p: { id: number }) => {
+              calls.n++;
+              await sleep(handlerMs);
+              if (gate) await gate(i);
+              return { id: p.id, by: i };
+            },
+          },
+        },
+      });
+      await node.start();
+      nodes.push(node);
+      out.push(node);
+    }
+    return out;
+  }
+
+  it('3 nodes x 20 concurrent misses of one key: one handler call', async () => {
+    await server.cli('FLUSHALL');
+    const calls = { n: 0 };
+    const three = await cluster(3, calls, 150);
+    const results = await Promise.all(
+      three.flatMap((node) => Array.from({ length: 20 }, () => node.request('report/build', { id: 1 }))),
+    );
+    expect(calls.n).toBe(1);
+    expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+    const waited = three.reduce((n, node) => n + node.cache.stats().coalesced, 0);
+    expect(waited).toBe(59); // 19 local joins on each node, and 2 nodes that waited on the lease
+    expect(await server.cli('EXISTS', 'cache:default/$lease/report/build:1')).toMatch(/0/); // released
+  });
+
+  it('a lease holder that died: another node takes over once its lease expires', async () => {
+    await server.cli('FLUSHALL');
+    const calls = { n: 0 };
+    const two = await cluster(2, calls, 20);
+    // A holder took the lease for 400 ms, then died: no value, no release message.
+    await server.cli('SET', 'cache:default/$lease/report/build:2', 'dead-node', 'PX', '400');
+    const t = Date.now();
+    const results = await Promise.all(
+      two.flatMap((node) => Array.from({ length: 5 }, () => node.request('report/build', { id: 2 }))),
+    );
+    const took = Date.now() - t;
+    expect(calls.n).toBe(1);
+    expect(results.every((r) => (r as { id: number }).id === 2)).toBe(true);
+    expect(took).toBeGreaterThanOrEqual(350);
+    expect(took).toBeLessThan(1500);
+  });
+
+  it('a holder killed mid-handler (hung, lease = action timeout): the others take over; no waiter outlives its deadline', async () => {
+    await server.cli('FLUSHALL');
+    const calls = { n: 0 };
+    // Node A's handler never answers (as good as a dead process); its lease lives 300 ms (the action timeout).
+    const [a, b] = await cluster(2, calls, 0, 300, (i) =>
+      i === 0 ? new Promise<void>(() => {}) : Promise.resolve(),
+    );
+    const fromA = a.request('report/build', { id: 3 }).catch((e: unknown) => e);
+    await sleep(30);
+    expect(calls.n).toBe(1);
+    const t = Date.now();
+    const fromB = await b.request('report/build', { id: 3 }, { timeout: 3000 });
+    expect(fromB).toEqual({ id: 3, by: 1 });
+    expect(calls.n).toBe(2);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(200); // waited for the lease to expire
+    expect(Date.now() - t).toBeLessThan(1500);
+    expect(await fromA).toMatchObject({ code: 'TIMEOUT' });
+    // A waiter whose deadline comes first runs the handler itself rather than fail.
+    await server.cli('SET', 'cache:default/$lease/report/build:4', 'dead-node', 'PX', '5000');
+    const t2 = Date.now();
+    expect(await b.request('report/build', { id: 4 }, { timeout: 200 })).toMatchObject({ id: 4 });
+    expect(Date.now() - t2).toBeLessThan(300);
+  });
+});
