@@ -65,7 +65,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly controlHandlers = new Set<ControlHandler>();
   private detach: (() => void) | undefined;
   readonly sync: SyncService;
-  private readonly direct: DirectService;
+  /** The one-hop record protocol (advanced use, benchmarks). */
+  readonly direct: DirectService;
   /** When a member last joined or left (epoch ms). */
   private changedAt = 0;
   /** Control messages seen lately (gossip and direct copies of one message are delivered once). */
