@@ -63,7 +63,10 @@ export async function benchStartup(): Promise<string> {
   const times: Record<string, number[]> = {};
   for (let r = 0; r < RUNS; r++) {
     // Interleaved: every library sees the same machine state.
-    for (const [name, script] of Object.entries(SCRIPTS)) (times[name] ??= []).push(timeScript(script));
+    for (const [name, script] of Object.entries(SCRIPTS)) {
+      times[name] ??= [];
+      times[name].push(timeScript(script));
+    }
   }
   const rows = Object.entries(times).map(
     ([name, xs]) => `| ${name} | ${median(xs).toFixed(1)} | ${Math.min(...xs).toFixed(1)} |`,

@@ -13,18 +13,18 @@
  * measured inside the process), watch (report when an invalidation is applied),
  * stop. Values travel encoded with the cache codec (`encodeValue`).
  */
-import '../src/polyfills.js';
+import '#meshcache/polyfills.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
+import { DhtBackend } from '#meshcache/cache/backends/dht/index.js';
+import { MemoryBackend } from '#meshcache/cache/backends/memory.js';
+import { compileGlob } from '#meshcache/cache/glob.js';
+import { decodeValue, encodeValue } from '#meshcache/codec/index.js';
+import { Node, type RequestContext } from '#meshcache/index.js';
+import { eventsTopic, type MeshNetwork } from '#meshcache/network/index.js';
 import { rawGet, rawPut } from '../bench/raw-kad.js';
-import { DhtBackend } from '../src/cache/backends/dht/index.js';
-import { MemoryBackend } from '../src/cache/backends/memory.js';
-import { compileGlob } from '../src/cache/glob.js';
-import { decodeValue, encodeValue } from '../src/codec/index.js';
-import { Node, type RequestContext } from '../src/index.js';
-import { eventsTopic, type MeshNetwork } from '../src/network/index.js';
 
 const { values } = parseArgs({
   options: {
