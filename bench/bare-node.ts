@@ -11,6 +11,8 @@
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+// Node 20 lacks Promise.withResolvers, which libp2p uses: the same polyfill as meshcache (nothing else of it).
+import '#meshcache/polyfills.js';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { gossipsub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';

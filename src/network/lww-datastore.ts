@@ -165,11 +165,15 @@ export class LwwDatastore extends MemoryDatastore {
       key: Key;
       value: Uint8Array;
     }>) {
-      let entry: LocalRecord | undefined;
-      try {
-        entry = parseRecordEntry(pair.value);
-      } catch {
-        continue;
+      const ks = pair.key.toString();
+      let entry = this.decoded.get(ks);
+      if (entry === undefined) {
+        try {
+          entry = parseRecordEntry(pair.value);
+        } catch {
+          continue;
+        }
+        if (entry !== undefined) this.decoded.set(ks, entry);
       }
       if (entry !== undefined) yield { ...entry, dsKey: pair.key };
     }
