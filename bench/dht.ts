@@ -126,6 +126,8 @@ async function runSize(n: number): Promise<Result> {
     await waitForMesh(procs, want, 20_000).catch(() =>
       notes.push('not every node connected to all others within 20 s'),
     );
+    // One-hop reads and writes need a membership settled for oneHop.settleMs (5 s) after the last join.
+    await new Promise((r) => setTimeout(r, 5_500));
     const infos = await Promise.all(procs.map((p) => p.call({ cmd: 'info' })));
     const peerCounts = infos.map((i) => (i.peers as string[]).length);
     notes.push(`peers per node: min ${Math.min(...peerCounts)}, max ${Math.max(...peerCounts)} (of ${want})`);
@@ -195,6 +197,13 @@ async function runSize(n: number): Promise<Result> {
       p99: pct(xs ?? [], 0.99),
       mean: 0,
     });
+    const counters = (await Promise.all(procs.map((p) => p.call({ cmd: 'info' })))).map(
+      (i) => i.dht as Record<string, number>,
+    );
+    const sum = (k: string) => counters.reduce((a, c) => a + (c[k] ?? 0), 0);
+    notes.push(
+      `one hop: ${sum('directReads')} direct reads, ${sum('directWrites')} direct writes, ${sum('fallbacks')} fallbacks to kad-dht (all nodes)`,
+    );
     const failed = Object.entries(failures).filter(([, v]) => v > 0);
     if (failed.length > 0)
       notes.push(`failed or timed-out operations (5 s): ${failed.map(([k, v]) => `${k} ${v}`).join(', ')}`);
