@@ -121,7 +121,7 @@ async function runSize(n: number): Promise<Result> {
   try {
     progress(`${n} processes up in ${(wall / 1000).toFixed(1)} s`);
     const want = n - 1;
-    await waitForMesh(procs, Math.min(want, 4), 120_000);
+    await waitForMesh(procs, Math.min(want, 4), 240_000);
     // Let discovery settle (full mesh on small networks).
     await waitForMesh(procs, want, 20_000).catch(() =>
       notes.push('not every node connected to all others within 20 s'),
@@ -484,7 +484,10 @@ if (process.env.BENCH_WEIGHT !== '0') {
 }
 for (const n of sizes) {
   process.stderr.write(`running ${n} nodes...\n`);
-  results.push(await runSize(n));
+  const r = await runSize(n);
+  results.push(r);
+  // Each size as it completes (a later size may fail under load).
+  process.stderr.write(`${[...r.rows.map((row) => `| ${row.join(' | ')} |`), ...r.notes.map((x) => `- ${x}`)].join('\n')}\n`);
 }
 
 const lines: string[] = [];
