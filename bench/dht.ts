@@ -487,7 +487,9 @@ for (const n of sizes) {
   const r = await runSize(n);
   results.push(r);
   // Each size as it completes (a later size may fail under load).
-  process.stderr.write(`${[...r.rows.map((row) => `| ${row.join(' | ')} |`), ...r.notes.map((x) => `- ${x}`)].join('\n')}\n`);
+  process.stderr.write(
+    `${[...r.rows.map((row) => `| ${row.join(' | ')} |`), ...r.notes.map((x) => `- ${x}`)].join('\n')}\n`,
+  );
 }
 
 const lines: string[] = [];
