@@ -12,15 +12,26 @@
  *   nodes, right away and after replication upkeep;
  * - memory (RSS) per node and start-up time.
  *
+ * Node processes run the built JavaScript (dist/ via dist-bench/, built first
+ * with `npm run build:bench`; BENCH_NO_BUILD=1 skips it). A bare libp2p
+ * network with the same services (bench/bare-node.ts) runs beside the DHT
+ * network for the invalidation-reach floor and the node weight.
+ *
  *   npx tsx bench/dht.ts            # prints a markdown table
  *   BENCH_SAVE=1 npx tsx bench/dht.ts   # also writes bench/results/dht.md
  */
 import '../src/polyfills.js';
-import { execSync } from 'node:child_process';
+import { execFileSync, execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Node } from '../src/index.js';
-import { type NodeProcess, startProcesses, stopProcesses, waitForMesh } from '../test/helpers/cluster.js';
+import {
+  BARE_NODE_SCRIPT,
+  NodeProcess,
+  startProcesses,
+  stopProcesses,
+  waitForMesh,
+} from '../test/helpers/cluster.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
 
 /** Redis hit and set through node.request on a local redis-server (same run, same machine). */
@@ -104,16 +115,19 @@ async function runSize(n: number): Promise<Result> {
     replication: REPLICATION,
     concurrency: 4,
     near: false,
+    built: true,
   });
   const wall = performance.now() - t0;
   try {
     progress(`${n} processes up in ${(wall / 1000).toFixed(1)} s`);
     const want = n - 1;
-    await waitForMesh(procs, Math.min(want, 4), 120_000);
+    await waitForMesh(procs, Math.min(want, 4), 240_000);
     // Let discovery settle (full mesh on small networks).
     await waitForMesh(procs, want, 20_000).catch(() =>
       notes.push('not every node connected to all others within 20 s'),
     );
+    // One-hop reads and writes need a membership settled for oneHop.settleMs (5 s) after the last join.
+    await new Promise((r) => setTimeout(r, 5_500));
     const infos = await Promise.all(procs.map((p) => p.call({ cmd: 'info' })));
     const peerCounts = infos.map((i) => (i.peers as string[]).length);
     notes.push(`peers per node: min ${Math.min(...peerCounts)}, max ${Math.max(...peerCounts)} (of ${want})`);
@@ -123,6 +137,7 @@ async function runSize(n: number): Promise<Result> {
     const perNode = n <= 5 ? 60 : 40;
     const keysOf = (w: number, kind: string) =>
       Array.from({ length: perNode }, (_, i) => `cache:bench/svc/${kind}-${w}-${i}`);
+    const idsOf = (w: number) => Array.from({ length: perNode }, (_, i) => String(10_000 * (w + 1) + i));
     // Warm-up: JIT, connections.
     await Promise.all(writers.map((w, i) => time(w, 'set', keysOf(i, 'warm').slice(0, 20))));
     await Promise.all(readers.map((r, i) => time(r, 'get', keysOf(i % writers.length, 'warm').slice(0, 20))));
@@ -131,7 +146,15 @@ async function runSize(n: number): Promise<Result> {
     // Operations interleaved in chunks of 10 keys (A, B, A, B, ...) so both sides of each comparison see the same load.
     const chunks = (keys: string[]) =>
       Array.from({ length: Math.ceil(keys.length / 10) }, (_, i) => keys.slice(i * 10, i * 10 + 10));
-    const samples: Record<string, number[]> = { put: [], rawPut: [], hit: [], rawGet: [], miss: [] };
+    const samples: Record<string, number[]> = {
+      put: [],
+      rawPut: [],
+      hit: [],
+      hitSingle: [],
+      reqHit: [],
+      rawGet: [],
+      miss: [],
+    };
     const failures: Record<string, number> = {};
     const run = async (p: NodeProcess, op: string, keys: string[], into: string) => {
       const r = await p.call({ cmd: 'time', op, keys }, 300_000);
@@ -146,6 +169,8 @@ async function runSize(n: number): Promise<Result> {
         await run(w, 'set', vk[c] as string[], 'put');
         await run(w, 'rawPut', rk[c] as string[], 'rawPut');
       }
+      // Entries of get_user written through node.request (misses), read by the readers below.
+      await w.call({ cmd: 'time', op: 'request', keys: idsOf(i) }, 300_000);
     }
     progress('puts done');
     // Hits from nodes that never saw the keys (no near cache entry): full lookups.
@@ -154,10 +179,15 @@ async function runSize(n: number): Promise<Result> {
       const vk = chunks(keysOf(w, 'v'));
       const rk = chunks(keysOf(w, 'raw'));
       const ak = chunks(keysOf(w, 'absent'));
+      const ids = chunks(idsOf(w));
       for (let c = 0; c < vk.length; c++) {
         await run(r, 'get', vk[c] as string[], 'hit');
+        await r.call({ cmd: 'direct-mode', mode: 'single' });
+        await run(r, 'get', vk[c] as string[], 'hitSingle');
+        await r.call({ cmd: 'direct-mode', mode: 'mux' });
         await run(r, 'rawGet', rk[c] as string[], 'rawGet');
         await run(r, 'get', ak[c] as string[], 'miss');
+        await run(r, 'request', ids[c] as string[], 'reqHit');
       }
     }
     progress('gets done');
@@ -167,6 +197,13 @@ async function runSize(n: number): Promise<Result> {
       p99: pct(xs ?? [], 0.99),
       mean: 0,
     });
+    const counters = (await Promise.all(procs.map((p) => p.call({ cmd: 'info' })))).map(
+      (i) => i.dht as Record<string, number>,
+    );
+    const sum = (k: string) => counters.reduce((a, c) => a + (c[k] ?? 0), 0);
+    notes.push(
+      `one hop: ${sum('directReads')} direct reads, ${sum('directWrites')} direct writes, ${sum('fallbacks')} fallbacks to kad-dht (all nodes)`,
+    );
     const failed = Object.entries(failures).filter(([, v]) => v > 0);
     if (failed.length > 0)
       notes.push(`failed or timed-out operations (5 s): ${failed.map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -181,7 +218,26 @@ async function runSize(n: number): Promise<Result> {
       ms(H.p99),
       `${(H.p50 / RG.p50).toFixed(2)}x raw get (p50)`,
     ]);
-    rows.push(['raw kad-dht get', ms(RG.p50), ms(RG.p99), '']);
+    const HS = stat(samples.hitSingle);
+    const RQ = stat(samples.reqHit);
+    rows.push([
+      'DHT hit, one hop on a new stream per request (protocol 1.0.0, before)',
+      ms(HS.p50),
+      ms(HS.p99),
+      `same keys, interleaved; long-lived stream = ${(HS.p50 / H.p50).toFixed(1)}x faster (p50)`,
+    ]);
+    rows.push([
+      'DHT hit through node.request (get_user, one hop, near cache off)',
+      ms(RQ.p50),
+      ms(RQ.p99),
+      '',
+    ]);
+    rows.push([
+      'raw kad-dht get',
+      ms(RG.p50),
+      ms(RG.p99),
+      `${(RG.p50 / H.p50).toFixed(1)}x the DHT hit (p50)`,
+    ]);
     const redis = await redisBaseline();
     const RH = stat(redis.hit);
     const RS = stat(redis.set);
@@ -189,7 +245,7 @@ async function runSize(n: number): Promise<Result> {
       'Redis hit (node.request, local redis-server)',
       ms(RH.p50),
       ms(RH.p99),
-      `DHT hit = ${(H.p50 / RH.p50).toFixed(2)}x Redis hit (p50); raw get = ${(RG.p50 / H.p50).toFixed(1)}x DHT hit`,
+      `DHT hit = ${(H.p50 / RH.p50).toFixed(2)}x, through node.request ${(RQ.p50 / RH.p50).toFixed(2)}x Redis hit (p50)`,
     ]);
     rows.push([
       'Redis miss+set (node.request)',
@@ -210,7 +266,35 @@ async function runSize(n: number): Promise<Result> {
     const rounds = n <= 5 ? 30 : 20;
     const slowest: number[] = [];
     const all: number[] = [];
+    // A bare libp2p + gossipsub network of the same size, up during the same rounds (same machine load).
+    progress(`starting ${n} bare libp2p nodes`);
+    const bare = await startProcesses(n, { network: `bare-${n}`, script: BARE_NODE_SCRIPT, concurrency: 4 });
+    const bareSlowest: number[] = [];
+    const bareAll: number[] = [];
+    try {
+      await waitForMesh(bare, n - 1, 60_000).catch(() =>
+        notes.push('bare network: not fully meshed in 60 s'),
+      );
+      const gossipReady = async () =>
+        (await Promise.all(bare.map((p) => p.call({ cmd: 'info' })))).every(
+          (i) => (i.gossipPeers as string[]).length >= Math.min(n - 1, 4),
+        );
+      for (let t = 0; t < 80 && !(await gossipReady()); t++) await new Promise((r) => setTimeout(r, 250));
+    } catch (err) {
+      notes.push(`bare network failed: ${(err as Error).message}`);
+    }
     for (let r = 0; r < rounds; r++) {
+      const bo = bare[(r * 7 + 1) % n];
+      if (bare.length === n && bo !== undefined) {
+        const key = `b${r}`;
+        const ws = await Promise.all(bare.filter((p) => p !== bo).map((p) => p.watch({ key }, 30_000)));
+        const sent = Number((await bo.call({ cmd: 'publish', key })).at);
+        const got = (await Promise.all(ws.map((w) => w.applied.catch(() => Number.NaN)))).map(
+          (t) => t - sent,
+        );
+        bareSlowest.push(Math.max(...got));
+        bareAll.push(...got);
+      }
       const key = `cache:bench/inv/get_user:${r}`;
       await procs[0]?.call({ cmd: 'dht', op: 'set', key, value: '"v"', ttl: 600 });
       await Promise.all(procs.map((p) => p.call({ cmd: 'dht', op: 'get', key })));
@@ -244,6 +328,21 @@ async function runSize(n: number): Promise<Result> {
       ms(pct(all, 0.99)),
       `${all.length} samples`,
     ]);
+    rows.push([
+      `bare gossipsub publish reach, slowest of ${n} (plain libp2p processes, same rounds)`,
+      ms(pct(bareSlowest, 0.5)),
+      ms(pct(bareSlowest, 0.99)),
+      `${bareSlowest.length} publishes, interleaved with the revokes`,
+    ]);
+    rows.push([
+      'bare gossipsub publish reach, any node',
+      ms(pct(bareAll, 0.5)),
+      ms(pct(bareAll, 0.99)),
+      `${bareAll.length} samples`,
+    ]);
+    const bareInfo = await Promise.all(bare.map((p) => p.call({ cmd: 'info' }).catch(() => undefined)));
+    const bareRss = bareInfo.flatMap((i) => (i ? [(i.memory as { rss: number }).rss / 2 ** 20] : []));
+    await stopProcesses(bare);
 
     progress('invalidation rounds done');
     // Memory and start-up.
@@ -259,6 +358,12 @@ async function runSize(n: number): Promise<Result> {
       `mean / max; heap used mean ${(heap.reduce((a, b) => a + b, 0) / n).toFixed(0)} MiB`,
     ]);
     rows.push([
+      'RSS per bare libp2p node (MiB)',
+      (bareRss.reduce((a, b) => a + b, 0) / Math.max(1, bareRss.length)).toFixed(0),
+      Math.max(...bareRss).toFixed(0),
+      'mean / max, same services, after the same rounds',
+    ]);
+    rows.push([
       'node.start() (ms)',
       ms(pct(starts, 0.5)),
       ms(Math.max(...starts)),
@@ -268,7 +373,7 @@ async function runSize(n: number): Promise<Result> {
       'process spawn to ready (ms)',
       ms(pct(spawns, 0.5)),
       ms(Math.max(...spawns)),
-      `p50 / max, incl. tsx; all ${n} up in ${(wall / 1000).toFixed(1)} s`,
+      `p50 / max, built code (dist/); all ${n} up in ${(wall / 1000).toFixed(1)} s`,
     ]);
 
     // Reachability under churn: kill ~30% of the nodes (not the reader), read 100 keys from a node that never read them.
@@ -316,26 +421,91 @@ function machine(): string {
   return `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}`;
 }
 
+if (process.env.BENCH_NO_BUILD !== '1') {
+  progress('npm run build:bench');
+  execFileSync('npm', ['run', '-s', 'build:bench'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Start-up and RSS of one process alone, several kinds interleaved (all but tsx run the built code). */
+async function weight(): Promise<Result> {
+  const kinds: Array<[string, () => Promise<NodeProcess>]> = [
+    [
+      'meshcache node, no network (dist)',
+      () => NodeProcess.spawn({ network: 'none', name: 'w', built: true }),
+    ],
+    [
+      'meshcache node, network joined alone (dist)',
+      () => NodeProcess.spawn({ network: 'w', name: 'w', built: true }),
+    ],
+    [
+      'bare libp2p node, same services (dist-bench)',
+      () => NodeProcess.spawn({ network: 'w', name: 'w', script: BARE_NODE_SCRIPT }),
+    ],
+    [
+      'meshcache node, network joined alone (tsx, sources)',
+      () => NodeProcess.spawn({ network: 'w', name: 'w' }),
+    ],
+  ];
+  const out: Record<string, { spawn: number[]; start: number[]; rss: number[] }> = {};
+  for (let r = 0; r < 3; r++) {
+    for (const [name, start] of kinds) {
+      const p = await start();
+      await new Promise((res) => setTimeout(res, 1_000)); // timers, first GC
+      const info = await p.call({ cmd: 'info' });
+      out[name] ??= { spawn: [], start: [], rss: [] };
+      const o = out[name];
+      o.spawn.push(p.spawnMs);
+      o.start.push(p.ready.startMs);
+      o.rss.push((info.memory as { rss: number }).rss / 2 ** 20);
+      await p.stop();
+    }
+  }
+  const med = (xs: number[]) => pct(xs, 0.5);
+  return {
+    nodes: 1,
+    rows: Object.entries(out).map(([name, o]) => [
+      name,
+      `${med(o.rss).toFixed(0)} MiB`,
+      `${ms(med(o.start))} ms`,
+      `spawn to ready ${ms(med(o.spawn))} ms (median of 3)`,
+    ]),
+    notes: [
+      `load average (1/5/15 min): ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ')}`,
+    ],
+  };
+}
+
 const results: Result[] = [];
+if (process.env.BENCH_WEIGHT !== '0') {
+  process.stderr.write('node weight...\n');
+  results.push(await weight());
+}
 for (const n of sizes) {
   process.stderr.write(`running ${n} nodes...\n`);
-  results.push(await runSize(n));
+  const r = await runSize(n);
+  results.push(r);
+  // Each size as it completes (a later size may fail under load).
+  process.stderr.write(
+    `${[...r.rows.map((row) => `| ${row.join(' | ')} |`), ...r.notes.map((x) => `- ${x}`)].join('\n')}\n`,
+  );
 }
 
 const lines: string[] = [];
 lines.push('# DHT cache benchmark');
 lines.push('');
 lines.push(
-  `Machine: ${machine()}. Command: \`npx tsx bench/dht.ts\` (${new Date().toISOString().slice(0, 10)}).`,
+  `Machine: ${machine()}. Command: \`npm run bench -- dht\` (BENCH_NODES=${sizes.join(',')}; ${new Date().toISOString().slice(0, 10)}).`,
 );
 lines.push(
-  `Each node is a separate process (examples/dht-node.ts) on 127.0.0.1; replication ${REPLICATION}; latencies measured inside the node (ms unless noted).`,
+  `Each node is a separate process (examples/dht-node.ts built to dist-bench/, on dist/) on 127.0.0.1; replication ${REPLICATION}; latencies measured inside the node, 10 operations per command (ms unless noted).`,
 );
 for (const r of results) {
   lines.push('');
-  lines.push(`## ${r.nodes} nodes`);
+  lines.push(r.nodes === 1 ? '## Node weight (one process alone)' : `## ${r.nodes} nodes`);
   lines.push('');
-  lines.push('| operation | p50 | p99 | note |');
+  lines.push(r.nodes === 1 ? '| process | RSS | node.start() | note |' : '| operation | p50 | p99 | note |');
   lines.push('|---|---:|---:|---|');
   for (const row of r.rows) lines.push(`| ${row.join(' | ')} |`);
   lines.push('');

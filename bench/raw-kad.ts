@@ -3,8 +3,8 @@
  * (no meshcache record, no LWW, no replication control), through the libp2p
  * node's kad-dht service.
  */
-import type { MeshNetwork } from '../src/network/index.js';
-import { RAW_NAMESPACE } from '../src/network/libp2p.js';
+import type { MeshNetwork } from '#meshcache/network/index.js';
+import { RAW_NAMESPACE } from '#meshcache/network/libp2p.js';
 
 interface KadEvent {
   name: string;

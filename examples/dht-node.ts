@@ -13,18 +13,18 @@
  * measured inside the process), watch (report when an invalidation is applied),
  * stop. Values travel encoded with the cache codec (`encodeValue`).
  */
-import '../src/polyfills.js';
+import '#meshcache/polyfills.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
+import { DhtBackend } from '#meshcache/cache/backends/dht/index.js';
+import { MemoryBackend } from '#meshcache/cache/backends/memory.js';
+import { compileGlob } from '#meshcache/cache/glob.js';
+import { decodeValue, encodeValue } from '#meshcache/codec/index.js';
+import { Node, type RequestContext } from '#meshcache/index.js';
+import { eventsTopic, type MeshNetwork } from '#meshcache/network/index.js';
 import { rawGet, rawPut } from '../bench/raw-kad.js';
-import { DhtBackend } from '../src/cache/backends/dht/index.js';
-import { MemoryBackend } from '../src/cache/backends/memory.js';
-import { compileGlob } from '../src/cache/glob.js';
-import { decodeValue, encodeValue } from '../src/codec/index.js';
-import { Node, type RequestContext } from '../src/index.js';
-import { eventsTopic, type MeshNetwork } from '../src/network/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,17 +54,28 @@ const dht = new DhtBackend({
 const memory = new MemoryBackend();
 const bootstrap = values.bootstrap.split(',').filter((s) => s.length > 0);
 
+/** `--network none`: a node of one process (no libp2p; memory backend), for weight comparisons. */
+const networked = values.network !== 'none';
 const node = new Node({
   logger,
-  network: {
-    id: values.network,
-    listen: [values.listen],
-    bootstrap,
-    ...(values.psk === undefined ? {} : { psk: values.psk }),
-  },
-  backends: { dht },
+  ...(networked
+    ? {
+        network: {
+          id: values.network,
+          listen: [values.listen],
+          bootstrap,
+          ...(values.psk === undefined ? {} : { psk: values.psk }),
+        },
+      }
+    : {}),
+  backends: networked ? { dht } : {},
   config: {
-    cache: { enabled: true, backend: values.backend, ttl: 60, failure: { opTimeoutMs: 5000 } },
+    cache: {
+      enabled: true,
+      backend: networked ? values.backend : 'memory',
+      ttl: 60,
+      failure: { opTimeoutMs: 5000 },
+    },
     services: { user: { cache: { events: [{ event: 'user.updated', keys: ['get_user:{id}'] }] } } },
   },
 });
@@ -182,7 +193,12 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
     case 'publish':
       await node.publish(String(cmd.topic), cmd.data);
       return {};
+    case 'direct-mode':
+      // `single`: one-hop requests on a new stream each (protocol 1.0.0, before); `mux`: the long-lived stream.
+      network().direct.mode = cmd.mode === 'single' ? 'single' : 'mux';
+      return {};
     case 'info': {
+      if (!networked) return { peers: [], memory: process.memoryUsage() };
       const net = network();
       return {
         peerId: net.peerId,
@@ -226,6 +242,11 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
           return { stats: await timeEach(keys, (k) => dht.set(k, value, 600)) };
         case 'get':
           return { stats: await timeEach(keys, (k) => dht.get(k)) };
+        case 'request':
+          // get_user through node.request (keys: ids): the interceptor, the key, the DHT backend.
+          return {
+            stats: await timeEach(keys, (id) => node.request('user/get_user', { id: Number(id) })),
+          };
         case 'rawPut':
           return { stats: await timeEach(keys, (k) => rawPut(network(), k, raw, signal())) };
         case 'rawGet':
@@ -288,8 +309,8 @@ const startMs = performance.now() - started;
 send({
   type: 'ready',
   name,
-  peerId: network().peerId,
-  addresses: network().addresses(),
+  peerId: networked ? network().peerId : '',
+  addresses: networked ? network().addresses() : [],
   startMs,
   sinceProcessStartMs: performance.now(),
   rss: process.memoryUsage().rss,

@@ -32,7 +32,15 @@ class DemoProcess {
 
   static spawn(name: string, args: string[]): Promise<DemoProcess> {
     const started = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT, '--name', name, ...args]);
+    const child = spawn(process.execPath, [
+      '--conditions=development',
+      '--import',
+      'tsx',
+      NODE_SCRIPT,
+      '--name',
+      name,
+      ...args,
+    ]);
     return new Promise((resolve, reject) => {
       let proc: DemoProcess | undefined;
       let buffer = '';

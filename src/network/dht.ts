@@ -89,6 +89,12 @@ export function sortByDistance(key: string, peers: Iterable<string>): string[] {
 
 export class MeshDht {
   private readonly network: KadNetwork | undefined;
+  /**
+   * Bumped when kad-dht's routing table adds or removes a peer (undefined: its
+   * events are not reachable, so callers cannot cache what they derive from it).
+   */
+  routingVersion: number | undefined;
+  private readonly detachRouting: (() => void) | undefined;
 
   constructor(
     private readonly kad: KadDHT,
@@ -104,6 +110,24 @@ export class MeshDht {
     this.network = typeof net?.sendRequest === 'function' ? (net as KadNetwork) : undefined;
     if (this.network === undefined)
       logger.warn('kad-dht network layer not reachable: puts go to all k closest peers');
+    const table = (kad as unknown as { routingTable?: Partial<EventTarget> }).routingTable;
+    if (typeof table?.addEventListener === 'function' && typeof table.removeEventListener === 'function') {
+      this.routingVersion = 0;
+      const bump = () => {
+        this.routingVersion = (this.routingVersion ?? 0) + 1;
+      };
+      table.addEventListener('peer:add', bump);
+      table.addEventListener('peer:remove', bump);
+      this.detachRouting = () => {
+        table.removeEventListener?.('peer:add', bump);
+        table.removeEventListener?.('peer:remove', bump);
+      };
+    }
+  }
+
+  /** Stops following the routing table (the network stopped). */
+  close(): void {
+    this.detachRouting?.();
   }
 
   /** Peer ids in kad-dht's routing table (undefined when not readable). */

@@ -68,6 +68,8 @@ export class LwwDatastore extends MemoryDatastore {
   refused = 0;
   /** Puts refused because they claimed a write time beyond this node's clock plus the tolerance. */
   refusedFuture = 0;
+  /** Decoded records by datastore key, filled on read and dropped on every write or delete of the key. */
+  private readonly decoded = new Map<string, LocalRecord>();
 
   /** With `clock`, incoming records are re-based into this node's clock and bounded by it (docs/dht.md, "Clocks"). */
   constructor(private readonly clock?: ClockWatch) {
@@ -87,6 +89,7 @@ export class LwwDatastore extends MemoryDatastore {
   ): Key | Promise<Key> {
     const ks = key.toString();
     if (!ks.startsWith(RECORD_KEY_PREFIX)) return super.put(key, val, options);
+    this.decoded.delete(ks);
     let incoming: LocalRecord | undefined;
     try {
       incoming = parseRecordEntry(val);
@@ -126,22 +129,34 @@ export class LwwDatastore extends MemoryDatastore {
       if (compareRecords(current.record, record) > 0) this.refused++;
       return key;
     }
+    this.decoded.delete(ks);
     return super.put(key, stored, options);
+  }
+
+  override delete(key: Key, options?: Parameters<MemoryDatastore['delete']>[1]): void | Promise<void> {
+    this.decoded.delete(key.toString());
+    return super.delete(key, options);
   }
 
   /** The meshcache record stored under a datastore key, if any (synchronous: the store is in memory). */
   readLocal(key: Key): LocalRecord | undefined {
+    const ks = key.toString();
+    const known = this.decoded.get(ks);
+    if (known !== undefined) return known;
     let raw: Uint8Array;
     try {
       raw = super.get(key) as Uint8Array;
     } catch {
       return undefined;
     }
+    let entry: LocalRecord | undefined;
     try {
-      return parseRecordEntry(raw);
+      entry = parseRecordEntry(raw);
     } catch {
       return undefined;
     }
+    if (entry !== undefined) this.decoded.set(ks, entry);
+    return entry;
   }
 
   /** Every meshcache record stored here. */
@@ -150,11 +165,15 @@ export class LwwDatastore extends MemoryDatastore {
       key: Key;
       value: Uint8Array;
     }>) {
-      let entry: LocalRecord | undefined;
-      try {
-        entry = parseRecordEntry(pair.value);
-      } catch {
-        continue;
+      const ks = pair.key.toString();
+      let entry = this.decoded.get(ks);
+      if (entry === undefined) {
+        try {
+          entry = parseRecordEntry(pair.value);
+        } catch {
+          continue;
+        }
+        if (entry !== undefined) this.decoded.set(ks, entry);
       }
       if (entry !== undefined) yield { ...entry, dsKey: pair.key };
     }

@@ -74,9 +74,17 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly sequencer = new InvalidationSequencer();
   private detach: (() => void) | undefined;
   readonly sync: SyncService;
-  private readonly direct: DirectService;
+  /** The one-hop record protocol (advanced use, benchmarks). */
+  readonly direct: DirectService;
   /** When a member last joined or left (epoch ms). */
   private changedAt = 0;
+  /** Bumped when a member joins or leaves. */
+  private membershipVersion = 0;
+  /** Holders computed per key (all members, closest first) for the membership and routing table of `holdersAt`. */
+  private readonly holdersCache = new Map<string, string[]>();
+  private holdersAt = '';
+  /** Whether the membership of `holdersAt` was complete (every routing table peer connected). */
+  private holdersComplete = false;
   /** Control messages seen lately (gossip and direct copies of one message are delivered once). */
   private readonly seenControl = new Map<string, number>();
 
@@ -114,10 +122,12 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       {
         join: (id) => {
           this.changedAt = Date.now();
+          this.membershipVersion++;
           this.emit('peer:join', id);
         },
         leave: (id) => {
           this.changedAt = Date.now();
+          this.membershipVersion++;
           this.emit('peer:leave', id);
         },
         online: () => this.emit('online'),
@@ -209,8 +219,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     if (node === undefined) return;
     const hadMembers = this.membership.stop();
     this.detach?.();
+    this.meshDht?.close();
     this.node = undefined;
     this.meshDht = undefined;
+    this.holdersCache.clear();
+    this.holdersAt = '';
     await this.sync.stop(node);
     await this.direct.stop(node);
     await node.stop();
@@ -258,9 +271,22 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     const dht = this.meshDht;
     if (dht === undefined) return undefined;
     if (settleMs > 0 && Date.now() - this.changedAt < settleMs) return undefined;
-    const routing = dht.routingTablePeers();
-    if (routing === undefined || routing.some((p) => !this.membership.has(p))) return undefined;
-    return sortByDistance(key, [...this.membership.peers(), dht.selfId]).slice(0, n);
+    // Computed once per key for a given membership and routing table (both versioned).
+    const at = dht.routingVersion === undefined ? '' : `${this.membershipVersion}:${dht.routingVersion}`;
+    if (at === '' || at !== this.holdersAt) {
+      const routing = dht.routingTablePeers();
+      this.holdersComplete = routing?.every((p) => this.membership.has(p)) === true;
+      this.holdersCache.clear();
+      this.holdersAt = at;
+    }
+    if (!this.holdersComplete) return undefined;
+    let sorted = this.holdersCache.get(key);
+    if (sorted === undefined) {
+      sorted = sortByDistance(key, [...this.membership.peers(), dht.selfId]);
+      if (this.holdersCache.size >= 10_000) this.holdersCache.clear();
+      if (at !== '') this.holdersCache.set(key, sorted);
+    }
+    return sorted.slice(0, n);
   }
 
   /** Delivers a control message once (gossip and direct copies carry the same JSON). */

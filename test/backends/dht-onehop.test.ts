@@ -1,6 +1,12 @@
 /** One-hop reads and writes: holders computed locally, direct protocol, fallbacks. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordProtocol } from '../../src/network/direct.js';
+import {
+  directReplySchema,
+  directRequestSchema,
+  MAX_IN_FLIGHT,
+  parseDirectReply,
+  parseDirectRequest,
+} from '../../src/network/direct.js';
 import { MeshNetwork, sortByDistance } from '../../src/network/index.js';
 import { testLogger, waitFor, waitForPeers } from '../helpers/p2p.js';
 import { type DhtCluster, holders, openBackend, startDhtCluster } from '../helpers/p2p-dht.js';
@@ -50,11 +56,13 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
     const order = (c.nets[1] as MeshNetwork).holdersOf(key, 3) ?? [];
     const closest = c.nets.find((n) => n.peerId === order[0]) as MeshNetwork;
     const reader = c.backends[c.nets.findIndex((n) => !order.includes(n.peerId))];
-    await closest.libp2p?.unhandle(recordProtocol('onehop'));
+    // It keeps its stream open and never answers: the read waits oneHop.timeoutMs for it, no more.
+    const serving = closest.direct.serving;
+    closest.direct.serve(() => new Promise(() => {}));
     try {
       expect(await reader?.get(key)).toBe('alive');
     } finally {
-      await closest.libp2p?.handle(recordProtocol('onehop'), () => {}).catch(() => {});
+      if (serving !== undefined) closest.direct.serve(serving);
     }
     // A holder that lost its copy gets it back from a reader.
     const second = c.nets.find((n) => n.peerId === order[1]) as MeshNetwork;
@@ -86,5 +94,93 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
     } finally {
       await b.close();
     }
+  });
+});
+
+describe('direct protocol messages', () => {
+  const requests: unknown[] = [
+    { t: 'get', k: 'a' },
+    { t: 'get', k: '' },
+    { t: 'get', k: 'x'.repeat(8193) },
+    { t: 'get', k: 1 },
+    { t: 'put', k: 'a', r: '{}' },
+    { t: 'put', k: 'a' },
+    { t: 'put', k: 'a', r: 3 },
+    { t: 'ctl', m: { c: 'dht' } },
+    { t: 'ctl', m: null },
+    { t: 'ctl', m: 'x' },
+    { t: 'nope', k: 'a' },
+    null,
+    'get',
+    [],
+  ];
+  const replies: unknown[] = [
+    { ok: true },
+    { ok: false, sent: 5 },
+    { ok: true, r: '{}', sent: 1 },
+    { ok: 'yes' },
+    { ok: true, r: 1 },
+    { ok: true, sent: Number.POSITIVE_INFINITY },
+    { ok: true, sent: '1' },
+    null,
+    {},
+  ];
+  it('checks requests and replies as the zod schemas do', () => {
+    for (const r of requests)
+      expect(parseDirectRequest(r) !== undefined, JSON.stringify(r)).toBe(
+        directRequestSchema.safeParse(r).success,
+      );
+    for (const r of replies)
+      expect(parseDirectReply(r) !== undefined, JSON.stringify(r)).toBe(
+        directReplySchema.safeParse(r).success,
+      );
+    expect(parseDirectRequest({ t: 'get', k: 'a', i: 3, extra: 1 })).toEqual({ t: 'get', k: 'a' });
+  });
+});
+
+describe('direct protocol streams', () => {
+  let nets: MeshNetwork[] = [];
+  afterAll(async () => {
+    await Promise.allSettled(nets.map((n) => n.stop()));
+  });
+
+  it('multiplexes requests on one stream per peer, more than the in-flight bound at once, and re-opens after a failure', async () => {
+    const a = new MeshNetwork({ id: 'direct-mux' }, testLogger());
+    await a.start();
+    const b = new MeshNetwork({ id: 'direct-mux', bootstrap: a.addresses() }, testLogger());
+    nets = [a, b];
+    await b.start();
+    await waitForPeers(b, 1, 30_000);
+    await waitFor(() => a.peers().length === 1, 15_000, 'a sees b');
+    let seen = 0;
+    b.direct.serve(async (req) => {
+      seen++;
+      await new Promise((r) => setTimeout(r, 5));
+      return { ok: true, r: req.t === 'get' ? req.k : undefined };
+    });
+    const n = 3 * MAX_IN_FLIGHT;
+    const replies = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        a.direct.request(b.peerId, { t: 'get', k: `k${i}` }, AbortSignal.timeout(10_000)),
+      ),
+    );
+    expect(replies.map((r) => r.r)).toEqual(Array.from({ length: n }, (_, i) => `k${i}`));
+    expect(seen).toBe(n);
+    expect(a.direct.opened).toBe(1);
+    // The peer restarts its side: the stream dies, the next request opens a new one.
+    const conn = a.libp2p?.getConnections()[0];
+    const stream = conn?.streams.find((s) => s.protocol?.includes('/rec/2.0.0'));
+    stream?.abort(new Error('test: stream reset'));
+    const again = await a.direct.request(b.peerId, { t: 'get', k: 'after' }, AbortSignal.timeout(10_000));
+    expect(again.r).toBe('after');
+    expect(a.direct.opened).toBe(2);
+    // An aborted request does not break the stream for the others.
+    b.direct.serve(() => new Promise(() => {}));
+    await expect(
+      a.direct.request(b.peerId, { t: 'get', k: 'hang' }, AbortSignal.timeout(100)),
+    ).rejects.toThrow();
+    b.direct.serve((req) => ({ ok: true, r: req.t === 'get' ? req.k : undefined }));
+    expect((await a.direct.request(b.peerId, { t: 'get', k: 'z' }, AbortSignal.timeout(10_000))).r).toBe('z');
+    expect(a.direct.opened).toBe(2);
   });
 });

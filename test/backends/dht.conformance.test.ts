@@ -46,8 +46,8 @@ describe('DhtBackend conformance (3 loopback nodes)', () => {
 
   // clear() and revoke() count what the node they are called on dropped (docs/dht.md):
   // with more nodes than `replication` that is not every entry, so counts are not exact.
-  // (Also, today, an expired record not yet swept is counted as cleared: with
-  // DHT_EXACT=1 the TTL cases fail on that count and only on it.)
+  // Here (3 nodes, replication 3) they are: DHT_EXACT=1 checks them too (an expired
+  // record not yet swept once counted as cleared; it must not).
   const capabilities = { exactCounts: process.env.DHT_EXACT === '1' };
   runBackendConformance({ name: 'dht', test: it, create: create({}), capabilities });
   runBackendConformance({

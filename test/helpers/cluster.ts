@@ -8,8 +8,16 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decodeValue } from '../../src/codec/index.js';
 
-/** The node script run by each process. */
+/** The node script run by each process (under tsx, on the sources: the `development` condition of `#meshcache/*`). */
 export const NODE_SCRIPT = fileURLToPath(new URL('../../examples/dht-node.ts', import.meta.url));
+/** A bare libp2p node with the same services (bench/bare-node.ts, built by `npm run build:bench`). */
+export const BARE_NODE_SCRIPT = fileURLToPath(
+  new URL('../../dist-bench/bench/bare-node.js', import.meta.url),
+);
+/** The same script compiled (`npm run build:bench`), importing the built package (dist/). */
+export const BUILT_NODE_SCRIPT = fileURLToPath(
+  new URL('../../dist-bench/examples/dht-node.js', import.meta.url),
+);
 
 export interface SpawnOptions {
   network: string;
@@ -29,6 +37,10 @@ export interface SpawnOptions {
   imports?: string[];
   /** Extra environment variables of the process. */
   env?: Record<string, string>;
+  /** Run the built JavaScript (BUILT_NODE_SCRIPT on dist/) with plain node, not tsx. */
+  built?: boolean;
+  /** Run this built script instead (e.g. BARE_NODE_SCRIPT), with plain node. */
+  script?: string;
 }
 
 export interface ReadyInfo {
@@ -61,16 +73,12 @@ export class NodeProcess {
 
   static spawn(options: SpawnOptions): Promise<NodeProcess> {
     const preload = (options.imports ?? []).flatMap((m) => ['--import', m]);
-    const args = [
-      '--import',
-      'tsx',
-      ...preload,
-      NODE_SCRIPT,
-      '--network',
-      options.network,
-      '--name',
-      options.name,
-    ];
+    const entry = options.script
+      ? [options.script]
+      : options.built
+        ? [BUILT_NODE_SCRIPT]
+        : ['--conditions=development', '--import', 'tsx', NODE_SCRIPT];
+    const args = [...preload, ...entry, '--network', options.network, '--name', options.name];
     if (options.bootstrap?.length) args.push('--bootstrap', options.bootstrap.join(','));
     if (options.psk !== undefined) args.push('--psk', options.psk);
     if (options.db !== undefined) args.push('--db', options.db);

@@ -4,7 +4,8 @@
  * near cache in front on every node. Design and guarantees: docs/dht.md.
  * Invalidations: invalidation.ts; replication upkeep and sweep: upkeep.ts.
  *
- * - `set` stores `{ value, expiresAt, writtenAt, writer }` on the closest peers;
+ * - `set` stores `{ value, expiresAt, writtenAt, writer }` on the closest peers,
+ *   then announces the write (other near caches drop older copies);
  *   conflicting writes resolve last-write-wins (`compareRecords`) when stored
  *   and when read.
  * - `get` serves the near cache, else a kad lookup; an expired, deleted or
@@ -162,15 +163,27 @@ export class DhtBackend implements CacheBackend {
     };
     this.near?.set(k, value, record.writtenAt, record.expiresAt, now);
     const network = this.requireNetwork();
-    if (this.options.nearCache.announceWrites)
-      this.invalidations.broadcast({ c: 'dht', op: 'put', key: k, at: record.writtenAt });
-    if (!network.started) return; // offline: the near cache keeps it until the node is back
+    const announce = () => {
+      if (this.options.nearCache.announceWrites)
+        this.invalidations.broadcast({ c: 'dht', op: 'put', key: k, at: record.writtenAt });
+    };
+    if (!network.started) {
+      announce();
+      return; // offline: the near cache keeps it until the node is back
+    }
     const write = this.access.write(k, record);
     if (this.options.writeBehind) {
+      announce();
       this.track(write);
       return;
     }
-    await write;
+    // Announced once the holders have it: the gossip copy (signed, verified and forwarded by
+    // every node) would otherwise compete with the write for the holders' CPU.
+    try {
+      await write;
+    } finally {
+      announce();
+    }
   }
 
   async delete(key: string): Promise<boolean> {

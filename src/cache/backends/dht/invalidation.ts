@@ -5,7 +5,7 @@
  * node was away. Timestamps of a peer whose clock is off are taken in this
  * node's clock (network/clock.ts).
  */
-import type { MeshNetwork } from '../../../network/index.js';
+import { isExpired, type MeshNetwork } from '../../../network/index.js';
 import { type Control, parseControl } from './control.js';
 import { parseRuleLog, type Rule } from './rules.js';
 import type { DhtState, InvalidationInfo } from './state.js';
@@ -84,13 +84,15 @@ export class Invalidations {
     if (matches === undefined) return 0;
     // New here: it applies to what is held, up to the clock tolerance after `at` (as a delete does).
     const until = rule.at + options.clockToleranceMs;
-    const dropped = new Set(near?.dropMatching(matches, until) ?? []);
+    const now = Date.now();
+    const dropped = new Set(near?.dropMatching(matches, until, now) ?? []);
     if (network?.started) {
       const dht = network.dht;
       for (const { key, record } of [...dht.localRecords()]) {
         if (record.writtenAt < until && matches(key)) {
           dht.deleteLocal(key);
-          if (record.deleted !== true) dropped.add(key);
+          // Counted when it was live: a tombstone, or an expired record the sweep has not removed yet, was no entry.
+          if (record.deleted !== true && !isExpired(record, now)) dropped.add(key);
         }
       }
     }

@@ -70,12 +70,13 @@ export class NearCache {
   }
 
   /** Drops every entry whose key matches and that was written before `before`; returns the dropped keys. */
-  dropMatching(matches: (key: string) => boolean, before: number): string[] {
+  dropMatching(matches: (key: string) => boolean, before: number, now = Date.now()): string[] {
     const out: string[] = [];
     for (const [key, e] of this.map) {
       if (e.writtenAt < before && matches(key)) {
         this.map.delete(key);
-        out.push(key);
+        // An entry past its expiry was already gone for readers: removed, not counted.
+        if (e.expiresAt > now) out.push(key);
       }
     }
     return out;
