@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/dht-onehop.ts
  */
+import * as v from 'valibot';
 import '../src/polyfills.js';
 import { loadavg } from 'node:os';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -135,9 +136,9 @@ try {
   const replyMsg = JSON.parse(JSON.stringify(b.dht.answerDirect({ t: 'get', k })));
   const bdht = b.dht;
   const local: Array<[string, number]> = [
-    ['zod parse of a get request', micro(20_000, () => directRequestSchema.parse(reqMsg))],
+    ['schema (valibot) parse of a get request', micro(20_000, () => v.parse(directRequestSchema, reqMsg))],
     ['hand check of a get request', micro(20_000, () => parseDirectRequest(reqMsg))],
-    ['zod parse of a get reply', micro(20_000, () => directReplySchema.parse(replyMsg))],
+    ['schema (valibot) parse of a get reply', micro(20_000, () => v.parse(directReplySchema, replyMsg))],
     ['hand check of a get reply', micro(20_000, () => parseDirectReply(replyMsg))],
     ['JSON frame + parse of a reply', micro(20_000, () => JSON.parse(JSON.stringify(replyMsg)))],
     ['datastore read (readLocal)', micro(20_000, () => bdht.readLocal(k))],

@@ -96,26 +96,6 @@ export function fromIssues(list: readonly Issue[], context: ValidationContext): 
   });
 }
 
-/** The same conversion for a zod failure (the DHT options and wire messages still use zod). */
-export function fromZodError(
-  err: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> },
-  context: ValidationContext,
-): MeshError {
-  const issues = err.issues.map(
-    (i) =>
-      ({
-        kind: 'validation',
-        type: 'zod',
-        input: undefined,
-        expected: null,
-        received: 'unknown',
-        message: i.message,
-        path: i.path.map((key) => ({ type: 'object', origin: 'value', input: {}, key, value: undefined })),
-      }) as unknown as Issue,
-  );
-  return fromIssues(issues, context);
-}
-
 /** INVALID_PARAMS for the params of a call to `path`. */
 export function badParams(path: string, issues: readonly Issue[]): MeshError {
   return fromIssues(issues, { code: 'INVALID_PARAMS', source: path, details: { path } });

@@ -29,7 +29,7 @@ export { canonical, encodeKeyValue } from './cache/keys.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
 export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
 export { CodecError, decodeValue, encodeValue } from './codec/index.js';
-export { ERROR_CODES, fromZodError, MeshError, type MeshErrorCode } from './errors.js';
+export { ERROR_CODES, fromIssues, MeshError, type MeshErrorCode } from './errors.js';
 export { Node, type NodeOptions } from './mesh-node.js';
 export type { MeshNetwork, MeshNetworkEvents } from './network/index.js';
 export type { NetworkOptions } from './network/options.js';

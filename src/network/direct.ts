@@ -14,7 +14,7 @@
  *   and one reply per new stream, framed the same way without the id.
  *
  * Messages are bounded (MAX_MESSAGE) and checked field by field (the same
- * rules as the zod schemas below, without zod on the hot path; records inside
+ * rules as the schemas below (valibot), without a validator on the hot path; records inside
  * are decoded and validated by their reader). The protocol runs on the
  * network's connections, so the PSK and the per-network name isolate it as
  * they do kad-dht. Records travel in the kad-dht record format and are stored
@@ -24,7 +24,7 @@
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as v from 'valibot';
 import type { MeshLibp2p } from './libp2p.js';
 
 export const MAX_MESSAGE = 4 * 1024 * 1024;
@@ -42,24 +42,26 @@ export function singleShotProtocol(networkId: string): string {
   return `/meshcache/${networkId}/rec/1.0.0`;
 }
 
-const key = z.string().min(1).max(8192);
-export const directRequestSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('get'), k: key }),
+const key = v.pipe(v.string(), v.minLength(1), v.maxLength(8192));
+const finite = v.pipe(v.number(), v.finite());
+/** The rules of a request (the hot path checks by hand, `parseDirectRequest`; a test keeps both in agreement). */
+export const directRequestSchema = v.variant('t', [
+  v.object({ t: v.literal('get'), k: key }),
   /** `r`: the record JSON (encodeRecord with from/sent). */
-  z.object({ t: z.literal('put'), k: key, r: z.string().max(MAX_MESSAGE) }),
+  v.object({ t: v.literal('put'), k: key, r: v.pipe(v.string(), v.maxLength(MAX_MESSAGE)) }),
   /** A control message (invalidation) sent straight to a member, besides gossip. */
-  z.object({ t: z.literal('ctl'), m: z.record(z.string(), z.unknown()) }),
+  v.object({ t: v.literal('ctl'), m: v.record(v.string(), v.unknown()) }),
 ]);
-export type DirectRequest = z.infer<typeof directRequestSchema>;
+export type DirectRequest = v.InferOutput<typeof directRequestSchema>;
 
-export const directReplySchema = z.object({
-  ok: z.boolean(),
+export const directReplySchema = v.object({
+  ok: v.boolean(),
   /** get: the record JSON held there (absent: none). */
-  r: z.string().max(MAX_MESSAGE).optional(),
+  r: v.optional(v.pipe(v.string(), v.maxLength(MAX_MESSAGE))),
   /** The holder's wall clock when it answered. */
-  sent: z.number().finite().optional(),
+  sent: v.optional(finite),
 });
-export type DirectReply = z.infer<typeof directReplySchema>;
+export type DirectReply = v.InferOutput<typeof directReplySchema>;
 
 /** Answers a request from `from`. */
 export type DirectHandler = (req: DirectRequest, from: string) => DirectReply | Promise<DirectReply>;

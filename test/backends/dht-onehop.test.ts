@@ -1,4 +1,6 @@
 /** One-hop reads and writes: holders computed locally, direct protocol, fallbacks. */
+
+import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   directReplySchema,
@@ -128,11 +130,11 @@ describe('direct protocol messages', () => {
   it('checks requests and replies as the zod schemas do', () => {
     for (const r of requests)
       expect(parseDirectRequest(r) !== undefined, JSON.stringify(r)).toBe(
-        directRequestSchema.safeParse(r).success,
+        v.safeParse(directRequestSchema, r).success,
       );
     for (const r of replies)
       expect(parseDirectReply(r) !== undefined, JSON.stringify(r)).toBe(
-        directReplySchema.safeParse(r).success,
+        v.safeParse(directReplySchema, r).success,
       );
     expect(parseDirectRequest({ t: 'get', k: 'a', i: 3, extra: 1 })).toEqual({ t: 'get', k: 'a' });
   });
