@@ -71,6 +71,8 @@ export class DhtBackend implements CacheBackend {
       counters: newCounters(),
       network: undefined,
       logger: undefined,
+      // AbortSignal.timeout is unref'd; fine here: every DHT operation runs over libp2p's sockets,
+      // which keep the process alive while the node runs (src/node/deadline-signal.ts says why elsewhere).
       signal: () => AbortSignal.timeout(timeout),
     };
     this.invalidations = new Invalidations(this.state);
