@@ -1,5 +1,5 @@
 /**
- * Cache configuration: schema (valibot), sources and precedence.
+ * Cache configuration: sources and precedence (the schemas: config-schema.ts).
  *
  * Sources, lowest to highest: built-in defaults < file (`config: 'path'`, or
  * `CACHE_CONFIG`) < environment (`CACHE_*`) < code (`config: { cache, services }`
@@ -17,142 +17,19 @@ import { fromIssues, MeshError } from '../errors.js';
 import type { DhtOptions } from './backends/dht-options.js';
 import type { MemoryBackendOptions } from './backends/memory-options.js';
 import type { RedisBackendOptions } from './backends/redis-options.js';
-import { policyShape, tagListSchema } from './policies/schema.js';
+import {
+  type AnyFunction,
+  type actionCacheSchema,
+  declaredActionCacheSchema,
+  type eventRuleSchema,
+  type fileSchema,
+  fileShape,
+  globalCacheSchema,
+  globalShape,
+  name,
+  serviceCacheSchema,
+} from './config-schema.js';
 import { isValidTtl, TTL_RULE } from './ttl.js';
-
-/** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
-const ttlError = (issue: { input?: unknown }) =>
-  `expected ${TTL_RULE}, got ${typeof issue.input === 'string' ? JSON.stringify(issue.input) : String(issue.input)}`;
-const ttlSchema = v.pipe(v.number(ttlError), v.check<number, typeof ttlError>(isValidTtl, ttlError));
-
-// biome-ignore lint/suspicious/noExplicitAny: user functions take the params and context of their action
-type AnyFunction = (...args: any[]) => unknown;
-const fn = v.custom<AnyFunction>((x) => typeof x === 'function', 'expected a function');
-const name = v.pipe(v.string(), v.minLength(1));
-const names = v.array(name);
-const count = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
-
-const eventRuleSchema = v.pipe(
-  v.strictObject({
-    event: name,
-    keys: v.optional(v.pipe(names, v.minLength(1))),
-    tags: v.optional(v.pipe(tagListSchema, v.minLength(1))),
-    services: v.optional(names),
-  }),
-  v.check((r) => r.keys !== undefined || r.tags !== undefined, 'an event rule needs keys, tags or both'),
-);
-
-/** Options shared by all three levels. */
-const commonShape = {
-  enabled: v.optional(v.boolean()),
-  ttl: v.optional(ttlSchema),
-  staleTtl: v.optional(ttlSchema),
-  backend: v.optional(name),
-  /** `frozen` (default): hits share one deep-frozen copy; `copy`: every call gets its own copy. */
-  results: v.optional(v.picklist(['frozen', 'copy'])),
-  ...policyShape,
-};
-
-const actionObjectShape = {
-  ...commonShape,
-  keys: v.optional(names),
-  key: v.optional(fn),
-  condition: v.optional(fn),
-  /** `false`: no near tier for this action (src/cache/near/). */
-  near: v.optional(v.boolean()),
-};
-const actionCacheSchema = v.union([v.boolean(), v.strictObject(actionObjectShape)]);
-/** Declared in code on an action: `ttl` and `tags` may also be functions (never in a file). */
-const declaredActionCacheSchema = v.union([
-  v.boolean(),
-  v.strictObject({
-    ...actionObjectShape,
-    ttl: v.optional(
-      v.custom<number | AnyFunction>(
-        (x) => typeof x === 'function' || isValidTtl(x),
-        (issue) => `${ttlError(issue)} or a function of the result`,
-      ),
-    ),
-    tags: v.optional(v.union([tagListSchema, fn])),
-  }),
-]);
-
-const serviceCacheSchema = v.union([
-  v.boolean(),
-  v.strictObject({
-    ...commonShape,
-    keys: v.optional(names),
-    events: v.optional(v.array(eventRuleSchema)),
-    /** `false`: no near tier for this service's actions (src/cache/near/). */
-    near: v.optional(v.boolean()),
-  }),
-]);
-
-const failureSchema = v.strictObject({
-  /** Longest a backend operation may take before it counts as failed, in ms. */
-  opTimeoutMs: v.optional(count(1)),
-  /** Consecutive failures that make the node skip a backend. */
-  failureThreshold: v.optional(count(1)),
-  /** How long a failing backend is skipped before it is tried again, in ms. */
-  cooldownMs: v.optional(count(1)),
-  /** Longest a management operation (clear, delete, revoke) may take on one backend, in ms. */
-  managementTimeoutMs: v.optional(count(1)),
-});
-
-const accessSchema = v.strictObject({
-  /** Services allowed to call any service's cache management actions (`'*'`: every caller). */
-  allow: v.optional(names),
-  /** Code only: decides every management call; overrides `allow`. */
-  authorize: v.optional(fn),
-});
-
-const nearSchema = v.strictObject({
-  /** A near tier in front of every remote backend (Redis, DHT, custom `remote: true`). */
-  enabled: v.optional(v.boolean()),
-  /** Most entries one near tier keeps (LRU). */
-  maxEntries: v.optional(count(1)),
-  /** Most bytes one near tier keeps (estimated; 0 = no byte bound). */
-  maxBytes: v.optional(count(0)),
-  /** Longest a near copy is kept, in seconds (never longer than the remote entry lives). */
-  maxAgeSeconds: v.optional(v.pipe(v.number(), v.gtValue(0))),
-  /** Redis coherence: `auto` (client tracking, else pub/sub), `tracking`, `pubsub`. */
-  redis: v.optional(v.picklist(['auto', 'tracking', 'pubsub'])),
-});
-
-const globalShape = {
-  ...commonShape,
-  /** Prefix of every stored key. */
-  prefix: v.optional(v.pipe(v.string(), v.maxLength(64))),
-  /** Copies of each entry in the DHT. */
-  replication: v.optional(count(1, 20)),
-  /** Action keys longer than this are shortened with a hash. */
-  maxKeyLength: v.optional(count(32, 4096)),
-  // The spec's example file carries this section; only the values describing what meshcache does are accepted.
-  consistency: v.optional(
-    v.strictObject({
-      strategy: v.optional(v.literal('eventual')),
-      conflict_resolution: v.optional(v.literal('last_write_wins')),
-    }),
-  ),
-  events: v.optional(v.array(eventRuleSchema)),
-  access: v.optional(accessSchema),
-  failure: v.optional(failureSchema),
-  /** The in-process tier in front of remote backends (src/cache/near/, README "Near tier"). */
-  near: v.optional(nearSchema),
-};
-const globalCacheSchema = v.strictObject(globalShape);
-
-const serviceSchema = v.strictObject({
-  cache: v.optional(serviceCacheSchema),
-  actions: v.optional(v.record(v.string(), v.strictObject({ cache: v.optional(actionCacheSchema) }))),
-});
-
-const fileShape = {
-  cache: v.optional(globalCacheSchema),
-  services: v.optional(v.record(v.string(), serviceSchema)),
-};
-const fileSchema = v.strictObject(fileShape);
 
 /** Options sections of the built-in backends (each validated by its backend's registered schema). */
 interface BuiltinSections {

@@ -275,7 +275,11 @@ export class RedisBackend implements CacheBackend {
   /** Stores `value` for `ttlSeconds` (fractions allowed, rounded to ms; 0 = no expiry). */
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
     assertTtl(ttlSeconds, key);
-    const encoded = encodeValue(value);
+    await this.#write(key, encodeValue(value), ttlSeconds);
+  }
+
+  /** Writes an encoded value under `key` for `ttlSeconds` (rounded to ms; 0 = no expiry). */
+  async #write(key: string, encoded: string, ttlSeconds: number): Promise<void> {
     const px = ttlSeconds === 0 ? 0 : Math.max(1, Math.round(ttlSeconds * 1000));
     const full = this.#prefix + key;
     try {
@@ -320,16 +324,7 @@ export class RedisBackend implements CacheBackend {
       tagKeys.map((k) => this.#prefix + k),
       encodeValue(value),
     );
-    const px = ttlSeconds === 0 ? 0 : Math.max(1, Math.round(ttlSeconds * 1000));
-    const full = this.#prefix + key;
-    try {
-      if (this.#batcher) return await this.#batcher.set(full, encoded, px);
-      const client = this.#ready('set');
-      if (px === 0) await client.set(full, encoded);
-      else await client.set(full, encoded, 'PX', px);
-    } catch (err) {
-      throw this.#fail('set', err);
-    }
+    await this.#write(key, encoded, ttlSeconds);
   }
 
   /** Tags: records the server clock (plus one microsecond) in each tag record, kept `retentionSeconds`. */

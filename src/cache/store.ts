@@ -1,0 +1,186 @@
+/**
+ * The miss side of the caching interceptor: runs the handler as the key's
+ * in-flight call (or, with `coalesce: 'cluster'`, once across the nodes),
+ * decides the entry's TTL, tags and envelope, and stores it in the backend
+ * (and the near tier). Also what a get may answer (`readable`, `asEnvelope`).
+ */
+import type { RequestContext } from '../node/context.js';
+import type { ActionInvoker } from '../node/interceptors.js';
+import type { Params } from '../node/types.js';
+import type { ActionCache, Shared } from './action-cache.js';
+import type { TaggedRead } from './backends/backend.js';
+import { clusterSingleFlight } from './policies/coalesce.js';
+import { decideTtl } from './policies/grace.js';
+import { CacheEnvelope, snapshot } from './snapshot.js';
+import { TAG_RETENTION_SECONDS } from './tags/tags.js';
+
+export function readableTagged(read: unknown): boolean {
+  return (
+    read !== null &&
+    typeof read === 'object' &&
+    typeof (read as TaggedRead).invalidatedAt === 'number' &&
+    readable((read as TaggedRead).value)
+  );
+}
+
+/** True for what a get may answer: a miss, our envelope, or its JSON round trip (else: a failed get). */
+export function readable(value: unknown): boolean {
+  return value === undefined || value === null || asEnvelope(value) !== undefined;
+}
+
+/** Accepts what a backend returned: our envelope, or its JSON round trip. */
+export function asEnvelope(value: unknown): CacheEnvelope | undefined {
+  if (value instanceof CacheEnvelope) return value;
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    'value' in value &&
+    typeof (value as { freshUntil?: unknown }).freshUntil === 'number'
+  ) {
+    const v = value as {
+      value: unknown;
+      freshUntil: number;
+      staleUntil?: number;
+      tags?: string[];
+      writtenAt?: number;
+    };
+    return new CacheEnvelope(v.value, v.freshUntil, false, v.staleUntil ?? 0, v.tags, v.writtenAt ?? 0);
+  }
+  return undefined;
+}
+
+function release(ac: ActionCache, key: string, p: Promise<Shared>): void {
+  if (ac.inflight.get(key) === p) ac.inflight.delete(key);
+}
+
+/**
+ * Runs the handler as the key's in-flight call (later misses join it). A call
+ * that is no longer the key's in-flight call when the handler answers (an
+ * invalidation cleared it, or a refresh started after it) does not store.
+ */
+export function startRun(
+  ac: ActionCache,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+  replacing = true,
+  readAt?: number,
+): Promise<Shared> {
+  const current = () => ac.inflight.get(key) === run;
+  const cluster = ac.policies.cluster;
+  const run: Promise<Shared> =
+    cluster === undefined || ctx.cacheMode === 'refresh'
+      ? runAndStore(ac, key, ctx, params, next, current, replacing, readAt)
+      : clusterSingleFlight(
+          cluster,
+          key,
+          ctx,
+          () => runAndStore(ac, key, ctx, params, next, current, replacing, readAt),
+          () => readStored(ac, key),
+          () => ac.stats.coalesced++,
+        );
+  ac.inflight.set(key, run);
+  run.then(
+    () => release(ac, key, run),
+    () => release(ac, key, run),
+  );
+  return run;
+}
+
+/** `coalesce: 'cluster'`: the fresh value another node stored meanwhile, or undefined. */
+async function readStored(ac: ActionCache, key: string): Promise<Shared | undefined> {
+  let value: unknown;
+  if (ac.policies.tags !== undefined && ac.policies.tags.local === undefined) {
+    const read = (await ac.guard.run('get', (b) => b.getTagged!(key), readableTagged)) as TaggedRead;
+    const env = read.value === undefined || read.value === null ? undefined : asEnvelope(read.value);
+    if (env !== undefined && read.invalidatedAt > env.writtenAt) return undefined;
+    value = read.value;
+  } else value = await ac.guard.run('get', (b) => b.get(key), readable);
+  if (value === undefined || value === null) return undefined;
+  const env = asEnvelope(value);
+  if (env === undefined || (env.freshUntil !== 0 && env.freshUntil <= Date.now())) return undefined;
+  const shared = snapshot(env.value);
+  return { value: shared.value, plain: shared.plain && !env.copyOnRead };
+}
+
+/** Calls the handler and stores its result (unless an invalidation or a newer call happened meanwhile). */
+async function runAndStore(
+  ac: ActionCache,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+  current: () => boolean,
+  replacing: boolean,
+  readAt?: number,
+): Promise<Shared> {
+  const generation = ac.service.generation;
+  const nearToken = ac.near?.tier.token();
+  const policies = ac.policies;
+  const tags = policies.tags;
+  // Tagged: the tag clock before the handler reads its data (the read that missed, else now).
+  const writtenAt = tags === undefined ? 0 : (readAt ?? tags.local?.now() ?? Date.now() * 1000);
+  const result = await next(ctx, params);
+  const shared = snapshot(result);
+  if (ac.service.generation !== generation || !current()) return shared;
+  let fresh = ac.ttl;
+  if (policies.ttlOf !== undefined) {
+    const decided = decideTtl(policies.ttlOf, result, params, ctx, ac.logger);
+    if (decided === undefined) return shared;
+    fresh = decided;
+  }
+  let tagKeys: string[] | undefined;
+  if (tags !== undefined) {
+    tagKeys = tags.of(params, result, ctx);
+    if (tagKeys === undefined) return shared;
+    // A tagged entry never outlives the tag records that can invalidate it.
+    if (fresh === 0 || fresh > TAG_RETENTION_SECONDS) fresh = TAG_RETENTION_SECONDS;
+  }
+  const staleTtl = fresh > 0 ? ac.staleTtl : 0;
+  const grace = fresh > 0 ? policies.grace : 0;
+  const stale = staleTtl > 0 || grace > 0;
+  let ttl = stale ? fresh + staleTtl + grace : fresh;
+  if (tags !== undefined && ttl > TAG_RETENTION_SECONDS) ttl = TAG_RETENTION_SECONDS;
+  const now = Date.now();
+  const stored =
+    ac.sync !== undefined && shared.plain && !stale && tagKeys === undefined && result !== undefined
+      ? shared.value
+      : new CacheEnvelope(
+          shared.value,
+          stale ? now + fresh * 1000 : 0,
+          !shared.plain,
+          stale ? now + (fresh + staleTtl) * 1000 : 0,
+          tagKeys,
+          writtenAt,
+        );
+  if (ac.sync !== undefined) {
+    const fastKey = ac.fastKeyOf === undefined ? undefined : ac.fastKeyOf(params);
+    try {
+      if (fastKey !== undefined) ac.indexed!.setIn(ac.fastTable!, fastKey, key, stored, ttl);
+      else ac.sync.set(key, stored, ttl);
+      ac.stats.stores++;
+      if (replacing) ac.replaced?.(key);
+    } catch (err) {
+      ac.stats.errors++;
+      ac.guard.failed('set', err);
+    }
+    return shared;
+  }
+  if (!ac.guard.available) return shared;
+  const started = performance.now();
+  try {
+    await ac.guard.run('set', (b) =>
+      tagKeys !== undefined ? b.setTagged!(key, stored, ttl, tagKeys) : b.set(key, stored, ttl),
+    );
+    ac.onLatency('set', performance.now() - started);
+    ac.stats.stores++;
+    // This node's own write: its near tier is updated here (Redis NOLOOP does not echo it back).
+    if (ac.near !== undefined && ac.service.generation === generation)
+      ac.near.fill(key, params, stored, ttl, nearToken!);
+    if (replacing || ac.near?.announceWrites) ac.replaced?.(key);
+  } catch {
+    ac.stats.errors++;
+  }
+  return shared;
+}
