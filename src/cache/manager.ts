@@ -13,7 +13,7 @@ import type { ActionInvoker, Interceptor } from '../node/interceptors.js';
 import type { NodePart, PartComponents } from '../node/part.js';
 import type { ActionEntry, ServiceEntry } from '../node/registry.js';
 import { BackendPool } from './backend-pool.js';
-import { type CacheBackend, hasLeases, hasTags, isIndexed, isSynchronous } from './backends/backend.js';
+import { type CacheBackend, isIndexed, isSynchronous } from './backends/backend.js';
 import { BackendRegistry } from './backends/registry.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './config.js';
 import type { GuardedBackend } from './guard.js';
@@ -23,12 +23,12 @@ import { compileFastKey, compileKeyBuilder } from './keys.js';
 import { addManagementActions } from './management.js';
 import { ActionStats } from './metrics.js';
 import { NearManager } from './near/index.js';
-import { type ClusterCoalescing, DEFAULT_LEASE_MS } from './policies/coalesce.js';
+import { compilePolicies } from './policies/compile.js';
 import { createPrometheusRegistry } from './prometheus.js';
 import { type ResolvedActionCache, resolveAction, serviceLayers } from './resolve.js';
 import { type CacheStats, collectStats } from './stats.js';
-import { fillRuleTags, recordTagInvalidation, stopRunningMisses } from './tags/invalidate.js';
-import { type ActionTags, compileTags, localTagStore, tagBase } from './tags/tags.js';
+import { applyTagRule, checkTags, recordTagInvalidation, stopRunningMisses } from './tags/invalidate.js';
+import { tagBase } from './tags/tags.js';
 
 export type { ManagementRequest } from './management.js';
 export type { CacheStats } from './stats.js';
@@ -150,29 +150,9 @@ export class CacheManager implements NodePart {
       const { keys, tags } = rule;
       host.subscribeInternal(entry.name, rule.event, async (ctx, data) => {
         if (keys !== undefined) await invalidation.applyRule(entry.name, keys, ctx, data);
-        if (tags !== undefined) await this.applyTagRule(entry.name, tags, ctx, data);
+        if (tags !== undefined)
+          await applyTagRule((t) => this.invalidateServiceTags(entry.name, t), tags, ctx, data, host.logger);
       });
-    }
-  }
-
-  /** An event rule's `tags`: invalidates the filled tags in the service. */
-  private async applyTagRule(
-    service: string,
-    templates: readonly string[],
-    ctx: RequestContext,
-    data: unknown,
-  ): Promise<void> {
-    const tags = fillRuleTags(templates, data, (template, field) =>
-      this.host?.logger.warn(
-        { event: ctx.event?.topic, template, field },
-        'event rule skipped a tag: the event data lacks the field',
-      ),
-    );
-    if (tags.length === 0) return;
-    try {
-      await this.invalidateServiceTags(service, tags);
-    } catch (err) {
-      this.host?.logger.error({ err, event: ctx.event?.topic, tags }, 'event rule could not invalidate tags');
     }
   }
 
@@ -229,39 +209,16 @@ export class CacheManager implements NodePart {
     const fastKeyOf =
       indexed === undefined ? undefined : compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength);
     const p = r.policies;
-    let cluster: ClusterCoalescing | undefined;
-    // A synchronous backend is in-process: 'node' is already 'cluster' there.
-    if (p.coalesce === 'cluster' && sync === undefined) {
-      if (!hasLeases(backend)) {
-        throw new MeshError(
-          'CONFIG_INVALID',
-          `${action.path}: coalesce 'cluster' needs a backend with leases (redis); '${guard.name}' has none`,
-          { field: 'coalesce', path: action.path, backend: guard.name },
-        );
-      }
-      const timeout = action.options.timeout;
-      const networkScope = `${this.config!.global.prefix}${this.host!.networkId()}/`;
-      cluster = {
-        backend,
-        leaseBase: `${networkScope}$lease/`,
-        networkScopeLength: networkScope.length,
-        leaseMs: typeof timeout === 'number' && timeout > 0 ? timeout : DEFAULT_LEASE_MS,
-      };
-    }
-    let tags: ActionTags | undefined;
-    if (p.tags !== undefined) {
-      if (sync === undefined && !hasTags(backend)) {
-        throw new MeshError(
-          'CONFIG_INVALID',
-          `${action.path}: backend '${guard.name}' cannot hold tags (it has no getTagged/setTagged/invalidateTags capability; see docs/tags.md)`,
-          { field: 'tags', path: action.path, backend: guard.name },
-        );
-      }
-      tags = {
-        of: compileTags(p.tags, this.tagBase, svc.name, action.path, this.host!.logger),
-        local: sync === undefined ? undefined : localTagStore(sync),
-      };
-    }
+    const { cluster, tags } = compilePolicies(p, {
+      path: action.path,
+      service: svc.name,
+      timeout: action.options.timeout,
+      guard,
+      sync,
+      networkScope: `${this.config!.global.prefix}${this.host!.networkId()}/`,
+      tagBase: this.tagBase,
+      logger: this.host!.logger,
+    });
     const near = this.near!;
     return {
       // Tagged entries are checked against their tag records on every read, so no near copy of them.
@@ -372,18 +329,4 @@ export class CacheManager implements NodePart {
   metrics(): Promise<string> {
     return this.registry.metrics();
   }
-}
-
-/** A list of tags for invalidation: non-empty strings; INVALID_PARAMS otherwise. */
-function checkTags(tags: unknown): string[] {
-  if (
-    !Array.isArray(tags) ||
-    tags.length === 0 ||
-    !tags.every((t) => typeof t === 'string' && t.length > 0)
-  ) {
-    throw new MeshError('INVALID_PARAMS', 'tags must be a non-empty array of non-empty strings', {
-      field: 'tags',
-    });
-  }
-  return [...new Set(tags as string[])];
 }

@@ -6,7 +6,9 @@
  * service-scoped (`<service>/cache/invalidate`, service-level event rules):
  * the backends of that service only.
  */
+import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
+import type { RequestContext } from '../../node/context.js';
 import { type CacheBackend, hasTags, isSynchronous } from '../backends/backend.js';
 import { fillTemplate } from '../event-rules.js';
 import type { GuardedBackend } from '../guard.js';
@@ -75,4 +77,40 @@ export function fillRuleTags(
     else out.push(filled.key);
   }
   return out;
+}
+
+/** A list of tags for invalidation: non-empty strings; INVALID_PARAMS otherwise. */
+export function checkTags(tags: unknown): string[] {
+  if (
+    !Array.isArray(tags) ||
+    tags.length === 0 ||
+    !tags.every((t) => typeof t === 'string' && t.length > 0)
+  ) {
+    throw new MeshError('INVALID_PARAMS', 'tags must be a non-empty array of non-empty strings', {
+      field: 'tags',
+    });
+  }
+  return [...new Set(tags as string[])];
+}
+
+/** An event rule's `tags`: fills them from the event's data and invalidates them with `invalidate`. */
+export async function applyTagRule(
+  invalidate: (tags: readonly string[]) => Promise<unknown>,
+  templates: readonly string[],
+  ctx: RequestContext,
+  data: unknown,
+  logger: Logger,
+): Promise<void> {
+  const tags = fillRuleTags(templates, data, (template, field) =>
+    logger.warn(
+      { event: ctx.event?.topic, template, field },
+      'event rule skipped a tag: the event data lacks the field',
+    ),
+  );
+  if (tags.length === 0) return;
+  try {
+    await invalidate(tags);
+  } catch (err) {
+    logger.error({ err, event: ctx.event?.topic, tags }, 'event rule could not invalidate tags');
+  }
 }
