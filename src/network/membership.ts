@@ -32,6 +32,8 @@ export class Membership {
   private dht: MeshDht | undefined;
   private redialTimer: NodeJS.Timeout | undefined;
   private discoverTimer: NodeJS.Timeout | undefined;
+  private discoverAgain = false;
+  private followUpTimer: NodeJS.Timeout | undefined;
   private discovering = false;
   private detach: (() => void) | undefined;
 
@@ -75,6 +77,8 @@ export class Membership {
     clearInterval(this.redialTimer);
     clearTimeout(this.discoverTimer);
     this.discoverTimer = undefined;
+    clearTimeout(this.followUpTimer);
+    this.followUpTimer = undefined;
     this.detach?.();
     this.detach = undefined;
     this.node = undefined;
@@ -92,7 +96,14 @@ export class Membership {
       if (node.getConnections(evt.detail.peerId).length === 0) return;
       this.members.add(id);
       this.logger.debug({ peer: id }, 'peer joined');
-      if (this.members.size === 1) this.events.online();
+      if (this.members.size === 1) {
+        this.events.online();
+        // Members that joined the bootstrap peer at the same moment as this one were not
+        // in its routing table for the first lookup: look once more a little later.
+        clearTimeout(this.followUpTimer);
+        this.followUpTimer = setTimeout(() => this.discoverSoon(0), 2_000);
+        this.followUpTimer.unref();
+      }
       this.events.join(id);
       this.discoverSoon();
     };
@@ -111,21 +122,31 @@ export class Membership {
     };
   }
 
-  /** A discovery lookup shortly (after a member joins, and every `discoveryIntervalMs`). */
-  private discoverSoon(): void {
-    if (this.discoverTimer !== undefined || this.discovering || this.dht === undefined) return;
+  /**
+   * A discovery lookup shortly (after a member joins, and every `discoveryIntervalMs`).
+   * Asked while one runs, it runs once more afterwards: members that joined at the same
+   * moment may not have been known to the peers the first lookup asked.
+   */
+  private discoverSoon(delayMs = 200): void {
+    if (this.discovering) {
+      this.discoverAgain = true;
+      return;
+    }
+    if (this.discoverTimer !== undefined || this.dht === undefined) return;
     this.discoverTimer = setTimeout(() => {
       this.discoverTimer = undefined;
       const dht = this.dht;
       if (dht === undefined || this.members.size === 0) return;
       this.discovering = true;
+      this.discoverAgain = false;
       dht
         .selfLookup(AbortSignal.timeout(this.options.dialTimeoutMs))
         .catch((err: Error) => this.logger.debug({ err: err.message }, 'peer discovery lookup failed'))
         .finally(() => {
           this.discovering = false;
+          if (this.discoverAgain) this.discoverSoon(1_000);
         });
-    }, 200);
+    }, delayMs);
     this.discoverTimer.unref();
   }
 

@@ -26,6 +26,7 @@ import { createCluster, createStandalone } from './redis-connect.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
 import { LEASE_CHANNEL, LeaseWaiters } from './redis-lease.js';
 import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
+import { scanUnlink } from './redis-scan.js';
 import {
   payloadOf,
   type RawTaggedRead,
@@ -431,53 +432,10 @@ export class RedisBackend implements CacheBackend {
   async #scanUnlink(op: string, match: string, exact?: (key: string) => boolean): Promise<number> {
     const nodes = this.#nodes(op);
     try {
-      const counts = await Promise.all(nodes.map((node) => this.#scanUnlinkNode(node, match, exact)));
-      return counts.reduce((a, b) => a + b, 0);
+      return await scanUnlink(nodes, this.isCluster, this.options.scanCount, match, exact);
     } catch (err) {
       throw this.#fail(op, err);
     }
-  }
-
-  /**
-   * One node: SCAN batches; each batch is UNLINKed while the next SCAN runs (at most
-   * one UNLINK in flight), so the server never does more than one batch of work
-   * per command and other clients are served in between.
-   */
-  async #scanUnlinkNode(node: Redis, match: string, exact?: (key: string) => boolean): Promise<number> {
-    let cursor = '0';
-    let removed = 0;
-    let inflight: Promise<number> | undefined;
-    try {
-      do {
-        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.options.scanCount);
-        cursor = next;
-        const keys = exact ? found.filter(exact) : found;
-        if (keys.length === 0) continue;
-        if (inflight) removed += await inflight;
-        inflight = this.#unlink(node, keys);
-      } while (cursor !== '0');
-      if (inflight) removed += await inflight;
-      inflight = undefined;
-      return removed;
-    } finally {
-      inflight?.catch(() => {});
-    }
-  }
-
-  #unlink(node: Redis, keys: string[]): Promise<number> {
-    // On a single server one UNLINK takes the whole batch. In a cluster a multi-key
-    // command must stay in one slot, so each key gets its own UNLINK, pipelined.
-    if (!this.isCluster) return node.unlink(...keys);
-    const pipeline = node.pipeline();
-    for (const k of keys) pipeline.unlink(k);
-    return pipeline.exec().then((results) => {
-      let n = 0;
-      for (const [err, count] of results ?? []) {
-        if (err) throw err;
-        n += count as number;
-      }
-      return n;
-    });
   }
 
   /** Disconnects; afterwards no timer or socket of this backend is left. */
