@@ -25,14 +25,10 @@ import * as v from 'valibot';
 import { decodeValue, encodeValue } from '../codec/index.js';
 import { fromIssues, MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
+import { type ControlHandler, ControlInbox } from './control.js';
 import { MeshDht, sortByDistance } from './dht.js';
 import { DirectService } from './direct.js';
-import {
-  INVALIDATION_MARK,
-  type InvalidationHandler,
-  type InvalidationNotice,
-  InvalidationSequencer,
-} from './invalidations.js';
+import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { Membership } from './membership.js';
@@ -43,8 +39,7 @@ import { SyncService } from './sync.js';
 
 /** Receives an application event published by another node of the network. */
 export type EventHandler = (topic: string, data: unknown, fromPeer: string) => void;
-/** Receives a control message (an object) published by another node of the network. */
-export type ControlHandler = (message: Record<string, unknown>, fromPeer: string) => void;
+export type { ControlHandler } from './control.js';
 
 export interface MeshNetworkEvents {
   'peer:join': [peerId: string];
@@ -69,9 +64,6 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private meshDht: MeshDht | undefined;
   private readonly membership: Membership;
   private readonly eventHandlers = new Set<EventHandler>();
-  private readonly controlHandlers = new Set<ControlHandler>();
-  private readonly invalidationHandlers = new Set<InvalidationHandler>();
-  private readonly sequencer = new InvalidationSequencer();
   private detach: (() => void) | undefined;
   readonly sync: SyncService;
   /** The one-hop record protocol (advanced use, benchmarks). */
@@ -85,8 +77,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private holdersAt = '';
   /** Whether the membership of `holdersAt` was complete (every routing table peer connected). */
   private holdersComplete = false;
-  /** Control messages seen lately (gossip and direct copies of one message are delivered once). */
-  private readonly seenControl = new Map<string, number>();
+  /** Control messages and invalidation notices from the other members (control.ts). */
+  private readonly control: ControlInbox;
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
@@ -109,6 +101,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     validateAddresses('listen', this.options.listen);
     validateAddresses('bootstrap', this.options.bootstrap);
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
+    this.control = new ControlInbox(() => this.logger);
     this.clock.logger = this.logger;
     this.sync = new SyncService(this.networkId, this.logger);
     this.direct = new DirectService(this.networkId, this.logger);
@@ -291,22 +284,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   /** Delivers a control message once (gossip and direct copies carry the same JSON). */
   private deliverControl(body: Record<string, unknown>, from: string): void {
-    const id = `${from}|${JSON.stringify(body)}`;
-    const now = Date.now();
-    if (this.seenControl.has(id)) return;
-    this.seenControl.set(id, now);
-    if (this.seenControl.size > 10_000) {
-      for (const [k, at] of this.seenControl)
-        if (now - at > 60_000 || this.seenControl.size > 5_000) this.seenControl.delete(k);
-    }
-    if (body.c === INVALIDATION_MARK) {
-      const got = this.sequencer.unwrap(body, from);
-      if (got === undefined) return;
-      const meta = { from, gap: got.gap };
-      for (const handler of this.invalidationHandlers) this.safely(() => handler(got.notice, meta));
-      return;
-    }
-    for (const handler of this.controlHandlers) this.safely(() => handler(body, from));
+    this.control.deliver(body, from);
   }
 
   /**
@@ -316,23 +294,21 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
    * that come back see the gap.
    */
   async publishInvalidation(notice: InvalidationNotice): Promise<void> {
-    if (this.node === undefined || this.membership.peers().length === 0) {
-      this.sequencer.skip();
-      return;
-    }
-    await this.publishControl(this.sequencer.wrap(notice), true);
+    const message = this.control.number(
+      notice,
+      this.node !== undefined && this.membership.peers().length > 0,
+    );
+    if (message !== undefined) await this.publishControl(message, true);
   }
 
   /** Subscribes to the invalidation notices of the other members; returns an unsubscribe function. */
   onInvalidation(handler: InvalidationHandler): () => void {
-    this.invalidationHandlers.add(handler);
-    return () => this.invalidationHandlers.delete(handler);
+    return this.control.onInvalidation(handler);
   }
 
   /** Subscribes to control messages from other nodes; returns an unsubscribe function. */
   onControl(handler: ControlHandler): () => void {
-    this.controlHandlers.add(handler);
-    return () => this.controlHandlers.delete(handler);
+    return this.control.onControl(handler);
   }
 
   /** Adds a filter that can refuse incoming DHT records (kept across restarts); returns a remover. */

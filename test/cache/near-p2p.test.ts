@@ -94,7 +94,9 @@ describe('invalidations over the network reach the memory backends of every memb
     for (const n of nodes) await version(n, 2); // id 2 cached at version 7 everywhere
     db.version = 8;
     // A notice of node 0 lost on the way (numbered, never sent), then another delete.
-    (nodes[0].network as unknown as { sequencer: InvalidationSequencer }).sequencer.skip();
+    (
+      nodes[0].network as unknown as { control: { sequencer: InvalidationSequencer } }
+    ).control.sequencer.skip();
     await nodes[0].request('user/cache/delete', { key: 'get_user:999' });
     for (const n of nodes.slice(1)) {
       await waitFor(() => (n.cache.stats().near?.gaps ?? 0) > 0, 5_000, 'gap seen');
