@@ -127,6 +127,20 @@ describe('the generic near tier in front of the DHT backend', () => {
     expect(await version(nodes[1], 5)).toBe(21);
     for (const n of nodes) await waitFor(async () => (await version(n, 5)) === 21, 5_000);
   });
+
+  it("a DHT hit fills the reader's near tier (getWithTtl): later reads are answered in process", async () => {
+    db.version = 30;
+    expect(await version(nodes[0], 6)).toBe(30);
+    const hits = () => nodes[2].cache.stats().near?.hits ?? 0;
+    const before = hits();
+    // Node 2 reads it from the DHT (a fill may be refused while node 0's write notice is in flight), then in process.
+    await waitFor(async () => (await version(nodes[2], 6)) === 30 && hits() > before, 5_000, 'a near hit');
+    expect(hits()).toBeGreaterThan(before);
+    // And a delete elsewhere still reaches that copy.
+    db.version = 31;
+    await nodes[1].request('user/cache/delete', { key: 'get_user:6' });
+    await waitFor(async () => (await version(nodes[2], 6)) === 31, 5_000, 'delete reached the near copy');
+  });
 });
 
 describe('InvalidationSequencer', () => {

@@ -282,6 +282,22 @@ export class DhtBackend implements CacheBackend {
   }
 
   private async lookup(key: string): Promise<unknown> {
+    return (await this.lookupEntry(key))?.value;
+  }
+
+  /**
+   * The `getWithTtl` capability: the value and how long its record still lives, so that
+   * the generic near tier keeps a copy no longer than the DHT entry (record times are in
+   * this node's clock: skewed writers' are re-based, see docs/dht.md "Clocks").
+   */
+  async getWithTtl(key: string): Promise<{ value: unknown; ttlMs: number } | undefined> {
+    const entry = await this.lookupEntry(this.storedKey(key));
+    if (entry === undefined) return undefined;
+    const ttlMs = entry.expiresAt === 0 ? Number.POSITIVE_INFINITY : entry.expiresAt - Date.now();
+    return ttlMs > 0 ? { value: entry.value, ttlMs } : undefined;
+  }
+
+  private async lookupEntry(key: string): Promise<{ value: unknown; expiresAt: number } | undefined> {
     const network = this.state.network;
     if (network === undefined || !network.started) return undefined;
     const record = await this.access.read(key);
@@ -306,7 +322,7 @@ export class DhtBackend implements CacheBackend {
     }
     counters.dhtHits++;
     this.near?.set(key, value, record.writtenAt, record.expiresAt, now);
-    return value;
+    return { value, expiresAt: record.expiresAt };
   }
 
   /** Back after losing every peer: forget what may have been invalidated meanwhile, then learn what was. */
