@@ -8,7 +8,6 @@
  * await network.start();
  * network.onEvent((topic, data, from) => …);
  * await network.publishEvent('user.updated', { id: 1 });
- * network.on('peer:join', (peerId) => …);
  * ```
  *
  * Events (node:events EventEmitter): `peer:join` / `peer:leave` (peer id) when
@@ -26,8 +25,9 @@ import { decodeValue, encodeValue } from '../codec/index.js';
 import { fromIssues, MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
 import { type ControlHandler, ControlInbox } from './control.js';
-import { MeshDht, sortByDistance } from './dht.js';
+import { MeshDht } from './dht.js';
 import { DirectService } from './direct.js';
+import { Holders } from './holders.js';
 import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
@@ -68,15 +68,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly sync: SyncService;
   /** The one-hop record protocol (advanced use, benchmarks). */
   readonly direct: DirectService;
-  /** When a member last joined or left (epoch ms). */
-  private changedAt = 0;
-  /** Bumped when a member joins or leaves. */
-  private membershipVersion = 0;
-  /** Holders computed per key (all members, closest first) for the membership and routing table of `holdersAt`. */
-  private readonly holdersCache = new Map<string, string[]>();
-  private holdersAt = '';
-  /** Whether the membership of `holdersAt` was complete (every routing table peer connected). */
-  private holdersComplete = false;
+  /** The holders of keys, computed locally (holders.ts). */
+  private readonly holders: Holders;
   /** Control messages and invalidation notices from the other members (control.ts). */
   private readonly control: ControlInbox;
 
@@ -107,20 +100,18 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.direct = new DirectService(this.networkId, this.logger);
     this.direct.serve((req, from) => {
       if (req.t !== 'ctl') return this.dht.answerDirect(req);
-      this.deliverControl(req.m, from);
+      this.control.deliver(req.m, from);
       return { ok: true };
     });
     this.membership = new Membership(
       { networkId: this.networkId, ...this.options },
       {
         join: (id) => {
-          this.changedAt = Date.now();
-          this.membershipVersion++;
+          this.holders.changed();
           this.emit('peer:join', id);
         },
         leave: (id) => {
-          this.changedAt = Date.now();
-          this.membershipVersion++;
+          this.holders.changed();
           this.emit('peer:leave', id);
         },
         online: () => this.emit('online'),
@@ -128,6 +119,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       },
       this.logger,
     );
+    this.holders = new Holders(this.membership);
   }
 
   /** True between `start()` and `stop()`. */
@@ -215,8 +207,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.meshDht?.close();
     this.node = undefined;
     this.meshDht = undefined;
-    this.holdersCache.clear();
-    this.holdersAt = '';
+    this.holders.reset();
     await this.sync.stop(node);
     await this.direct.stop(node);
     await node.stop();
@@ -262,29 +253,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
    */
   holdersOf(key: string, n: number, settleMs = 0): string[] | undefined {
     const dht = this.meshDht;
-    if (dht === undefined) return undefined;
-    if (settleMs > 0 && Date.now() - this.changedAt < settleMs) return undefined;
-    // Computed once per key for a given membership and routing table (both versioned).
-    const at = dht.routingVersion === undefined ? '' : `${this.membershipVersion}:${dht.routingVersion}`;
-    if (at === '' || at !== this.holdersAt) {
-      const routing = dht.routingTablePeers();
-      this.holdersComplete = routing?.every((p) => this.membership.has(p)) === true;
-      this.holdersCache.clear();
-      this.holdersAt = at;
-    }
-    if (!this.holdersComplete) return undefined;
-    let sorted = this.holdersCache.get(key);
-    if (sorted === undefined) {
-      sorted = sortByDistance(key, [...this.membership.peers(), dht.selfId]);
-      if (this.holdersCache.size >= 10_000) this.holdersCache.clear();
-      if (at !== '') this.holdersCache.set(key, sorted);
-    }
-    return sorted.slice(0, n);
-  }
-
-  /** Delivers a control message once (gossip and direct copies carry the same JSON). */
-  private deliverControl(body: Record<string, unknown>, from: string): void {
-    this.control.deliver(body, from);
+    return dht === undefined ? undefined : this.holders.of(dht, key, n, settleMs);
   }
 
   /**
@@ -352,7 +321,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         return;
       }
       if (msg.topic === control) {
-        this.deliverControl(body, from);
+        this.control.deliver(body, from);
         return;
       }
       if (typeof body.t !== 'string' || typeof body.d !== 'string') return;
