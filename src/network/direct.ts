@@ -24,6 +24,7 @@
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
+import { answerOnce, requestOnce } from './direct-single.js';
 import {
   bytesOf,
   type DirectHandler,
@@ -102,7 +103,7 @@ export class DirectService {
       this.serveStream(stream, connection.remotePeer.toString()),
     );
     await node.handle(singleShotProtocol(this.networkId), (stream, connection) =>
-      this.answerOnce(stream, connection.remotePeer.toString()),
+      answerOnce(stream, connection.remotePeer.toString(), this.handler, this.logger),
     );
   }
 
@@ -131,22 +132,8 @@ export class DirectService {
 
   /** One request on a new stream (the single-shot protocol; benchmarks compare both). */
   async requestOnce(peerId: string, req: DirectRequest, signal: AbortSignal): Promise<DirectReply> {
-    const node = this.node;
-    if (node === undefined) throw new Error('the network is not started');
-    const stream = await node.dialProtocol(peerIdFromString(peerId), singleShotProtocol(this.networkId), {
-      signal,
-    });
-    const onAbort = () => stream.abort(new Error('direct request aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      stream.send(frame(req));
-      const reply = parseDirectReply(await readFrame(stream));
-      if (reply === undefined) throw new Error('malformed direct reply');
-      return reply;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      stream.close().catch(() => stream.abort(new Error('close failed')));
-    }
+    if (this.node === undefined) throw new Error('the network is not started');
+    return requestOnce(this.node, this.networkId, peerId, req, signal);
   }
 
   private channel(peerId: string): Channel {
@@ -354,21 +341,6 @@ export class DirectService {
     stream.addEventListener('remoteCloseWrite', () => {
       stream.close().catch(() => stream.abort(new Error('close failed')));
     });
-  }
-
-  /** Answers one request on its own stream (the single-shot protocol). */
-  private async answerOnce(stream: Stream, from: string): Promise<void> {
-    try {
-      const req = parseDirectRequest(await readFrame(stream));
-      const handler = this.handler;
-      const reply: DirectReply =
-        req === undefined || handler === undefined ? { ok: false } : await handler(req, from);
-      stream.send(frame(reply));
-      await stream.close();
-    } catch (err) {
-      this.logger.debug({ peer: from, err: (err as Error).message }, 'direct request failed');
-      stream.abort(err as Error);
-    }
   }
 }
 
