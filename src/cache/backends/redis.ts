@@ -13,7 +13,6 @@
  *   round trip, the gets folded into one `MGET` (see `redis-batch.ts`); on a
  *   cluster, ioredis auto-pipelining groups commands per node.
  */
-import type { Socket } from 'node:net';
 import type { Cluster, Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import * as v from 'valibot';
@@ -22,9 +21,9 @@ import { fromIssues, MeshError } from '../../errors.js';
 import { assertTtl } from '../ttl.js';
 import type { BackendContext, CacheBackend, RedisConnection, TaggedRead } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
-import { createCluster, createStandalone } from './redis-connect.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
 import { LEASE_CHANNEL, LeaseWaiters } from './redis-lease.js';
+import { type RedisBackendState, RedisLink } from './redis-link.js';
 import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
 import { scanUnlink } from './redis-scan.js';
 import {
@@ -36,30 +35,22 @@ import {
   writeInvalidation,
 } from './redis-tags.js';
 
+export type { RedisBackendState } from './redis-link.js';
 export type { RedisBackendOptions, ResolvedRedisOptions } from './redis-options.js';
 export { redisOptionsSchema } from './redis-options.js';
 
-/** Connection state as seen by the backend. */
-export type RedisBackendState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
-
 /** Minimum interval between two "malformed value" log lines. */
 const MALFORMED_LOG_INTERVAL_MS = 10_000;
-/** Minimum interval between two "cluster node error" log lines. */
-const NODE_ERROR_LOG_INTERVAL_MS = 10_000;
 
 export class RedisBackend implements CacheBackend {
   /** The validated options, defaults filled in. */
   readonly options: ResolvedRedisOptions;
-  #client: Redis | Cluster | undefined;
-  #log: Logger = pino({ level: 'silent' });
-  #state: RedisBackendState = 'idle';
-  #lastError: Error | undefined;
+  readonly #link: RedisLink;
   #batcher: TickBatcher | undefined;
   #tagReader: TaggedReader | undefined;
   #leases: LeaseWaiters | undefined;
   #malformedSeen = 0;
   #malformedLoggedAt = -Infinity;
-  #nodeErrorLoggedAt = -Infinity;
   readonly #prefix: string;
   /** Capability: the data lives in Redis (the caching layer adds a near tier in front). */
   readonly remote = true as const;
@@ -78,6 +69,7 @@ export class RedisBackend implements CacheBackend {
     }
     this.options = parsed.output;
     this.#prefix = this.options.keyPrefix;
+    this.#link = new RedisLink(this.options);
   }
 
   /** True when this backend talks to a Redis Cluster. */
@@ -87,12 +79,12 @@ export class RedisBackend implements CacheBackend {
 
   /** `up` when commands can be sent; `down` while reconnecting. */
   get state(): RedisBackendState {
-    return this.#state;
+    return this.#link.state;
   }
 
   /** The underlying ioredis client (for diagnostics and tests); undefined before `open`. */
   get client(): Redis | Cluster | undefined {
-    return this.#client;
+    return this.#link.client;
   }
 
   /**
@@ -102,98 +94,10 @@ export class RedisBackend implements CacheBackend {
    * and operations fail fast until it is back.
    */
   async open(context?: BackendContext): Promise<void> {
-    if (this.#client) return; // already open (a closed backend may be opened again)
-    if (context?.logger) this.#log = context.logger.child({ backend: 'redis' });
-    const client = this.isCluster ? createCluster(this.options) : createStandalone(this.options);
-    this.#client = client;
+    if (this.#link.client) return; // already open (a closed backend may be opened again)
     if (this.options.batch && !this.isCluster)
-      this.#batcher = new TickBatcher(() => this.#ready('get') as Redis);
-    this.#state = 'connecting';
-    // Events of a client closed meanwhile (close, then open again) are ignored.
-    const current = () => this.#client === client;
-    client.on('ready', () => current() && this.#onUp());
-    client.on('close', () => current() && this.#onDown());
-    client.on('end', () => current() && this.#onDown());
-    client.on('error', (err: Error) => {
-      if (current()) this.#lastError = err;
-    });
-    if (this.isCluster) {
-      // One master failing leaves the cluster usable: log it, at most once per interval.
-      client.on('node error', (err: Error, node: string) => {
-        this.#lastError = err;
-        const now = performance.now();
-        if (now - this.#nodeErrorLoggedAt < NODE_ERROR_LOG_INTERVAL_MS) return;
-        this.#nodeErrorLoggedAt = now;
-        this.#log.warn({ node, err: err.message }, 'Redis Cluster node error');
-      });
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.connectTimeoutMs + 100);
-    });
-    try {
-      await Promise.race([client.connect(), deadline]);
-    } catch (err) {
-      this.#lastError = err as Error;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (this.#client?.status === 'ready') this.#onUp();
-    else if (this.#state === 'connecting') this.#onDown();
-  }
-
-  #onUp(): void {
-    if (this.#state === 'closed' || this.#state === 'up') return;
-    const wasDown = this.#state === 'down';
-    this.#state = 'up';
-    this.#log.info({ redis: this.#describe() }, wasDown ? 'Redis connection restored' : 'Redis connected');
-  }
-
-  #onDown(): void {
-    if (this.#state === 'closed' || this.#state === 'down') return;
-    const first = this.#state === 'connecting';
-    this.#state = 'down';
-    this.#log.warn(
-      { redis: this.#describe(), err: this.#lastError?.message },
-      first
-        ? 'Redis unavailable: caching through Redis is bypassed, reconnecting in the background'
-        : 'Redis connection lost: caching through Redis is bypassed, reconnecting in the background',
-    );
-  }
-
-  #describe(): string {
-    const o = this.options;
-    if (o.cluster) return `cluster ${o.cluster.map((n) => `${n.host}:${n.port}`).join(',')}`;
-    if (o.url) return o.url.replace(/\/\/[^@/]*@/, '//***@');
-    return `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
-  }
-
-  /** The client when it can take commands; otherwise a fast failure. */
-  #ready(op: string): Redis | Cluster {
-    const client = this.#client;
-    if (client && client.status === 'ready') return client;
-    if (this.#state === 'closed') throw new MeshError('STOPPED', 'the Redis backend was closed', { op });
-    if (!client) throw new MeshError('NOT_STARTED', 'the Redis backend is not open', { op });
-    throw new MeshError('BACKEND_ERROR', `Redis unavailable (${client.status})`, {
-      op,
-      cause: this.#lastError?.message,
-    });
-  }
-
-  #fail(op: string, err: unknown): MeshError {
-    if (err instanceof MeshError) return err;
-    const message = (err as Error)?.message ?? '';
-    if (this.isCluster && /^(MOVED|CLUSTERDOWN)|Too many Cluster redirections/.test(message)) {
-      // The topology changed (a master died, came back or moved): learn it now
-      // rather than at the next periodic refresh. ioredis coalesces concurrent refreshes.
-      (this.#client as Cluster | undefined)?.refreshSlotsCache();
-    }
-    return new MeshError(
-      'BACKEND_ERROR',
-      `Redis ${op} failed: ${(err as Error)?.message ?? err}`,
-      { op },
-      err,
-    );
+      this.#batcher = new TickBatcher(() => this.#link.ready('get') as Redis);
+    await this.#link.open(context);
   }
 
   #decode(key: string, raw: string | null): unknown {
@@ -211,7 +115,7 @@ export class RedisBackend implements CacheBackend {
     const now = performance.now();
     if (now - this.#malformedLoggedAt < MALFORMED_LOG_INTERVAL_MS) return;
     this.#malformedLoggedAt = now;
-    this.#log.warn(
+    this.#link.log.warn(
       { key, err: (err as Error).message, count: this.#malformedSeen },
       'Malformed value in Redis treated as a miss',
     );
@@ -226,19 +130,19 @@ export class RedisBackend implements CacheBackend {
       return batcher.get(
         full,
         (raw) => this.#decode(key, raw),
-        (err) => this.#fail('get', err),
+        (err) => this.#link.fail('get', err),
       );
     }
     let pending: Promise<string | null>;
     try {
-      pending = this.#ready('get').get(full);
+      pending = this.#link.ready('get').get(full);
     } catch (err) {
       return Promise.reject(err);
     }
     return pending.then(
       (raw) => this.#decode(key, raw),
       (err) => {
-        throw this.#fail('get', err);
+        throw this.#link.fail('get', err);
       },
     );
   }
@@ -251,15 +155,15 @@ export class RedisBackend implements CacheBackend {
     const full = this.#prefix + key;
     let replies: Array<[Error | null, unknown]> | null;
     try {
-      replies = await this.#ready('get').pipeline().get(full).pttl(full).exec();
+      replies = await this.#link.ready('get').pipeline().get(full).pttl(full).exec();
     } catch (err) {
-      throw this.#fail('get', err);
+      throw this.#link.fail('get', err);
     }
     const [[getErr, raw], [ttlErr, pttl]] = replies ?? [
       [null, null],
       [null, -2],
     ];
-    if (getErr || ttlErr) throw this.#fail('get', getErr ?? ttlErr);
+    if (getErr || ttlErr) throw this.#link.fail('get', getErr ?? ttlErr);
     const value = this.#decode(key, raw as string | null);
     if (value === undefined) return undefined;
     const ms = pttl as number;
@@ -269,7 +173,7 @@ export class RedisBackend implements CacheBackend {
 
   /** Capability: the connection the near tier tracks (server-assisted client-side caching). */
   redisConnection(): RedisConnection | undefined {
-    const client = this.#client;
+    const client = this.#link.client;
     return client === undefined ? undefined : { client, cluster: this.isCluster, keyPrefix: this.#prefix };
   }
 
@@ -285,11 +189,11 @@ export class RedisBackend implements CacheBackend {
     const full = this.#prefix + key;
     try {
       if (this.#batcher) return await this.#batcher.set(full, encoded, px);
-      const client = this.#ready('set');
+      const client = this.#link.ready('set');
       if (px === 0) await client.set(full, encoded);
       else await client.set(full, encoded, 'PX', px);
     } catch (err) {
-      throw this.#fail('set', err);
+      throw this.#link.fail('set', err);
     }
   }
 
@@ -301,13 +205,13 @@ export class RedisBackend implements CacheBackend {
     let read: RawTaggedRead;
     try {
       const full = this.#prefix + key;
-      if (this.isCluster) read = await readTaggedCluster(this.#ready('get') as Cluster, full);
+      if (this.isCluster) read = await readTaggedCluster(this.#link.ready('get') as Cluster, full);
       else {
-        this.#tagReader ??= new TaggedReader(() => this.#ready('get') as Redis);
+        this.#tagReader ??= new TaggedReader(() => this.#link.ready('get') as Redis);
         read = await this.#tagReader.read(full);
       }
     } catch (err) {
-      throw this.#fail('get', err);
+      throw this.#link.fail('get', err);
     }
     const value = read.raw === null ? undefined : this.#decode(key, payloadOf(read.raw).payload);
     return { value, invalidatedAt: read.invalidatedAt, now: read.now };
@@ -332,19 +236,19 @@ export class RedisBackend implements CacheBackend {
   async invalidateTags(tagKeys: readonly string[], retentionSeconds: number): Promise<void> {
     try {
       await writeInvalidation(
-        this.#ready('invalidateTags'),
+        this.#link.ready('invalidateTags'),
         this.isCluster,
         tagKeys.map((k) => this.#prefix + k),
         Math.max(1, Math.round(retentionSeconds * 1000)),
       );
     } catch (err) {
-      throw this.#fail('invalidateTags', err);
+      throw this.#link.fail('invalidateTags', err);
     }
   }
 
   #leaseWaiters(op: string): LeaseWaiters {
-    this.#ready(op);
-    this.#leases ??= new LeaseWaiters(() => this.#ready(op), this.#prefix + LEASE_CHANNEL);
+    this.#link.ready(op);
+    this.#leases ??= new LeaseWaiters(() => this.#link.ready(op), this.#prefix + LEASE_CHANNEL);
     return this.#leases;
   }
 
@@ -353,7 +257,7 @@ export class RedisBackend implements CacheBackend {
     try {
       return await this.#leaseWaiters('lease').acquire(this.#prefix + leaseKey, token, ms);
     } catch (err) {
-      throw this.#fail('lease', err);
+      throw this.#link.fail('lease', err);
     }
   }
 
@@ -362,7 +266,7 @@ export class RedisBackend implements CacheBackend {
     try {
       await this.#leaseWaiters('lease').release(this.#prefix + leaseKey, token);
     } catch (err) {
-      throw this.#fail('lease', err);
+      throw this.#link.fail('lease', err);
     }
   }
 
@@ -381,10 +285,10 @@ export class RedisBackend implements CacheBackend {
   async delete(key: string): Promise<boolean> {
     const full = this.#prefix + key;
     try {
-      const n = this.#batcher ? await this.#batcher.del(full) : await this.#ready('delete').del(full);
+      const n = this.#batcher ? await this.#batcher.del(full) : await this.#link.ready('delete').del(full);
       return n > 0;
     } catch (err) {
-      throw this.#fail('delete', err);
+      throw this.#link.fail('delete', err);
     }
   }
 
@@ -406,64 +310,35 @@ export class RedisBackend implements CacheBackend {
   async *keys(prefix = ''): AsyncIterable<string> {
     const match = prefixMatch(this.#prefix + prefix);
     const cut = this.#prefix.length;
-    for (const node of this.#nodes('keys')) {
+    for (const node of this.#link.nodes('keys')) {
       let cursor = '0';
       do {
         let keys: string[];
         try {
           [cursor, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.options.scanCount);
         } catch (err) {
-          throw this.#fail('keys', err);
+          throw this.#link.fail('keys', err);
         }
         for (const k of keys) yield k.slice(cut);
       } while (cursor !== '0');
     }
   }
 
-  #nodes(op: string): Redis[] {
-    const client = this.#ready(op);
-    if (!this.isCluster) return [client as Redis];
-    const masters = (client as Cluster).nodes('master');
-    if (masters.length === 0)
-      throw new MeshError('BACKEND_ERROR', 'Redis Cluster has no known master', { op });
-    return masters;
-  }
-
   async #scanUnlink(op: string, match: string, exact?: (key: string) => boolean): Promise<number> {
-    const nodes = this.#nodes(op);
+    const nodes = this.#link.nodes(op);
     try {
       return await scanUnlink(nodes, this.isCluster, this.options.scanCount, match, exact);
     } catch (err) {
-      throw this.#fail(op, err);
+      throw this.#link.fail(op, err);
     }
   }
 
   /** Disconnects; afterwards no timer or socket of this backend is left. */
   async close(): Promise<void> {
-    const client = this.#client;
-    this.#state = 'closed';
-    this.#client = undefined;
     this.#batcher?.abort(new MeshError('STOPPED', 'the Redis backend was closed'));
     this.#leases?.close();
     this.#leases = undefined;
     this.#batcher = undefined;
-    if (!client) return;
-    if (client.status === 'ready') {
-      let timer: NodeJS.Timeout | undefined;
-      const giveUp = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.options.operationTimeoutMs);
-      });
-      await Promise.race([client.quit().catch(() => {}), giveUp]);
-      clearTimeout(timer);
-    }
-    const connections = this.isCluster ? (client as Cluster).nodes() : [client as Redis];
-    if (client.status !== 'end') client.disconnect();
-    // ioredis arms a 2 s "force destroy" timer on disconnect and clears it on the
-    // socket's 'close'. A socket that is already closed (Redis was down) never emits
-    // it again, so the timer would hold the process open: replay the event.
-    for (const c of connections) {
-      const stream = (c as unknown as { stream?: Socket }).stream;
-      if (stream?.closed && stream.listenerCount('close') > 0) stream.emit('close', false);
-    }
+    await this.#link.close();
   }
 }
