@@ -14,7 +14,6 @@
  *   cluster, ioredis auto-pipelining groups commands per node.
  */
 import type { Cluster, Redis } from 'ioredis';
-import pino, { type Logger } from 'pino';
 import * as v from 'valibot';
 import { decodeValue, encodeValue } from '../../codec/index.js';
 import { fromIssues, MeshError } from '../../errors.js';
