@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { extname, resolve } from 'node:path';
 import * as v from 'valibot';
 import { fromIssues, MeshError } from '../errors.js';
-import type { DhtOptions } from './backends/dht-options.js';
+import type { DhtOptions } from './backends/dht/options.js';
 import type { MemoryBackendOptions } from './backends/memory-options.js';
 import type { RedisBackendOptions } from './backends/redis-options.js';
 import {

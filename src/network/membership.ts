@@ -7,6 +7,7 @@
 import type { IdentifyResult, PeerId } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
+import { withDeadline } from '../node/deadline-signal.js';
 import type { MeshDht } from './dht.js';
 import type { MeshLibp2p } from './libp2p.js';
 import { kadProtocol } from './names.js';
@@ -163,10 +164,9 @@ export class Membership {
       if (id === self) return false;
       return id === undefined ? initial || this.members.size === 0 : !connected.has(id);
     });
-    const results = await Promise.allSettled(
-      targets.map((addr) =>
-        node.dial(multiaddr(addr), { signal: AbortSignal.timeout(this.options.dialTimeoutMs) }),
-      ),
+    // `start()` awaits these dials: a ref'd deadline, cleared once they settle.
+    const results = await withDeadline(this.options.dialTimeoutMs, (signal) =>
+      Promise.allSettled(targets.map((addr) => node.dial(multiaddr(addr), { signal }))),
     );
     const failures: Array<{ address: string; reason: string }> = [];
     results.forEach((r, i) => {

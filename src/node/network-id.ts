@@ -5,7 +5,7 @@
  */
 import { MeshError } from '../errors.js';
 
-export const NETWORK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const NETWORK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** True for a valid network id. */
 export function isValidNetworkId(id: unknown): id is string {
