@@ -247,6 +247,29 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
           return {
             stats: await timeEach(keys, (id) => node.request('user/get_user', { id: Number(id) })),
           };
+        case 'directOne':
+        case 'directAll': {
+          // The floor of a one-hop read: direct gets to the key's remote holders (one, or all in parallel).
+          const net = network();
+          const remote = (k: string) => (net.holdersOf(k, Number(values.replication)) ?? []).filter((p) => p !== net.peerId);
+          return {
+            stats: await timeEach(keys, async (k) => {
+              const peers = remote(k);
+              const ask = cmd.op === 'directOne' ? peers.slice(0, 1) : peers;
+              await Promise.all(ask.map((p) => net.dht.directGet(p, k, signal())));
+            }),
+          };
+        }
+        case 'putAll': {
+          // The floor of a one-hop write: the record straight to the key's holders, nothing else.
+          const net = network();
+          return {
+            stats: await timeEach(keys, async (k) => {
+              const record = { value: encodeValue(value), expiresAt: Date.now() + 600_000, writtenAt: Date.now(), writer: net.peerId };
+              await Promise.all((net.holdersOf(k, Number(values.replication)) ?? []).map((p) => net.dht.directPut(p, k, record, signal())));
+            }),
+          };
+        }
         case 'rawPut':
           return { stats: await timeEach(keys, (k) => rawPut(network(), k, raw, signal())) };
         case 'rawGet':
