@@ -44,7 +44,7 @@ const load0 = loadavg().map((l) => l.toFixed(1));
 const nets = await startCluster(3, { id: 'ohb' });
 try {
   const [a, b] = nets as [MeshNetwork, MeshNetwork];
-  const backend = new DhtBackend({ replication: 1, nearCache: { enabled: false }, oneHop: { settleMs: 0 } });
+  const backend = new DhtBackend({ replication: 1, oneHop: { settleMs: 0 } });
   await backend.open({ networkId: a.networkId, logger: testLogger(), network: a });
   const value = { id: 1, name: 'x'.repeat(100) };
   // Keys held by b alone (replication 1), so a's read is one request to b.
@@ -91,6 +91,18 @@ try {
           signal: sig(),
         }),
       );
+      const wire = JSON.stringify({
+        value: '"x"',
+        expiresAt: Date.now() + 600_000,
+        writtenAt: Date.now(),
+        writer: a.peerId,
+        from: a.peerId,
+        sent: Date.now(),
+      });
+      await timed('direct put, long-lived stream (2.0.0)', () =>
+        a.direct.request(b.peerId, { t: 'put', k: `${k}-p`, r: wire }, sig()),
+      );
+      await timed('backend.set one hop (replication 1)', () => backend.set(k, value, 600));
       a.direct.mode = 'single';
       await timed('backend.get one hop, 1.0.0 (before)', async () => backend.get(k));
       a.direct.mode = 'mux';
@@ -143,6 +155,23 @@ try {
     ['JSON frame + parse of a reply', micro(20_000, () => JSON.parse(JSON.stringify(replyMsg)))],
     ['datastore read (readLocal)', micro(20_000, () => bdht.readLocal(k))],
     ['answer a get (readLocal + encode)', micro(20_000, () => bdht.answerDirect({ t: 'get', k }))],
+    [
+      'answer a put (validate + LWW datastore put)',
+      micro(5_000, () =>
+        bdht.answerDirect({
+          t: 'put',
+          k,
+          r: JSON.stringify({
+            value: '"x"',
+            expiresAt: Date.now() + 600_000,
+            writtenAt: Date.now(),
+            writer: 'w',
+            from: a.peerId,
+            sent: Date.now(),
+          }),
+        }),
+      ),
+    ],
     ['holdersOf (3 members), cached per key', micro(20_000, () => a.holdersOf(k, 3, 0))],
     [
       'holders computed every time (sortByDistance, 3 members)',

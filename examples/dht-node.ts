@@ -35,7 +35,7 @@ const { values } = parseArgs({
     psk: { type: 'string' },
     backend: { type: 'string', default: 'dht' },
     replication: { type: 'string', default: '3' },
-    /** `off`: no DHT near cache (benchmarks of the DHT path itself). */
+    /** `off`: no near tier in front of the DHT (benchmarks of the DHT path itself). */
     near: { type: 'string', default: 'on' },
     'log-level': { type: 'string', default: 'warn' },
     /** A JSON file shared by the processes as their "database" of user names (default: in memory). */
@@ -47,10 +47,7 @@ const now = () => performance.timeOrigin + performance.now();
 const logger = pino({ level: values['log-level'] }, destination(2));
 const name = values.name;
 const counts = { get_user: 0, update_user: 0 };
-const dht = new DhtBackend({
-  replication: Number(values.replication),
-  nearCache: { enabled: values.near !== 'off' },
-});
+const dht = new DhtBackend({ replication: Number(values.replication) });
 const memory = new MemoryBackend();
 const bootstrap = values.bootstrap.split(',').filter((s) => s.length > 0);
 
@@ -73,6 +70,7 @@ const node = new Node({
     cache: {
       enabled: true,
       backend: networked ? values.backend : 'memory',
+      near: { enabled: values.near !== 'off' },
       ttl: 60,
       failure: { opTimeoutMs: 5000 },
     },
@@ -197,6 +195,10 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       // `single`: one-hop requests on a new stream each (protocol 1.0.0, before); `mux`: the long-lived stream.
       network().direct.mode = cmd.mode === 'single' ? 'single' : 'mux';
       return {};
+    case 'read-mode':
+      // Benchmarks compare the two one-hop read strategies in the same processes.
+      (dht.options.oneHop as { read: string }).read = cmd.mode === 'parallel' ? 'parallel' : 'hedged';
+      return {};
     case 'info': {
       if (!networked) return { peers: [], memory: process.memoryUsage() };
       const net = network();
@@ -242,6 +244,12 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
           return { stats: await timeEach(keys, (k) => dht.set(k, value, 600)) };
         case 'get':
           return { stats: await timeEach(keys, (k) => dht.get(k)) };
+        case 'getRemote': {
+          // Only keys this node holds no copy of: every read is a network round trip.
+          const net = network();
+          const own = (k: string) => (net.holdersOf(k, Number(values.replication)) ?? []).includes(net.peerId);
+          return { stats: await timeEach(keys.filter((k) => !own(k)), (k) => dht.get(k)) };
+        }
         case 'request':
           // get_user through node.request (keys: ids): the interceptor, the key, the DHT backend.
           return {
@@ -251,7 +259,8 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         case 'directAll': {
           // The floor of a one-hop read: direct gets to the key's remote holders (one, or all in parallel).
           const net = network();
-          const remote = (k: string) => (net.holdersOf(k, Number(values.replication)) ?? []).filter((p) => p !== net.peerId);
+          const remote = (k: string) =>
+            (net.holdersOf(k, Number(values.replication)) ?? []).filter((p) => p !== net.peerId);
           return {
             stats: await timeEach(keys, async (k) => {
               const peers = remote(k);
@@ -265,8 +274,17 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
           const net = network();
           return {
             stats: await timeEach(keys, async (k) => {
-              const record = { value: encodeValue(value), expiresAt: Date.now() + 600_000, writtenAt: Date.now(), writer: net.peerId };
-              await Promise.all((net.holdersOf(k, Number(values.replication)) ?? []).map((p) => net.dht.directPut(p, k, record, signal())));
+              const record = {
+                value: encodeValue(value),
+                expiresAt: Date.now() + 600_000,
+                writtenAt: Date.now(),
+                writer: net.peerId,
+              };
+              await Promise.all(
+                (net.holdersOf(k, Number(values.replication)) ?? []).map((p) =>
+                  net.dht.directPut(p, k, record, signal()),
+                ),
+              );
             }),
           };
         }

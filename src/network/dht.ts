@@ -29,14 +29,14 @@ import {
   decodeRecord,
   encodeRecord,
   observeClock,
+  parseRecordText,
   rebaseRecord,
+  recordText,
   type StoredRecord,
   toDhtKey,
 } from './record.js';
 
 const NO_PATH = { index: -1, queued: 0, running: 0, total: 0 };
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 interface KadEvent {
   name: string;
@@ -164,14 +164,14 @@ export class MeshDht {
     if (!reply.ok) throw new Error(`peer ${peerId} refused the read`);
     if (typeof reply.sent === 'number') this.clock?.observe(peerId, reply.sent);
     if (reply.r === undefined) return undefined;
-    return this.inLocalClock(key, decodeRecord(encoder.encode(reply.r)), peerId);
+    return this.inLocalClock(key, parseRecordText(reply.r).record, peerId);
   }
 
   /** One-hop write to `peerId` (stored through its LWW datastore); true when it acknowledged. */
   async directPut(peerId: string, key: string, record: StoredRecord, signal: AbortSignal): Promise<boolean> {
     if (peerId === this.selfId) return this.storeLocal(key, record);
     if (this.direct === undefined) return this.storeAt(peerId, key, record, signal);
-    const wire = decoder.decode(encodeRecord(record, { from: this.selfId, sent: Date.now() }));
+    const wire = recordText(record, { from: this.selfId, sent: Date.now() });
     const reply = await this.direct.request(peerId, { t: 'put', k: key, r: wire }, signal);
     return reply.ok;
   }
@@ -181,20 +181,20 @@ export class MeshDht {
     const sent = Date.now();
     if (req.t === 'get') {
       const rec = this.readLocal(req.k);
-      return rec === undefined
-        ? { ok: true, sent }
-        : { ok: true, sent, r: decoder.decode(encodeRecord(rec)) };
+      return rec === undefined ? { ok: true, sent } : { ok: true, sent, r: recordText(rec) };
     }
+    let parsed: ReturnType<typeof parseRecordText>;
     try {
-      decodeRecord(encoder.encode(req.r));
+      parsed = parseRecordText(req.r);
     } catch {
       return { ok: false, sent };
     }
     const dhtKey = toDhtKey(req.k);
-    // Stored as a kad-dht PUT_VALUE would be: the datastore re-bases by `from`/`sent` and keeps the newest.
-    this.datastore.put(
+    // Stored as a kad-dht PUT_VALUE would be: re-based by `from`/`sent`, kept only if newest (LwwDatastore).
+    this.datastore.putRecord(
       recordDatastoreKey(dhtKey),
-      new DhtRecord(dhtKey, encoder.encode(req.r), new Date()).serialize(),
+      { key: req.k, dhtKey, record: parsed.record },
+      parsed.transport,
     );
     return { ok: true, sent };
   }
@@ -279,9 +279,7 @@ export class MeshDht {
   storeLocal(key: string, record: StoredRecord): boolean {
     const dhtKey = toDhtKey(key);
     const dsKey = recordDatastoreKey(dhtKey);
-    const before = this.datastore.refused;
-    this.datastore.put(dsKey, new DhtRecord(dhtKey, encodeRecord(record), new Date()).serialize());
-    return this.datastore.refused === before;
+    return this.datastore.putRecord(dsKey, { key, dhtKey, record });
   }
 
   /** The record this node stores for `key`, if any. */

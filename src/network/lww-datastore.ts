@@ -19,6 +19,7 @@ import {
   decodeTransport,
   encodeRecord,
   fromDhtKey,
+  type RecordTransport,
   rebaseRecord,
   type StoredRecord,
 } from './record.js';
@@ -89,20 +90,33 @@ export class LwwDatastore extends MemoryDatastore {
   ): Key | Promise<Key> {
     const ks = key.toString();
     if (!ks.startsWith(RECORD_KEY_PREFIX)) return super.put(key, val, options);
-    this.decoded.delete(ks);
+    let dhtRecord: DhtRecord;
     let incoming: LocalRecord | undefined;
     try {
-      incoming = parseRecordEntry(val);
+      dhtRecord = DhtRecord.deserialize(val);
+      incoming = entryOf(dhtRecord);
     } catch {
       incoming = undefined; // not a meshcache record (or not one we can read): kad-dht's own business
     }
-    if (incoming === undefined) return super.put(key, val, options);
+    if (incoming === undefined) {
+      this.decoded.delete(ks);
+      return super.put(key, val, options);
+    }
+    const transport = this.clock === undefined ? undefined : decodeTransport(dhtRecord!.value);
+    this.putRecord(key, incoming, transport);
+    return key;
+  }
+
+  /**
+   * Stores a decoded meshcache record under datastore key `key` if it wins: re-based
+   * into this node's clock from `transport` (the sender and its clock), bounded by it,
+   * passed through the write filters, newer than the stored one. False when refused
+   * (an identical record already stored counts as stored).
+   * (The one-hop protocol calls this directly: no protobuf round trip.)
+   */
+  putRecord(key: Key, incoming: LocalRecord, transport?: RecordTransport): boolean {
     let record = incoming.record;
-    let stored = val;
-    let transport: ReturnType<typeof decodeTransport>;
     if (this.clock !== undefined) {
-      const dhtRecord = DhtRecord.deserialize(val);
-      transport = decodeTransport(dhtRecord.value);
       // A sender's clock beyond the tolerance: its timestamps are moved into this node's clock.
       if (transport !== undefined)
         record = rebaseRecord(record, this.clock.observe(transport.from, transport.sent));
@@ -110,27 +124,27 @@ export class LwwDatastore extends MemoryDatastore {
       if (bounded === undefined) {
         this.refused++;
         this.refusedFuture++;
-        return key;
+        return false;
       }
       record = bounded;
-      if (record !== incoming.record || transport !== undefined) {
-        // Stored without the transport fields, in this node's clock.
-        stored = new DhtRecord(dhtRecord.key, encodeRecord(record), dhtRecord.timeReceived).serialize();
-      }
     }
     for (const filter of this.filters) {
       if (!filter(incoming.key, record, transport?.from)) {
         this.refused++;
-        return key;
+        return false;
       }
     }
     const current = this.readLocal(key);
-    if (current !== undefined && compareRecords(current.record, record) >= 0) {
-      if (compareRecords(current.record, record) > 0) this.refused++;
-      return key;
+    if (current !== undefined) {
+      const order = compareRecords(current.record, record);
+      if (order > 0) this.refused++;
+      if (order >= 0) return order === 0; // the same record is already here: not a refusal
     }
-    this.decoded.delete(ks);
-    return super.put(key, stored, options);
+    // Stored without transport fields, in this node's clock; the decoded form is kept for reads.
+    const entry: LocalRecord = { key: incoming.key, dhtKey: incoming.dhtKey, record };
+    super.put(key, new DhtRecord(incoming.dhtKey, encodeRecord(record), new Date()).serialize());
+    this.decoded.set(key.toString(), entry);
+    return true;
   }
 
   override delete(key: Key, options?: Parameters<MemoryDatastore['delete']>[1]): void | Promise<void> {
@@ -182,7 +196,10 @@ export class LwwDatastore extends MemoryDatastore {
 
 /** Decodes a serialized kad-dht record holding a meshcache record; undefined for other records. */
 export function parseRecordEntry(raw: Uint8Array): LocalRecord | undefined {
-  const rec = DhtRecord.deserialize(raw);
+  return entryOf(DhtRecord.deserialize(raw));
+}
+
+function entryOf(rec: DhtRecord): LocalRecord | undefined {
   const key = fromDhtKey(rec.key);
   if (key === undefined) return undefined;
   return { key, dhtKey: rec.key, record: decodeRecord(rec.value) };

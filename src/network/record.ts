@@ -40,6 +40,11 @@ export interface RecordTransport {
 }
 
 export function encodeRecord(rec: StoredRecord, transport?: RecordTransport): Uint8Array {
+  return encoder.encode(recordText(rec, transport));
+}
+
+/** The record's JSON text (the one-hop protocol carries it as a string). */
+export function recordText(rec: StoredRecord, transport?: RecordTransport): string {
   const out: Record<string, unknown> = {
     expiresAt: rec.expiresAt,
     writtenAt: rec.writtenAt,
@@ -51,7 +56,7 @@ export function encodeRecord(rec: StoredRecord, transport?: RecordTransport): Ui
     out.from = transport.from;
     out.sent = transport.sent;
   }
-  return encoder.encode(JSON.stringify(out));
+  return JSON.stringify(out);
 }
 
 /** The transport metadata of encoded record bytes, if the sender added it. */
@@ -92,9 +97,14 @@ export function boundRecord(
 }
 
 export function decodeRecord(bytes: Uint8Array): StoredRecord {
+  return parseRecordText(decoder.decode(bytes)).record;
+}
+
+/** A record and its transport metadata (when the sender added it) from its JSON text; throws RecordError. */
+export function parseRecordText(text: string): { record: StoredRecord; transport?: RecordTransport } {
   let raw: unknown;
   try {
-    raw = JSON.parse(decoder.decode(bytes));
+    raw = JSON.parse(text);
   } catch {
     throw new RecordError('record is not JSON');
   }
@@ -103,10 +113,14 @@ export function decodeRecord(bytes: Uint8Array): StoredRecord {
   if (typeof r.expiresAt !== 'number' || typeof r.writtenAt !== 'number' || typeof r.writer !== 'string') {
     throw new RecordError('record lacks expiresAt, writtenAt or writer');
   }
+  let record: StoredRecord;
   if (r.deleted === true)
-    return { expiresAt: r.expiresAt, writtenAt: r.writtenAt, writer: r.writer, deleted: true };
-  if (typeof r.value !== 'string') throw new RecordError('record lacks a value');
-  return { value: r.value, expiresAt: r.expiresAt, writtenAt: r.writtenAt, writer: r.writer };
+    record = { expiresAt: r.expiresAt, writtenAt: r.writtenAt, writer: r.writer, deleted: true };
+  else if (typeof r.value !== 'string') throw new RecordError('record lacks a value');
+  else record = { value: r.value, expiresAt: r.expiresAt, writtenAt: r.writtenAt, writer: r.writer };
+  if (typeof r.from === 'string' && typeof r.sent === 'number' && Number.isFinite(r.sent))
+    return { record, transport: { from: r.from, sent: r.sent } };
+  return { record };
 }
 
 function cmp(a: string | number, b: string | number): number {

@@ -17,7 +17,7 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
   let c: DhtCluster;
   const extra: MeshNetwork[] = [];
   beforeAll(async () => {
-    c = await startDhtCluster(5, { replication: 3, nearCache: { enabled: false } }, { id: 'onehop' });
+    c = await startDhtCluster(5, { replication: 3 }, { id: 'onehop' });
   });
   afterAll(async () => {
     await Promise.allSettled(extra.map((n) => n.stop()));
@@ -66,15 +66,50 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
     } finally {
       if (serving !== undefined) closest.direct.serve(serving);
     }
-    // A holder that lost its copy gets it back from a reader.
-    const second = c.nets.find((n) => n.peerId === order[1]) as MeshNetwork;
-    second.dht.deleteLocal(key);
-    const other =
-      c.backends[
-        c.nets.findIndex((n) => !order.includes(n.peerId) && c.backends[c.nets.indexOf(n)] !== reader)
-      ];
-    expect(await other?.get(key)).toBe('alive');
-    await waitFor(() => second.dht.readLocal(key) !== undefined, 5_000, 'read repair');
+    // The closest holder lost its copy: a hedged read asks the others, and gives it back.
+    const closestIdx = c.nets.indexOf(closest);
+    closest.dht.deleteLocal(key);
+    expect(await reader?.get(key)).toBe('alive');
+    await waitFor(() => c.nets[closestIdx]?.dht.readLocal(key) !== undefined, 5_000, 'read repair');
+  });
+
+  it('a hedged read asks only the closest holder when it answers; a parallel read asks all and repairs any', async () => {
+    const key = 'cache:h/hedge';
+    await c.backends[0]?.set(key, 'v', 60);
+    const order = (c.nets[0] as MeshNetwork).holdersOf(key, 3) ?? [];
+    const readerIdx = c.nets.findIndex((n) => !order.includes(n.peerId));
+    const readerNet = c.nets[readerIdx] as MeshNetwork;
+    const asked: string[] = [];
+    const restore: Array<() => void> = [];
+    for (const net of c.nets) {
+      const serving = net.direct.serving;
+      if (serving === undefined) continue;
+      net.direct.serve((req, from) => {
+        if (req.t === 'get' && req.k === key && from === readerNet.peerId) asked.push(net.peerId);
+        return serving(req, from);
+      });
+      restore.push(() => net.direct.serve(serving));
+    }
+    // A long hedge delay, so that a slow machine does not make the closest look dead.
+    const hedged = await openBackend(readerNet, { oneHop: { hedgeMs: 5_000 } });
+    const parallel = await openBackend(readerNet, { oneHop: { read: 'parallel' } });
+    try {
+      expect(await hedged.get(key)).toBe('v');
+      expect(asked).toEqual([order[0]]);
+      asked.length = 0;
+      // The farthest holder lost its copy: only a read that asks it can notice.
+      const farthest = c.nets.find((n) => n.peerId === order[2]) as MeshNetwork;
+      farthest.dht.deleteLocal(key);
+      expect(await parallel.get(key)).toBe('v');
+      await waitFor(() => asked.length === 3, 5_000, 'every holder asked'); // the reader holds none
+      expect([...asked].sort()).toEqual([...order].sort());
+      await waitFor(() => farthest.dht.readLocal(key) !== undefined, 5_000, 'read repair (parallel)');
+      expect(parallel.stats().repairs).toBeGreaterThan(0);
+    } finally {
+      for (const r of restore) r();
+      await hedged.close();
+      await parallel.close();
+    }
   });
 
   it('falls back to the lookup while the membership changes, and writes land during a join', async () => {
@@ -87,7 +122,7 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
     await waitForPeers(newcomer, 5, 30_000);
     // Incomplete/unsettled membership: no locally computed holders, the lookup serves.
     expect(newcomer.holdersOf(key, 3, 5_000)).toBeUndefined();
-    const b = await openBackend(newcomer, { nearCache: { enabled: false } });
+    const b = await openBackend(newcomer);
     try {
       expect(await b.get(key)).toBe('joined');
       expect(b.stats().directReads).toBe(0);

@@ -1,6 +1,5 @@
-/** The DHT backend's pure parts: record order, base32 keys, near cache, invalidation log, upkeep planning. */
+/** The DHT backend's pure parts: record order, base32 keys, invalidation log, upkeep planning. */
 import { describe, expect, it } from 'vitest';
-import { NearCache } from '../../src/cache/backends/dht/near-cache.js';
 import { parseRuleLog, RuleLog } from '../../src/cache/backends/dht/rules.js';
 import { planUpkeep } from '../../src/cache/backends/dht/upkeep.js';
 import { compareRecords, type StoredRecord, sortByDistance } from '../../src/network/index.js';
@@ -44,29 +43,6 @@ describe('records', () => {
     expect(base32(new TextEncoder().encode('foobar'))).toBe('mzxw6ytboi');
     expect(base32(new TextEncoder().encode('f'))).toBe('my');
     expect(base32(toDhtKey('k'))).toBe(base32(new TextEncoder().encode('/mc/k')));
-  });
-});
-
-describe('NearCache', () => {
-  it('expires, bounds its size with second-chance eviction and keeps newer entries', () => {
-    const near = new NearCache(3, 0);
-    near.set('a', 1, 10, 0, 1000);
-    near.set('b', 2, 10, 2000, 1000);
-    near.set('c', 3, 10, 0, 1000);
-    expect(near.get('a', 1500)?.value).toBe(1); // a is now recently used
-    near.set('d', 4, 10, 0, 1500); // evicts b (oldest not used), not a
-    expect(near.get('b', 1500)).toBeUndefined();
-    expect(near.get('a', 1500)?.value).toBe(1);
-    expect(near.evictions).toBe(1);
-    near.set('a', 'older', 5, 0, 1500);
-    expect(near.get('a', 1500)?.value).toBe(1);
-    expect(near.drop('a', 10)).toBe(false); // not older than 10
-    expect(near.drop('a', 11)).toBe(true);
-    expect(near.dropMatching((k) => k === 'c' || k === 'd', 100).sort()).toEqual(['c', 'd']);
-    const aged = new NearCache(10, 1000);
-    aged.set('x', 1, 1, 0, 0);
-    expect(aged.get('x', 999)?.value).toBe(1);
-    expect(aged.get('x', 1000)).toBeUndefined();
   });
 });
 

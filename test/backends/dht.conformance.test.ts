@@ -50,10 +50,4 @@ describe('DhtBackend conformance (3 loopback nodes)', () => {
   // record not yet swept once counted as cleared; it must not).
   const capabilities = { exactCounts: process.env.DHT_EXACT === '1' };
   runBackendConformance({ name: 'dht', test: it, create: create({}), capabilities });
-  runBackendConformance({
-    name: 'dht (no near cache)',
-    test: it,
-    create: create({ nearCache: { enabled: false } }),
-    capabilities,
-  });
 });

@@ -12,27 +12,21 @@ describe('DHT backend on 5 loopback nodes (replication 3)', () => {
   let c: DhtCluster;
   let b: DhtBackend[];
   beforeAll(async () => {
-    // The backend's own near cache is off by default (the generic near tier replaces it); these cases test it.
-    c = await startDhtCluster(
-      5,
-      { replication: 3, upkeepDelayMs: 100, nearCache: { enabled: true } },
-      { id: 'test' },
-    );
+    c = await startDhtCluster(5, { replication: 3, upkeepDelayMs: 100 }, { id: 'test' });
     b = c.backends;
   });
   afterAll(async () => {
     await c?.stop();
   });
 
-  it('a value set on A is a hit on C, from the DHT then from the near cache', async () => {
+  it('a value set on A is a hit on C, every time from the DHT (no copy of its own: the near tier is in front)', async () => {
     await b[0]?.set(K('get_user:1'), { id: 1, name: 'Ada', born: new Date(0) }, 60);
     const before = b[2]?.stats();
     expect(await b[2]?.get(K('get_user:1'))).toEqual({ id: 1, name: 'Ada', born: new Date(0) });
-    expect(b[2]?.stats().dhtHits).toBe((before?.dhtHits ?? 0) + 1);
-    // The second read is served without a network round trip (synchronously).
     const again = b[2]?.get(K('get_user:1'));
-    expect(again).not.toBeInstanceOf(Promise);
-    expect(again).toEqual({ id: 1, name: 'Ada', born: new Date(0) });
+    expect(again).toBeInstanceOf(Promise);
+    expect(await again).toEqual({ id: 1, name: 'Ada', born: new Date(0) });
+    expect(b[2]?.stats().dhtHits).toBe((before?.dhtHits ?? 0) + 2);
     expect(await b[3]?.get(K('get_user:404'))).toBeUndefined();
   });
 
@@ -64,7 +58,6 @@ describe('DHT backend on 5 loopback nodes (replication 3)', () => {
     };
     expect(c.nets[hs[0] as number]?.dht.storeLocal(key, newer)).toBe(true);
     // A reader that is not holder 0 still gets the newest value (selector), and read repair fixes the others.
-    // (Not node 0: the writer has 'first' in its near cache.)
     const reader = [1, 2, 3, 4].find((i) => !hs.includes(i)) as number;
     expect(await b[reader as number]?.get(key)).toBe('newer');
     await waitFor(
@@ -103,7 +96,7 @@ describe('DHT backend on 5 loopback nodes (replication 3)', () => {
     expect(n2.dht.readLocal(key)?.value).toBe('"y"');
   });
 
-  it('a delete is seen by every node, near caches included, and wins over older writes', async () => {
+  it('a delete is seen by every node and wins over older writes', async () => {
     const key = K('get_user:2');
     await b[0]?.set(key, { id: 2 }, 60);
     for (const backend of b) expect(await backend.get(key)).toEqual({ id: 2 });
@@ -172,12 +165,27 @@ describe('DHT backend on 5 loopback nodes (replication 3)', () => {
     expect(() => b[0]?.revoke('cache:test/user/', '')).toThrow(MeshError);
   });
 
-  it('a newer write on one node replaces the older copy in the near caches of the others', async () => {
+  it('once a newer write on one node resolves, every node reads it', async () => {
     const key = K('coherent');
     await b[0]?.set(key, 'v1', 60);
     expect(await b[1]?.get(key)).toBe('v1');
     await b[2]?.set(key, 'v2', 60);
-    await waitFor(async () => (await b[1]?.get(key)) === 'v2', 5000, 'near cache refresh');
+    for (const backend of b) expect(await backend.get(key)).toBe('v2');
+  });
+
+  it('refuses the removed cache.dht.nearCache option, naming its replacement', async () => {
+    const { DhtBackend } = await import('../../src/cache/backends/dht/index.js');
+    expect(() => new DhtBackend({ nearCache: { enabled: true } } as never)).toThrow(/cache\.near/);
+    const err = (() => {
+      try {
+        new DhtBackend({ nearCache: {} } as never);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(MeshError);
+    expect((err as MeshError).code).toBe('CONFIG_INVALID');
+    expect((err as MeshError).details.field).toBe('cache.dht.nearCache');
   });
 });
 
@@ -205,7 +213,7 @@ describe('DHT backend availability', () => {
     if (stopped.length < 2) stopped.push(hs.find((h) => !stopped.includes(h)) as number);
     await Promise.all(stopped.map((i) => c?.nets[i]?.stop()));
     const reader = [0, 1, 2, 3, 4].find((i) => !stopped.includes(i) && i !== 0) as number;
-    // A reader with an empty near cache finds the last copy through the DHT.
+    // A reader finds the last copy through the DHT.
     expect(await c.backends[reader]?.get(key)).toBe('survives');
     // Upkeep brings the copies back to 3 on the surviving nodes.
     await waitFor(() => holders(c as DhtCluster, key).length === 3, 10_000, 're-replication');
@@ -281,7 +289,7 @@ describe('DHT backend availability', () => {
     extra.push(backend);
     await backend.set('cache:alone/s/a', 'local', 60);
     await backend.set('cache:alone/s/b', 'local-b', 60);
-    const fresh = await openBackend(alone as MeshNetwork, { nearCache: { enabled: false } });
+    const fresh = await openBackend(alone as MeshNetwork);
     extra.push(fresh);
     expect(await fresh.get('cache:alone/s/a')).toBe('local');
     expect(await fresh.delete('cache:alone/s/a')).toBe(true);

@@ -2,15 +2,11 @@
  * Reads and writes of DHT records. One hop when the membership is known: the
  * `replication` holders are computed locally and asked/told directly (reads in
  * parallel, last-write-wins among the answers, losers repaired in the
- * background). Otherwise, or when no holder answers: a kad-dht lookup, and a
+ * background: one-hop-read.ts). Otherwise, or when no holder answers: a kad-dht lookup, and a
  * replicated put (closest peers, then PUT_VALUE to the `replication` closest).
  */
-import {
-  compareRecords,
-  type MeshNetwork,
-  type StoredRecord,
-  sortByDistance,
-} from '../../../network/index.js';
+import { type MeshNetwork, type StoredRecord, sortByDistance } from '../../../network/index.js';
+import { readOneHop } from './one-hop-read.js';
 import type { DhtState } from './state.js';
 
 export class RecordAccess {
@@ -22,13 +18,25 @@ export class RecordAccess {
     return network.holdersOf(key, replication, oneHop.settleMs);
   }
 
-  /** The newest record of `key` (one hop when possible, else a kad lookup); undefined for none or a failure. */
+  /** A record of `key` (one hop when possible, else a kad lookup); undefined for none or a failure. */
   async read(key: string, signal = this.state.signal()): Promise<StoredRecord | undefined> {
     const network = this.state.network;
     if (network === undefined || !network.started) return undefined;
     const holders = this.holders(network, key);
     if (holders !== undefined) {
-      const answer = await this.readFrom(network, key, holders);
+      const { oneHop, opTimeoutMs } = this.state.options;
+      const answer = await readOneHop(
+        network,
+        key,
+        holders,
+        {
+          mode: oneHop.read,
+          hedgeMs: oneHop.hedgeMs,
+          timeoutMs: oneHop.timeoutMs,
+          repairTimeoutMs: opTimeoutMs,
+        },
+        this.countRepairs,
+      );
       if (answer.ok) {
         this.state.counters.directReads++;
         return answer.record;
@@ -38,38 +46,9 @@ export class RecordAccess {
     return this.fetch(key, signal);
   }
 
-  /** Asks every holder in parallel; `ok` false when a holder failed and nobody had a copy. */
-  private async readFrom(
-    network: MeshNetwork,
-    key: string,
-    holders: string[],
-  ): Promise<{ ok: boolean; record?: StoredRecord }> {
-    const dht = network.dht;
-    const signal = AbortSignal.timeout(this.state.options.oneHop.timeoutMs);
-    const answers = await Promise.all(
-      holders.map((peer) =>
-        dht.directGet(peer, key, signal).then(
-          (record) => ({ peer, record, failed: false }),
-          () => ({ peer, record: undefined, failed: true }),
-        ),
-      ),
-    );
-    let best: StoredRecord | undefined;
-    for (const a of answers)
-      if (a.record !== undefined && (best === undefined || compareRecords(a.record, best) > 0))
-        best = a.record;
-    if (best === undefined) return { ok: answers.every((a) => !a.failed) };
-    const winner = best;
-    const losers = answers.filter(
-      (a) => !a.failed && (a.record === undefined || compareRecords(winner, a.record) > 0),
-    );
-    if (losers.length > 0) {
-      this.state.counters.repairs += losers.length;
-      const repair = AbortSignal.timeout(this.state.options.opTimeoutMs);
-      for (const l of losers) dht.directPut(l.peer, key, winner, repair).catch(() => false);
-    }
-    return { ok: true, record: winner };
-  }
+  private readonly countRepairs = (n: number): void => {
+    this.state.counters.repairs += n;
+  };
 
   /** Stores `record` on its holders: one hop when the membership is known, else after a kad lookup. */
   async write(key: string, record: StoredRecord, signal = this.state.signal()): Promise<void> {

@@ -1,18 +1,18 @@
 /**
  * The DHT cache backend: entries live in the network's Kademlia DHT (one DHT
- * per network id), each on the `replication` peers closest to its key, with a
- * near cache in front on every node. Design and guarantees: docs/dht.md.
+ * per network id), each on the `replication` peers closest to its key. The
+ * generic near tier (src/cache/near/) sits in front of it, as of every remote
+ * backend. Design and guarantees: docs/dht.md.
  * Invalidations: invalidation.ts; replication upkeep and sweep: upkeep.ts.
  *
- * - `set` stores `{ value, expiresAt, writtenAt, writer }` on the closest peers,
- *   then announces the write (other near caches drop older copies);
+ * - `set` stores `{ value, expiresAt, writtenAt, writer }` on the closest peers;
  *   conflicting writes resolve last-write-wins (`compareRecords`) when stored
  *   and when read.
- * - `get` serves the near cache, else a kad lookup; an expired, deleted or
- *   invalidated record, a failed or timed-out lookup: a miss.
+ * - `get` reads the holders (one hop, access.ts), else a kad lookup; an expired,
+ *   deleted or invalidated record, a failed or timed-out lookup: a miss.
  * - `delete` writes a tombstone; `delete`, `clear` and `revoke` are broadcast
- *   on the network's control topic and applied by every node to its near cache
- *   and to the records it stores; they are also remembered (rules.ts) so
+ *   on the network's control topic and applied by every node to the records it
+ *   stores; they are also remembered (rules.ts) so
  *   that late writes and stale replicas stay dead.
  * - Upkeep re-replicates records when peers leave or join; a sweep removes
  *   expired records.
@@ -31,7 +31,6 @@ import { assertTtl } from '../../ttl.js';
 import type { BackendContext, CacheBackend } from '../backend.js';
 import { RecordAccess } from './access.js';
 import { Invalidations, SYNC_NAME } from './invalidation.js';
-import { NearCache, shareable } from './near-cache.js';
 import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './options.js';
 import { RuleLog } from './rules.js';
 import { type DhtBackendStats, type DhtState, type InvalidationInfo, newCounters } from './state.js';
@@ -43,8 +42,6 @@ export class DhtBackend implements CacheBackend {
   readonly operationTimeoutMs: number;
   /** Its records live on other nodes: invalidation notices of the near bus never touch it directly. */
   readonly remote = true as const;
-  /** While its own near cache is on, no generic near tier goes in front of it (see backend.ts). */
-  readonly ownNearCopies: boolean;
   private readonly state: DhtState;
   private readonly invalidations: Invalidations;
   private readonly upkeep: Upkeep;
@@ -54,19 +51,16 @@ export class DhtBackend implements CacheBackend {
   private hadPeers = false;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly prefix: string;
-  /** Near-cache hits (a plain field: it is bumped on the hot path). */
-  private nearHits = 0;
+  /** Records of `writeBehind` sets still being stored: this node reads its own writes meanwhile. */
+  private readonly writing = new Map<string, StoredRecord>();
 
   constructor(options: DhtOptions = {}) {
     this.options = parseDhtOptions(options);
     this.prefix = this.options.prefix;
     this.operationTimeoutMs = this.options.opTimeoutMs;
-    const nc = this.options.nearCache;
-    this.ownNearCopies = nc.enabled;
     const timeout = this.options.opTimeoutMs;
     this.state = {
       options: this.options,
-      near: nc.enabled ? new NearCache(nc.maxEntries, nc.maxAgeSeconds * 1000) : undefined,
       rules: new RuleLog(this.options.tombstoneTtlSeconds * 1000),
       counters: newCounters(),
       network: undefined,
@@ -78,10 +72,6 @@ export class DhtBackend implements CacheBackend {
     this.invalidations = new Invalidations(this.state);
     this.upkeep = new Upkeep(this.state);
     this.access = new RecordAccess(this.state);
-  }
-
-  private get near(): NearCache | undefined {
-    return this.state.near;
   }
 
   async open(ctx: BackendContext): Promise<void> {
@@ -139,53 +129,32 @@ export class DhtBackend implements CacheBackend {
     this.invalidations.close();
     for (const off of this.detach.splice(0)) off();
     await Promise.allSettled([...this.pending, this.upkeep.close()]);
-    this.near?.clear();
+    this.writing.clear();
     this.state.network = undefined;
   }
 
-  get(key: string): unknown {
-    // Every near-cache key starts with the prefix, so a key without it simply misses here.
-    const hit = this.near?.get(key);
-    if (hit !== undefined) {
-      this.nearHits++;
-      return hit.value;
-    }
+  get(key: string): Promise<unknown> {
     return this.lookup(this.storedKey(key));
   }
 
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
     assertTtl(ttlSeconds, key);
     const k = this.storedKey(key);
-    const now = Date.now();
     const record: StoredRecord = {
       value: encodeValue(value),
-      expiresAt: ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0,
+      expiresAt: ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0,
       writtenAt: writeClock(),
       writer: this.selfId(),
     };
-    this.near?.set(k, value, record.writtenAt, record.expiresAt, now);
     const network = this.requireNetwork();
-    const announce = () => {
-      if (this.options.nearCache.announceWrites)
-        this.invalidations.broadcast({ c: 'dht', op: 'put', key: k, at: record.writtenAt });
-    };
-    if (!network.started) {
-      announce();
-      return; // offline: the near cache keeps it until the node is back
-    }
+    if (!network.started) return;
     const write = this.access.write(k, record);
-    if (this.options.writeBehind) {
-      announce();
-      this.track(write);
-      return;
-    }
-    // Announced once the holders have it: the gossip copy (signed, verified and forwarded by
-    // every node) would otherwise compete with the write for the holders' CPU.
-    try {
-      await write;
-    } finally {
-      announce();
-    }
+    if (!this.options.writeBehind) return write;
+    this.writing.set(k, record);
+    const done = write.finally(() => {
+      if (this.writing.get(k) === record) this.writing.delete(k);
+    });
+    this.track(done);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -193,8 +162,8 @@ export class DhtBackend implements CacheBackend {
     const network = this.requireNetwork();
     const started = network.started;
     const local = started ? network.dht.readLocal(k) : undefined;
-    let existed =
-      this.near?.has(k) === true || (local !== undefined && local.deleted !== true && !isExpired(local));
+    this.writing.delete(k);
+    let existed = local !== undefined && local.deleted !== true && !isExpired(local);
     const deadline = this.state.signal(); // one bound for the whole delete (lookup + tombstone)
     if (!existed && started) {
       // Looked up before the delete is broadcast: once it is, the holders drop their copies.
@@ -233,18 +202,12 @@ export class DhtBackend implements CacheBackend {
     return this.invalidations.onInvalidation(listener);
   }
 
-  /** Counters and sizes (near cache entries, records stored on this node). */
+  /** Counters, and the records (values and tombstones) stored on this node. */
   stats(): DhtBackendStats {
     let stored = 0;
     const network = this.state.network;
     if (network?.started) for (const _ of network.dht.localRecords()) stored++;
-    return {
-      ...this.state.counters,
-      nearHits: this.nearHits,
-      evictions: this.near?.evictions ?? 0,
-      entries: this.near?.size ?? 0,
-      stored,
-    };
+    return { ...this.state.counters, stored };
   }
 
   /** Resolves when background writes and replication upkeep have settled (tests, shutdown). */
@@ -300,7 +263,8 @@ export class DhtBackend implements CacheBackend {
   private async lookupEntry(key: string): Promise<{ value: unknown; expiresAt: number } | undefined> {
     const network = this.state.network;
     if (network === undefined || !network.started) return undefined;
-    const record = await this.access.read(key);
+    // A writeBehind set still in flight is what this node last wrote.
+    const record = this.writing.get(key) ?? (await this.access.read(key));
     const now = Date.now();
     const counters = this.state.counters;
     if (
@@ -314,14 +278,13 @@ export class DhtBackend implements CacheBackend {
     }
     let value: unknown;
     try {
-      value = shareable(decodeValue(record.value ?? ''));
+      value = decodeValue(record.value ?? '');
     } catch (err) {
       counters.dhtMisses++;
       this.state.logger?.warn({ key, err: (err as Error).message }, 'unreadable value in the DHT: a miss');
       return undefined;
     }
     counters.dhtHits++;
-    this.near?.set(key, value, record.writtenAt, record.expiresAt, now);
     return { value, expiresAt: record.expiresAt };
   }
 
@@ -331,17 +294,14 @@ export class DhtBackend implements CacheBackend {
     if (network === undefined || !network.started) return;
     if (this.hadPeers && this.options.dropOnRejoin) {
       this.state.counters.rejoins++;
-      const near = this.near?.clear() ?? 0;
+      this.writing.clear();
       let local = 0;
       const dht = network.dht;
       for (const { key } of [...dht.localRecords()]) {
         dht.deleteLocal(key);
         local++;
       }
-      this.state.logger?.info(
-        { near, local },
-        'rejoined the network: dropped the near cache and the records held here',
-      );
+      this.state.logger?.info({ local }, 'rejoined the network: dropped the records held here');
     }
     this.hadPeers = true;
     this.upkeep.rebase(network.peers());

@@ -17,7 +17,7 @@ const base = {
 const key = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 
 export const controlSchema = v.variant('op', [
-  /** A write: other near caches drop older copies of the key. */
+  /** A write announcement of earlier versions (for their own near caches): parsed, then ignored. */
   v.object({ ...base, op: v.literal('put'), key }),
   /** A delete of one key. */
   v.object({ ...base, op: v.literal('del'), key }),

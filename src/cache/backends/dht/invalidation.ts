@@ -1,6 +1,6 @@
 /**
  * Invalidations of the DHT backend: deletes, clears and revokes applied here
- * (rule log, near cache, local store), broadcast to the other nodes, received
+ * (rule log, local store), broadcast to the other nodes, received
  * from them (validated control messages), and pulled from a peer after this
  * node was away. Timestamps of a peer whose clock is off are taken in this
  * node's clock (network/clock.ts).
@@ -57,17 +57,17 @@ export class Invalidations {
   }
 
   /**
-   * Applies a delete (`at` in this node's clock) to the rule log, the near cache
-   * and the local store. The first time this node learns of it, it applies to
+   * Applies a delete (`at` in this node's clock) to the rule log and the local
+   * store. The first time this node learns of it, it applies to
    * what is held here even when written up to the clock tolerance after `at`
    * (a writer whose clock is ahead within the tolerance cannot outlive a delete
    * issued after its write); later records are ordered by timestamp.
    */
   applyDelete(key: string, at: number): boolean {
-    const { rules, near, options, network } = this.state;
+    const { rules, options, network } = this.state;
     const fresh = rules.addDelete(key, at);
     const until = fresh ? at + options.clockToleranceMs : at;
-    let dropped = near?.drop(key, until) === true;
+    let dropped = false;
     const dht = network?.started ? network.dht : undefined;
     const local = dht?.readLocal(key);
     if (dht !== undefined && local !== undefined && local.deleted !== true && local.writtenAt < until) {
@@ -79,13 +79,13 @@ export class Invalidations {
 
   /** Applies a clear/revoke rule; returns how many distinct keys this node dropped. */
   applyRule(rule: Rule): number {
-    const { rules, near, options, network } = this.state;
+    const { rules, options, network } = this.state;
     const matches = rules.addRule(rule);
     if (matches === undefined) return 0;
     // New here: it applies to what is held, up to the clock tolerance after `at` (as a delete does).
     const until = rule.at + options.clockToleranceMs;
     const now = Date.now();
-    const dropped = new Set(near?.dropMatching(matches, until, now) ?? []);
+    const dropped = new Set<string>();
     if (network?.started) {
       const dht = network.dht;
       for (const { key, record } of [...dht.localRecords()]) {
@@ -124,8 +124,7 @@ export class Invalidations {
     const msg = { ...parsed, at: parsed.at + this.shiftFor(from, parsed.sent) };
     switch (msg.op) {
       case 'put':
-        this.state.near?.drop(msg.key, msg.at);
-        return;
+        return; // sent by nodes of earlier versions to their own near caches (the near tier has its own bus)
       case 'del':
         this.state.counters.invalidationsReceived++;
         this.applyDelete(msg.key, msg.at);

@@ -1,6 +1,6 @@
 /** Options of the DHT cache backend (config: `cache.replication` and `cache.dht`). */
 import * as v from 'valibot';
-import { fromIssues } from '../../../errors.js';
+import { fromIssues, MeshError } from '../../../errors.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
@@ -12,21 +12,8 @@ export const dhtOptionsSchema = v.strictObject({
   prefix: v.optional(v.pipe(v.string(), v.maxLength(64)), 'cache:'),
   /** Longest a DHT lookup or put may take, ms; a lookup that takes longer is a miss. */
   opTimeoutMs: v.optional(int(1), 2_000),
-  /** Resolve `set` once the near cache holds the value, and replicate in the background. */
+  /** Resolve `set` at once and store on the holders in the background (this node reads its own write meanwhile). */
   writeBehind: v.optional(v.boolean(), false),
-  /** The in-memory copy in front of the DHT. */
-  nearCache: v.optional(
-    v.strictObject({
-      enabled: v.optional(v.boolean(), false),
-      /** Most entries kept (least recently used ones leave first). */
-      maxEntries: v.optional(int(1), 10_000),
-      /** Longest an entry stays without being read from the DHT again, s (0 = bounded by its TTL only). */
-      maxAgeSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 300),
-      /** Announce each write on the control topic so other near caches drop older copies. */
-      announceWrites: v.optional(v.boolean(), true),
-    }),
-    {},
-  ),
   /** How often expired records, tombstones and invalidation rules are removed and stray records handed to their holders, ms. */
   sweepIntervalMs: v.optional(int(1), 30_000),
   /** How long tombstones and invalidation rules are kept, s: longer than any write can be in flight. */
@@ -49,12 +36,20 @@ export const dhtOptionsSchema = v.strictObject({
       enabled: v.optional(v.boolean(), true),
       /** After a member joins or leaves, use the kad-dht lookup for this long (records move to new holders meanwhile), ms. */
       settleMs: v.optional(int(0), 5_000),
-      /** Longest wait for one holder's answer before falling back, ms. */
+      /** Longest wait for the holders' answers before falling back to the lookup, ms. */
       timeoutMs: v.optional(int(1), 500),
+      /**
+       * `hedged`: ask the closest holder, and the others only when it has no copy, fails or is
+       * slower than `hedgeMs`; `parallel`: ask every holder at once. Either way the first copy
+       * is returned (BENCHMARKS.md "DHT one-hop" compares both).
+       */
+      read: v.optional(v.picklist(['hedged', 'parallel']), 'hedged'),
+      /** How long a hedged read waits for the closest holder before asking the others, ms. */
+      hedgeMs: v.optional(int(0), 2),
     }),
     {},
   ),
-  /** On reconnecting after having lost every peer, drop the near cache and the records held here. */
+  /** On reconnecting after having lost every peer, drop the records held here (the near tier is flushed too). */
   dropOnRejoin: v.optional(v.boolean(), true),
 });
 
@@ -63,6 +58,13 @@ export type ResolvedDhtOptions = v.InferOutput<typeof dhtOptionsSchema>;
 
 /** Validates options; throws CONFIG_INVALID naming the field. */
 export function parseDhtOptions(options: DhtOptions = {}): ResolvedDhtOptions {
+  if ((options as Record<string, unknown>).nearCache !== undefined) {
+    throw new MeshError(
+      'CONFIG_INVALID',
+      'cache.dht.nearCache was removed: the near tier (cache.near: { enabled, maxEntries, maxBytes, maxAgeSeconds }) now sits in front of the DHT, as of every remote backend',
+      { field: 'cache.dht.nearCache' },
+    );
+  }
   const clean = Object.fromEntries(Object.entries(options).filter(([, x]) => x !== undefined));
   const parsed = v.safeParse(dhtOptionsSchema, clean);
   if (parsed.success) return parsed.output;

@@ -2,13 +2,11 @@
 import type { Logger } from 'pino';
 import type { MeshNetwork } from '../../../network/index.js';
 import type { BackendStats } from '../backend.js';
-import type { NearCache } from './near-cache.js';
 import type { ResolvedDhtOptions } from './options.js';
 import type { RuleLog } from './rules.js';
 
 /** Counters of the backend, beyond the caching layer's own. */
 export interface DhtBackendStats extends BackendStats {
-  nearHits: number;
   dhtHits: number;
   dhtMisses: number;
   lookupFailures: number;
@@ -28,7 +26,7 @@ export interface DhtBackendStats extends BackendStats {
   stored: number;
 }
 
-export type DhtCounters = Omit<DhtBackendStats, 'evictions' | 'entries' | 'stored' | 'nearHits'>;
+export type DhtCounters = Omit<DhtBackendStats, 'evictions' | 'entries' | 'stored'>;
 
 /** What an invalidation listener learns once an invalidation was applied on this node. */
 export interface InvalidationInfo {
@@ -44,8 +42,6 @@ export interface InvalidationInfo {
 
 export interface DhtState {
   readonly options: ResolvedDhtOptions;
-  /** The DHT's own near cache (to be replaced by the generic near tier): undefined when disabled. */
-  readonly near: NearCache | undefined;
   readonly rules: RuleLog;
   readonly counters: DhtCounters;
   network: MeshNetwork | undefined;
