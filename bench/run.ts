@@ -16,6 +16,11 @@ const suites: Record<string, () => Promise<string>> = {
   near: async () => (await import('./near.js')).benchNear(),
   codec: async () => (await import('./codec.js')).benchCodec(),
   policies: async () => (await import('./policies.js')).benchPolicies(),
+  // Node processes (built code): only when asked for.
+  bus: async () => {
+    execSync('npm run build:bench', { stdio: ['ignore', 'ignore', 'inherit'] });
+    return (await import('./bus-processes.js')).benchBusProcesses();
+  },
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/dht.ts'], {

@@ -184,9 +184,15 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
   switch (cmd.cmd) {
     case 'request': {
       const before = counts.get_user;
+      const startedAt = now();
       const t = performance.now();
       const result = await node.request(String(cmd.path), cmd.params as Record<string, unknown>);
-      return { result: encodeValue(result), ran: counts.get_user - before, ms: performance.now() - t };
+      return {
+        result: encodeValue(result),
+        ran: counts.get_user - before,
+        ms: performance.now() - t,
+        startedAt,
+      };
     }
     case 'publish':
       await node.publish(String(cmd.topic), cmd.data);
@@ -247,8 +253,14 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         case 'getRemote': {
           // Only keys this node holds no copy of: every read is a network round trip.
           const net = network();
-          const own = (k: string) => (net.holdersOf(k, Number(values.replication)) ?? []).includes(net.peerId);
-          return { stats: await timeEach(keys.filter((k) => !own(k)), (k) => dht.get(k)) };
+          const own = (k: string) =>
+            (net.holdersOf(k, Number(values.replication)) ?? []).includes(net.peerId);
+          return {
+            stats: await timeEach(
+              keys.filter((k) => !own(k)),
+              (k) => dht.get(k),
+            ),
+          };
         }
         case 'request':
           // get_user through node.request (keys: ids): the interceptor, the key, the DHT backend.
@@ -320,6 +332,20 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
                     compileGlob(info.pattern).test(key.slice(info.prefix.length))))
               : info.prefix === prefix;
           if (!hit) return;
+          off();
+          resolve(now());
+        });
+        send({ type: 'watching', id: cmd.id });
+      });
+      return { at };
+    }
+    case 'watchNotice': {
+      // Replies once another node's invalidation notice naming `key` arrived here (the near
+      // bus, registered at start, has applied it by the time this later listener runs).
+      const key = String(cmd.key);
+      const at = await new Promise<number>((resolve) => {
+        const off = network().onInvalidation((notice) => {
+          if (notice.op === 'delete' && !(notice.keys ?? []).includes(key)) return;
           off();
           resolve(now());
         });

@@ -184,10 +184,12 @@ export class NodeProcess {
   async watch(
     target: { key?: string; prefix?: string },
     timeoutMs = 30_000,
+    /** `watch`: a DHT invalidation applied; `watchNotice`: another node's near-bus notice arrived. */
+    cmd: 'watch' | 'watchNotice' = 'watch',
   ): Promise<{ applied: Promise<number> }> {
     const id = this.nextId;
     const listening = new Promise<void>((resolve) => this.watchers.set(id, resolve));
-    const done = this.call({ cmd: 'watch', ...target }, timeoutMs).then((r) => Number(r.at));
+    const done = this.call({ cmd, ...target }, timeoutMs).then((r) => Number(r.at));
     done.catch(() => {});
     await listening;
     return { applied: done };
