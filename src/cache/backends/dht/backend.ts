@@ -28,12 +28,13 @@ import {
 } from '../../../network/index.js';
 import { compileGlob } from '../../glob.js';
 import { assertTtl } from '../../ttl.js';
-import type { BackendContext, CacheBackend } from '../backend.js';
+import type { BackendContext, CacheBackend, TaggedRead } from '../backend.js';
 import { RecordAccess } from './access.js';
 import { Invalidations, SYNC_NAME } from './invalidation.js';
 import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './options.js';
 import { RuleLog } from './rules.js';
 import { type DhtBackendStats, type DhtState, type InvalidationInfo, newCounters } from './state.js';
+import { DhtTags } from './tags.js';
 import { Upkeep } from './upkeep.js';
 
 export class DhtBackend implements CacheBackend {
@@ -46,6 +47,7 @@ export class DhtBackend implements CacheBackend {
   private readonly invalidations: Invalidations;
   private readonly upkeep: Upkeep;
   private readonly access: RecordAccess;
+  private readonly tags: DhtTags;
   private readonly detach: Array<() => void> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private hadPeers = false;
@@ -72,6 +74,12 @@ export class DhtBackend implements CacheBackend {
     this.invalidations = new Invalidations(this.state);
     this.upkeep = new Upkeep(this.state);
     this.access = new RecordAccess(this.state);
+    this.tags = new DhtTags(
+      this.state,
+      this.access,
+      (k) => this.storedKey(k),
+      () => this.selfId(),
+    );
   }
 
   async open(ctx: BackendContext): Promise<void> {
@@ -186,6 +194,21 @@ export class DhtBackend implements CacheBackend {
     return existed;
   }
 
+  /** Tags (docs/tags.md, ./tags.ts): the entry, the latest invalidation of its tag records, the tag clock. */
+  getTagged(key: string): Promise<TaggedRead> {
+    return this.tags.get(key, (k) => this.liveRecord(k));
+  }
+
+  /** Tags: stores `value` with the keys of its tag records. */
+  setTagged(key: string, value: unknown, ttlSeconds: number, tagKeys: readonly string[]): Promise<void> {
+    return this.tags.set(key, value, ttlSeconds, tagKeys);
+  }
+
+  /** Tags: writes each tag record (invalidated now) to its holders, kept `retentionSeconds`. */
+  invalidateTags(tagKeys: readonly string[], retentionSeconds: number): Promise<void> {
+    return this.tags.invalidate(tagKeys, retentionSeconds);
+  }
+
   /** Removes every key starting with `prefix` on every node; returns how many this node dropped. */
   clear(prefix?: string): number {
     return this.invalidations.invalidate({ prefix: this.storedKey(prefix ?? ''), at: writeClock() });
@@ -260,22 +283,28 @@ export class DhtBackend implements CacheBackend {
     return ttlMs > 0 ? { value: entry.value, ttlMs } : undefined;
   }
 
-  private async lookupEntry(key: string): Promise<{ value: unknown; expiresAt: number } | undefined> {
+  /** The live record of stored key `key` (not deleted, expired or invalidated); undefined is a miss. */
+  private async liveRecord(key: string): Promise<StoredRecord | undefined> {
     const network = this.state.network;
     if (network === undefined || !network.started) return undefined;
     // A writeBehind set still in flight is what this node last wrote.
     const record = this.writing.get(key) ?? (await this.access.read(key));
-    const now = Date.now();
-    const counters = this.state.counters;
     if (
       record === undefined ||
       record.deleted === true ||
-      isExpired(record, now) ||
+      isExpired(record) ||
       this.state.rules.invalidates(key, record.writtenAt)
     ) {
-      counters.dhtMisses++;
+      this.state.counters.dhtMisses++;
       return undefined;
     }
+    return record;
+  }
+
+  private async lookupEntry(key: string): Promise<{ value: unknown; expiresAt: number } | undefined> {
+    const record = await this.liveRecord(key);
+    if (record === undefined) return undefined;
+    const counters = this.state.counters;
     let value: unknown;
     try {
       value = decodeValue(record.value ?? '');
