@@ -176,8 +176,8 @@ export class MeshDht {
     return reply.ok;
   }
 
-  /** Answers a one-hop request from `from` (get/put; `ctl` is the network's). */
-  answerDirect(req: Exclude<DirectRequest, { t: 'ctl' }>): DirectReply {
+  /** Answers a one-hop get or put (`ctl` and `lease` are the network's). */
+  answerDirect(req: Extract<DirectRequest, { t: 'get' | 'put' }>): DirectReply {
     const sent = Date.now();
     if (req.t === 'get') {
       const rec = this.readLocal(req.k);

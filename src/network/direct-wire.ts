@@ -21,6 +21,10 @@ export function singleShotProtocol(networkId: string): string {
 }
 
 const key = v.pipe(v.string(), v.minLength(1), v.maxLength(8192));
+const LEASE_OPS = ['acquire', 'renew', 'release', 'wait'] as const;
+/** Longest lease or wait a member accepts, ms (a bound on what a peer can make it keep). */
+export const MAX_LEASE_MS = 10 * 60_000;
+const MAX_TOKEN = 128;
 const finite = v.pipe(v.number(), v.finite());
 /** The rules of a request (the hot path checks by hand, `parseDirectRequest`; a test keeps both in agreement). */
 export const directRequestSchema = v.variant('t', [
@@ -29,6 +33,14 @@ export const directRequestSchema = v.variant('t', [
   v.object({ t: v.literal('put'), k: key, r: v.pipe(v.string(), v.maxLength(MAX_MESSAGE)) }),
   /** A control message (invalidation) sent straight to a member, besides gossip. */
   v.object({ t: v.literal('ctl'), m: v.record(v.string(), v.unknown()) }),
+  /** A lease kept by the key's first holder (leases.ts); `ms`: its length, or the longest wait. */
+  v.object({
+    t: v.literal('lease'),
+    op: v.picklist(LEASE_OPS),
+    k: key,
+    tok: v.pipe(v.string(), v.maxLength(MAX_TOKEN)),
+    ms: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_LEASE_MS)),
+  }),
 ]);
 export type DirectRequest = v.InferOutput<typeof directRequestSchema>;
 
@@ -67,6 +79,17 @@ export function parseDirectRequest(raw: unknown): DirectRequest | undefined {
     case 'ctl':
       return m.m !== null && typeof m.m === 'object' && !Array.isArray(m.m)
         ? { t: 'ctl', m: m.m as Record<string, unknown> }
+        : undefined;
+    case 'lease':
+      return isKey(m.k) &&
+        (LEASE_OPS as readonly unknown[]).includes(m.op) &&
+        typeof m.tok === 'string' &&
+        m.tok.length <= MAX_TOKEN &&
+        typeof m.ms === 'number' &&
+        Number.isFinite(m.ms) &&
+        m.ms >= 0 &&
+        m.ms <= MAX_LEASE_MS
+        ? { t: 'lease', op: m.op as (typeof LEASE_OPS)[number], k: m.k, tok: m.tok, ms: m.ms }
         : undefined;
   }
   return undefined;

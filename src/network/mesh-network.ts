@@ -29,6 +29,7 @@ import { MeshDht } from './dht.js';
 import { DirectService } from './direct.js';
 import { Holders } from './holders.js';
 import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
+import { Leases } from './leases.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { Membership } from './membership.js';
@@ -72,6 +73,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly holders: Holders;
   /** Control messages and invalidation notices from the other members (control.ts). */
   private readonly control: ControlInbox;
+  /** Leases kept by each key's first holder (leases.ts: `coalesce: 'cluster'` on the DHT). */
+  readonly leases: Leases;
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
@@ -99,6 +102,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.sync = new SyncService(this.networkId, this.logger);
     this.direct = new DirectService(this.networkId, this.logger);
     this.direct.serve((req, from) => {
+      if (req.t === 'lease') return this.leases.table.answer(req);
       if (req.t !== 'ctl') return this.dht.answerDirect(req);
       this.control.deliver(req.m, from);
       return { ok: true };
@@ -120,6 +124,14 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       this.logger,
     );
     this.holders = new Holders(this.membership);
+    const network = this;
+    this.leases = new Leases({
+      get selfId() {
+        return network.peerId;
+      },
+      peers: () => this.membership.peers(),
+      request: (peer, req, signal) => this.direct.request(peer, req, signal),
+    });
   }
 
   /** True between `start()` and `stop()`. */
@@ -208,6 +220,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.node = undefined;
     this.meshDht = undefined;
     this.holders.reset();
+    this.leases.table.clear();
     await this.sync.stop(node);
     await this.direct.stop(node);
     await node.stop();

@@ -37,7 +37,7 @@ export function compilePolicies(
     if (!hasLeases(backend)) {
       throw new MeshError(
         'CONFIG_INVALID',
-        `${c.path}: coalesce 'cluster' needs a backend with leases (redis); '${c.guard.name}' has none`,
+        `${c.path}: coalesce 'cluster' needs a backend with leases (redis, dht); '${c.guard.name}' has none`,
         { field: 'coalesce', path: c.path, backend: c.guard.name },
       );
     }

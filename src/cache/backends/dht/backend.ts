@@ -209,6 +209,29 @@ export class DhtBackend implements CacheBackend {
     return this.tags.invalidate(tagKeys, retentionSeconds);
   }
 
+  /** `coalesce: 'cluster'`: takes the lease at its first holder (src/network/leases.ts); true when taken. */
+  acquireLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
+    return this.requireNetwork().leases.run('acquire', leaseKey, token, ms, this.operationTimeoutMs);
+  }
+
+  /** `coalesce: 'cluster'`: extends the lease while `token` holds it; false when it does not any more. */
+  renewLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
+    return this.requireNetwork().leases.run('renew', leaseKey, token, ms, this.operationTimeoutMs);
+  }
+
+  async releaseLease(leaseKey: string, token: string): Promise<void> {
+    await this.requireNetwork().leases.run('release', leaseKey, token, 0, this.operationTimeoutMs);
+  }
+
+  /** Resolves when the lease is released, after `ms`, or at once when its holder cannot be asked. */
+  async waitLease(leaseKey: string, ms: number): Promise<void> {
+    try {
+      await this.requireNetwork().leases.run('wait', leaseKey, '', ms, this.operationTimeoutMs);
+    } catch {
+      // never rejects: the caller reads again and retries the lease
+    }
+  }
+
   /** Removes every key starting with `prefix` on every node; returns how many this node dropped. */
   clear(prefix?: string): number {
     return this.invalidations.invalidate({ prefix: this.storedKey(prefix ?? ''), at: writeClock() });
