@@ -92,8 +92,8 @@ export interface CacheBackend {
   readonly remote?: true;
   /**
    * Capability: the backend keeps in-process copies of its own, coherent by its own
-   * protocol (the DHT's near cache, which re-bases skewed writers' timestamps): the
-   * caching layer puts no near tier in front of it.
+   * protocol: the caching layer puts no near tier in front of it (no built-in
+   * backend does since the DHT's own near cache was removed).
    */
   readonly ownNearCopies?: boolean;
   /**
