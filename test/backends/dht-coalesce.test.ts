@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Node, type RequestContext } from '../../src/index.js';
 import { LeaseTable } from '../../src/network/leases.js';
-import { testLogger, waitForPeers } from '../helpers/p2p.js';
+import { testLogger, waitFor, waitForPeers } from '../helpers/p2p.js';
 import { sleep } from '../helpers/stores.js';
 
 describe("coalesce: 'cluster' on the DHT, three nodes", () => {
@@ -74,8 +74,7 @@ describe("coalesce: 'cluster' on the DHT, three nodes", () => {
     gates.set(0, () => new Promise<void>(() => {}));
     try {
       const fromA = nodes[0]!.request('report/build', { id: 2 }).catch((e: unknown) => e);
-      await sleep(50);
-      expect(calls.n).toBe(1);
+      await waitFor(() => calls.n === 1, 500, "A's handler started (it holds the lease)");
       const t = Date.now();
       const fromB = await nodes[1]!.request('report/build', { id: 2 }, { timeout: 5000 });
       expect(fromB).toEqual({ id: 2, by: 1 });

@@ -5,7 +5,8 @@
  * background: one-hop-read.ts). Otherwise, or when no holder answers: a kad-dht lookup, and a
  * replicated put (closest peers, then PUT_VALUE to the `replication` closest).
  */
-import { type MeshNetwork, type StoredRecord, sortByDistance } from '../../../network/index.js';
+import { decodeValue } from '../../../codec/index.js';
+import { isExpired, type MeshNetwork, type StoredRecord, sortByDistance } from '../../../network/index.js';
 import { readOneHop } from './one-hop-read.js';
 import type { DhtState } from './state.js';
 
@@ -49,6 +50,45 @@ export class RecordAccess {
   private readonly countRepairs = (n: number): void => {
     this.state.counters.repairs += n;
   };
+
+  /**
+   * The live record of stored key `key` (not deleted, expired or invalidated):
+   * `pending` (writeBehind sets in flight) first, else a read; undefined is a miss.
+   */
+  async readLive(key: string, pending: ReadonlyMap<string, StoredRecord>): Promise<StoredRecord | undefined> {
+    const network = this.state.network;
+    if (network === undefined || !network.started) return undefined;
+    const record = pending.get(key) ?? (await this.read(key));
+    if (
+      record === undefined ||
+      record.deleted === true ||
+      isExpired(record) ||
+      this.state.rules.invalidates(key, record.writtenAt)
+    ) {
+      this.state.counters.dhtMisses++;
+      return undefined;
+    }
+    return record;
+  }
+
+  /** The decoded value of `key`'s live record and its expiry; undefined is a miss (an unreadable value too). */
+  async readEntry(
+    key: string,
+    pending: ReadonlyMap<string, StoredRecord>,
+  ): Promise<{ value: unknown; expiresAt: number } | undefined> {
+    const record = await this.readLive(key, pending);
+    if (record === undefined) return undefined;
+    let value: unknown;
+    try {
+      value = decodeValue(record.value ?? '');
+    } catch (err) {
+      this.state.counters.dhtMisses++;
+      this.state.logger?.warn({ key, err: (err as Error).message }, 'unreadable value in the DHT: a miss');
+      return undefined;
+    }
+    this.state.counters.dhtHits++;
+    return { value, expiresAt: record.expiresAt };
+  }
 
   /** Stores `record` on its holders: one hop when the membership is known, else after a kad lookup. */
   async write(key: string, record: StoredRecord, signal = this.state.signal()): Promise<void> {

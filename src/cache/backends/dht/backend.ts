@@ -17,7 +17,7 @@
  * - Upkeep re-replicates records when peers leave or join; a sweep removes
  *   expired records.
  */
-import { decodeValue, encodeValue } from '../../../codec/index.js';
+import { encodeValue } from '../../../codec/index.js';
 import { MeshError } from '../../../errors.js';
 import {
   isExpired,
@@ -196,7 +196,7 @@ export class DhtBackend implements CacheBackend {
 
   /** Tags (docs/tags.md, ./tags.ts): the entry, the latest invalidation of its tag records, the tag clock. */
   getTagged(key: string): Promise<TaggedRead> {
-    return this.tags.get(key, (k) => this.liveRecord(k));
+    return this.tags.get(key, (k) => this.access.readLive(k, this.writing));
   }
 
   /** Tags: stores `value` with the keys of its tag records. */
@@ -291,7 +291,7 @@ export class DhtBackend implements CacheBackend {
   }
 
   private async lookup(key: string): Promise<unknown> {
-    return (await this.lookupEntry(key))?.value;
+    return (await this.access.readEntry(key, this.writing))?.value;
   }
 
   /**
@@ -300,44 +300,10 @@ export class DhtBackend implements CacheBackend {
    * this node's clock: skewed writers' are re-based, see docs/dht.md "Clocks").
    */
   async getWithTtl(key: string): Promise<{ value: unknown; ttlMs: number } | undefined> {
-    const entry = await this.lookupEntry(this.storedKey(key));
+    const entry = await this.access.readEntry(this.storedKey(key), this.writing);
     if (entry === undefined) return undefined;
     const ttlMs = entry.expiresAt === 0 ? Number.POSITIVE_INFINITY : entry.expiresAt - Date.now();
     return ttlMs > 0 ? { value: entry.value, ttlMs } : undefined;
-  }
-
-  /** The live record of stored key `key` (not deleted, expired or invalidated); undefined is a miss. */
-  private async liveRecord(key: string): Promise<StoredRecord | undefined> {
-    const network = this.state.network;
-    if (network === undefined || !network.started) return undefined;
-    // A writeBehind set still in flight is what this node last wrote.
-    const record = this.writing.get(key) ?? (await this.access.read(key));
-    if (
-      record === undefined ||
-      record.deleted === true ||
-      isExpired(record) ||
-      this.state.rules.invalidates(key, record.writtenAt)
-    ) {
-      this.state.counters.dhtMisses++;
-      return undefined;
-    }
-    return record;
-  }
-
-  private async lookupEntry(key: string): Promise<{ value: unknown; expiresAt: number } | undefined> {
-    const record = await this.liveRecord(key);
-    if (record === undefined) return undefined;
-    const counters = this.state.counters;
-    let value: unknown;
-    try {
-      value = decodeValue(record.value ?? '');
-    } catch (err) {
-      counters.dhtMisses++;
-      this.state.logger?.warn({ key, err: (err as Error).message }, 'unreadable value in the DHT: a miss');
-      return undefined;
-    }
-    counters.dhtHits++;
-    return { value, expiresAt: record.expiresAt };
   }
 
   /** Back after losing every peer: forget what may have been invalidated meanwhile, then learn what was. */
