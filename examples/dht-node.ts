@@ -201,6 +201,10 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       // `single`: one-hop requests on a new stream each (protocol 1.0.0, before); `mux`: the long-lived stream.
       network().direct.mode = cmd.mode === 'single' ? 'single' : 'mux';
       return {};
+    case 'control-mode':
+      // Benchmarks compare invalidations sent direct-only (gossip as fallback) and direct + gossip.
+      network().controlGossip = cmd.mode === 'always' ? 'always' : 'fallback';
+      return {};
     case 'read-mode':
       // Benchmarks compare the two one-hop read strategies in the same processes.
       (dht.options.oneHop as { read: string }).read = cmd.mode === 'parallel' ? 'parallel' : 'hedged';

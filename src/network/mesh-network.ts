@@ -73,6 +73,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly holders: Holders;
   /** Control messages and invalidation notices from the other members (control.ts). */
   private readonly control: ControlInbox;
+  /** How direct control messages use gossip (publishControl); benchmarks switch it. */
+  controlGossip: 'fallback' | 'always' = 'fallback';
   /** Leases kept by each key's first holder (leases.ts: `coalesce: 'cluster'` on the DHT). */
   readonly leases: Leases;
 
@@ -242,16 +244,27 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   /**
    * Publishes a control message (a JSON object) to every other node of this
-   * network: on gossip, and (with `direct`) also straight to every connected
-   * member over the record protocol, in parallel (receivers deliver it once).
+   * network. With `direct`, it goes straight to every connected member over the
+   * record protocol, and on gossip only when the membership is incomplete or a
+   * member did not acknowledge it (gossip may still reach it through others):
+   * a gossip copy is signed, verified and forwarded by every node, which at 20
+   * processes on 2 cores cost more than the direct sends (BENCHMARKS.md).
+   * `controlGossip: 'always'` publishes on gossip in parallel, as before.
    */
   async publishControl(message: Record<string, unknown>, direct = false): Promise<void> {
     if (direct) {
       const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
-      for (const peer of this.membership.peers()) {
-        this.direct.request(peer, { t: 'ctl', m: message }, signal).catch((err: Error) => {
-          this.logger.debug({ peer, err: err.message }, 'direct control send failed');
-        });
+      const sends = this.membership.peers().map((peer) =>
+        this.direct.request(peer, { t: 'ctl', m: message }, signal).then(
+          (r) => r.ok,
+          (err: Error) => {
+            this.logger.debug({ peer, err: err.message }, 'direct control send failed');
+            return false;
+          },
+        ),
+      );
+      if (this.controlGossip === 'fallback' && this.holdersOf('', 1) !== undefined) {
+        if ((await Promise.all(sends)).every(Boolean)) return;
       }
     }
     await this.publish(controlTopic(this.networkId), JSON.stringify(message));
