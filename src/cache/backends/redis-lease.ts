@@ -1,6 +1,8 @@
 /**
  * Leases for `coalesce: 'cluster'` on Redis: `SET <lease> <token> NX PX ms` to
- * take one; release = delete-if-ours (Lua) + `PUBLISH` of the lease key on one
+ * take one; renew = `PEXPIRE` if still ours (Lua, so a lease that expired and
+ * was taken by another node is never extended for it);
+ * release = delete-if-ours (Lua) + `PUBLISH` of the lease key on one
  * channel per backend, so waiters wake at once; a subscriber connection
  * (opened on the first wait) routes messages to the waiters of each lease.
  * A waiter also wakes after its own bounded wait (the holder died: its lease
@@ -14,10 +16,16 @@ redis.call('PUBLISH', ARGV[2], KEYS[1])
 return 1
 `;
 
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
 export const LEASE_CHANNEL = 'meshcache:$lease';
 
-type WithRelease = (Redis | Cluster) & {
+type WithScripts = (Redis | Cluster) & {
   meshcacheRelease(key: string, token: string, channel: string): Promise<number>;
+  meshcacheRenew(key: string, token: string, ms: number): Promise<number>;
 };
 
 const defined = new WeakSet<object>();
@@ -37,12 +45,22 @@ export class LeaseWaiters {
   }
 
   async release(key: string, token: string): Promise<void> {
+    await this.scripted().meshcacheRelease(key, token, this.channel);
+  }
+
+  /** Extends the lease to `ms` from now if `token` still holds it; false when it does not. */
+  async renew(key: string, token: string, ms: number): Promise<boolean> {
+    return (await this.scripted().meshcacheRenew(key, token, Math.max(1, Math.round(ms)))) === 1;
+  }
+
+  private scripted(): WithScripts {
     const c = this.client();
     if (!defined.has(c)) {
       c.defineCommand('meshcacheRelease', { numberOfKeys: 1, lua: RELEASE });
+      c.defineCommand('meshcacheRenew', { numberOfKeys: 1, lua: RENEW });
       defined.add(c);
     }
-    await (c as WithRelease).meshcacheRelease(key, token, this.channel);
+    return c as WithScripts;
   }
 
   wait(key: string, ms: number): Promise<void> {

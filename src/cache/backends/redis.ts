@@ -48,6 +48,7 @@ export class RedisBackend implements CacheBackend {
   #batcher: TickBatcher | undefined;
   #tagReader: TaggedReader | undefined;
   #leases: LeaseWaiters | undefined;
+  #closed = false;
   #malformedSeen = 0;
   #malformedLoggedAt = -Infinity;
   readonly #prefix: string;
@@ -94,6 +95,7 @@ export class RedisBackend implements CacheBackend {
    */
   async open(context?: BackendContext): Promise<void> {
     if (this.#link.client) return; // already open (a closed backend may be opened again)
+    this.#closed = false;
     if (this.options.batch && !this.isCluster)
       this.#batcher = new TickBatcher(() => this.#link.ready('get') as Redis);
     await this.#link.open(context);
@@ -213,7 +215,7 @@ export class RedisBackend implements CacheBackend {
       throw this.#link.fail('get', err);
     }
     const value = read.raw === null ? undefined : this.#decode(key, payloadOf(read.raw).payload);
-    return { value, invalidatedAt: read.invalidatedAt, now: read.now };
+    return { value, invalidatedAt: read.invalidatedAt, now: read.now, ttlMs: read.ttlMs };
   }
 
   /** Tags: stores `value` with a header naming its tag records (`tagKeys`, without the keyPrefix). */
@@ -255,6 +257,16 @@ export class RedisBackend implements CacheBackend {
   async acquireLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
     try {
       return await this.#leaseWaiters('lease').acquire(this.#prefix + leaseKey, token, ms);
+    } catch (err) {
+      throw this.#link.fail('lease', err);
+    }
+  }
+
+  /** `coalesce: 'cluster'`: extends the lease if still ours; false when not (or once closed: renewals stop). */
+  async renewLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      return await this.#leaseWaiters('lease').renew(this.#prefix + leaseKey, token, ms);
     } catch (err) {
       throw this.#link.fail('lease', err);
     }
@@ -334,6 +346,7 @@ export class RedisBackend implements CacheBackend {
 
   /** Disconnects; afterwards no timer or socket of this backend is left. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#batcher?.abort(new MeshError('STOPPED', 'the Redis backend was closed'));
     this.#leases?.close();
     this.#leases = undefined;

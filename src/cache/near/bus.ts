@@ -11,6 +11,8 @@ import type { Change } from '../invalidation.js';
 
 export interface BusTargets {
   apply(scope: string, change: Change): void;
+  /** Another member invalidated `tags` (relative to `scope`, a tag record base: `.../$tags/<service or *>/`). */
+  tags(scope: string, tags: readonly string[]): void;
   flush(why: string): void;
 }
 
@@ -40,9 +42,21 @@ export class NetworkBus {
         : change.op === 'clear'
           ? { scope, op: 'clear' }
           : { scope, op: 'revoke', pattern: change.pattern };
+    this.send(notice);
+  }
+
+  /** This node invalidated `tags` (relative to `scope`, a tag record base). */
+  publishTags(scope: string, tags: readonly string[]): void {
+    this.send({ scope, op: 'tags', tags });
+  }
+
+  private send(notice: InvalidationNotice): void {
     this.counters.published++;
     this.network.publishInvalidation(notice).catch((err: Error) => {
-      this.logger.warn({ err: err.message, scope }, 'could not publish a cache invalidation to the network');
+      this.logger.warn(
+        { err: err.message, scope: notice.scope },
+        'could not publish a cache invalidation to the network',
+      );
     });
   }
 
@@ -51,6 +65,10 @@ export class NetworkBus {
     if (gap) {
       this.counters.gaps++;
       this.targets.flush(`missed invalidation notices from ${from}`);
+    }
+    if (notice.op === 'tags') {
+      this.targets.tags(notice.scope, notice.tags ?? []);
+      return;
     }
     let change: Change;
     if (notice.op === 'delete') change = { op: 'delete', keys: notice.keys ?? [] };

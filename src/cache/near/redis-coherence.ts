@@ -26,10 +26,10 @@ import type { NearTier } from './tier.js';
 /** The channel Redis sends tracking invalidations on (RESP2 redirect). */
 const TRACKING_CHANNEL = '__redis__:invalidate';
 
-/** An invalidation as published in `pubsub` mode. */
+/** An invalidation as published in `pubsub` mode (`tags`: `keys` are tag record keys). */
 interface PubsubNotice {
   readonly from: string;
-  readonly op: 'delete' | 'clear' | 'revoke';
+  readonly op: 'delete' | 'clear' | 'revoke' | 'tags';
   readonly keys?: readonly string[];
   readonly prefix?: string;
   readonly pattern?: string;
@@ -155,6 +155,26 @@ class Tracker {
     if (this.data.status === 'ready') await this.data.call('CLIENT', 'TRACKING', 'off').catch(() => {});
     sub?.disconnect();
   }
+}
+
+/** A pub/sub notice parsed and checked (the channel is open to any client of the server), or undefined. */
+function parsePubsub(raw: string): PubsubNotice | undefined {
+  let n: unknown;
+  try {
+    n = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (n === null || typeof n !== 'object') return undefined;
+  const { from, op, keys, prefix, pattern } = n as Record<string, unknown>;
+  if (typeof from !== 'string') return undefined;
+  if (prefix !== undefined && typeof prefix !== 'string') return undefined;
+  if (op === 'delete' || op === 'tags') {
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) return undefined;
+  } else if (op === 'revoke') {
+    if (typeof pattern !== 'string') return undefined;
+  } else if (op !== 'clear') return undefined;
+  return n as PubsubNotice;
 }
 
 export class RedisCoherence {
@@ -298,17 +318,24 @@ export class RedisCoherence {
   }
 
   private onPubsub(raw: string): void {
-    let n: PubsubNotice;
-    try {
-      n = JSON.parse(raw) as PubsubNotice;
-    } catch {
+    const n = parsePubsub(raw);
+    if (n === undefined) {
+      // Anyone who may publish on the channel can send this: drop what might have been meant.
+      this.logger.warn('near tier: a malformed invalidation on the pub/sub channel; flushing');
+      this.tier.flush();
       return;
     }
     if (n.from === this.self) return;
-    if (n.op === 'delete') for (const k of n.keys ?? []) this.tier.delete(k);
+    // A tag record key dropped from the tier takes the copies carrying it along (tier.ts).
+    if (n.op === 'delete' || n.op === 'tags') for (const k of n.keys ?? []) this.tier.delete(k);
     else if (n.op === 'clear') this.tier.clear(n.prefix ?? '');
-    else if (n.op === 'revoke' && n.pattern !== undefined)
-      this.tier.revoke(n.prefix ?? '', compileGlob(n.pattern));
+    else if (n.op === 'revoke' && n.pattern !== undefined) {
+      try {
+        this.tier.revoke(n.prefix ?? '', compileGlob(n.pattern));
+      } catch {
+        this.tier.clear(n.prefix ?? '');
+      }
+    }
   }
 
   /** `pubsub` mode: tells the other nodes of this node's own invalidation (tracking needs nothing). */

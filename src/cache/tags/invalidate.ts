@@ -64,6 +64,23 @@ export async function recordTagInvalidation(
   }
 }
 
+/**
+ * Another node's tag invalidation, on this node's in-process backends (their records are
+ * this process's own): synchronous ones get it in their LocalTagStore, others that keep
+ * tag records are asked (not awaited: a notice handler; a failure is the guard's to count).
+ */
+export function recordLocally(guards: Iterable<GuardedBackend>, keys: readonly string[]): void {
+  for (const guard of new Set(guards)) {
+    const b: CacheBackend = guard.backend;
+    if (isSynchronous(b)) localTagStore(b).invalidate(keys);
+    else if (hasTags(b)) {
+      Promise.resolve()
+        .then(() => b.invalidateTags!(keys, TAG_RETENTION_SECONDS))
+        .catch((err) => guard.failed('invalidateTags', err));
+    }
+  }
+}
+
 /** Fills an event rule's tag templates from the event data; a template missing a field is skipped (warned). */
 export function fillRuleTags(
   templates: readonly string[],
