@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Node, type RequestContext } from '../../src/index.js';
-import { type RedisServer, redisAvailable, startRedisServer } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/log.js';
+import { type RedisServer, redisAvailable, startRedisServer } from '../helpers/redis-server.js';
 import { sleep } from '../helpers/stores.js';
 
 const available = redisAvailable();
