@@ -122,6 +122,21 @@ describe.skipIf(!available)('tagged entries in the near tier (Redis)', () => {
     }
   });
 
+  it("a refresh of a tagged entry: the refreshing node's old near copy goes, the other's too", async () => {
+    const [a, b] = await startPair(server.url);
+    try {
+      db.version = 40;
+      for (const node of [a, a, b]) await node.request('user/get_user', { id: 5 }); // both tiers filled
+      db.version = 41;
+      await a.request('user/get_user', { id: 5 }, { cache: 'refresh' });
+      expect(await version(a, 'user/get_user', 5)).toBe(41);
+      await waitFor(async () => (await version(b, 'user/get_user', 5)) === 41, 2_000);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   it('a tagged read in flight when its record is invalidated does not leave a copy', async () => {
     const rb = new RedisBackend({ url: server.url });
     let gate: Promise<void> | undefined;
