@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { Node } from '../src/index.js';
 import { RedisServer, redisAvailable } from '../test/helpers/redis-server.js';
 import { type Case, LOADS, measure, table } from './harness.js';
+import { tagPropagation } from './tag-propagation.js';
 
 const KEYS = 1000;
 const silent = pino({ level: 'silent' });
@@ -103,6 +104,7 @@ export async function benchPolicies(): Promise<string> {
     await near.stop();
     await far.stop();
     out.push(await missCost(server));
+    out.push(await tagPropagation(server));
   } finally {
     await server.stop();
   }

@@ -92,6 +92,15 @@ describe('tag invalidations reach the memory backends of every member', () => {
     for (const n of nodes) expect(await version(n, 'order/list', 3)).toBe(30);
   });
 
+  it('1500 tags in one call: sent in notices receivers accept (no gap), the last tag reaches them', async () => {
+    await warm(5, 50);
+    const gaps = nodes[1].cache.stats().near!.gaps;
+    const tags = [...Array.from({ length: 1499 }, (_, i) => `other:${i}`), 'user:5'];
+    await nodes[0].cache.invalidateTags(tags);
+    await everywhere('user/get_user', 5, 51);
+    expect(nodes[1].cache.stats().near!.gaps).toBe(gaps);
+  });
+
   it('a tag no entry carries invalidates nothing', async () => {
     await warm(4, 40);
     await nodes[0].cache.invalidateTags(['user:999']);

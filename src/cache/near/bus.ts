@@ -6,6 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { InvalidationNotice, MeshNetwork } from '../../network/index.js';
+// The module itself, not the barrel: a memory-only node must not load libp2p.
+import { MAX_NOTICE_TAGS } from '../../network/invalidations.js';
 import { compileGlob } from '../glob.js';
 import type { Change } from '../invalidation.js';
 
@@ -45,9 +47,10 @@ export class NetworkBus {
     this.send(notice);
   }
 
-  /** This node invalidated `tags` (relative to `scope`, a tag record base). */
+  /** This node invalidated `tags` (relative to `scope`, a tag record base), in notices receivers accept. */
   publishTags(scope: string, tags: readonly string[]): void {
-    this.send({ scope, op: 'tags', tags });
+    for (let i = 0; i < tags.length; i += MAX_NOTICE_TAGS)
+      this.send({ scope, op: 'tags', tags: tags.slice(i, i + MAX_NOTICE_TAGS) });
   }
 
   private send(notice: InvalidationNotice): void {

@@ -167,10 +167,13 @@ export class NearManager implements InvalidationObserver {
    * the records' writes are its notices).
    */
   endTags(scope: string, tags: readonly string[]): void {
-    const keys = tags.map((t) => scope + t);
+    // A tag no entry can carry (validTag) needs no notice: receivers would skip it anyway.
+    const carried = tags.filter(validTag);
+    if (carried.length === 0) return;
+    const keys = carried.map((t) => scope + t);
     this.beginTags(keys);
     for (const { redis } of this.tiers.values()) redis?.publish('tags', { keys });
-    this.bus?.publishTags(scope, tags);
+    this.bus?.publishTags(scope, carried);
   }
 
   /** Another member's tag invalidation: near copies, running misses, in-process backends' records. */
