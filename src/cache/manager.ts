@@ -27,8 +27,8 @@ import { compilePolicies } from './policies/compile.js';
 import { createPrometheusRegistry } from './prometheus.js';
 import { type ResolvedActionCache, resolveAction, serviceLayers } from './resolve.js';
 import { type CacheStats, collectStats } from './stats.js';
-import { applyTagRule, checkTags, recordTagInvalidation, stopRunningMisses } from './tags/invalidate.js';
-import { invalidationKeys, tagBase } from './tags/tags.js';
+import { applyTagRule, checkTags, invalidateTagged, stopRunningMisses } from './tags/invalidate.js';
+import { tagBase } from './tags/tags.js';
 
 export type { ManagementRequest } from './management.js';
 export type { CacheStats } from './stats.js';
@@ -184,28 +184,9 @@ export class CacheManager implements NodePart {
     return { invalidated: list };
   }
 
-  /**
-   * Near copies carrying the tags go before the backends are asked and again once they
-   * answered; the other nodes are told even when a backend failed (as for clear and delete).
-   */
-  private async recordTags(
-    guards: Iterable<GuardedBackend>,
-    service: string | undefined,
-    list: readonly string[],
-  ): Promise<void> {
-    const near = this.near!;
-    near.beginTags(invalidationKeys(this.tagBase, service, list));
-    try {
-      await recordTagInvalidation(
-        guards,
-        this.tagBase,
-        service,
-        list,
-        this.config!.global.failure.managementTimeoutMs,
-      );
-    } finally {
-      near.endTags(`${this.tagBase}${service ?? '*'}/`, list);
-    }
+  private recordTags(guards: Iterable<GuardedBackend>, service: string | undefined, list: readonly string[]) {
+    const timeout = this.config!.global.failure.managementTimeoutMs;
+    return invalidateTagged(this.near!, guards, this.tagBase, service, list, timeout);
   }
 
   private async actionCache(

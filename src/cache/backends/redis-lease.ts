@@ -9,6 +9,7 @@
  * only expires), so nothing depends on a notification arriving.
  */
 import type { Cluster, Redis } from 'ioredis';
+import type { RedisLink } from './redis-link.js';
 
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
@@ -107,5 +108,69 @@ export class LeaseWaiters {
     this.#subscriber?.disconnect();
     this.#subscriber = undefined;
     this.#subscribing = undefined;
+  }
+}
+
+/**
+ * The lease capability of a Redis backend (RedisBackend delegates to it): the
+ * commands on the backend's connection, failures as the backend's own errors,
+ * renewals refused once the backend is closed (so a renewing holder stops).
+ */
+export class RedisLeases {
+  #waiters: LeaseWaiters | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly keyPrefix: string,
+  ) {}
+
+  #ready(): LeaseWaiters {
+    this.link.ready('lease');
+    this.#waiters ??= new LeaseWaiters(() => this.link.ready('lease'), this.keyPrefix + LEASE_CHANNEL);
+    return this.#waiters;
+  }
+
+  async #run<T>(call: (w: LeaseWaiters) => Promise<T>): Promise<T> {
+    try {
+      return await call(this.#ready());
+    } catch (err) {
+      throw this.link.fail('lease', err);
+    }
+  }
+
+  acquire(key: string, token: string, ms: number): Promise<boolean> {
+    return this.#run((w) => w.acquire(key, token, ms));
+  }
+
+  async renew(key: string, token: string, ms: number): Promise<boolean> {
+    if (this.#closed) return false;
+    return this.#run((w) => w.renew(key, token, ms));
+  }
+
+  release(key: string, token: string): Promise<void> {
+    return this.#run((w) => w.release(key, token));
+  }
+
+  /** Never rejects: without a connection, a plain timer. */
+  wait(key: string, ms: number): Promise<void> {
+    let waiters: LeaseWaiters;
+    try {
+      waiters = this.#ready();
+    } catch {
+      return new Promise((resolve) => setTimeout(resolve, ms));
+    }
+    return waiters.wait(key, ms);
+  }
+
+  /** The backend was opened again. */
+  reopen(): void {
+    this.#closed = false;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#waiters?.close();
+    this.#waiters = undefined;
   }
 }

@@ -21,7 +21,7 @@ import type { GuardedBackend } from '../guard.js';
 import type { ServiceCache } from '../interceptor.js';
 import type { Change, InvalidationObserver } from '../invalidation.js';
 import type { FastKey } from '../keys.js';
-import { recordLocally, stopRunningMisses } from '../tags/invalidate.js';
+import { recordLocally, stopRunningMisses, type TagObserver } from '../tags/invalidate.js';
 import { validTag } from '../tags/tags.js';
 import { NetworkBus } from './bus.js';
 import { RedisCoherence } from './redis-coherence.js';
@@ -58,7 +58,7 @@ export interface NearContext {
   readonly defaultBackend: string;
 }
 
-export class NearManager implements InvalidationObserver {
+export class NearManager implements InvalidationObserver, TagObserver {
   private readonly tiers = new Map<string, { tier: NearTier; redis?: RedisCoherence }>();
   private readonly opening = new Map<string, Promise<NearTier | undefined>>();
   private readonly bus: NetworkBus | undefined;

@@ -21,19 +21,11 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../backends/backend.js';
 import { compileGlob } from '../glob.js';
+import { type PubsubNotice, parsePubsub } from './pubsub-notice.js';
 import type { NearTier } from './tier.js';
 
 /** The channel Redis sends tracking invalidations on (RESP2 redirect). */
 const TRACKING_CHANNEL = '__redis__:invalidate';
-
-/** An invalidation as published in `pubsub` mode (`tags`: `keys` are tag record keys). */
-interface PubsubNotice {
-  readonly from: string;
-  readonly op: 'delete' | 'clear' | 'revoke' | 'tags';
-  readonly keys?: readonly string[];
-  readonly prefix?: string;
-  readonly pattern?: string;
-}
 
 /** True for an error saying the server will not do CLIENT TRACKING at all (not a lost connection). */
 function refused(err: unknown): boolean {
@@ -155,26 +147,6 @@ class Tracker {
     if (this.data.status === 'ready') await this.data.call('CLIENT', 'TRACKING', 'off').catch(() => {});
     sub?.disconnect();
   }
-}
-
-/** A pub/sub notice parsed and checked (the channel is open to any client of the server), or undefined. */
-function parsePubsub(raw: string): PubsubNotice | undefined {
-  let n: unknown;
-  try {
-    n = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (n === null || typeof n !== 'object') return undefined;
-  const { from, op, keys, prefix, pattern } = n as Record<string, unknown>;
-  if (typeof from !== 'string') return undefined;
-  if (prefix !== undefined && typeof prefix !== 'string') return undefined;
-  if (op === 'delete' || op === 'tags') {
-    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) return undefined;
-  } else if (op === 'revoke') {
-    if (typeof pattern !== 'string') return undefined;
-  } else if (op !== 'clear') return undefined;
-  return n as PubsubNotice;
 }
 
 export class RedisCoherence {
