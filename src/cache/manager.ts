@@ -186,7 +186,9 @@ export class CacheManager implements NodePart {
 
   private recordTags(guards: Iterable<GuardedBackend>, service: string | undefined, list: readonly string[]) {
     const timeout = this.config!.global.failure.managementTimeoutMs;
-    return invalidateTagged(this.near!, guards, this.tagBase, service, list, timeout);
+    // After stop() there is no near tier nor network to tell.
+    const observer = this.near ?? { beginTags() {}, endTags() {} };
+    return invalidateTagged(observer, guards, this.tagBase, service, list, timeout);
   }
 
   private async actionCache(
