@@ -158,4 +158,16 @@ describe.skipIf(!available)("coalesce: 'cluster' on Redis", () => {
     expect(Date.now() - t).toBeGreaterThanOrEqual(380); // renewed up to the deadline...
     expect(Date.now() - t).toBeLessThan(900); // ...not past it
   });
+
+  it('renewal extends only its own token: a lease taken over by another holder is left to expire', async () => {
+    await server.cli('FLUSHALL');
+    const calls = { n: 0 };
+    const [a] = await cluster(1, calls, 0, 200, () => new Promise<void>(() => {}));
+    const lease = 'cache:default/$lease/report/build:8';
+    void a.request('report/build', { id: 8 }, { timeout: 60_000 }).catch(() => {});
+    await sleep(50);
+    await server.cli('SET', lease, 'someone-else', 'PX', '300'); // as if ours had expired and been retaken
+    await sleep(500); // more than two renewal periods
+    expect(await server.cli('EXISTS', lease)).toMatch(/0/); // our script never extended their lease
+  });
 });

@@ -101,6 +101,16 @@ describe('tag invalidations reach the memory backends of every member', () => {
     expect(nodes[1].cache.stats().near!.gaps).toBe(gaps);
   });
 
+  it("a peer's notice for another network's records, or with tags no entry can carry, changes nothing", async () => {
+    await warm(6, 60);
+    const received = nodes[1].cache.stats().near!.received;
+    const net = nodes[0].network!;
+    await net.publishInvalidation({ scope: 'cache:other-net/$tags/*/', op: 'tags', tags: ['user:6'] });
+    await net.publishInvalidation({ scope: 'cache:tags-p2p/$tags/*/', op: 'tags', tags: ['user:\u00016'] });
+    await waitFor(() => nodes[1].cache.stats().near!.received >= received + 2, 5_000, 'notices received');
+    for (const n of nodes) expect(await version(n, 'user/get_user', 6)).toBe(60);
+  });
+
   it('a tag no entry carries invalidates nothing', async () => {
     await warm(4, 40);
     await nodes[0].cache.invalidateTags(['user:999']);
