@@ -20,11 +20,12 @@ import type { RequestContext } from '../node/context.js';
 import type { ActionInvoker } from '../node/interceptors.js';
 import type { Params } from '../node/types.js';
 import type { ActionCache, Shared } from './action-cache.js';
-import type { SyncCacheBackend, TaggedRead } from './backends/backend.js';
+import type { SyncCacheBackend } from './backends/backend.js';
 import { nearInvoker } from './near/invoker.js';
 import { withGrace } from './policies/grace.js';
 import { CacheEnvelope, deepCopy } from './snapshot.js';
-import { asEnvelope, readable, readableTagged, startRun } from './store.js';
+import { asEnvelope, readable, startRun } from './store.js';
+import { taggedGet } from './tags/read.js';
 
 export type { ActionCache, ActionPolicies, ResultMode, ServiceCache, Shared } from './action-cache.js';
 export { asEnvelope, readable } from './store.js';
@@ -150,41 +151,6 @@ function backendInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
     }
     return afterGet(ac, found, key, ctx, params, next);
   };
-}
-
-/** A tagged action on a backend that keeps tag records: value and tag records in one round trip. */
-function taggedGet(
-  ac: ActionCache,
-  key: string,
-  ctx: RequestContext,
-  params: Params,
-  next: ActionInvoker,
-  started: number,
-): unknown {
-  let found: unknown;
-  try {
-    found = ac.guard.run('get', (b) => b.getTagged!(key), readableTagged);
-  } catch {
-    ac.stats.errors++;
-    return miss(ac, key, ctx, params, next);
-  }
-  return Promise.resolve(found).then(
-    (read) => {
-      if (started !== 0) ac.onLatency('get', performance.now() - started);
-      const { value, invalidatedAt, now } = read as TaggedRead;
-      const envelope = value === undefined || value === null ? undefined : asEnvelope(value);
-      if (envelope !== undefined && invalidatedAt > envelope.writtenAt) {
-        ac.stats.tagMisses++;
-        return miss(ac, key, ctx, params, next, now);
-      }
-      if (value === undefined || value === null) return miss(ac, key, ctx, params, next, now);
-      return afterGet(ac, value, key, ctx, params, next, now);
-    },
-    () => {
-      ac.stats.errors++;
-      return miss(ac, key, ctx, params, next);
-    },
-  );
 }
 
 export function afterGet(

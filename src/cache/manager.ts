@@ -27,7 +27,7 @@ import { compilePolicies } from './policies/compile.js';
 import { createPrometheusRegistry } from './prometheus.js';
 import { type ResolvedActionCache, resolveAction, serviceLayers } from './resolve.js';
 import { type CacheStats, collectStats } from './stats.js';
-import { applyTagRule, checkTags, recordTagInvalidation, stopRunningMisses } from './tags/invalidate.js';
+import { applyTagRule, checkTags, invalidateTagged, stopRunningMisses } from './tags/invalidate.js';
 import { tagBase } from './tags/tags.js';
 
 export type { ManagementRequest } from './management.js';
@@ -89,6 +89,7 @@ export class CacheManager implements NodePart {
       settings: config.global.near,
       logger: host.logger,
       scopeRoot: `${config.global.prefix}${host.networkId()}/`,
+      tagBase: tagBase(config.global.prefix, host.networkId()),
       network: this.init.network(),
       services: () => this.services.values(),
       remote: (g) => this.pool?.isRemote(g.name) ?? false,
@@ -162,37 +163,32 @@ export class CacheManager implements NodePart {
   }
 
   /**
-   * Invalidates every entry carrying one of `tags`, in every service of the node and on every
-   * node sharing a backend with it (Redis); entries carrying none are untouched.
+   * Invalidates every entry carrying one of `tags`, in every service of the node, on every
+   * node sharing a backend with it (Redis) and on every member of its network (notices).
    */
   async invalidateTags(tags: readonly string[]): Promise<{ invalidated: string[] }> {
     this.started();
     const list = checkTags(tags);
     stopRunningMisses(this.services.values());
-    await recordTagInvalidation(
-      this.pool!.values(),
-      this.tagBase,
-      undefined,
-      list,
-      this.config!.global.failure.managementTimeoutMs,
-    );
+    await this.recordTags(this.pool!.values(), undefined, list);
     return { invalidated: list };
   }
 
-  /** Invalidates the entries of one service carrying one of `tags`. */
+  /** Invalidates the entries of one service carrying one of `tags` (on every node too). */
   async invalidateServiceTags(service: string, tags: readonly string[]): Promise<{ invalidated: string[] }> {
     this.started();
     const svc = this.requireService(service);
     const list = checkTags(tags);
     stopRunningMisses([svc]);
-    await recordTagInvalidation(
-      svc.guards,
-      this.tagBase,
-      service,
-      list,
-      this.config!.global.failure.managementTimeoutMs,
-    );
+    await this.recordTags(svc.guards, service, list);
     return { invalidated: list };
+  }
+
+  private recordTags(guards: Iterable<GuardedBackend>, service: string | undefined, list: readonly string[]) {
+    const timeout = this.config!.global.failure.managementTimeoutMs;
+    // After stop() there is no near tier nor network to tell.
+    const observer = this.near ?? { beginTags() {}, endTags() {} };
+    return invalidateTagged(observer, guards, this.tagBase, service, list, timeout);
   }
 
   private async actionCache(
@@ -221,9 +217,9 @@ export class CacheManager implements NodePart {
     });
     const near = this.near!;
     return {
-      // Tagged entries are checked against their tag records on every read, so no near copy of them.
+      // Tagged copies too: the tier indexes them by tag record and drops them on invalidation.
       near:
-        sync === undefined && tags === undefined
+        sync === undefined
           ? await near.forAction(guard, r.near, compileFastKey({ keys: r.keys, key: r.key }, maxKeyLength))
           : undefined,
       replaced: (key) => near.replaced(svc, key),

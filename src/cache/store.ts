@@ -176,7 +176,10 @@ async function runAndStore(
     ac.onLatency('set', performance.now() - started);
     ac.stats.stores++;
     // This node's own write: its near tier is updated here (Redis NOLOOP does not echo it back).
-    if (ac.near !== undefined && ac.service.generation === generation)
+    // A tagged one is dropped instead: another node's invalidation may have reached us between
+    // the read that missed and `nearToken`, unseen by the tier; its next read (records checked) fills it.
+    if (ac.near !== undefined && tagKeys !== undefined) ac.near.tier.delete(key);
+    else if (ac.near !== undefined && ac.service.generation === generation)
       ac.near.fill(key, params, stored, ttl, nearToken!);
     if (replacing || ac.near?.announceWrites) ac.replaced?.(key);
   } catch {

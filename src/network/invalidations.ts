@@ -10,15 +10,47 @@
  */
 import { randomBytes } from 'node:crypto';
 
-/** What to drop: entries under `scope`, by key, all of them, or those matching a glob. */
+/**
+ * What to drop: entries under `scope`, by key, all of them, those matching a
+ * glob, or those carrying one of some tags.
+ */
 export interface InvalidationNotice {
-  /** A namespace the keys live in (for the cache: a service's key scope). */
+  /** A namespace the keys live in (for the cache: a service's key scope, or a tag record base). */
   readonly scope: string;
-  readonly op: 'delete' | 'clear' | 'revoke';
+  readonly op: 'delete' | 'clear' | 'revoke' | 'tags';
   /** `delete`: the keys (relative to `scope`). */
   readonly keys?: readonly string[];
   /** `revoke`: the glob. */
   readonly pattern?: string;
+  /** `tags`: the tags (relative to `scope`). */
+  readonly tags?: readonly string[];
+}
+
+/** Bounds of a received `tags` notice (a sender never needs more; a peer is not trusted). */
+export const MAX_NOTICE_TAGS = 1000;
+export const MAX_NOTICE_TAG_LENGTH = 1024;
+
+const OPS = new Set(['delete', 'clear', 'revoke', 'tags']);
+
+/** True for a non-empty array of non-empty strings, each at most `maxLength` long, at most `maxCount` of them. */
+function stringList(v: unknown, maxCount: number, maxLength: number): boolean {
+  return (
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.length <= maxCount &&
+    v.every((t) => typeof t === 'string' && t.length > 0 && t.length <= maxLength)
+  );
+}
+
+/** The notice in `n` (parsed from a peer's JSON), or undefined when it is not a well-formed one. */
+export function checkNotice(n: unknown): InvalidationNotice | undefined {
+  if (n === null || typeof n !== 'object' || Array.isArray(n)) return undefined;
+  const { scope, op, keys, pattern, tags } = n as Record<string, unknown>;
+  if (typeof scope !== 'string' || typeof op !== 'string' || !OPS.has(op)) return undefined;
+  if (op === 'delete' && !(Array.isArray(keys) && keys.every((k) => typeof k === 'string'))) return undefined;
+  if (op === 'revoke' && typeof pattern !== 'string') return undefined;
+  if (op === 'tags' && !stringList(tags, MAX_NOTICE_TAGS, MAX_NOTICE_TAG_LENGTH)) return undefined;
+  return n as InvalidationNotice;
 }
 
 /** What a receiver learns besides the notice. */
@@ -55,18 +87,14 @@ export class InvalidationSequencer {
     body: Record<string, unknown>,
     from: string,
   ): { notice: InvalidationNotice; gap: boolean } | undefined {
-    const { e, s, n } = body as { e?: unknown; s?: unknown; n?: Partial<InvalidationNotice> };
-    if (typeof e !== 'string' || typeof s !== 'number' || n === null || typeof n !== 'object')
-      return undefined;
-    if (typeof n.scope !== 'string' || (n.op !== 'delete' && n.op !== 'clear' && n.op !== 'revoke'))
-      return undefined;
-    if (n.op === 'delete' && !(Array.isArray(n.keys) && n.keys.every((k) => typeof k === 'string')))
-      return undefined;
-    if (n.op === 'revoke' && typeof n.pattern !== 'string') return undefined;
+    const { e, s } = body as { e?: unknown; s?: unknown };
+    if (typeof e !== 'string' || typeof s !== 'number') return undefined;
+    const notice = checkNotice(body.n);
+    if (notice === undefined) return undefined;
     const last = this.seen.get(from);
     // A first notice (or a restarted publisher) sets the base; a late, reordered one is applied as is.
     const gap = last !== undefined && last.epoch === e && s > last.seq + 1;
     if (last === undefined || last.epoch !== e || s > last.seq) this.seen.set(from, { epoch: e, seq: s });
-    return { notice: n as InvalidationNotice, gap };
+    return { notice, gap };
   }
 }

@@ -2,10 +2,12 @@
  * `coalesce: 'cluster'` on a real redis-server shared by 3 nodes: 20
  * concurrent misses of one key on each node run the handler once in the
  * cluster; a lease holder that dies (its lease only expires) is taken over;
- * a waiter never outlives its deadline.
+ * a waiter never outlives its deadline; a live holder renews its lease while
+ * its handler runs, and stops when the handler ends or its node stops.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Node, type RequestContext } from '../../src/index.js';
+import { waitFor } from '../helpers/log.js';
 import { type RedisServer, redisAvailable, startRedisServer } from '../helpers/redis-server.js';
 import { sleep } from '../helpers/stores.js';
 
@@ -107,5 +109,65 @@ describe.skipIf(!available)("coalesce: 'cluster' on Redis", () => {
     const t2 = Date.now();
     expect(await b.request('report/build', { id: 4 }, { timeout: 200 })).toMatchObject({ id: 4 });
     expect(Date.now() - t2).toBeLessThan(300);
+  });
+
+  it('a handler slower than its lease runs once: the holder renews the lease while it runs', async () => {
+    await server.cli('FLUSHALL');
+    const calls = { n: 0 };
+    // Lease 200 ms (the action's timeout); the requests allow 5 s; the handler takes 900 ms.
+    const three = await cluster(3, calls, 900, 200);
+    const lease = 'cache:default/$lease/report/build:5';
+    const pending = Promise.all(
+      three.flatMap((node) =>
+        Array.from({ length: 5 }, () => node.request('report/build', { id: 5 }, { timeout: 5000 })),
+      ),
+    );
+    await sleep(600); // three lease times: without renewal another node would have taken it
+    expect(Number(await server.cli('PTTL', lease))).toBeGreaterThan(0);
+    const results = await pending;
+    expect(calls.n).toBe(1);
+    expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect(await server.cli('EXISTS', lease)).toMatch(/0/); // released once the handler ended
+  });
+
+  it('renewal stops with the node: a hung holder whose node stopped loses its lease within the lease time', async () => {
+    await server.cli('FLUSHALL');
+    const calls = { n: 0 };
+    const [a] = await cluster(1, calls, 0, 200, () => new Promise<void>(() => {}));
+    const lease = 'cache:default/$lease/report/build:6';
+    void a.request('report/build', { id: 6 }, { timeout: 60_000 }).catch(() => {});
+    await sleep(500);
+    expect(Number(await server.cli('PTTL', lease))).toBeGreaterThan(0); // renewed past 200 ms
+    await a.stop();
+    nodes.splice(nodes.indexOf(a), 1);
+    await sleep(350);
+    expect(await server.cli('EXISTS', lease)).toMatch(/0/);
+  });
+
+  it('renewal stops at the holder request deadline (its caller has its TIMEOUT by then)', async () => {
+    await server.cli('FLUSHALL');
+    const calls = { n: 0 };
+    const [a] = await cluster(1, calls, 0, 150, () => new Promise<void>(() => {}));
+    const lease = 'cache:default/$lease/report/build:7';
+    const t = Date.now();
+    const answer = a.request('report/build', { id: 7 }, { timeout: 400 }).catch((e) => e);
+    await sleep(300);
+    expect(Number(await server.cli('PTTL', lease))).toBeGreaterThan(0); // renewed past 150 ms
+    expect(await answer).toMatchObject({ code: 'TIMEOUT' });
+    await waitFor(async () => (await server.cli('EXISTS', lease)).includes('0'), 2_000);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(380); // renewed up to the deadline...
+    expect(Date.now() - t).toBeLessThan(900); // ...not past it
+  });
+
+  it('renewal extends only its own token: a lease taken over by another holder is left to expire', async () => {
+    await server.cli('FLUSHALL');
+    const calls = { n: 0 };
+    const [a] = await cluster(1, calls, 0, 200, () => new Promise<void>(() => {}));
+    const lease = 'cache:default/$lease/report/build:8';
+    void a.request('report/build', { id: 8 }, { timeout: 60_000 }).catch(() => {});
+    await sleep(50);
+    await server.cli('SET', lease, 'someone-else', 'PX', '300'); // as if ours had expired and been retaken
+    await sleep(500); // more than two renewal periods
+    expect(await server.cli('EXISTS', lease)).toMatch(/0/); // our script never extended their lease
   });
 });

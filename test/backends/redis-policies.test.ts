@@ -16,12 +16,16 @@ import { sleep } from '../helpers/stores.js';
 
 const available = redisAvailable();
 
+/**
+ * Near tier off: these cases check what holds with no message at all (the records read with the
+ * value); tagged near copies and their propagation time: test/cache/near-redis-tags.test.ts.
+ */
 function tagNode(url: string, calls: Record<string, number>, opts: { gate?: () => Promise<void> } = {}) {
   const log = captureLogger('warn');
   const node = new Node({
     env: {},
     logger: log.logger,
-    config: { cache: { backend: 'redis', redis: { url } } },
+    config: { cache: { backend: 'redis', redis: { url }, near: { enabled: false } } },
   });
   const count = (name: string) => async (_c: RequestContext, p: { id: number }) => {
     calls[name] = (calls[name] ?? 0) + 1;

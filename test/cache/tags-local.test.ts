@@ -18,3 +18,17 @@ describe('LocalTagStore', () => {
     expect(store.latest(['t:a'])).toBeGreaterThan(0);
   });
 });
+
+describe('invalidateTags on a stopped node', () => {
+  it('resolves (no near tier nor network left to tell) rather than throwing a TypeError', async () => {
+    const { Node } = await import('../../src/index.js');
+    const node = new Node({ env: {} });
+    node.addService({
+      name: 'user',
+      actions: { get: { cache: { keys: ['id'], tags: ['user:{id}'] }, handler: () => 1 } },
+    });
+    await node.start();
+    await node.stop();
+    await expect(node.cache.invalidateTags(['user:1'])).resolves.toEqual({ invalidated: ['user:1'] });
+  });
+});

@@ -75,6 +75,12 @@ export interface CacheBackend {
    * `leaseKey` for `ms` if nobody holds it (`SET NX PX`); true when taken.
    */
   acquireLease?(leaseKey: string, token: string, ms: number): boolean | Promise<boolean>;
+  /**
+   * Capability (`coalesce: 'cluster'`, optional): extends the lease to `ms` from now if `token`
+   * still holds it; false when it does not (lost, or the backend was closed). Without it a
+   * handler slower than the lease may run twice.
+   */
+  renewLease?(leaseKey: string, token: string, ms: number): boolean | Promise<boolean>;
   /** Capability (`coalesce: 'cluster'`): drops the lease if `token` still holds it, and wakes its waiters. */
   releaseLease?(leaseKey: string, token: string): void | Promise<void>;
   /**
@@ -176,6 +182,11 @@ export interface TaggedRead {
   readonly invalidatedAt: number;
   /** The tag clock at the read (a miss stores it as the new entry's `writtenAt`). */
   readonly now: number;
+  /**
+   * Optional: the entry's remaining life in ms (`Infinity`: no expiry). When given, a
+   * tagged hit may fill the near tier (for at most that long), as `getWithTtl` does.
+   */
+  readonly ttlMs?: number;
 }
 
 /** True for a backend that keeps tag records itself (`getTagged`, `setTagged`, `invalidateTags`). */

@@ -1,12 +1,15 @@
 /**
  * Leases for `coalesce: 'cluster'` on Redis: `SET <lease> <token> NX PX ms` to
- * take one; release = delete-if-ours (Lua) + `PUBLISH` of the lease key on one
+ * take one; renew = `PEXPIRE` if still ours (Lua, so a lease that expired and
+ * was taken by another node is never extended for it);
+ * release = delete-if-ours (Lua) + `PUBLISH` of the lease key on one
  * channel per backend, so waiters wake at once; a subscriber connection
  * (opened on the first wait) routes messages to the waiters of each lease.
  * A waiter also wakes after its own bounded wait (the holder died: its lease
  * only expires), so nothing depends on a notification arriving.
  */
 import type { Cluster, Redis } from 'ioredis';
+import type { RedisLink } from './redis-link.js';
 
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
@@ -14,10 +17,16 @@ redis.call('PUBLISH', ARGV[2], KEYS[1])
 return 1
 `;
 
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
 export const LEASE_CHANNEL = 'meshcache:$lease';
 
-type WithRelease = (Redis | Cluster) & {
+type WithScripts = (Redis | Cluster) & {
   meshcacheRelease(key: string, token: string, channel: string): Promise<number>;
+  meshcacheRenew(key: string, token: string, ms: number): Promise<number>;
 };
 
 const defined = new WeakSet<object>();
@@ -37,12 +46,22 @@ export class LeaseWaiters {
   }
 
   async release(key: string, token: string): Promise<void> {
+    await this.scripted().meshcacheRelease(key, token, this.channel);
+  }
+
+  /** Extends the lease to `ms` from now if `token` still holds it; false when it does not. */
+  async renew(key: string, token: string, ms: number): Promise<boolean> {
+    return (await this.scripted().meshcacheRenew(key, token, Math.max(1, Math.round(ms)))) === 1;
+  }
+
+  private scripted(): WithScripts {
     const c = this.client();
     if (!defined.has(c)) {
       c.defineCommand('meshcacheRelease', { numberOfKeys: 1, lua: RELEASE });
+      c.defineCommand('meshcacheRenew', { numberOfKeys: 1, lua: RENEW });
       defined.add(c);
     }
-    await (c as WithRelease).meshcacheRelease(key, token, this.channel);
+    return c as WithScripts;
   }
 
   wait(key: string, ms: number): Promise<void> {
@@ -89,5 +108,69 @@ export class LeaseWaiters {
     this.#subscriber?.disconnect();
     this.#subscriber = undefined;
     this.#subscribing = undefined;
+  }
+}
+
+/**
+ * The lease capability of a Redis backend (RedisBackend delegates to it): the
+ * commands on the backend's connection, failures as the backend's own errors,
+ * renewals refused once the backend is closed (so a renewing holder stops).
+ */
+export class RedisLeases {
+  #waiters: LeaseWaiters | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly keyPrefix: string,
+  ) {}
+
+  #ready(): LeaseWaiters {
+    this.link.ready('lease');
+    this.#waiters ??= new LeaseWaiters(() => this.link.ready('lease'), this.keyPrefix + LEASE_CHANNEL);
+    return this.#waiters;
+  }
+
+  async #run<T>(call: (w: LeaseWaiters) => Promise<T>): Promise<T> {
+    try {
+      return await call(this.#ready());
+    } catch (err) {
+      throw this.link.fail('lease', err);
+    }
+  }
+
+  acquire(key: string, token: string, ms: number): Promise<boolean> {
+    return this.#run((w) => w.acquire(key, token, ms));
+  }
+
+  async renew(key: string, token: string, ms: number): Promise<boolean> {
+    if (this.#closed) return false;
+    return this.#run((w) => w.renew(key, token, ms));
+  }
+
+  release(key: string, token: string): Promise<void> {
+    return this.#run((w) => w.release(key, token));
+  }
+
+  /** Never rejects: without a connection, a plain timer. */
+  wait(key: string, ms: number): Promise<void> {
+    let waiters: LeaseWaiters;
+    try {
+      waiters = this.#ready();
+    } catch {
+      return new Promise((resolve) => setTimeout(resolve, ms));
+    }
+    return waiters.wait(key, ms);
+  }
+
+  /** The backend was opened again. */
+  reopen(): void {
+    this.#closed = false;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#waiters?.close();
+    this.#waiters = undefined;
   }
 }

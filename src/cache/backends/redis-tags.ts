@@ -17,7 +17,10 @@ import type { TaggedRead } from './backend.js';
 const HEAD = '\x01';
 const SEP = '\x02';
 
-/** Every key of KEYS: its value and latest record, then the clock: `{v1, at1, ..., vn, atn, now}`. */
+/**
+ * Every key of KEYS: its value, latest record and remaining life (PTTL), then the clock:
+ * `{v1, at1, ttl1, ..., vn, atn, ttln, now}`.
+ */
 const GET_TAGGED = `
 local out = {}
 for i = 1, #KEYS do
@@ -36,11 +39,12 @@ for i = 1, #KEYS do
       end
     end
   end
-  out[2 * i - 1] = v or false
-  out[2 * i] = maxs
+  out[3 * i - 2] = v or false
+  out[3 * i - 1] = maxs
+  out[3 * i] = v and redis.call('PTTL', KEYS[i]) or -2
 end
 local t = redis.call('TIME')
-out[2 * #KEYS + 1] = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+out[3 * #KEYS + 1] = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
 return out
 `;
 
@@ -52,7 +56,7 @@ return at
 `;
 
 type Scripted = Redis & {
-  meshcacheGetTagged(...args: (string | number)[]): Promise<Array<string | null>>;
+  meshcacheGetTagged(...args: (string | number)[]): Promise<Array<string | number | null>>;
   meshcacheInvalidateTags(...args: (string | number)[]): Promise<string>;
 };
 
@@ -84,6 +88,15 @@ export interface RawTaggedRead {
   raw: string | null;
   invalidatedAt: number;
   now: number;
+  /** The entry's remaining life in ms (Infinity: no expiry), for the near tier's fill. */
+  ttlMs: number;
+}
+
+/** A PTTL reply as a remaining life: -1 (no expiry) is Infinity, -2 (gone) and errors 0. */
+function remainingMs(pttl: unknown): number {
+  const ms = Number(pttl);
+  if (ms === -1) return Number.POSITIVE_INFINITY;
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
 }
 
 interface Waiter {
@@ -132,9 +145,14 @@ export class TaggedReader {
     }
     client.meshcacheGetTagged(batch.length, ...batch.map((w) => w.key)).then(
       (out) => {
-        const now = Number(out[2 * batch.length]);
+        const now = Number(out[3 * batch.length]);
         for (let i = 0; i < batch.length; i++)
-          batch[i].resolve({ raw: out[2 * i] ?? null, invalidatedAt: Number(out[2 * i + 1]), now });
+          batch[i].resolve({
+            raw: (out[3 * i] as string | null) ?? null,
+            invalidatedAt: Number(out[3 * i + 1]),
+            ttlMs: remainingMs(out[3 * i + 2]),
+            now,
+          });
       },
       (err) => {
         for (const w of batch) w.reject(err);
@@ -143,16 +161,19 @@ export class TaggedReader {
   }
 }
 
-/** Cluster: the entry, then its records (two round trips), with the client's clock. */
+/** Cluster: the entry and its PTTL, then its records (two round trips), with the client's clock. */
 export async function readTaggedCluster(client: Cluster, key: string): Promise<RawTaggedRead> {
   const now = Date.now() * 1000;
-  const raw = await client.get(key);
-  if (raw === null) return { raw, invalidatedAt: 0, now };
+  const replies = (await client.pipeline().get(key).pttl(key).exec()) ?? [];
+  const [[getErr, got] = [null, null], [ttlErr, pttl] = [null, -2]] = replies;
+  if (getErr || ttlErr) throw getErr ?? ttlErr;
+  const raw = (got as string | null) ?? null;
+  if (raw === null) return { raw, invalidatedAt: 0, now, ttlMs: 0 };
   const { tagKeys } = payloadOf(raw);
   const times = await Promise.all(tagKeys.map((k) => client.get(k)));
   let max = 0;
   for (const t of times) if (t !== null && Number(t) > max) max = Number(t);
-  return { raw, invalidatedAt: max, now };
+  return { raw, invalidatedAt: max, now, ttlMs: remainingMs(pttl) };
 }
 
 /** Writes the invalidation records of `keys` (full keys), kept `retentionMs`. */

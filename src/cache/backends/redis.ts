@@ -21,7 +21,7 @@ import { assertTtl } from '../ttl.js';
 import type { BackendContext, CacheBackend, RedisConnection, TaggedRead } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
-import { LEASE_CHANNEL, LeaseWaiters } from './redis-lease.js';
+import { RedisLeases } from './redis-lease.js';
 import { type RedisBackendState, RedisLink } from './redis-link.js';
 import { type RedisBackendOptions, type ResolvedRedisOptions, redisOptionsSchema } from './redis-options.js';
 import { scanUnlink } from './redis-scan.js';
@@ -47,7 +47,7 @@ export class RedisBackend implements CacheBackend {
   readonly #link: RedisLink;
   #batcher: TickBatcher | undefined;
   #tagReader: TaggedReader | undefined;
-  #leases: LeaseWaiters | undefined;
+  readonly #leases: RedisLeases;
   #malformedSeen = 0;
   #malformedLoggedAt = -Infinity;
   readonly #prefix: string;
@@ -69,6 +69,7 @@ export class RedisBackend implements CacheBackend {
     this.options = parsed.output;
     this.#prefix = this.options.keyPrefix;
     this.#link = new RedisLink(this.options);
+    this.#leases = new RedisLeases(this.#link, this.#prefix);
   }
 
   /** True when this backend talks to a Redis Cluster. */
@@ -94,6 +95,7 @@ export class RedisBackend implements CacheBackend {
    */
   async open(context?: BackendContext): Promise<void> {
     if (this.#link.client) return; // already open (a closed backend may be opened again)
+    this.#leases.reopen();
     if (this.options.batch && !this.isCluster)
       this.#batcher = new TickBatcher(() => this.#link.ready('get') as Redis);
     await this.#link.open(context);
@@ -213,7 +215,7 @@ export class RedisBackend implements CacheBackend {
       throw this.#link.fail('get', err);
     }
     const value = read.raw === null ? undefined : this.#decode(key, payloadOf(read.raw).payload);
-    return { value, invalidatedAt: read.invalidatedAt, now: read.now };
+    return { value, invalidatedAt: read.invalidatedAt, now: read.now, ttlMs: read.ttlMs };
   }
 
   /** Tags: stores `value` with a header naming its tag records (`tagKeys`, without the keyPrefix). */
@@ -245,39 +247,24 @@ export class RedisBackend implements CacheBackend {
     }
   }
 
-  #leaseWaiters(op: string): LeaseWaiters {
-    this.#link.ready(op);
-    this.#leases ??= new LeaseWaiters(() => this.#link.ready(op), this.#prefix + LEASE_CHANNEL);
-    return this.#leases;
+  /** `coalesce: 'cluster'`: takes the lease for `ms` if free (`SET NX PX`); see redis-lease.ts. */
+  acquireLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
+    return this.#leases.acquire(this.#prefix + leaseKey, token, ms);
   }
 
-  /** `coalesce: 'cluster'`: takes the lease for `ms` if free (`SET NX PX`); see redis-lease.ts. */
-  async acquireLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
-    try {
-      return await this.#leaseWaiters('lease').acquire(this.#prefix + leaseKey, token, ms);
-    } catch (err) {
-      throw this.#link.fail('lease', err);
-    }
+  /** `coalesce: 'cluster'`: extends the lease if still ours; false when not, or once closed. */
+  renewLease(leaseKey: string, token: string, ms: number): Promise<boolean> {
+    return this.#leases.renew(this.#prefix + leaseKey, token, ms);
   }
 
   /** `coalesce: 'cluster'`: drops the lease if still ours and wakes every node's waiters. */
-  async releaseLease(leaseKey: string, token: string): Promise<void> {
-    try {
-      await this.#leaseWaiters('lease').release(this.#prefix + leaseKey, token);
-    } catch (err) {
-      throw this.#link.fail('lease', err);
-    }
+  releaseLease(leaseKey: string, token: string): Promise<void> {
+    return this.#leases.release(this.#prefix + leaseKey, token);
   }
 
   /** `coalesce: 'cluster'`: resolves when the lease is released, or after `ms`. */
   waitLease(leaseKey: string, ms: number): Promise<void> {
-    let waiters: LeaseWaiters;
-    try {
-      waiters = this.#leaseWaiters('lease');
-    } catch {
-      return new Promise((resolve) => setTimeout(resolve, ms));
-    }
-    return waiters.wait(this.#prefix + leaseKey, ms);
+    return this.#leases.wait(this.#prefix + leaseKey, ms);
   }
 
   /** Removes one key in one round trip (DEL); true if it was there. */
@@ -335,8 +322,7 @@ export class RedisBackend implements CacheBackend {
   /** Disconnects; afterwards no timer or socket of this backend is left. */
   async close(): Promise<void> {
     this.#batcher?.abort(new MeshError('STOPPED', 'the Redis backend was closed'));
-    this.#leases?.close();
-    this.#leases = undefined;
+    this.#leases.close();
     this.#batcher = undefined;
     await this.#link.close();
   }

@@ -6,11 +6,15 @@
  */
 import type { Logger } from 'pino';
 import type { InvalidationNotice, MeshNetwork } from '../../network/index.js';
+// The module itself, not the barrel: a memory-only node must not load libp2p.
+import { MAX_NOTICE_TAGS } from '../../network/invalidations.js';
 import { compileGlob } from '../glob.js';
 import type { Change } from '../invalidation.js';
 
 export interface BusTargets {
   apply(scope: string, change: Change): void;
+  /** Another member invalidated `tags` (relative to `scope`, a tag record base: `.../$tags/<service or *>/`). */
+  tags(scope: string, tags: readonly string[]): void;
   flush(why: string): void;
 }
 
@@ -40,9 +44,22 @@ export class NetworkBus {
         : change.op === 'clear'
           ? { scope, op: 'clear' }
           : { scope, op: 'revoke', pattern: change.pattern };
+    this.send(notice);
+  }
+
+  /** This node invalidated `tags` (relative to `scope`, a tag record base), in notices receivers accept. */
+  publishTags(scope: string, tags: readonly string[]): void {
+    for (let i = 0; i < tags.length; i += MAX_NOTICE_TAGS)
+      this.send({ scope, op: 'tags', tags: tags.slice(i, i + MAX_NOTICE_TAGS) });
+  }
+
+  private send(notice: InvalidationNotice): void {
     this.counters.published++;
     this.network.publishInvalidation(notice).catch((err: Error) => {
-      this.logger.warn({ err: err.message, scope }, 'could not publish a cache invalidation to the network');
+      this.logger.warn(
+        { err: err.message, scope: notice.scope },
+        'could not publish a cache invalidation to the network',
+      );
     });
   }
 
@@ -51,6 +68,10 @@ export class NetworkBus {
     if (gap) {
       this.counters.gaps++;
       this.targets.flush(`missed invalidation notices from ${from}`);
+    }
+    if (notice.op === 'tags') {
+      this.targets.tags(notice.scope, notice.tags ?? []);
+      return;
     }
     let change: Change;
     if (notice.op === 'delete') change = { op: 'delete', keys: notice.keys ?? [] };

@@ -5,9 +5,10 @@
  *
  * - Redis: server-assisted client tracking, or a pub/sub fallback (redis-coherence.ts);
  * - the P2P network, whatever the backend: every invalidation of this node
- *   (clear, delete, revoke, an event rule's, a write that replaced a value) is
- *   published as a numbered notice (bus.ts) and applied by the other members to
- *   their near tiers and to their local (non-remote) backends.
+ *   (clear, delete, revoke, an event rule's, a write that replaced a value, a
+ *   tag invalidation) is published as a numbered notice (bus.ts) and applied by
+ *   the other members to their near tiers and to their local (non-remote)
+ *   backends (for tags: those backends' tag records).
  *
  * The manager creates it at start; the interceptor reads the tiers; the
  * invalidation module tells it of every invalidation (`InvalidationObserver`).
@@ -20,6 +21,8 @@ import type { GuardedBackend } from '../guard.js';
 import type { ServiceCache } from '../interceptor.js';
 import type { Change, InvalidationObserver } from '../invalidation.js';
 import type { FastKey } from '../keys.js';
+import { recordLocally, stopRunningMisses, type TagObserver } from '../tags/invalidate.js';
+import { validTag } from '../tags/tags.js';
 import { NetworkBus } from './bus.js';
 import { RedisCoherence } from './redis-coherence.js';
 import { NearAction, type NearStats, NearTier } from './tier.js';
@@ -45,6 +48,8 @@ export interface NearContext {
   readonly logger: Logger;
   /** `<prefix><networkId>/`: every key of this node starts with it. */
   readonly scopeRoot: string;
+  /** `<prefix><networkId>/$tags/`: every tag record key of this node's network starts with it. */
+  readonly tagBase: string;
   readonly network: MeshNetwork | undefined;
   /** The cached services (for notices from other nodes). */
   readonly services: () => Iterable<ServiceCache>;
@@ -53,7 +58,7 @@ export interface NearContext {
   readonly defaultBackend: string;
 }
 
-export class NearManager implements InvalidationObserver {
+export class NearManager implements InvalidationObserver, TagObserver {
   private readonly tiers = new Map<string, { tier: NearTier; redis?: RedisCoherence }>();
   private readonly opening = new Map<string, Promise<NearTier | undefined>>();
   private readonly bus: NetworkBus | undefined;
@@ -65,6 +70,7 @@ export class NearManager implements InvalidationObserver {
         ? undefined
         : new NetworkBus(network, context.logger, {
             apply: (scope, change) => this.applyRemote(scope, change),
+            tags: (scope, tags) => this.applyRemoteTags(scope, tags),
             flush: (why) => this.flushAll(why),
           });
   }
@@ -148,6 +154,40 @@ export class NearManager implements InvalidationObserver {
     const change: Change = { op: 'delete', keys: [key.slice(svc.scope.length)] };
     for (const { redis } of this.tiers.values()) redis?.publish('delete', { keys: [key] });
     this.bus?.publish(svc.scope, change);
+  }
+
+  /** This node's tag invalidation starts (tag record keys): near copies carrying them go at once. */
+  beginTags(recordKeys: readonly string[]): void {
+    for (const { tier } of this.tiers.values()) for (const k of recordKeys) tier.delete(k);
+  }
+
+  /**
+   * The backends answered: copies filled meanwhile go too, and the other nodes are told
+   * (`scope`: the record base, `<tagBase><service or *>/`; Redis tracking needs nothing:
+   * the records' writes are its notices).
+   */
+  endTags(scope: string, tags: readonly string[]): void {
+    // A tag no entry can carry (validTag) needs no notice: receivers would skip it anyway.
+    const carried = tags.filter(validTag);
+    if (carried.length === 0) return;
+    const keys = carried.map((t) => scope + t);
+    this.beginTags(keys);
+    for (const { redis } of this.tiers.values()) redis?.publish('tags', { keys });
+    this.bus?.publishTags(scope, carried);
+  }
+
+  /** Another member's tag invalidation: near copies, running misses, in-process backends' records. */
+  private applyRemoteTags(scope: string, tags: readonly string[]): void {
+    const base = this.context.tagBase;
+    if (!scope.startsWith(base) || !scope.endsWith('/')) return; // not a record base of this network
+    const service = scope.slice(base.length, -1);
+    const keys = tags.filter(validTag).map((t) => scope + t);
+    if (keys.length === 0) return;
+    this.beginTags(keys);
+    const concerned = [...this.context.services()].filter((svc) => service === '*' || svc.name === service);
+    stopRunningMisses(concerned);
+    const local = concerned.flatMap((svc) => [...svc.guards].filter((g) => !this.context.remote(g)));
+    recordLocally(local, keys);
   }
 
   private applyTiers(scope: string, change: Change): void {

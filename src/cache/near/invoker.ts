@@ -3,6 +3,8 @@
  * synchronous look into the tier first (a hit: no promise, no round trip, like
  * the memory backend), else the remote read, whose answer fills the tier unless
  * an invalidation of the key arrived while it was in flight (see `NearTier.token`).
+ * A tagged action reads through `getTagged` (value and tag records together); a
+ * valid answer fills the tier, which indexes the copy by its tag records.
  */
 import type { ActionInvoker } from '../../node/interceptors.js';
 import type { Params } from '../../node/types.js';
@@ -17,6 +19,7 @@ import {
   special,
 } from '../interceptor.js';
 import { CacheEnvelope, deepCopy, snapshot } from '../snapshot.js';
+import { taggedGet } from '../tags/read.js';
 import type { NearAction } from './tier.js';
 
 type Entry = { value: unknown; ttlMs: number } | undefined;
@@ -31,7 +34,15 @@ function fill(near: NearAction, key: string, params: Params, entry: Entry, token
   const envelope = asEnvelope(entry.value);
   if (envelope !== undefined) {
     const s = snapshot(envelope.value);
-    const copy = new CacheEnvelope(s.value, envelope.freshUntil, !s.plain);
+    // Deadlines and tags kept: the copy answers as the remote entry would (stale, grace, tag index).
+    const copy = new CacheEnvelope(
+      s.value,
+      envelope.freshUntil,
+      !s.plain,
+      envelope.staleUntil,
+      envelope.tags,
+      envelope.writtenAt,
+    );
     near.fill(key, params, copy, entry.ttlMs / 1000, token);
   }
   return entry.value;
@@ -43,6 +54,7 @@ export function nearInvoker(ac: ActionCache, near: NearAction, next: ActionInvok
   const { guard, condition, stats } = ac;
   const { tier, fillOnHit, fastKeyOf, table } = near;
   const copyAll = ac.results === 'copy';
+  const tagged = ac.policies.tags !== undefined;
   return (ctx, params) => {
     if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx))) {
       return special(ac, ctx, params, next);
@@ -75,6 +87,13 @@ export function nearInvoker(ac: ActionCache, near: NearAction, next: ActionInvok
     }
     const started = (stats.tick++ & 15) === 0 ? performance.now() : 0;
     const token = tier.token();
+    if (tagged) {
+      const k = key;
+      return taggedGet(ac, key, ctx, params, next, started, (read) => {
+        // A backend that does not tell the remaining life leaves the tier alone (no copy may outlive it).
+        if (read.ttlMs !== undefined) fill(near, k, params, { value: read.value, ttlMs: read.ttlMs }, token);
+      });
+    }
     let found: unknown;
     const k = key;
     try {

@@ -21,19 +21,11 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../backends/backend.js';
 import { compileGlob } from '../glob.js';
+import { type PubsubNotice, parsePubsub } from './pubsub-notice.js';
 import type { NearTier } from './tier.js';
 
 /** The channel Redis sends tracking invalidations on (RESP2 redirect). */
 const TRACKING_CHANNEL = '__redis__:invalidate';
-
-/** An invalidation as published in `pubsub` mode. */
-interface PubsubNotice {
-  readonly from: string;
-  readonly op: 'delete' | 'clear' | 'revoke';
-  readonly keys?: readonly string[];
-  readonly prefix?: string;
-  readonly pattern?: string;
-}
 
 /** True for an error saying the server will not do CLIENT TRACKING at all (not a lost connection). */
 function refused(err: unknown): boolean {
@@ -298,17 +290,24 @@ export class RedisCoherence {
   }
 
   private onPubsub(raw: string): void {
-    let n: PubsubNotice;
-    try {
-      n = JSON.parse(raw) as PubsubNotice;
-    } catch {
+    const n = parsePubsub(raw);
+    if (n === undefined) {
+      // Anyone who may publish on the channel can send this: drop what might have been meant.
+      this.logger.warn('near tier: a malformed invalidation on the pub/sub channel; flushing');
+      this.tier.flush();
       return;
     }
     if (n.from === this.self) return;
-    if (n.op === 'delete') for (const k of n.keys ?? []) this.tier.delete(k);
+    // A tag record key dropped from the tier takes the copies carrying it along (tier.ts).
+    if (n.op === 'delete' || n.op === 'tags') for (const k of n.keys ?? []) this.tier.delete(k);
     else if (n.op === 'clear') this.tier.clear(n.prefix ?? '');
-    else if (n.op === 'revoke' && n.pattern !== undefined)
-      this.tier.revoke(n.prefix ?? '', compileGlob(n.pattern));
+    else if (n.op === 'revoke' && n.pattern !== undefined) {
+      try {
+        this.tier.revoke(n.prefix ?? '', compileGlob(n.pattern));
+      } catch {
+        this.tier.clear(n.prefix ?? '');
+      }
+    }
   }
 
   /** `pubsub` mode: tells the other nodes of this node's own invalidation (tracking needs nothing). */

@@ -11,7 +11,14 @@
  *   notices sent meanwhile are lost).
  * - No fill after an invalidation it raced with: a reader takes a `token()`
  *   before it asks the remote backend, and `fill` refuses the value when the key
- *   (or a prefix, a pattern, a flush covering it) was invalidated since.
+ *   (or a prefix, a pattern, a flush covering it, or one of its tag records) was
+ *   invalidated since.
+ *
+ * Tagged copies (an envelope with `tags`, the keys of its tag records) are
+ * indexed by tag record key: `delete(recordKey)` (a Redis tracking notice of
+ * the record's write, a network notice, this node's own `invalidateTags`)
+ * drops every near copy carrying it. The index holds only keys the store
+ * holds: entries leave it on delete, eviction and expiry.
  */
 import type { Params } from '../../node/types.js';
 import type { FastTable } from '../backends/backend.js';
@@ -19,6 +26,7 @@ import { MemoryBackend } from '../backends/memory.js';
 import type { NearSettings } from '../config.js';
 import type { Glob } from '../glob.js';
 import type { FastKey } from '../keys.js';
+import { CacheEnvelope } from '../snapshot.js';
 
 /** How the tier is kept coherent across nodes. */
 export type NearMode = 'tracking' | 'pubsub' | 'bus' | 'local' | 'off';
@@ -55,10 +63,20 @@ export class NearTier {
   private fills = 0;
   private invalidations = 0;
   private flushes = 0;
+  /** Tag record key -> the near keys whose copy carries it. */
+  private readonly byTag = new Map<string, Set<string>>();
+  /** Near key -> the tag record keys of its copy (only tagged copies). */
+  private readonly tagsOf = new Map<string, readonly string[]>();
+  private readonly maxEntries: number;
 
   constructor(settings: NearSettings, mode: NearMode, live = true) {
     this.store = new MemoryBackend({ maxEntries: settings.maxEntries, maxBytes: settings.maxBytes });
+    // Capacity, bytes and expiry drops: the index follows the store.
+    this.store.onEvict = (key) => {
+      if (this.tagsOf.size > 0) this.unindex(key);
+    };
     this.maxAgeSeconds = settings.maxAgeSeconds;
+    this.maxEntries = settings.maxEntries;
     this.mode = mode;
     this.live = live;
   }
@@ -109,16 +127,28 @@ export class NearTier {
     if (!this.live || token < this.broadAt) return false;
     const at = this.invalidatedAt.get(key);
     if (at !== undefined && at > token) return false;
+    const tags = value instanceof CacheEnvelope ? value.tags : undefined;
+    if (tags !== undefined) {
+      for (const t of tags) {
+        const tagAt = this.invalidatedAt.get(t);
+        if (tagAt !== undefined && tagAt > token) return false;
+      }
+    }
     const remaining = remainingSeconds === 0 ? Number.POSITIVE_INFINITY : remainingSeconds;
     const ttl = Math.min(remaining, this.maxAgeSeconds);
     if (!(ttl > 0.001)) return false;
+    if (this.tagsOf.size > 0) this.unindex(key); // the copy it replaces may carry other tags
     if (table !== undefined && fastKey !== undefined) this.store.setIn(table, fastKey, key, value, ttl);
     else this.store.set(key, value, ttl);
+    if (tags !== undefined && tags.length > 0 && this.store.has(key)) this.index(key, tags);
     this.fills++;
     return true;
   }
 
-  /** Drops one key (a local write or delete, or a notice from another node). */
+  /**
+   * Drops one key (a local write or delete, or a notice from another node); when `key` is
+   * a tag record key, every near copy carrying it goes too.
+   */
   delete(key: string): void {
     this.clock++;
     this.invalidations++;
@@ -128,18 +158,28 @@ export class NearTier {
     }
     this.invalidatedAt.set(key, this.clock);
     this.store.delete(key);
+    if (this.tagsOf.size === 0) return;
+    this.unindex(key);
+    const carrying = this.byTag.get(key);
+    if (carrying === undefined) return;
+    for (const k of [...carrying]) {
+      this.store.delete(k);
+      this.unindex(k);
+    }
   }
 
   /** Drops every key starting with `prefix`. */
   clear(prefix: string): void {
     this.broad();
     this.store.clear(prefix);
+    this.pruneIndex();
   }
 
   /** Drops the keys under `prefix` whose rest matches `glob`. */
   revoke(prefix: string, glob: Glob): void {
     this.broad();
     this.store.revokeMatching(prefix, glob);
+    this.pruneIndex();
   }
 
   /** Drops everything (a gap in the notices, a reconnection). */
@@ -147,6 +187,44 @@ export class NearTier {
     this.broad();
     this.flushes++;
     this.store.clear();
+    this.byTag.clear();
+    this.tagsOf.clear();
+  }
+
+  /** Tagged near copies held now (diagnostics and tests). */
+  get taggedEntries(): number {
+    return this.tagsOf.size;
+  }
+
+  private index(key: string, tags: readonly string[]): void {
+    // A drop the store does not report (a fast-key slot taken over) could leave keys behind: bounded anyway.
+    if (this.tagsOf.size >= this.maxEntries) this.pruneIndex();
+    this.tagsOf.set(key, tags);
+    for (const t of tags) {
+      let set = this.byTag.get(t);
+      if (set === undefined) {
+        set = new Set();
+        this.byTag.set(t, set);
+      }
+      set.add(key);
+    }
+  }
+
+  private unindex(key: string): void {
+    const tags = this.tagsOf.get(key);
+    if (tags === undefined) return;
+    this.tagsOf.delete(key);
+    for (const t of tags) {
+      const set = this.byTag.get(t);
+      if (set === undefined) continue;
+      set.delete(key);
+      if (set.size === 0) this.byTag.delete(t);
+    }
+  }
+
+  /** After a clear or revoke (the store reports no such drops): forgets the keys it no longer holds. */
+  private pruneIndex(): void {
+    for (const key of this.tagsOf.keys()) if (!this.store.has(key)) this.unindex(key);
   }
 
   /** The coherence channel is down: serve nothing, store nothing, until `up()`. */
@@ -181,6 +259,8 @@ export class NearTier {
   close(): void {
     this.live = false;
     this.store.close();
+    this.byTag.clear();
+    this.tagsOf.clear();
   }
 
   private broad(): void {

@@ -12,8 +12,10 @@
  * 3. never past the request's deadline, and never failing because of the
  *    lease: a backend error or the deadline coming close -> run the handler.
  *
- * The lease lives `leaseMs` (the action's `timeout` option, else 10 s): a
- * handler that outlives it may run a second time on another node.
+ * The lease lives `leaseMs` (the action's `timeout` option, else 10 s) and the
+ * holder renews it every `leaseMs / 2` while its handler runs (PEXPIRE if still
+ * ours), up to its request's deadline: a live holder keeps it however slow its
+ * handler, a dead one loses it within `leaseMs`.
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../node/context.js';
@@ -61,9 +63,11 @@ export async function clusterSingleFlight<S>(
       return run(); // the lease never fails a call
     }
     if (taken) {
+      const stopRenewing = renewWhileRunning(b, lease, token, cc.leaseMs, ctx.deadline);
       try {
         return await run();
       } finally {
+        stopRenewing();
         Promise.resolve()
           .then(() => b.releaseLease!(lease, token))
           .catch(() => {}); // the lease expires by itself
@@ -85,6 +89,42 @@ export async function clusterSingleFlight<S>(
     }
     if (found !== undefined) return found;
   }
+}
+
+/**
+ * Renews the lease every `leaseMs / 2` until stopped, until the backend says it is no longer
+ * ours (lost, or the node stopped and closed it), or until the request's `deadline` (epoch
+ * ms, 0: none): past it the caller has its TIMEOUT, and the lease then runs out by itself.
+ */
+function renewWhileRunning(
+  b: CacheBackend,
+  lease: string,
+  token: string,
+  leaseMs: number,
+  deadline: number,
+): () => void {
+  if (typeof b.renewLease !== 'function') return () => {};
+  let busy = false;
+  const timer = setInterval(
+    () => {
+      if (busy) return; // the previous renewal is still on its way
+      const ms = deadline > 0 ? Math.min(leaseMs, deadline - Date.now()) : leaseMs;
+      if (ms <= 0) return clearInterval(timer);
+      busy = true;
+      bounded(b, () => b.renewLease!(lease, token, ms)).then(
+        (ours) => {
+          busy = false;
+          if (!ours) clearInterval(timer);
+        },
+        () => {
+          busy = false; // a passing failure: the lease may still be ours, the next period tries again
+        },
+      );
+    },
+    Math.max(1, Math.floor(leaseMs / 2)),
+  );
+  timer.unref(); // nothing awaits it: it must not keep a process alive
+  return () => clearInterval(timer);
 }
 
 /** The backend's answer, or a failure after LEASE_OP_TIMEOUT_MS unless it bounds its operations itself (Redis). */

@@ -15,6 +15,35 @@ import type { GuardedBackend } from '../guard.js';
 import type { ServiceCache } from '../interceptor.js';
 import { invalidationKeys, localTagStore, TAG_RETENTION_SECONDS } from './tags.js';
 
+/** Told of this node's tag invalidations (the near tiers, the other nodes: src/cache/near/). */
+export interface TagObserver {
+  /** Before the backends are asked: near copies carrying these record keys go. */
+  beginTags(recordKeys: readonly string[]): void;
+  /** Once they answered (or failed): copies filled meanwhile go, the other nodes are told. */
+  endTags(scope: string, tags: readonly string[]): void;
+}
+
+/**
+ * A tag invalidation of this node: records in every backend of `guards`, with the
+ * observer told before and after; the other nodes are told even when a backend
+ * failed (as for clear and delete).
+ */
+export async function invalidateTagged(
+  observer: TagObserver,
+  guards: Iterable<GuardedBackend>,
+  base: string,
+  service: string | undefined,
+  tags: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
+  observer.beginTags(invalidationKeys(base, service, tags));
+  try {
+    await recordTagInvalidation(guards, base, service, tags, timeoutMs);
+  } finally {
+    observer.endTags(`${base}${service ?? '*'}/`, tags);
+  }
+}
+
 /** Marks the start of an invalidation of `services`: their running misses will not store. */
 export function stopRunningMisses(services: Iterable<ServiceCache>): void {
   for (const svc of services) {
@@ -60,6 +89,23 @@ export async function recordTagInvalidation(
       );
     } finally {
       clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * Another node's tag invalidation, on this node's in-process backends (their records are
+ * this process's own): synchronous ones get it in their LocalTagStore, others that keep
+ * tag records are asked (not awaited: a notice handler; a failure is the guard's to count).
+ */
+export function recordLocally(guards: Iterable<GuardedBackend>, keys: readonly string[]): void {
+  for (const guard of new Set(guards)) {
+    const b: CacheBackend = guard.backend;
+    if (isSynchronous(b)) localTagStore(b).invalidate(keys);
+    else if (hasTags(b)) {
+      Promise.resolve()
+        .then(() => b.invalidateTags!(keys, TAG_RETENTION_SECONDS))
+        .catch((err) => guard.failed('invalidateTags', err));
     }
   }
 }

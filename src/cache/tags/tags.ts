@@ -30,7 +30,7 @@ export function tagBase(prefix: string, networkId: string): string {
 }
 
 /** A tag must be a non-empty string without control characters (they delimit records in Redis). */
-function validTag(tag: unknown): tag is string {
+export function validTag(tag: unknown): tag is string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
   return typeof tag === 'string' && tag.length > 0 && tag.length <= 512 && !/[\u0000-\u001f]/.test(tag);
 }
