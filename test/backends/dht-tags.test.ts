@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DhtBackend } from '../../src/cache/backends/dht/index.js';
 import { Node } from '../../src/index.js';
 import type { MeshNetwork } from '../../src/network/index.js';
-import { testLogger, waitForPeers } from '../helpers/p2p.js';
+import { testLogger, waitFor, waitForPeers } from '../helpers/p2p.js';
 
 interface Member {
   node: Node;
@@ -16,7 +16,7 @@ interface Member {
   calls: { user: number; order: number };
 }
 
-function member(network: { id: string; bootstrap?: string[] }): Member {
+function member(network: { id: string; bootstrap?: string[] }, near = false): Member {
   const calls = { user: 0, order: 0 };
   const dht = new DhtBackend({ replication: 2 });
   const node = new Node({
@@ -28,7 +28,7 @@ function member(network: { id: string; bootstrap?: string[] }): Member {
         enabled: true,
         backend: 'dht',
         ttl: 60,
-        near: { enabled: false },
+        near: { enabled: near },
         failure: { opTimeoutMs: 3000 },
       },
     },
@@ -124,5 +124,42 @@ describe('tags on the DHT, three nodes', () => {
     await a.node.request('order/list', { user: 3 });
     expect(a.calls.user).toBe(users + 1);
     expect(a.calls.order).toBe(orders);
+  });
+});
+
+describe('tags on the DHT with the near tier on, two nodes', () => {
+  const members: Member[] = [];
+  beforeAll(async () => {
+    const a = member({ id: 'dht-tags-near' }, true);
+    members.push(a);
+    await a.node.start();
+    const b = member({ id: 'dht-tags-near', bootstrap: net(a).addresses() }, true);
+    members.push(b);
+    await b.node.start();
+    await Promise.all(members.map((m) => waitForPeers(net(m), 1, 30_000)));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.allSettled(members.map((m) => m.node.stop()));
+  });
+
+  it("a tagged hit comes from B's near tier, and invalidateTags on A drops that copy", async () => {
+    const [a, b] = members as [Member, Member];
+    const received = () => b.node.cache.stats().near?.received ?? 0;
+    const before = received();
+    await a.node.request('user/get', { id: 5 });
+    // A's write is announced (bus mode); once B has it, a copy B fills stays.
+    await waitFor(() => received() > before, 5_000, "A's write notice at B");
+    await b.node.request('user/get', { id: 5 }); // a DHT hit: fills b's near tier
+    const reads = b.dht.stats().dhtHits;
+    expect(await b.node.request('user/get', { id: 5 })).toEqual({ id: 5, v: 1 });
+    expect(b.dht.stats().dhtHits).toBe(reads); // served from the near tier
+    expect(b.calls.user).toBe(0);
+    await a.node.cache.invalidateTags(['user:5']);
+    const deadline = Date.now() + 5_000;
+    while (b.calls.user === 0 && Date.now() < deadline) {
+      await b.node.request('user/get', { id: 5 });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(b.calls.user).toBe(1);
   });
 });

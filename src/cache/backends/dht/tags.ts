@@ -44,14 +44,16 @@ export class DhtTags {
       return { value: undefined, invalidatedAt: 0, now };
     }
     this.state.counters.dhtHits++;
-    if (tagKeys.length === 0) return { value, invalidatedAt: 0, now };
+    // The remaining life lets the near tier keep a copy, never longer than the record.
+    const ttlMs = record.expiresAt === 0 ? Number.POSITIVE_INFINITY : record.expiresAt - now;
+    if (tagKeys.length === 0) return { value, invalidatedAt: 0, now, ttlMs };
     const records = await Promise.all(tagKeys.map((k) => this.access.read(this.storedKey(k))));
     let invalidatedAt = 0;
     for (const r of records) {
       if (r === undefined || r.deleted === true || isExpired(r)) continue;
       if (r.writtenAt + 1 > invalidatedAt) invalidatedAt = r.writtenAt + 1;
     }
-    return { value, invalidatedAt, now };
+    return { value, invalidatedAt, now, ttlMs };
   }
 
   /** Stores `value` with the header naming its tag records. */
