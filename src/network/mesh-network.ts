@@ -34,8 +34,7 @@ import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
 import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { Membership } from './membership.js';
 import { controlTopic, eventsTopic } from './names.js';
-import { NETWORK_DEFAULTS, type NetworkOptions, networkOptionsSchema, validateAddresses } from './options.js';
-import { loadPsk } from './psk.js';
+import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
 import { SyncService } from './sync.js';
 
 /** Receives an application event published by another node of the network. */
@@ -54,7 +53,7 @@ const decoder = new TextDecoder();
 
 export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly networkId: string;
-  private readonly options: Required<Omit<NetworkOptions, 'psk'>> & { psk?: Uint8Array };
+  private readonly options: ResolvedNetworkOptions;
   private readonly logger: Logger;
   /** Clock offsets of the peers (measured from what they send; see docs/dht.md, "Clocks"). */
   readonly clock = new ClockWatch();
@@ -80,24 +79,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
-    const parsed = v.safeParse(networkOptionsSchema, options);
-    if (!parsed.success) {
-      throw fromIssues(parsed.issues, { code: 'CONFIG_INVALID', fieldPrefix: 'network.' });
-    }
-    const o = parsed.output;
-    this.networkId = o.id;
-    this.options = {
-      id: o.id,
-      listen: o.listen ?? [...NETWORK_DEFAULTS.listen],
-      bootstrap: o.bootstrap ?? [],
-      allow: o.allow ?? [...NETWORK_DEFAULTS.allow],
-      dialTimeoutMs: o.dialTimeoutMs ?? NETWORK_DEFAULTS.dialTimeoutMs,
-      redialIntervalMs: o.redialIntervalMs ?? NETWORK_DEFAULTS.redialIntervalMs,
-      discoveryIntervalMs: o.discoveryIntervalMs ?? NETWORK_DEFAULTS.discoveryIntervalMs,
-      ...(o.psk === undefined ? {} : { psk: loadPsk(o.psk) }),
-    };
-    validateAddresses('listen', this.options.listen);
-    validateAddresses('bootstrap', this.options.bootstrap);
+    this.options = resolveNetworkOptions(options);
+    this.networkId = this.options.id;
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.control = new ControlInbox(() => this.logger);
     this.clock.logger = this.logger;

@@ -2,8 +2,9 @@
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import * as v from 'valibot';
-import { MeshError } from '../errors.js';
+import { fromIssues, MeshError } from '../errors.js';
 import { isValidNetworkId } from './names.js';
+import { loadPsk } from './psk.js';
 
 /** Options of a node's network membership (`new Node({ network })`). */
 export interface NetworkOptions {
@@ -109,4 +110,29 @@ export function validateAddresses(field: 'listen' | 'bootstrap', addresses: read
       }
     }
   }
+}
+
+/** Options with their defaults filled in and the PSK file read. */
+export type ResolvedNetworkOptions = Required<Omit<NetworkOptions, 'psk'>> & { psk?: Uint8Array };
+
+/** Validates `options` (CONFIG_INVALID naming the field), fills the defaults and reads the PSK. */
+export function resolveNetworkOptions(options: NetworkOptions): ResolvedNetworkOptions {
+  const parsed = v.safeParse(networkOptionsSchema, options);
+  if (!parsed.success) {
+    throw fromIssues(parsed.issues, { code: 'CONFIG_INVALID', fieldPrefix: 'network.' });
+  }
+  const o = parsed.output;
+  const resolved: ResolvedNetworkOptions = {
+    id: o.id,
+    listen: o.listen ?? [...NETWORK_DEFAULTS.listen],
+    bootstrap: o.bootstrap ?? [],
+    allow: o.allow ?? [...NETWORK_DEFAULTS.allow],
+    dialTimeoutMs: o.dialTimeoutMs ?? NETWORK_DEFAULTS.dialTimeoutMs,
+    redialIntervalMs: o.redialIntervalMs ?? NETWORK_DEFAULTS.redialIntervalMs,
+    discoveryIntervalMs: o.discoveryIntervalMs ?? NETWORK_DEFAULTS.discoveryIntervalMs,
+    ...(o.psk === undefined ? {} : { psk: loadPsk(o.psk) }),
+  };
+  validateAddresses('listen', resolved.listen);
+  validateAddresses('bootstrap', resolved.bootstrap);
+  return resolved;
 }
