@@ -32,7 +32,12 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const step = (name: string) => {
   if (!values.steps) return;
   gc?.();
-  send({ type: 'step', name, ms: performance.now() - t0, memory: { ...process.memoryUsage(), anon: rssAnon() } });
+  send({
+    type: 'step',
+    name,
+    ms: performance.now() - t0,
+    memory: { ...process.memoryUsage(), anon: rssAnon() },
+  });
 };
 /** Private resident memory (Linux; NaN elsewhere): RSS without the shared file pages of node and the sources. */
 function rssAnon(): number {

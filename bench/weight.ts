@@ -101,7 +101,10 @@ function rssAnon(pid: number | undefined): number {
 
 const KINDS: Array<[string, string[]]> = [
   ['meshcache node, no network (memory backend)', [WEIGHT_NODE, '--network', 'none', '--hits', HITS]],
-  ['meshcache node, network joined alone (DHT backend)', [WEIGHT_NODE, '--network', 'weight', '--hits', HITS]],
+  [
+    'meshcache node, network joined alone (DHT backend)',
+    [WEIGHT_NODE, '--network', 'weight', '--hits', HITS],
+  ],
   ['bare libp2p node, same services', [BARE_NODE]],
   ['`node -e` (floor)', ['-e', FLOOR]],
 ];
