@@ -101,6 +101,11 @@ function rssAnon(pid: number | undefined): number {
 
 const KINDS: Array<[string, string[]]> = [
   ['meshcache node, no network (memory backend)', [WEIGHT_NODE, '--network', 'none', '--hits', HITS]],
+  // Hits fast enough to start the expiry clock's worker (clock.ts): what a busy node carries.
+  [
+    'meshcache node, no network, 100,000 hits (clock worker started)',
+    [WEIGHT_NODE, '--network', 'none', '--hits', '100000'],
+  ],
   [
     'meshcache node, network joined alone (DHT backend)',
     [WEIGHT_NODE, '--network', 'weight', '--hits', HITS],
