@@ -13,9 +13,9 @@
  * The worker is not free: ~7.5 MiB of private memory (a Node environment of its
  * own; `resourceLimits` cannot shrink it, see BENCHMARKS.md "Node weight") and
  * ~25 ms of CPU per second while it ticks. So it runs only while reads are
- * frequent: it starts (or wakes) once `START_READS` reads came within a
- * second, parks when a second has fewer than `PARK_READS`, and exits after
- * `EXIT_AFTER_MS` parked, giving its memory back. Meanwhile reads are
+ * frequent (`tuning`): it starts (or wakes) once 10,000 reads came within a
+ * second, parks when a second has fewer than 1,000, and exits after 10 s
+ * parked, giving its memory back. Meanwhile reads are
  * `Date.now()`: always right, and cheap at those rates. It is `unref`'d and
  * never keeps the process alive; where no worker can be started, every read is
  * `Date.now()`. Resolution: about 1 ms, plus whatever delay the OS imposes on
@@ -26,7 +26,7 @@ import { Worker } from 'node:worker_threads';
 const shared = new SharedArrayBuffer(256);
 /** The time the worker last wrote; 0 while it is parked or not started. */
 const NOW = new Float64Array(shared, 0, 1);
-/** 0: ticking, 1: parked (separate cache line from NOW). */
+/** 0: ticking (or booting), 1: parked, 2: exited after a long park (separate cache line from NOW). */
 const STATE = new Int32Array(shared, 64, 1);
 /** Bumped by every read, so the worker can tell an idle process (own cache line). */
 const READS = new Int32Array(shared, 128, 1);
