@@ -114,6 +114,16 @@ const KINDS: Array<[string, string[]]> = [
   ['`node -e` (floor)', ['-e', FLOOR]],
 ];
 
+// BENCH_WEIGHT_COMPARE=<another tree with dist-bench/ built>: its meshcache rows too, interleaved (before/after).
+const OTHER = process.env.BENCH_WEIGHT_COMPARE;
+if (OTHER !== undefined) {
+  const other = `${OTHER.replace(/\/$/, '')}/dist-bench/bench/weight-node.js`;
+  KINDS.unshift(
+    ['compared tree: no network', [other, '--network', 'none', '--hits', HITS]],
+    ['compared tree: network joined alone', [other, '--network', 'weight', '--hits', HITS]],
+  );
+}
+
 interface Sample {
   spawnMs: number;
   startMs: number;
