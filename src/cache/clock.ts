@@ -59,7 +59,7 @@ const NOW = new Float64Array(shared, 0, 1);
 const STATE = new Int32Array(shared, 64, 1);
 const READS = new Int32Array(shared, 128, 1);
 const RULES = new Int32Array(shared, 192, 2);
-(function tick() {
+(function run() {
 let seen = READS[0];
 for (;;) {
   for (let tick = 0; tick < 1000; tick++) {
