@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clockSource, wallNow } from '../../src/cache/clock.js';
+import { clockSource, clockWorkerAlive, tuneClock, wallNow } from '../../src/cache/clock.js';
 import { MemoryBackend, Node } from '../../src/index.js';
 import { useNodes } from '../helpers/nodes.js';
 
@@ -69,8 +69,15 @@ describe('expiry while the event loop is blocked', () => {
 });
 
 describe('the clock thread', () => {
-  it('starts on the first read and then serves reads from shared memory', async () => {
-    wallNow();
+  it('a few reads do not start it (they are Date.now())', async () => {
+    for (let i = 0; i < 100; i++) wallNow();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(clockSource()).toBe('date');
+    expect(clockWorkerAlive()).toBe(false);
+  });
+
+  it('starts once reads are frequent and then serves reads from shared memory', async () => {
+    for (let i = 0; i < 10_000; i++) wallNow();
     await waitUntil(() => clockSource() === 'worker', 5_000);
     expect(clockSource()).toBe('worker');
     const a = wallNow();
@@ -79,11 +86,30 @@ describe('the clock thread', () => {
   });
 
   it('parks when idle and answers right when read again', async () => {
-    wallNow();
+    for (let i = 0; i < 10_000; i++) wallNow();
     await new Promise((r) => setTimeout(r, 1_300));
     const read = wallNow();
     expect(Math.abs(read - Date.now())).toBeLessThanOrEqual(5);
     block(50);
     expect(wallNow() - read).toBeGreaterThanOrEqual(45);
+  });
+
+  it('exits after a long park, giving its memory back, and comes back with the next burst', async () => {
+    tuneClock({ exitAfterMs: 200 });
+    try {
+      for (let i = 0; i < 10_000; i++) wallNow();
+      await waitUntil(() => clockSource() === 'worker', 5_000);
+      // Idle: parks after ~1 s of ticks, exits 200 ms later.
+      await waitUntil(() => !clockWorkerAlive(), 5_000);
+      expect(clockWorkerAlive()).toBe(false);
+      expect(clockSource()).toBe('date');
+      expect(Math.abs(wallNow() - Date.now())).toBeLessThanOrEqual(2);
+      for (let i = 0; i < 10_000; i++) wallNow();
+      await waitUntil(() => clockSource() === 'worker', 5_000);
+      expect(clockSource()).toBe('worker');
+      expect(Math.abs(wallNow() - Date.now())).toBeLessThanOrEqual(5);
+    } finally {
+      tuneClock({ exitAfterMs: 10_000 });
+    }
   });
 });
