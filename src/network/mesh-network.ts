@@ -72,8 +72,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly holders: Holders;
   /** Control messages and invalidation notices from the other members (control.ts). */
   private readonly control: ControlInbox;
-  /** How direct control messages use gossip (publishControl); benchmarks switch it. */
-  controlGossip: 'fallback' | 'always' = 'fallback';
+  /** How direct control messages use gossip (publishControl); benchmarks compare both. */
+  controlGossip: 'fallback' | 'always' = 'always';
   /** Leases kept by each key's first holder (leases.ts: `coalesce: 'cluster'` on the DHT). */
   readonly leases: Leases;
 
@@ -227,12 +227,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   /**
    * Publishes a control message (a JSON object) to every other node of this
-   * network. With `direct`, it goes straight to every connected member over the
-   * record protocol, and on gossip only when the membership is incomplete or a
-   * member did not acknowledge it (gossip may still reach it through others):
-   * a gossip copy is signed, verified and forwarded by every node, which at 20
-   * processes on 2 cores cost more than the direct sends (BENCHMARKS.md).
-   * `controlGossip: 'always'` publishes on gossip in parallel, as before.
+   * network: on gossip, and (with `direct`) also straight to every connected
+   * member over the record protocol, in parallel (receivers deliver it once).
+   * `controlGossip: 'fallback'` (benchmarks only) skips gossip when every
+   * connected member acknowledged the direct send: that misses nodes this one
+   * is not connected to (a partial mesh), which only gossip relays reach.
    */
   async publishControl(message: Record<string, unknown>, direct = false): Promise<void> {
     if (direct) {
