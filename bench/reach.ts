@@ -22,7 +22,8 @@ import { machine } from './harness.js';
 
 const n = Number(process.env.BENCH_NODES ?? 20);
 const ROUNDS = Number(process.env.REACH_ROUNDS ?? 30);
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)] ?? Number.NaN;
+const pct = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)] ?? Number.NaN;
 const f = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 const load = () =>
   loadavg()
@@ -68,7 +69,12 @@ try {
   const s = await rounds(mesh, async (r, origin) => {
     const key = `cache:bench/reach/k:${r}`;
     const watches = await Promise.all(mesh.map((p) => p.watch({ key }, 10_000)));
-    const reply = await origin.call({ cmd: 'dht', op: 'revoke', prefix: 'cache:bench/reach/', pattern: `k:${r}` });
+    const reply = await origin.call({
+      cmd: 'dht',
+      op: 'revoke',
+      prefix: 'cache:bench/reach/',
+      pattern: `k:${r}`,
+    });
     const at = Number(reply.at);
     const applied = await Promise.all(watches.map((w) => w.applied.catch(() => Number.NaN)));
     return applied.filter((_, i) => mesh[i] !== origin).map((t) => t - at);
@@ -78,7 +84,11 @@ try {
 } finally {
   await stopProcesses(mesh);
 }
-const bare = await startProcesses(n, { network: `bare-reach-${n}`, script: BARE_NODE_SCRIPT, concurrency: 4 });
+const bare = await startProcesses(n, {
+  network: `bare-reach-${n}`,
+  script: BARE_NODE_SCRIPT,
+  concurrency: 4,
+});
 try {
   await waitForMesh(bare, n - 1, 120_000).catch(() => notes.push('bare: not fully meshed in 120 s'));
   await new Promise((r) => setTimeout(r, 3_000));
