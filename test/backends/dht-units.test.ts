@@ -115,3 +115,23 @@ describe('planUpkeep', () => {
     expect(plan.some((p) => p.dropAfter)).toBe(true);
   });
 });
+
+describe('DHT options', () => {
+  it('defaults to hedged one-hop reads and refuses an unknown read mode or a negative hedge, naming the field', async () => {
+    const { parseDhtOptions } = await import('../../src/cache/backends/dht/options.js');
+    const { MeshError } = await import('../../src/errors.js');
+    expect(parseDhtOptions({}).oneHop).toMatchObject({ read: 'hedged', hedgeMs: 2 });
+    expect(parseDhtOptions({ oneHop: { read: 'parallel' } }).oneHop.read).toBe('parallel');
+    for (const bad of [{ read: 'fastest' }, { hedgeMs: -1 }]) {
+      let err: unknown;
+      try {
+        parseDhtOptions({ oneHop: bad as never });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(MeshError);
+      expect((err as InstanceType<typeof MeshError>).code).toBe('CONFIG_INVALID');
+      expect(String((err as InstanceType<typeof MeshError>).details.field)).toMatch(/^cache\.dht\.oneHop\./);
+    }
+  });
+});
