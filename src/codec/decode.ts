@@ -9,7 +9,6 @@ import {
   type EnvelopeWire,
   MAX_BIGINT_DIGITS,
   MAX_SPARSE_LENGTH,
-  put,
   TAG,
   TYPED_ARRAYS,
   type TypedArrayName,

@@ -33,10 +33,8 @@ import {
   FrameReader,
   frame,
   MAX_IN_FLIGHT,
-  MAX_MESSAGE,
   parseDirectReply,
   parseDirectRequest,
-  readFrame,
   recordProtocol,
   singleShotProtocol,
 } from './direct-wire.js';

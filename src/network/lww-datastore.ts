@@ -15,10 +15,9 @@ import type { ClockWatch } from './clock.js';
 import {
   boundRecord,
   compareRecords,
-  decodeRecord,
-  decodeTransport,
   encodeRecord,
   fromDhtKey,
+  parseRecordText,
   type RecordTransport,
   rebaseRecord,
   type StoredRecord,
@@ -27,6 +26,8 @@ import {
 /** kad-dht keeps records under `<datastorePrefix>/record/<base32 key>`. */
 export const DHT_DATASTORE_PREFIX = '/dht';
 export const RECORD_KEY_PREFIX = `${DHT_DATASTORE_PREFIX}/record/`;
+
+const textDecoder = new TextDecoder();
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
@@ -90,20 +91,17 @@ export class LwwDatastore extends MemoryDatastore {
   ): Key | Promise<Key> {
     const ks = key.toString();
     if (!ks.startsWith(RECORD_KEY_PREFIX)) return super.put(key, val, options);
-    let dhtRecord: DhtRecord;
-    let incoming: LocalRecord | undefined;
+    let parsed: { entry: LocalRecord; transport?: RecordTransport } | undefined;
     try {
-      dhtRecord = DhtRecord.deserialize(val);
-      incoming = entryOf(dhtRecord);
+      parsed = parseEntry(DhtRecord.deserialize(val));
     } catch {
-      incoming = undefined; // not a meshcache record (or not one we can read): kad-dht's own business
+      parsed = undefined; // not a meshcache record (or not one we can read): kad-dht's own business
     }
-    if (incoming === undefined) {
+    if (parsed === undefined) {
       this.decoded.delete(ks);
       return super.put(key, val, options);
     }
-    const transport = this.clock === undefined ? undefined : decodeTransport(dhtRecord!.value);
-    this.putRecord(key, incoming, transport);
+    this.putRecord(key, parsed.entry, this.clock === undefined ? undefined : parsed.transport);
     return key;
   }
 
@@ -196,11 +194,13 @@ export class LwwDatastore extends MemoryDatastore {
 
 /** Decodes a serialized kad-dht record holding a meshcache record; undefined for other records. */
 export function parseRecordEntry(raw: Uint8Array): LocalRecord | undefined {
-  return entryOf(DhtRecord.deserialize(raw));
+  return parseEntry(DhtRecord.deserialize(raw))?.entry;
 }
 
-function entryOf(rec: DhtRecord): LocalRecord | undefined {
+/** The meshcache record in a kad-dht record and the sender's transport fields, in one JSON parse. */
+function parseEntry(rec: DhtRecord): { entry: LocalRecord; transport?: RecordTransport } | undefined {
   const key = fromDhtKey(rec.key);
   if (key === undefined) return undefined;
-  return { key, dhtKey: rec.key, record: decodeRecord(rec.value) };
+  const { record, transport } = parseRecordText(textDecoder.decode(rec.value));
+  return { entry: { key, dhtKey: rec.key, record }, ...(transport === undefined ? {} : { transport }) };
 }

@@ -59,18 +59,6 @@ export function recordText(rec: StoredRecord, transport?: RecordTransport): stri
   return JSON.stringify(out);
 }
 
-/** The transport metadata of encoded record bytes, if the sender added it. */
-export function decodeTransport(bytes: Uint8Array): RecordTransport | undefined {
-  try {
-    const r = JSON.parse(decoder.decode(bytes)) as Record<string, unknown>;
-    if (typeof r.from === 'string' && typeof r.sent === 'number' && Number.isFinite(r.sent))
-      return { from: r.from, sent: r.sent };
-  } catch {
-    // not ours: no transport
-  }
-  return undefined;
-}
-
 /** The record with its timestamps moved by `shift` ms (into another node's clock). */
 export function rebaseRecord(rec: StoredRecord, shift: number): StoredRecord {
   if (shift === 0) return rec;

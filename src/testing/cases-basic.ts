@@ -1,7 +1,7 @@
 /** Conformance cases: get, set, delete, and values of many kinds. */
 import assert from 'node:assert/strict';
 import type { CacheBackend } from '../cache/backends/backend.js';
-import { type Suite, sleep } from './suite.js';
+import type { Suite } from './suite.js';
 
 export function registerBasicCases<B extends CacheBackend>(suite: Suite<B>): void {
   const { run, after, options } = suite;

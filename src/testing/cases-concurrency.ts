@@ -1,7 +1,7 @@
 /** Conformance cases: interleaved operations. */
 import assert from 'node:assert/strict';
 import type { CacheBackend } from '../cache/backends/backend.js';
-import { type Suite, sleep } from './suite.js';
+import type { Suite } from './suite.js';
 
 export function registerConcurrencyCases<B extends CacheBackend>(suite: Suite<B>): void {
   const { run, after } = suite;

@@ -1,7 +1,7 @@
 /** Conformance cases: clear by prefix, key listing and revoke by pattern. */
 import assert from 'node:assert/strict';
 import type { CacheBackend } from '../cache/backends/backend.js';
-import { type Suite, sleep } from './suite.js';
+import type { Suite } from './suite.js';
 
 export function registerPrefixCases<B extends CacheBackend>(suite: Suite<B>): void {
   const { run, checkCount, listKeys, after, caps } = suite;

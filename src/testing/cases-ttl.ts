@@ -1,7 +1,7 @@
 /** Conformance cases: expiry: fractional TTLs, ttl 0, overwrites. */
 import assert from 'node:assert/strict';
 import type { CacheBackend } from '../cache/backends/backend.js';
-import { type Suite, sleep } from './suite.js';
+import type { Suite } from './suite.js';
 
 export function registerTtlCases<B extends CacheBackend>(suite: Suite<B>): void {
   const { run, checkCount, listKeys, setShort, untilGone, ttl, after } = suite;

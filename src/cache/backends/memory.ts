@@ -27,7 +27,7 @@ import type { BackendStats, EvictionReason, FastTable, IndexedCacheBackend } fro
 
 import { MEMORY_DEFAULTS, type MemoryBackendOptions } from './memory-options.js';
 import { estimateSize } from './memory-size.js';
-import { LruSlots, NONE } from './memory-slots.js';
+import { LruSlots } from './memory-slots.js';
 
 export type { EvictionReason, FastTable } from './backend.js';
 export type { MemoryBackendOptions } from './memory-options.js';

@@ -6,9 +6,25 @@
  * replicated put (closest peers, then PUT_VALUE to the `replication` closest).
  */
 import { decodeValue } from '../../../codec/index.js';
-import { isExpired, type MeshNetwork, type StoredRecord, sortByDistance } from '../../../network/index.js';
+import {
+  isExpired,
+  type MeshNetwork,
+  type StoredRecord,
+  sortByDistance,
+  writeClock,
+} from '../../../network/index.js';
 import { readOneHop } from './one-hop-read.js';
 import type { DhtState } from './state.js';
+
+/** A record written by `writer` now: `value` (codec text, or '' for a tag record) living `ttlSeconds` (0: no expiry). */
+export function newRecord(value: string, ttlSeconds: number, writer: string): StoredRecord {
+  return {
+    value,
+    expiresAt: ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0,
+    writtenAt: writeClock(),
+    writer,
+  };
+}
 
 export class RecordAccess {
   constructor(private readonly state: DhtState) {}
@@ -20,7 +36,7 @@ export class RecordAccess {
   }
 
   /** A record of `key` (one hop when possible, else a kad lookup); undefined for none or a failure. */
-  async read(key: string, signal = this.state.signal()): Promise<StoredRecord | undefined> {
+  async read(key: string, signal?: AbortSignal): Promise<StoredRecord | undefined> {
     const network = this.state.network;
     if (network === undefined || !network.started) return undefined;
     const holders = this.holders(network, key);
@@ -44,7 +60,7 @@ export class RecordAccess {
       }
       this.state.counters.fallbacks++;
     }
-    return this.fetch(key, signal);
+    return this.fetch(key, signal ?? this.state.signal()); // a timer only when the lookup runs
   }
 
   private readonly countRepairs = (n: number): void => {

@@ -19,17 +19,11 @@
  */
 import { encodeValue } from '../../../codec/index.js';
 import { MeshError } from '../../../errors.js';
-import {
-  isExpired,
-  type MeshDht,
-  type MeshNetwork,
-  type StoredRecord,
-  writeClock,
-} from '../../../network/index.js';
+import { isExpired, type MeshNetwork, type StoredRecord, writeClock } from '../../../network/index.js';
 import { compileGlob } from '../../glob.js';
 import { assertTtl } from '../../ttl.js';
 import type { BackendContext, CacheBackend, TaggedRead } from '../backend.js';
-import { RecordAccess } from './access.js';
+import { newRecord, RecordAccess } from './access.js';
 import { Invalidations, SYNC_NAME } from './invalidation.js';
 import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './options.js';
 import { RuleLog } from './rules.js';
@@ -77,6 +71,7 @@ export class DhtBackend implements CacheBackend {
     this.tags = new DhtTags(
       this.state,
       this.access,
+      this.writing,
       (k) => this.storedKey(k),
       () => this.selfId(),
     );
@@ -148,12 +143,7 @@ export class DhtBackend implements CacheBackend {
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
     assertTtl(ttlSeconds, key);
     const k = this.storedKey(key);
-    const record: StoredRecord = {
-      value: encodeValue(value),
-      expiresAt: ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0,
-      writtenAt: writeClock(),
-      writer: this.selfId(),
-    };
+    const record = newRecord(encodeValue(value), ttlSeconds, this.selfId());
     const network = this.requireNetwork();
     if (!network.started) return;
     const write = this.access.write(k, record);
@@ -196,7 +186,7 @@ export class DhtBackend implements CacheBackend {
 
   /** Tags (docs/tags.md, ./tags.ts): the entry, the latest invalidation of its tag records, the tag clock. */
   getTagged(key: string): Promise<TaggedRead> {
-    return this.tags.get(key, (k) => this.access.readLive(k, this.writing));
+    return this.tags.get(key);
   }
 
   /** Tags: stores `value` with the keys of its tag records. */

@@ -13,25 +13,27 @@
  * Redis Cluster; docs/tags.md).
  */
 import { decodeValue, encodeValue } from '../../../codec/index.js';
-import { isExpired, type StoredRecord, writeClock } from '../../../network/index.js';
+import { isExpired, type StoredRecord } from '../../../network/index.js';
 import { assertTtl } from '../../ttl.js';
 import type { TaggedRead } from '../backend.js';
 import { payloadOf, taggedString } from '../redis-tags.js';
-import type { RecordAccess } from './access.js';
+import { newRecord, type RecordAccess } from './access.js';
 import type { DhtState } from './state.js';
 
 export class DhtTags {
   constructor(
     private readonly state: DhtState,
     private readonly access: RecordAccess,
+    /** The backend's writeBehind sets in flight (read first, as by `get`). */
+    private readonly writing: ReadonlyMap<string, StoredRecord>,
     private readonly storedKey: (key: string) => string,
     private readonly selfId: () => string,
   ) {}
 
   /** The entry, the latest invalidation among its tag records, and the tag clock now. */
-  async get(key: string, read: (key: string) => Promise<StoredRecord | undefined>): Promise<TaggedRead> {
+  async get(key: string): Promise<TaggedRead> {
     const now = Date.now();
-    const record = await read(this.storedKey(key));
+    const record = await this.access.readLive(this.storedKey(key), this.writing);
     if (record === undefined || record.value === undefined)
       return { value: undefined, invalidatedAt: 0, now };
     const { payload, tagKeys } = payloadOf(record.value);
@@ -59,12 +61,7 @@ export class DhtTags {
   /** Stores `value` with the header naming its tag records. */
   async set(key: string, value: unknown, ttlSeconds: number, tagKeys: readonly string[]): Promise<void> {
     assertTtl(ttlSeconds, key);
-    const record: StoredRecord = {
-      value: taggedString(tagKeys, encodeValue(value)),
-      expiresAt: ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0,
-      writtenAt: writeClock(),
-      writer: this.selfId(),
-    };
+    const record = newRecord(taggedString(tagKeys, encodeValue(value)), ttlSeconds, this.selfId());
     const network = this.state.network;
     if (network === undefined || !network.started) return;
     await this.access.write(this.storedKey(key), record);
@@ -74,13 +71,7 @@ export class DhtTags {
   async invalidate(tagKeys: readonly string[], retentionSeconds: number): Promise<void> {
     const network = this.state.network;
     if (network === undefined || !network.started) return;
-    const writtenAt = writeClock();
-    const record: StoredRecord = {
-      value: '',
-      expiresAt: Date.now() + retentionSeconds * 1000,
-      writtenAt,
-      writer: this.selfId(),
-    };
+    const record = newRecord('', retentionSeconds, this.selfId());
     await Promise.all(tagKeys.map((k) => this.access.write(this.storedKey(k), record)));
   }
 }
