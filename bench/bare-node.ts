@@ -42,7 +42,7 @@ const node = await createLibp2p({
   connectionManager: { allow: ['/ip4/127.0.0.1'] },
   services: {
     identify: identify(),
-    ping: ping(),
+    ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }), // as src/network/libp2p.ts
     dht: kadDHT({ protocol: '/bare/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }),
     pubsub: gossipsub({
       allowPublishToZeroTopicPeers: true,

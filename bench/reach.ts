@@ -66,6 +66,9 @@ try {
   await waitForMesh(mesh, n - 1, 120_000).catch(() => notes.push('meshcache: not fully meshed in 120 s'));
   await new Promise((r) => setTimeout(r, 3_000));
   notes.push(`meshcache network up, load ${load()}`);
+  const control = process.env.REACH_CONTROL;
+  if (control !== undefined)
+    await Promise.all(mesh.map((p) => p.call({ cmd: 'control-mode', mode: control })));
   const s = await rounds(mesh, async (r, origin) => {
     const key = `cache:bench/reach/k:${r}`;
     const watches = await Promise.all(mesh.map((p) => p.watch({ key }, 10_000)));
@@ -79,31 +82,37 @@ try {
     const applied = await Promise.all(watches.map((w) => w.applied.catch(() => Number.NaN)));
     return applied.filter((_, i) => mesh[i] !== origin).map((t) => t - at);
   });
-  row(`meshcache \`revoke\`, ${n} node processes (direct sends and gossip)`, s);
+  row(
+    `meshcache \`revoke\`, ${n} node processes (${control === 'fallback' ? 'direct sends; gossip only as fallback' : 'direct sends and gossip'})`,
+    s,
+  );
   notes.push(`meshcache rounds done, load ${load()}`);
 } finally {
   await stopProcesses(mesh);
 }
-const bare = await startProcesses(n, {
-  network: `bare-reach-${n}`,
-  script: BARE_NODE_SCRIPT,
-  concurrency: 4,
-});
-try {
-  await waitForMesh(bare, n - 1, 120_000).catch(() => notes.push('bare: not fully meshed in 120 s'));
-  await new Promise((r) => setTimeout(r, 3_000));
-  notes.push(`bare network up, load ${load()}`);
-  const s = await rounds(bare, async (r, origin) => {
-    const key = `b${r}`;
-    const others = bare.filter((p) => p !== origin);
-    const ws = await Promise.all(others.map((p) => p.watch({ key }, 10_000)));
-    const sent = Number((await origin.call({ cmd: 'publish', key })).at);
-    return (await Promise.all(ws.map((w) => w.applied.catch(() => Number.NaN)))).map((t) => t - sent);
+// BENCH_BARE=0: the meshcache network alone (comparing its own modes).
+if (process.env.BENCH_BARE !== '0') {
+  const bare = await startProcesses(n, {
+    network: `bare-reach-${n}`,
+    script: BARE_NODE_SCRIPT,
+    concurrency: 4,
   });
-  row(`bare libp2p gossipsub publish, ${n} processes (same services, nothing of meshcache)`, s);
-  notes.push(`bare rounds done, load ${load()}`);
-} finally {
-  await stopProcesses(bare);
+  try {
+    await waitForMesh(bare, n - 1, 120_000).catch(() => notes.push('bare: not fully meshed in 120 s'));
+    await new Promise((r) => setTimeout(r, 3_000));
+    notes.push(`bare network up, load ${load()}`);
+    const s = await rounds(bare, async (r, origin) => {
+      const key = `b${r}`;
+      const others = bare.filter((p) => p !== origin);
+      const ws = await Promise.all(others.map((p) => p.watch({ key }, 10_000)));
+      const sent = Number((await origin.call({ cmd: 'publish', key })).at);
+      return (await Promise.all(ws.map((w) => w.applied.catch(() => Number.NaN)))).map((t) => t - sent);
+    });
+    row(`bare libp2p gossipsub publish, ${n} processes (same services, nothing of meshcache)`, s);
+    notes.push(`bare rounds done, load ${load()}`);
+  } finally {
+    await stopProcesses(bare);
+  }
 }
 console.log(
   [

@@ -201,6 +201,11 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       // `single`: one-hop requests on a new stream each (protocol 1.0.0, before); `mux`: the long-lived stream.
       network().direct.mode = cmd.mode === 'single' ? 'single' : 'mux';
       return {};
+    case 'window-mode':
+      // Benchmarks compare yamux window updates after every frame and deferred ones (both sides).
+      network().direct.windowUpdates = cmd.mode === 'yamux' ? 'yamux' : 'deferred';
+      network().direct.reset();
+      return {};
     case 'control-mode':
       // Benchmarks compare invalidations sent direct-only (gossip as fallback) and direct + gossip.
       network().controlGossip = cmd.mode === 'always' ? 'always' : 'fallback';

@@ -118,6 +118,15 @@ export function frame(value: unknown): Uint8Array {
   return out.subarray(0, 4 + written);
 }
 
+/** A request framed once for every peer it is posted to (id 0: no reply wanted). */
+export interface PostedFrame {
+  readonly bytes: Uint8Array;
+}
+
+export function postedFrame(req: DirectRequest): PostedFrame {
+  return { bytes: frame({ ...req, i: 0 }) };
+}
+
 /** Splits received bytes into framed JSON messages. */
 export class FrameReader {
   private chunks: Uint8Array[] = [];

@@ -24,6 +24,7 @@
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
+import { serveStream } from './direct-serve.js';
 import { answerOnce, requestOnce } from './direct-single.js';
 import {
   bytesOf,
@@ -33,12 +34,13 @@ import {
   FrameReader,
   frame,
   MAX_IN_FLIGHT,
+  type PostedFrame,
   parseDirectReply,
-  parseDirectRequest,
   recordProtocol,
   singleShotProtocol,
 } from './direct-wire.js';
 import type { MeshLibp2p } from './libp2p.js';
+import { deferWindowUpdates } from './window-updates.js';
 
 export {
   type DirectHandler,
@@ -48,8 +50,10 @@ export {
   directRequestSchema,
   MAX_IN_FLIGHT,
   MAX_MESSAGE,
+  type PostedFrame,
   parseDirectReply,
   parseDirectRequest,
+  postedFrame,
   recordProtocol,
   singleShotProtocol,
 } from './direct-wire.js';
@@ -77,6 +81,11 @@ export class DirectService {
   opened = 0;
   /** `single`: every request on a new stream of the first protocol version (benchmarks compare both). */
   mode: 'mux' | 'single' = 'mux';
+  /**
+   * `deferred`: streams opened from now on send a yamux window update only when half
+   * the window is used (window-updates.ts); `yamux`: after every frame (benchmarks compare both).
+   */
+  windowUpdates: 'deferred' | 'yamux' = 'deferred';
 
   constructor(
     private readonly networkId: string,
@@ -98,7 +107,11 @@ export class DirectService {
   async start(node: MeshLibp2p): Promise<void> {
     this.node = node;
     await node.handle(recordProtocol(this.networkId), (stream, connection) =>
-      this.serveStream(stream, connection.remotePeer.toString()),
+      serveStream(stream, connection.remotePeer.toString(), {
+        handler: () => this.handler,
+        logger: this.logger,
+        deferWindowUpdates: this.windowUpdates === 'deferred',
+      }),
     );
     await node.handle(singleShotProtocol(this.networkId), (stream, connection) =>
       answerOnce(stream, connection.remotePeer.toString(), this.handler, this.logger),
@@ -126,6 +139,40 @@ export class DirectService {
       if (!(err instanceof StaleStreamError) || signal.aborted) throw err;
       return this.send(peerId, req, signal, true);
     }
+  }
+
+  /**
+   * Sends a request framed by `postedFrame` (the same bytes for every peer) to `peerId`
+   * on its long-lived stream without asking for a reply (id 0:
+   * the peer answers nothing; peers of earlier versions answer and the reply is ignored).
+   * For invalidations sent to every member at once: 19 replies (and their window updates)
+   * would otherwise come back while the notice is still being sent. True once written.
+   */
+  async post(peerId: string, framed: PostedFrame, signal: AbortSignal): Promise<boolean> {
+    if (this.node === undefined) throw new Error('the network is not started');
+    const ch = this.channel(peerId);
+    const stream = ch.stream ?? (await this.open(peerId, ch, signal));
+    try {
+      stream.send(framed.bytes);
+      return true;
+    } catch (err) {
+      this.drop(peerId, ch, err as Error);
+      throw err;
+    }
+  }
+
+  /**
+   * Opens the long-lived stream to `peerId` ahead of its first request (called when a
+   * member joins). A failure is only logged: the first request opens it again.
+   */
+  connect(peerId: string): void {
+    const ch = this.channel(peerId);
+    if (ch.stream !== undefined || this.node === undefined) return;
+    this.open(peerId, ch, AbortSignal.timeout(this.openTimeoutMs)).catch((err: Error) => {
+      this.logger.debug({ peer: peerId, err: err.message }, 'direct stream not opened ahead');
+      if (ch.inFlight === 0 && ch.waiting.length === 0 && ch.stream === undefined && ch.opening === undefined)
+        this.channels.delete(peerId);
+    });
   }
 
   /** One request on a new stream (the single-shot protocol; benchmarks compare both). */
@@ -251,6 +298,7 @@ export class DirectService {
 
   private attachClient(peerId: string, ch: Channel, stream: Stream): void {
     ch.stream = stream;
+    if (this.windowUpdates === 'deferred') deferWindowUpdates(stream);
     const reader = new FrameReader();
     stream.addEventListener('message', (evt) => {
       let messages: unknown[];
@@ -278,6 +326,11 @@ export class DirectService {
     });
   }
 
+  /** Closes every long-lived stream this node opened (benchmarks: the next requests open new ones). */
+  reset(): void {
+    for (const [peer, ch] of this.channels) this.drop(peer, ch, new Error('reset'));
+  }
+
   /** Forgets `ch`'s stream and rejects the requests waiting on it. */
   private drop(peerId: string, ch: Channel, err: Error): void {
     const stream = ch.stream;
@@ -288,57 +341,6 @@ export class DirectService {
     for (const p of pending) p.reject(err);
     if (ch.inFlight === 0 && ch.waiting.length === 0 && ch.opening === undefined)
       this.channels.delete(peerId);
-  }
-
-  /** Answers every request arriving on a long-lived stream from `from`, in any order, by id. */
-  private serveStream(stream: Stream, from: string): void {
-    const reader = new FrameReader();
-    let running = 0;
-    stream.addEventListener('message', (evt) => {
-      let messages: unknown[];
-      try {
-        messages = reader.push(bytesOf(evt.data));
-      } catch (err) {
-        this.logger.debug({ peer: from, err: (err as Error).message }, 'direct stream failed');
-        stream.abort(err as Error);
-        return;
-      }
-      for (const raw of messages) {
-        const id = (raw as { i?: unknown } | null)?.i;
-        if (typeof id !== 'number') continue;
-        const reply = (r: DirectReply) => {
-          if (stream.writeStatus !== 'writable') return;
-          try {
-            stream.send(frame({ ...r, i: id }));
-          } catch (err) {
-            stream.abort(err as Error);
-          }
-        };
-        const req = parseDirectRequest(raw);
-        const handler = this.handler;
-        if (req === undefined || handler === undefined || running >= 2 * MAX_IN_FLIGHT) {
-          reply({ ok: false });
-          continue;
-        }
-        let answer: DirectReply | Promise<DirectReply>;
-        try {
-          answer = handler(req, from);
-        } catch (err) {
-          this.logger.debug({ peer: from, err: (err as Error).message }, 'direct request failed');
-          reply({ ok: false });
-          continue;
-        }
-        if (!(answer instanceof Promise)) {
-          reply(answer);
-          continue;
-        }
-        running++;
-        answer.then(reply, () => reply({ ok: false })).finally(() => running--);
-      }
-    });
-    stream.addEventListener('remoteCloseWrite', () => {
-      stream.close().catch(() => stream.abort(new Error('close failed')));
-    });
   }
 }
 

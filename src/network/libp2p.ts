@@ -54,6 +54,9 @@ function selectNewest(_key: Uint8Array, records: Uint8Array[]): number {
   return Math.max(best, 0);
 }
 
+/** Ping streams allowed at once per connection, each way (the connection monitor's and kad-dht's). */
+const PING_STREAMS = 4;
+
 export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p> {
   // pnet (and its cipher) only for a private network: ~11 ms and ~0.5 MiB RSS most nodes never use.
   const protector =
@@ -75,7 +78,10 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      // libp2p's connection monitor pings every connection on this protocol too; with the
+      // default limit of one outbound stream, its ping overlapping kad-dht's (or a slow
+      // previous one) failed, and a failed ping aborts the connection (seen at 20 processes).
+      ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: PING_STREAMS }),
       dht: kadDHT({
         protocol: kadProtocol(init.networkId),
         clientMode: false,

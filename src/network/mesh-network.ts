@@ -25,7 +25,7 @@ import { MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
 import { type ControlHandler, ControlInbox } from './control.js';
 import { MeshDht } from './dht.js';
-import { DirectService } from './direct.js';
+import { DirectService, postedFrame } from './direct.js';
 import { Holders } from './holders.js';
 import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
 import { Leases } from './leases.js';
@@ -96,6 +96,9 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       {
         join: (id) => {
           this.holders.changed();
+          // The stream opens now, not on the first request: an invalidation sent to a member
+          // that joined moments ago would otherwise wait for a stream open (or go by gossip).
+          this.direct.connect(id);
           this.emit('peer:join', id);
         },
         leave: (id) => {
@@ -235,14 +238,17 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   async publishControl(message: Record<string, unknown>, direct = false): Promise<void> {
     if (direct) {
       const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
+      const ctl = { t: 'ctl', m: message } as const;
+      // Posted (no reply) unless the fallback mode needs to know every member got it.
+      const posted = this.controlGossip === 'fallback' ? undefined : postedFrame(ctl);
       const sends = this.membership.peers().map((peer) =>
-        this.direct.request(peer, { t: 'ctl', m: message }, signal).then(
-          (r) => r.ok,
-          (err: Error) => {
-            this.logger.debug({ peer, err: err.message }, 'direct control send failed');
-            return false;
-          },
-        ),
+        (posted === undefined
+          ? this.direct.request(peer, ctl, signal).then((r) => r.ok)
+          : this.direct.post(peer, posted, signal)
+        ).catch((err: Error) => {
+          this.logger.debug({ peer, err: err.message }, 'direct control send failed');
+          return false;
+        }),
       );
       if (this.controlGossip === 'fallback' && this.holdersOf('', 1) !== undefined) {
         if ((await Promise.all(sends)).every(Boolean)) return;

@@ -106,16 +106,33 @@ export class RecordAccess {
     return { value, expiresAt: record.expiresAt };
   }
 
-  /** Stores `record` on its holders: one hop when the membership is known, else after a kad lookup. */
-  async write(key: string, record: StoredRecord, signal = this.state.signal()): Promise<void> {
+  /**
+   * Stores `record` on its holders: one hop when the membership is known, else after a
+   * kad lookup. `ack`: resolve once every holder stored it (`all`), or once the closest
+   * did (`primary`: the others are sent it at the same moment; one that fails is
+   * repaired by a replicated put in the background).
+   */
+  async write(
+    key: string,
+    record: StoredRecord,
+    ack: 'primary' | 'all',
+    signal = this.state.signal(),
+  ): Promise<void> {
     const network = this.state.network;
     if (network === undefined || !network.started) return;
     const holders = this.holders(network, key);
     if (holders !== undefined) {
-      const results = await Promise.all(
-        holders.map((peer) => network.dht.directPut(peer, key, record, signal).catch(() => false)),
+      const sends = holders.map((peer) =>
+        network.dht.directPut(peer, key, record, signal).catch(() => false),
       );
-      if (results.every(Boolean)) {
+      const all = Promise.all(sends).then((results) => results.every(Boolean));
+      if (ack === 'primary' && (await sends[0]) === true) {
+        this.state.counters.puts++;
+        this.state.counters.directWrites++;
+        void all.then((ok) => (ok ? undefined : this.repairWrite(key, record)));
+        return;
+      }
+      if (await all) {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
         return;
@@ -123,6 +140,14 @@ export class RecordAccess {
       this.state.counters.fallbacks++;
     }
     await this.replicate(key, record, signal);
+  }
+
+  /** A holder missed a write acknowledged by the primary: a replicated put, in the background. */
+  private repairWrite(key: string, record: StoredRecord): void {
+    this.state.counters.fallbacks++;
+    this.replicate(key, record).catch((err: Error) =>
+      this.state.logger?.debug({ key, err: err.message }, 'background replication failed'),
+    );
   }
 
   /** A kad lookup; undefined for a miss or a failure. */

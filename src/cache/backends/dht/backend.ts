@@ -146,7 +146,7 @@ export class DhtBackend implements CacheBackend {
     const record = newRecord(encodeValue(value), ttlSeconds, this.selfId());
     const network = this.requireNetwork();
     if (!network.started) return;
-    const write = this.access.write(k, record);
+    const write = this.access.write(k, record, this.options.writeAck);
     if (!this.options.writeBehind) return write;
     this.writing.set(k, record);
     const done = write.finally(() => {
@@ -180,7 +180,7 @@ export class DhtBackend implements CacheBackend {
       writer: this.selfId(),
       deleted: true,
     };
-    await this.access.write(k, tombstone, deadline);
+    await this.access.write(k, tombstone, 'all', deadline);
     return existed;
   }
 

@@ -64,7 +64,7 @@ export class DhtTags {
     const record = newRecord(taggedString(tagKeys, encodeValue(value)), ttlSeconds, this.selfId());
     const network = this.state.network;
     if (network === undefined || !network.started) return;
-    await this.access.write(this.storedKey(key), record);
+    await this.access.write(this.storedKey(key), record, this.state.options.writeAck);
   }
 
   /** Writes each tag record (invalidation time: now) to its holders. */
@@ -72,6 +72,6 @@ export class DhtTags {
     const network = this.state.network;
     if (network === undefined || !network.started) return;
     const record = newRecord('', retentionSeconds, this.selfId());
-    await Promise.all(tagKeys.map((k) => this.access.write(this.storedKey(k), record)));
+    await Promise.all(tagKeys.map((k) => this.access.write(this.storedKey(k), record, 'all')));
   }
 }
