@@ -112,6 +112,52 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
     }
   });
 
+  it("a set waits for every holder (writeAck: 'all', the default); 'primary' resolves on the closest holder's acknowledgement", async () => {
+    const key = 'cache:h/ack';
+    const order = (c.nets[0] as MeshNetwork).holdersOf(key, 3) ?? [];
+    // A writer that is not the closest holder; the farthest holder takes puts and never answers.
+    const writerIdx = c.nets.findIndex((n) => n.peerId !== order[0] && n.peerId !== order[2]);
+    const farthest = c.nets.find((n) => n.peerId === order[2]) as MeshNetwork;
+    const serving = farthest.direct.serving;
+    let held = 0;
+    farthest.direct.serve((req, from) => {
+      if (req.t === 'put' && req.k === key) {
+        held++;
+        return new Promise(() => {});
+      }
+      return (serving as NonNullable<typeof serving>)(req, from);
+    });
+    const writerNet = c.nets[writerIdx] as MeshNetwork;
+    const primary = await openBackend(writerNet, { opTimeoutMs: 1_500, writeAck: 'primary' });
+    const all = await openBackend(writerNet, { opTimeoutMs: 1_500 }); // 'all', the default
+    try {
+      let settled = false;
+      await primary.set(key, 'p', 60).then(() => {
+        settled = true;
+      });
+      expect(settled).toBe(true);
+      // Sent to the hung holder too, and not waited for.
+      await waitFor(() => held === 1, 5_000, 'the farthest holder was sent the put');
+      const closest = c.nets.find((n) => n.peerId === order[0]) as MeshNetwork;
+      expect(closest.dht.readLocal(key)?.value).toBeDefined();
+      // With 'all' the same hung holder holds the set until the operation bound.
+      let done = false;
+      const write = all.set(key, 'a', 60).then(() => {
+        done = true;
+      });
+      await waitFor(() => held === 2, 5_000, 'the farthest holder was sent the second put');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(done).toBe(false);
+      await write;
+    } finally {
+      if (serving !== undefined) farthest.direct.serve(serving);
+      await primary.close();
+      await all.close();
+    }
+    // Every reader finds the last write (the hung holder's copy is repaired by reads).
+    for (const b of c.backends) expect(await b.get(key)).toBe('a');
+  });
+
   it('falls back to the lookup while the membership changes, and writes land during a join', async () => {
     const newcomer = new MeshNetwork({ id: 'onehop', bootstrap: c.nets[0]?.addresses() }, testLogger());
     extra.push(newcomer);

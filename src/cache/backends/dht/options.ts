@@ -15,12 +15,13 @@ export const dhtOptionsSchema = v.strictObject({
   /** Resolve `set` at once and store on the holders in the background (this node reads its own write meanwhile). */
   writeBehind: v.optional(v.boolean(), false),
   /**
-   * When a `set` resolves: `primary`, once the key's closest holder has stored it (the
-   * other holders are sent it at the same moment and catch up without being waited
-   * for, as Redis replicas do); `all`, once every holder has. Deletes and tag
-   * invalidations always wait for every holder (docs/dht.md, "Writes").
+   * When a `set` resolves: `all`, once every holder has stored it (a read on any node
+   * afterwards sees it); `primary`, once the key's closest holder has (the others are
+   * sent it at the same moment and catch up without being waited for, as Redis replicas
+   * do: a holder reading its own copy may see the previous value for that moment).
+   * Deletes and tag invalidations always wait for every holder (docs/dht.md, "Writes").
    */
-  writeAck: v.optional(v.picklist(['primary', 'all']), 'primary'),
+  writeAck: v.optional(v.picklist(['all', 'primary']), 'all'),
   /** How often expired records, tombstones and invalidation rules are removed and stray records handed to their holders, ms. */
   sweepIntervalMs: v.optional(int(1), 30_000),
   /** How long tombstones and invalidation rules are kept, s: longer than any write can be in flight. */
