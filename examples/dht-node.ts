@@ -210,6 +210,10 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       // Benchmarks compare invalidations sent direct-only (gossip as fallback) and direct + gossip.
       network().controlGossip = cmd.mode === 'always' ? 'always' : 'fallback';
       return {};
+    case 'ack-mode':
+      // Benchmarks compare sets acknowledged by every holder and by the closest one.
+      (dht.options as { writeAck: string }).writeAck = cmd.mode === 'primary' ? 'primary' : 'all';
+      return {};
     case 'read-mode':
       // Benchmarks compare the two one-hop read strategies in the same processes.
       (dht.options.oneHop as { read: string }).read = cmd.mode === 'parallel' ? 'parallel' : 'hedged';
