@@ -253,7 +253,9 @@ describe('direct protocol streams', () => {
     // The peer restarts its side: the stream dies, the next request opens a new one.
     const conn = a.libp2p?.getConnections()[0];
     // a's own stream to b (b opened one to a too, when each saw the other join).
-    const stream = conn?.streams.find((s) => s.protocol?.includes('/rec/2.0.0') && s.direction === 'outbound');
+    const stream = conn?.streams.find(
+      (s) => s.protocol?.includes('/rec/2.0.0') && s.direction === 'outbound',
+    );
     stream?.abort(new Error('test: stream reset'));
     const again = await a.direct.request(b.peerId, { t: 'get', k: 'after' }, AbortSignal.timeout(10_000));
     expect(again.r).toBe('after');
