@@ -17,15 +17,18 @@
 import '../polyfills.js';
 import { EventEmitter } from 'node:events';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import type { Message } from '@libp2p/gossipsub';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Logger } from 'pino';
-import { decodeValue, encodeValue } from '../codec/index.js';
+import { encodeValue } from '../codec/index.js';
 import { MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
 import { type ControlHandler, ControlInbox } from './control.js';
 import { MeshDht } from './dht.js';
 import { DirectService, postedFrame } from './direct.js';
+import { type EventHandler, receiveGossip } from './gossip-inbox.js';
+
+export type { EventHandler } from './gossip-inbox.js';
+
 import { Holders } from './holders.js';
 import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
 import { Leases } from './leases.js';
@@ -37,7 +40,6 @@ import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions
 import { SyncService } from './sync.js';
 
 /** Receives an application event published by another node of the network. */
-export type EventHandler = (topic: string, data: unknown, fromPeer: string) => void;
 export type { ControlHandler } from './control.js';
 
 export interface MeshNetworkEvents {
@@ -48,7 +50,6 @@ export interface MeshNetworkEvents {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly networkId: string;
@@ -319,45 +320,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   }
 
   private attach(node: MeshLibp2p): () => void {
-    const events = eventsTopic(this.networkId);
-    const control = controlTopic(this.networkId);
-    const onMessage = (evt: CustomEvent<Message>) => {
-      const msg = evt.detail;
-      if (msg.topic !== events && msg.topic !== control) return;
-      const from = msg.type === 'signed' ? msg.from.toString() : '';
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(decoder.decode(msg.data)) as Record<string, unknown>;
-        if (body === null || typeof body !== 'object') return;
-      } catch {
-        this.logger.warn({ peer: from, topic: msg.topic }, 'dropped an unreadable message');
-        return;
-      }
-      if (msg.topic === control) {
-        this.control.deliver(body, from);
-        return;
-      }
-      if (typeof body.t !== 'string' || typeof body.d !== 'string') return;
-      let data: unknown;
-      try {
-        data = decodeValue(body.d);
-      } catch {
-        this.logger.warn({ peer: from, topic: body.t }, 'dropped an event with an unreadable payload');
-        return;
-      }
-      for (const handler of this.eventHandlers) this.safely(() => handler(body.t as string, data, from));
-    };
-    node.services.pubsub.addEventListener('message', onMessage);
-    return () => {
-      node.services.pubsub.removeEventListener('message', onMessage);
-    };
-  }
-
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.logger.error({ err }, 'network message handler failed');
-    }
+    return receiveGossip(node, {
+      networkId: this.networkId,
+      logger: this.logger,
+      control: (body, from) => this.control.deliver(body, from),
+      events: this.eventHandlers,
+    });
   }
 }
