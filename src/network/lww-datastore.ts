@@ -155,6 +155,9 @@ export class LwwDatastore extends MemoryDatastore {
     const ks = key.toString();
     const known = this.decoded.get(ks);
     if (known !== undefined) return known;
+    // has() first: MemoryDatastore.get throws a NotFoundError (a stack trace, the largest
+    // item in a holder's profile) for every put of a new key and every read of an absent one.
+    if (super.has(key) !== true) return undefined;
     let raw: Uint8Array;
     try {
       raw = super.get(key) as Uint8Array;
