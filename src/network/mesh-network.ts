@@ -96,14 +96,14 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       { networkId: this.networkId, ...this.options },
       {
         join: (id) => {
-          this.holders.changed();
+          this.holders.changed(id, 'join');
           // The stream opens now, not on the first request: an invalidation sent to a member
           // that joined moments ago would otherwise wait for a stream open (or go by gossip).
           this.direct.connect(id);
           this.emit('peer:join', id);
         },
         leave: (id) => {
-          this.holders.changed();
+          this.holders.changed(id, 'leave');
           this.emit('peer:leave', id);
         },
         online: () => this.emit('online'),

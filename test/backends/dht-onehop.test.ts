@@ -178,6 +178,22 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
       await b.close();
     }
   });
+
+  it('after a member leaves, reads take one hop again once settled, though kad-dht still lists it', async () => {
+    const leaving = c.nets[4] as MeshNetwork;
+    const reader = c.nets[1] as MeshNetwork;
+    const key = 'cache:h/after-leave';
+    await c.backends[0]?.set(key, 'kept', 60);
+    await leaving.stop();
+    await waitFor(() => !reader.peers().includes(leaving.peerId), 10_000, 'the member left');
+    await settle();
+    // kad-dht evicts a dead peer only when a later query finds it dead: it is still in the table.
+    expect(reader.dht.routingTablePeers()).toContain(leaving.peerId);
+    expect(reader.holdersOf(key, 3, 5_000)).toBeDefined();
+    const before = c.backends[1]?.stats().directReads ?? 0;
+    expect(await c.backends[1]?.get(key)).toBe('kept');
+    expect(c.backends[1]?.stats().directReads).toBe(before + 1);
+  });
 });
 
 describe('direct protocol messages', () => {
