@@ -1,5 +1,9 @@
 /** One-hop reads and writes: holders computed locally, direct protocol, fallbacks. */
 
+import { createHash } from 'node:crypto';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +16,12 @@ import {
 import { MeshNetwork, sortByDistance } from '../../src/network/index.js';
 import { testLogger, waitFor, waitForPeers } from '../helpers/p2p.js';
 import { type DhtCluster, holders, openBackend, startDhtCluster } from '../helpers/p2p-dht.js';
+
+/** The part of kad-dht's routing table a test touches. */
+interface RoutingTableLike {
+  kb: { _add(peer: { peerId: PeerId; kadId: Uint8Array; lastPing: number }): Promise<void> };
+  remove(peer: PeerId): Promise<void>;
+}
 
 describe('one-hop DHT path on 5 loopback nodes', () => {
   let c: DhtCluster;
@@ -158,7 +168,7 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
     for (const b of c.backends) expect(await b.get(key)).toBe('a');
   });
 
-  it('falls back to the lookup while the membership changes, and writes land during a join', async () => {
+  it('while the membership settles after a join, a read asks every likely holder for the newest copy; writes land', async () => {
     const newcomer = new MeshNetwork({ id: 'onehop', bootstrap: c.nets[0]?.addresses() }, testLogger());
     extra.push(newcomer);
     const start = newcomer.start();
@@ -166,16 +176,37 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
     await c.backends[2]?.set(key, 'joined', 60); // during the join
     await start;
     await waitForPeers(newcomer, 5, 30_000);
-    // Incomplete/unsettled membership: no locally computed holders, the lookup serves.
+    // Unsettled membership: no holders computed for ordinary reads...
     expect(newcomer.holdersOf(key, 3, 5_000)).toBeUndefined();
     const b = await openBackend(newcomer);
     try {
+      // ...but the settling read asks replication + 2 of them at once and takes the newest.
       expect(await b.get(key)).toBe('joined');
-      expect(b.stats().directReads).toBe(0);
+      expect(b.stats().directReads).toBe(1);
       await Promise.all(c.backends.map((x) => x.flush()));
       for (const x of c.backends) expect(await x.get(key)).toBe('joined');
     } finally {
       await b.close();
+    }
+  });
+
+  it('with an incomplete membership (a routing-table peer that is no member) the kad-dht lookup serves', async () => {
+    const reader = c.nets[3] as MeshNetwork;
+    const key = 'cache:h/incomplete';
+    await c.backends[0]?.set(key, 'looked-up', 60);
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+    const table = (reader.libp2p?.services.dht as unknown as { routingTable: RoutingTableLike }).routingTable;
+    // Straight into the bucket: kad-dht's add() pings a new contact first, and this one does not exist.
+    const kadId = new Uint8Array(createHash('sha256').update(stranger.toMultihash().bytes).digest());
+    await table.kb._add({ peerId: stranger, kadId, lastPing: Date.now() });
+    try {
+      expect(reader.dht.routingTablePeers()).toContain(stranger.toString());
+      expect(reader.holdersOf(key, 3, 0)).toBeUndefined();
+      const before = c.backends[3]?.stats().directReads ?? 0;
+      expect(await c.backends[3]?.get(key)).toBe('looked-up');
+      expect(c.backends[3]?.stats().directReads).toBe(before);
+    } finally {
+      await table.remove(stranger);
     }
   });
 

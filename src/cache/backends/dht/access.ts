@@ -26,6 +26,9 @@ export function newRecord(value: string, ttlSeconds: number, writer: string): St
   };
 }
 
+/** Holders asked beyond `replication` while the membership settles (records may be one step away). */
+const UNSETTLED_EXTRA = 2;
+
 export class RecordAccess {
   constructor(private readonly state: DhtState) {}
 
@@ -59,8 +62,31 @@ export class RecordAccess {
         return answer.record;
       }
       this.state.counters.fallbacks++;
+    } else {
+      // The membership is complete but changed moments ago: ask a few more holders than
+      // usual, all of them, and take the newest copy; with none found, the lookup decides.
+      const found = await this.readUnsettled(network, key);
+      if (found !== undefined) {
+        this.state.counters.directReads++;
+        return found;
+      }
     }
     return this.fetch(key, signal ?? this.state.signal()); // a timer only when the lookup runs
+  }
+
+  private async readUnsettled(network: MeshNetwork, key: string): Promise<StoredRecord | undefined> {
+    const { oneHop, replication, opTimeoutMs } = this.state.options;
+    if (!oneHop.enabled) return undefined;
+    const holders = network.holdersOf(key, replication + UNSETTLED_EXTRA, 0);
+    if (holders === undefined) return undefined;
+    const answer = await readOneHop(
+      network,
+      key,
+      holders,
+      { mode: 'all', hedgeMs: 0, timeoutMs: oneHop.timeoutMs, repairTimeoutMs: opTimeoutMs },
+      this.countRepairs,
+    );
+    return answer.record;
   }
 
   private readonly countRepairs = (n: number): void => {

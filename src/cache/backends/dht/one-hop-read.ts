@@ -8,6 +8,9 @@
  *   are asked when it answers "none", fails, or has not answered after
  *   `hedgeMs`. One request per hit in the usual case.
  * - `parallel`: every remote holder is asked at once.
+ * - `all`: every remote holder at once, and the newest copy among all answers
+ *   (used while the membership settles: some holders may be new and empty,
+ *   others may hold a copy older than the last write).
  *
  * Either way the first copy that arrives is returned; answers that arrive
  * later are compared last-write-wins with it in the background, and holders
@@ -22,7 +25,7 @@ export interface OneHopAnswer {
 }
 
 export interface OneHopReadOptions {
-  readonly mode: 'hedged' | 'parallel';
+  readonly mode: 'hedged' | 'parallel' | 'all';
   readonly hedgeMs: number;
   readonly timeoutMs: number;
   readonly repairTimeoutMs: number;
@@ -41,15 +44,17 @@ export function readOneHop(
   const dht = network.dht;
   const self = dht.selfId;
   const remotes: string[] = [];
+  let own: StoredRecord | undefined;
   for (const h of holders) {
     if (h !== self) remotes.push(h);
     else {
-      const own = dht.readLocal(key);
-      if (own !== undefined) return { ok: true, record: own };
+      own = dht.readLocal(key);
+      // `all` compares this node's copy with the others' instead.
+      if (own !== undefined && options.mode !== 'all') return { ok: true, record: own };
     }
   }
-  if (remotes.length === 0) return { ok: true };
-  return new Promise((resolve) => new Read(dht, key, remotes, options, onRepair, resolve).start());
+  if (remotes.length === 0) return { ok: true, ...(own === undefined ? {} : { record: own }) };
+  return new Promise((resolve) => new Read(dht, key, remotes, options, onRepair, resolve, own).start());
 }
 
 class Read {
@@ -66,12 +71,14 @@ class Read {
     private readonly options: OneHopReadOptions,
     private readonly onRepair: (n: number) => void,
     private readonly resolve: (answer: OneHopAnswer) => void,
+    /** This node's own copy (`all` mode), compared with the answers. */
+    private readonly own?: StoredRecord,
   ) {
     this.signal = AbortSignal.timeout(options.timeoutMs);
   }
 
   start(): void {
-    if (this.options.mode === 'parallel') this.askRest();
+    if (this.options.mode !== 'hedged') this.askRest();
     else {
       this.ask(this.remotes[0] as string);
       // Ref'd: it bounds a read somebody awaits (cleared as soon as an answer settles it).
@@ -95,7 +102,7 @@ class Read {
 
   private reply(r: Reply): void {
     this.replies.push(r);
-    if (!this.settled && r.record !== undefined) {
+    if (!this.settled && r.record !== undefined && this.options.mode !== 'all') {
       this.settled = true;
       clearTimeout(this.hedge);
       this.resolve({ ok: true, record: r.record });
@@ -111,11 +118,12 @@ class Read {
         best === undefined ? { ok: this.replies.every((x) => !x.failed) } : { ok: true, record: best },
       );
     }
-    if (best !== undefined) this.repair(best);
+    // Not while settling (`all`): some of those asked are not holders, and upkeep moves records then.
+    if (best !== undefined && this.options.mode !== 'all') this.repair(best);
   }
 
   private best(): StoredRecord | undefined {
-    let best: StoredRecord | undefined;
+    let best: StoredRecord | undefined = this.own;
     for (const r of this.replies)
       if (r.record !== undefined && (best === undefined || compareRecords(r.record, best) > 0))
         best = r.record;
