@@ -83,7 +83,13 @@ export class RecordAccess {
       network,
       key,
       holders,
-      { mode: 'all', hedgeMs: 0, timeoutMs: oneHop.timeoutMs, repairTimeoutMs: opTimeoutMs },
+      {
+        mode: 'all',
+        hedgeMs: 0,
+        timeoutMs: oneHop.timeoutMs,
+        repairTimeoutMs: opTimeoutMs,
+        repairOnly: new Set(holders.slice(0, replication)),
+      },
       this.countRepairs,
     );
     return answer.record;

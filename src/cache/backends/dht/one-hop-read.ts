@@ -29,6 +29,8 @@ export interface OneHopReadOptions {
   readonly hedgeMs: number;
   readonly timeoutMs: number;
   readonly repairTimeoutMs: number;
+  /** Only these peers are repaired (`all` while settling: the others asked are not holders). */
+  readonly repairOnly?: ReadonlySet<string>;
 }
 
 type Reply = { peer: string; record: StoredRecord | undefined; failed: boolean };
@@ -118,8 +120,7 @@ class Read {
         best === undefined ? { ok: this.replies.every((x) => !x.failed) } : { ok: true, record: best },
       );
     }
-    // Not while settling (`all`): some of those asked are not holders, and upkeep moves records then.
-    if (best !== undefined && this.options.mode !== 'all') this.repair(best);
+    if (best !== undefined) this.repair(best);
   }
 
   private best(): StoredRecord | undefined {
@@ -132,8 +133,12 @@ class Read {
 
   /** Sends the winner to the holders that answered with an older copy or none. */
   private repair(winner: StoredRecord): void {
+    const only = this.options.repairOnly;
     const losers = this.replies.filter(
-      (r) => !r.failed && (r.record === undefined || compareRecords(winner, r.record) > 0),
+      (r) =>
+        !r.failed &&
+        (only === undefined || only.has(r.peer)) &&
+        (r.record === undefined || compareRecords(winner, r.record) > 0),
     );
     if (losers.length === 0) return;
     this.onRepair(losers.length);
