@@ -195,7 +195,9 @@ describe('one-hop DHT path on 5 loopback nodes', () => {
     const key = 'cache:h/incomplete';
     await c.backends[0]?.set(key, 'looked-up', 60);
     const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
-    const table = (reader.libp2p?.services.dht as unknown as { routingTable: RoutingTableLike }).routingTable;
+    const kad = reader.libp2p?.services.dht as unknown as { routingTable: RoutingTableLike } | undefined;
+    if (kad === undefined) throw new Error('the reader is not started');
+    const table = kad.routingTable;
     // Straight into the bucket: kad-dht's add() pings a new contact first, and this one does not exist.
     const kadId = new Uint8Array(createHash('sha256').update(stranger.toMultihash().bytes).digest());
     await table.kb._add({ peerId: stranger, kadId, lastPing: Date.now() });
