@@ -253,6 +253,8 @@ async function runSize(n: number): Promise<Result> {
     const failed = Object.entries(failures).filter(([, v]) => v > 0);
     if (failed.length > 0)
       notes.push(`failed or timed-out operations (5 s): ${failed.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    /** A table row: the p50 and p99 of `st`, and a note. */
+    const row = (label: string, st: Stat, note: string) => rows.push([label, ms(st.p50), ms(st.p99), note]);
     const H = stat(samples.hit);
     const RG = stat(samples.rawGet);
     const P = stat(samples.put);
@@ -260,90 +262,66 @@ async function runSize(n: number): Promise<Result> {
     const M = stat(samples.miss);
     const HR = stat(samples.hitRemote);
     const HP = stat(samples.hitParallel);
-    rows.push([
+    row(
       'DHT hit (one hop, near tier off; the reader holds a copy of some keys)',
-      ms(H.p50),
-      ms(H.p99),
+      H,
       `${(H.p50 / RG.p50).toFixed(2)}x raw get (p50)`,
-    ]);
-    rows.push([
+    );
+    row(
       'DHT hit, reader holds no copy (hedged: the closest holder first)',
-      ms(HR.p50),
-      ms(HR.p99),
+      HR,
       `${(RG.p50 / HR.p50).toFixed(1)}x faster than raw get (p50)`,
-    ]);
-    rows.push([
+    );
+    row(
       'DHT hit, reader holds no copy (parallel: every holder at once)',
-      ms(HP.p50),
-      ms(HP.p99),
+      HP,
       `same keys, interleaved; hedged/parallel = ${(HR.p50 / HP.p50).toFixed(2)} (p50)`,
-    ]);
+    );
     const HS = stat(samples.hitSingle);
     const RQ = stat(samples.reqHit);
-    rows.push([
+    row(
       'DHT hit, reader holds no copy, a new stream per request (protocol 1.0.0, before)',
-      ms(HS.p50),
-      ms(HS.p99),
+      HS,
       `same keys, interleaved; long-lived stream (hedged) = ${(HS.p50 / HR.p50).toFixed(1)}x faster (p50)`,
-    ]);
-    rows.push([
-      'DHT hit through node.request (get_user, one hop, near cache off)',
-      ms(RQ.p50),
-      ms(RQ.p99),
-      '',
-    ]);
-    rows.push([
-      'raw kad-dht get',
-      ms(RG.p50),
-      ms(RG.p99),
-      `${(RG.p50 / H.p50).toFixed(1)}x the DHT hit (p50)`,
-    ]);
+    );
+    row('DHT hit through node.request (get_user, one hop, near cache off)', RQ, '');
+    row('raw kad-dht get', RG, `${(RG.p50 / H.p50).toFixed(1)}x the DHT hit (p50)`);
     const redis = await redisBaseline();
     const RH = stat(redis.hit);
     const RS = stat(redis.set);
-    rows.push([
+    row(
       'Redis hit (node.request, local redis-server)',
-      ms(RH.p50),
-      ms(RH.p99),
+      RH,
       `DHT hit = ${(H.p50 / RH.p50).toFixed(2)}x, with no copy ${(HR.p50 / RH.p50).toFixed(2)}x, through node.request ${(RQ.p50 / RH.p50).toFixed(2)}x Redis hit (p50)`,
-    ]);
-    rows.push([
-      'Redis miss+set (node.request)',
-      ms(RS.p50),
-      ms(RS.p99),
-      `DHT put = ${(P.p50 / RS.p50).toFixed(2)}x Redis set (p50)`,
-    ]);
-    rows.push(['DHT miss', ms(M.p50), ms(M.p99), `${(M.p50 / RG.p50).toFixed(2)}x raw get (p50)`]);
-    rows.push([
+    );
+    row('Redis miss+set (node.request)', RS, `DHT put = ${(P.p50 / RS.p50).toFixed(2)}x Redis set (p50)`);
+    row('DHT miss', M, `${(M.p50 / RG.p50).toFixed(2)}x raw get (p50)`);
+    row(
       `DHT put (replication ${REPLICATION}; every holder acknowledged: writeAck all, the default)`,
-      ms(P.p50),
-      ms(P.p99),
+      P,
       `${(P.p50 / RP.p50).toFixed(2)}x raw put (p50)`,
-    ]);
+    );
     const PP = stat(samples.putPrimary);
     const PY = stat(samples.putYamux);
     const HY = stat(samples.hitYamux);
     const HD = stat(samples.hitDeferred);
     const PD = stat(samples.putDeferred);
-    rows.push([
+    row(
       "DHT put, writeAck: 'primary' (the closest holder acknowledged; the others not waited for)",
-      ms(PP.p50),
-      ms(PP.p99),
+      PP,
       `same writer, interleaved; ${(PP.p50 / RS.p50).toFixed(2)}x Redis set (p50)`,
-    ]);
-    rows.push([
+    );
+    row(
       'DHT put, yamux window update after every frame (before)',
-      ms(PY.p50),
-      ms(PY.p99),
+      PY,
       `same writer right after, deferred updates: ${ms(PD.p50)} ms p50 (${(PY.p50 / PD.p50).toFixed(2)}x faster)`,
-    ]);
-    rows.push([
+    );
+    row(
       'DHT hit, reader holds no copy, yamux window update after every frame (before)',
-      ms(HY.p50),
-      ms(HY.p99),
+      HY,
       `same reader and keys right after, deferred updates: ${ms(HD.p50)} ms p50 (${(HY.p50 / HD.p50).toFixed(2)}x faster)`,
-    ]);
-    rows.push(['raw kad-dht put (k = 20 closest)', ms(RP.p50), ms(RP.p99), '']);
+    );
+    row('raw kad-dht put (k = 20 closest)', RP, '');
 
     // Invalidation reach: every node holds the key in its near cache, one node revokes.
     const rounds = n <= 5 ? 40 : 40;

@@ -366,15 +366,6 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       });
       return { at };
     }
-    case 'holdsEach': {
-      const dhtNet = network().dht;
-      const keys = (cmd.keys as string[]) ?? [];
-      return {
-        each: keys.map((k) =>
-          dhtNet.readLocal(k) !== undefined && dhtNet.readLocal(k)?.deleted !== true ? 1 : 0,
-        ),
-      };
-    }
     case 'holds': {
       // How many of `keys` this node stores as live values (replication checks).
       const dhtNet = network().dht;

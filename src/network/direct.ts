@@ -170,8 +170,7 @@ export class DirectService {
     if (ch.stream !== undefined || this.node === undefined) return;
     this.open(peerId, ch, AbortSignal.timeout(this.openTimeoutMs)).catch((err: Error) => {
       this.logger.debug({ peer: peerId, err: err.message }, 'direct stream not opened ahead');
-      if (ch.inFlight === 0 && ch.waiting.length === 0 && ch.stream === undefined && ch.opening === undefined)
-        this.channels.delete(peerId);
+      if (ch.stream === undefined) this.forgetIfIdle(peerId, ch);
     });
   }
 
@@ -339,6 +338,11 @@ export class DirectService {
     const pending = [...ch.pending.values()];
     ch.pending.clear();
     for (const p of pending) p.reject(err);
+    this.forgetIfIdle(peerId, ch);
+  }
+
+  /** Drops `ch` once nothing uses it (no request in flight or waiting, no stream opening). */
+  private forgetIfIdle(peerId: string, ch: Channel): void {
     if (ch.inFlight === 0 && ch.waiting.length === 0 && ch.opening === undefined)
       this.channels.delete(peerId);
   }

@@ -26,14 +26,13 @@ export class Holders {
 
   constructor(private readonly members: { has(id: string): boolean; peers(): string[] }) {}
 
-  /** A member joined or left. */
-  changed(peerId?: string, how?: 'join' | 'leave'): void {
+  /** Member `peerId` joined or left. */
+  changed(peerId: string, how: 'join' | 'leave'): void {
     const now = Date.now();
     this.changedAt = now;
     this.version++;
-    if (peerId === undefined) return;
     if (how === 'join') this.departed.delete(peerId);
-    else if (how === 'leave') {
+    else {
       if (this.departed.size >= DEPARTED_MAX) this.departed.clear();
       this.departed.set(peerId, now);
     }

@@ -26,9 +26,6 @@ import { type ControlHandler, ControlInbox } from './control.js';
 import { MeshDht } from './dht.js';
 import { DirectService, postedFrame } from './direct.js';
 import { type EventHandler, receiveGossip } from './gossip-inbox.js';
-
-export type { EventHandler } from './gossip-inbox.js';
-
 import { Holders } from './holders.js';
 import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
 import { Leases } from './leases.js';
@@ -39,8 +36,8 @@ import { controlTopic, eventsTopic } from './names.js';
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
 import { SyncService } from './sync.js';
 
-/** Receives an application event published by another node of the network. */
 export type { ControlHandler } from './control.js';
+export type { EventHandler } from './gossip-inbox.js';
 
 export interface MeshNetworkEvents {
   'peer:join': [peerId: string];

@@ -162,9 +162,6 @@ export class RecordAccess {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
         void all.then((ok) => (ok ? undefined : this.repairWrite(key, record)));
-        // This node is the closest holder (no hop): one turn of the event loop lets holders
-        // running in this same process read the put first (several nodes in one process).
-        if (holders[0] === network.dht.selfId) await new Promise((r) => setImmediate(r));
         return;
       }
       if (await all) {
