@@ -14,22 +14,68 @@
  */
 import { type BaseIssue, getDotPath } from 'valibot';
 
-/** Every code, with what it means. */
-export const ERROR_CODES = {
-  NOT_FOUND: 'an unknown service, action, or something a service injects that was not provided',
-  INVALID_PARAMS: 'params or options of a call (or of a backend method) that are not acceptable',
-  TIMEOUT: 'a request past its deadline',
-  CONFLICT: 'a name registered twice, a reserved name, or start() while starting',
-  ACCESS_DENIED: 'a caller that may not run a management action',
-  CONFIG_INVALID: 'a configuration (file, environment, code or declaration) that is not acceptable',
-  NOT_STARTED: 'a request before node.start()',
-  STOPPED: 'a request after node.stop()',
-  BACKEND_ERROR: 'a management operation that a backend failed or cannot do',
-  NETWORK_ERROR: 'the P2P network could not be joined',
-} as const;
+/** What the catalog says of one code. */
+export interface ErrorCodeInfo {
+  /** What the code means, in a line. */
+  readonly meaning: string;
+  /** True when the same call may succeed if tried again unchanged (another member, later). */
+  readonly retryable: boolean;
+}
+
+/**
+ * The catalog: every code meshcache raises, what it means, and whether a
+ * caller may retry. A test keeps it, the `MeshErrorCode` type and the README's
+ * table in agreement.
+ */
+export const ERROR_CATALOG = {
+  NOT_FOUND: {
+    meaning:
+      'an unknown service or action (on this node and every member), or something a service injects that was not provided',
+    retryable: false,
+  },
+  INVALID_PARAMS: {
+    meaning: 'params or options of a call (or of a backend method) that are not acceptable',
+    retryable: false,
+  },
+  TIMEOUT: { meaning: 'a request past its deadline', retryable: true },
+  CONFLICT: {
+    meaning: 'a name registered twice, a reserved name, or start() while starting',
+    retryable: false,
+  },
+  ACCESS_DENIED: { meaning: 'a caller that may not run a management action', retryable: false },
+  CONFIG_INVALID: {
+    meaning: 'a configuration (file, environment, code or declaration) that is not acceptable',
+    retryable: false,
+  },
+  NOT_STARTED: { meaning: 'a request before node.start()', retryable: true },
+  STOPPED: { meaning: 'a request after node.stop()', retryable: false },
+  BACKEND_ERROR: {
+    meaning: 'a management operation that a backend failed or cannot do',
+    retryable: true,
+  },
+  NETWORK_ERROR: { meaning: 'the P2P network could not be joined or used', retryable: true },
+  UNAVAILABLE: {
+    meaning: 'the member serving a remote request left, stopped answering, or could not be reached',
+    retryable: true,
+  },
+  TOO_LARGE: {
+    meaning: 'a remote request or reply larger than network.maxMessageBytes',
+    retryable: false,
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 /** Stable error codes of meshcache. */
-export type MeshErrorCode = keyof typeof ERROR_CODES;
+export type MeshErrorCode = keyof typeof ERROR_CATALOG;
+
+/** Every code with what it means (the catalog without the flags). */
+export const ERROR_CODES = Object.fromEntries(
+  Object.entries(ERROR_CATALOG).map(([code, info]) => [code, info.meaning]),
+) as { readonly [C in MeshErrorCode]: (typeof ERROR_CATALOG)[C]['meaning'] };
+
+/** True when `code` is one of the catalog's codes. */
+export function isMeshErrorCode(code: unknown): code is MeshErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOG, code);
+}
 
 /** The error meshcache throws (see the file comment for the two exceptions). `details` carries machine-readable context. */
 export class MeshError extends Error {
@@ -43,10 +89,79 @@ export class MeshError extends Error {
     this.details = details;
   }
 
+  /** Whether the same call may succeed if tried again (from the catalog). */
+  get retryable(): boolean {
+    return ERROR_CATALOG[this.code]?.retryable ?? false;
+  }
+
   /** True when `err` is a MeshError, optionally with the given code. */
   static is(err: unknown, code?: MeshErrorCode): err is MeshError {
     return err instanceof MeshError && (code === undefined || err.code === code);
   }
+}
+
+/**
+ * An error as it crosses to another node: plain data (its `details` still go
+ * through the value codec). No stack: a caller learns what failed, not the
+ * callee's file layout.
+ */
+export interface SerializedError {
+  /** `MeshError` for meshcache's own errors, else the error's own name (`TypeError`, `Error`, ...). */
+  readonly name: string;
+  readonly message: string;
+  /** The catalog code of a MeshError, or a string `code` the error carried (`ECONNREFUSED`). */
+  readonly code?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** The serialized form of any thrown value (a non-Error becomes an `Error` with its text). */
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof MeshError)
+    return { name: 'MeshError', message: err.message, code: err.code, details: err.details };
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      name: err.name,
+      message: err.message,
+      ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+    };
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+/**
+ * Turns a serialized error back into an error on this node: a `MeshError` with
+ * the same code, message and details when the code is in this node's catalog;
+ * otherwise an `Error` with the name, message and `code` it had.
+ */
+export function deserializeError(wire: SerializedError): Error {
+  const details = wire.details ?? {};
+  if (wire.name === 'MeshError' && isMeshErrorCode(wire.code))
+    return new MeshError(wire.code, wire.message, { ...details });
+  const err = new Error(wire.message);
+  if (wire.name !== 'Error')
+    Object.defineProperty(err, 'name', { value: wire.name, configurable: true, writable: true });
+  if (wire.code !== undefined) (err as Error & { code?: string }).code = wire.code;
+  return err;
+}
+
+/** Reads a serialized error from untrusted data; undefined when it is not one. */
+export function parseSerializedError(raw: unknown): SerializedError | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.name !== 'string' || typeof r.message !== 'string') return undefined;
+  if (r.code !== undefined && typeof r.code !== 'string') return undefined;
+  if (
+    r.details !== undefined &&
+    (r.details === null || typeof r.details !== 'object' || Array.isArray(r.details))
+  )
+    return undefined;
+  return {
+    name: r.name.slice(0, 200),
+    message: r.message,
+    ...(r.code === undefined ? {} : { code: r.code }),
+    ...(r.details === undefined ? {} : { details: r.details as Record<string, unknown> }),
+  };
 }
 
 /** A validation issue as valibot reports it (nested issues for unions). */

@@ -29,7 +29,17 @@ export { canonical, encodeKeyValue } from './cache/keys.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
 export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
 export { CodecError, decodeValue, encodeValue } from './codec/index.js';
-export { ERROR_CODES, fromIssues, MeshError, type MeshErrorCode } from './errors.js';
+export {
+  deserializeError,
+  ERROR_CATALOG,
+  ERROR_CODES,
+  type ErrorCodeInfo,
+  fromIssues,
+  MeshError,
+  type MeshErrorCode,
+  type SerializedError,
+  serializeError,
+} from './errors.js';
 export { Node, type NodeOptions } from './mesh-node.js';
 export type { MeshNetwork, MeshNetworkEvents } from './network/index.js';
 export type { NetworkOptions } from './network/options.js';
