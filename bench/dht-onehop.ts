@@ -13,14 +13,14 @@ import '../src/polyfills.js';
 import { loadavg } from 'node:os';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { DhtBackend } from '../src/cache/backends/dht/index.js';
+import { type MeshNetwork, sortByDistance } from '../src/network/index.js';
 import {
   directReplySchema,
   directRequestSchema,
   parseDirectReply,
   parseDirectRequest,
   singleShotProtocol,
-} from '../src/network/direct.js';
-import { type MeshNetwork, sortByDistance } from '../src/network/index.js';
+} from '../src/network/wire/index.js';
 import { startCluster, stopAll, testLogger } from '../test/helpers/p2p.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 30);

@@ -123,6 +123,9 @@ function sparseToWire(arr: unknown[], seen: Set<object>): Wire {
   return tagged('holes', v);
 }
 
+/** Set while `encodeStrict` runs: a function or symbol property is refused, not dropped. */
+let strict = false;
+
 function objectToWire(obj: Record<string, unknown>, seen: Set<object>, copy = false): unknown {
   const keys = Object.keys(obj);
   let out: Record<string, unknown> | undefined = copy ? {} : undefined;
@@ -130,6 +133,7 @@ function objectToWire(obj: Record<string, unknown>, seen: Set<object>, copy = fa
     const k = keys[i];
     const v = obj[k];
     if (typeof v === 'function' || typeof v === 'symbol') {
+      if (strict) throw new TypeError(`cannot encode a ${typeof v} (property ${JSON.stringify(k)})`);
       // JSON drops these properties; an explicit copy must drop them too.
       if (out === undefined) out = copyKeys(obj, keys, i);
       continue;
@@ -183,6 +187,20 @@ function specialToWire(obj: object, seen: Set<object>): Wire | undefined {
 /** Serializes a cache value to a string. Throws TypeError for functions, symbols and cycles. */
 export function encodeValue(value: unknown): string {
   return JSON.stringify(toWire(value, new Set(), ''));
+}
+
+/**
+ * Like `encodeValue`, but a function or symbol anywhere (also as a property,
+ * which JSON and `encodeValue` drop) is refused: for values whose every part
+ * must arrive, such as the params of a remote call.
+ */
+export function encodeStrict(value: unknown): string {
+  strict = true;
+  try {
+    return encodeValue(value);
+  } finally {
+    strict = false;
+  }
 }
 
 /** The envelope's wire form: `{ v, f }`, plus `s` (staleUntil), `t` (tags), `w` (writtenAt) when set. */

@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
 import { MeshError } from '../errors.js';
 import type { ClockWatch } from './clock.js';
-import type { DirectReply, DirectRequest, DirectService } from './direct.js';
+import type { DirectService } from './direct.js';
 import {
   type LocalRecord,
   type LwwDatastore,
@@ -35,6 +35,7 @@ import {
   type StoredRecord,
   toDhtKey,
 } from './record.js';
+import type { DirectReply, GetRequest, PutRequest } from './wire/index.js';
 
 const NO_PATH = { index: -1, queued: 0, running: 0, total: 0 };
 
@@ -177,7 +178,7 @@ export class MeshDht {
   }
 
   /** Answers a one-hop get or put (`ctl` and `lease` are the network's). */
-  answerDirect(req: Extract<DirectRequest, { t: 'get' | 'put' }>): DirectReply {
+  answerDirect(req: GetRequest | PutRequest): DirectReply {
     const sent = Date.now();
     if (req.t === 'get') {
       const rec = this.readLocal(req.k);

@@ -6,17 +6,28 @@
  */
 import type { Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
+import { MeshError, serializeError } from '../errors.js';
+import { deferWindowUpdates } from './window-updates.js';
 import {
   bytesOf,
   type DirectHandler,
   type DirectReply,
   type DirectRequest,
   FrameReader,
+  FrameTooLargeError,
   frame,
+  isUnread,
   MAX_IN_FLIGHT,
   parseDirectRequest,
-} from './direct-wire.js';
-import { deferWindowUpdates } from './window-updates.js';
+} from './wire/index.js';
+
+/** Most remote calls one peer may have running here at once; more are refused as UNAVAILABLE. */
+const MAX_CALLS_RUNNING = 2048;
+
+const refused = (code: 'TOO_LARGE' | 'INVALID_PARAMS' | 'UNAVAILABLE', message: string): DirectReply => ({
+  ok: false,
+  e: serializeError(new MeshError(code, message)),
+});
 
 export interface ServeOptions {
   /** What this node answers with now (tests swap it). */
@@ -24,14 +35,17 @@ export interface ServeOptions {
   readonly logger: Logger;
   /** Send yamux window updates only when half the window is used (window-updates.ts). */
   readonly deferWindowUpdates: boolean;
+  /** Largest message read or answered, bytes. */
+  readonly maxMessage: number;
 }
 
 /** Answers every request arriving on `stream` from `from`. */
 export function serveStream(stream: Stream, from: string, options: ServeOptions): void {
   const logger = options.logger;
   if (options.deferWindowUpdates) deferWindowUpdates(stream);
-  const reader = new FrameReader();
+  const reader = new FrameReader(options.maxMessage);
   let running = 0;
+  let calls = 0;
   stream.addEventListener('message', (evt) => {
     let messages: unknown[];
     try {
@@ -42,16 +56,42 @@ export function serveStream(stream: Stream, from: string, options: ServeOptions)
       return;
     }
     for (const raw of messages) {
-      const id = (raw as { i?: unknown } | null)?.i;
-      if (typeof id !== 'number') continue;
+      const rawId = (raw as { i?: unknown } | null)?.i;
+      const id = typeof rawId === 'number' ? rawId : undefined;
+      if (id === undefined && !isUnread(raw)) continue;
       const reply = (r: DirectReply) => {
         if (stream.writeStatus !== 'writable') return;
+        let bytes: Uint8Array;
         try {
-          stream.send(frame({ ...r, i: id }));
+          bytes = frame({ ...r, i: id }, options.maxMessage);
+        } catch (err) {
+          if (!(err instanceof FrameTooLargeError)) throw err;
+          const limit = `network.maxMessageBytes (${err.limit})`;
+          bytes = frame({
+            ...refused('TOO_LARGE', `reply of ${err.size} bytes is larger than ${limit}`),
+            i: id,
+          });
+        }
+        try {
+          stream.send(bytes);
         } catch (err) {
           stream.abort(err as Error);
         }
       };
+      if (isUnread(raw)) {
+        // Skipped by the reader: answered (when its id could be read), the stream goes on.
+        logger.debug({ peer: from, unread: raw.unread, size: raw.size }, 'direct message not read');
+        if (id === undefined || id === 0) continue;
+        reply(
+          raw.unread === 'too-large'
+            ? refused(
+                'TOO_LARGE',
+                `request of ${raw.size} bytes is larger than network.maxMessageBytes (${options.maxMessage}) of the receiving member`,
+              )
+            : refused('INVALID_PARAMS', 'malformed request'),
+        );
+        continue;
+      }
       const req = parseDirectRequest(raw);
       if (id === 0) {
         // Posted (no reply wanted).
@@ -59,8 +99,13 @@ export function serveStream(stream: Stream, from: string, options: ServeOptions)
         continue;
       }
       const handler = options.handler();
-      if (req === undefined || handler === undefined || running >= 2 * MAX_IN_FLIGHT) {
-        reply({ ok: false });
+      if (req === undefined) {
+        reply(refused('INVALID_PARAMS', 'malformed or unknown request'));
+        continue;
+      }
+      const call = req.t === 'call';
+      if (handler === undefined || (call ? calls >= MAX_CALLS_RUNNING : running >= 2 * MAX_IN_FLIGHT)) {
+        reply(refused('UNAVAILABLE', 'the member is not serving, or too busy'));
         continue;
       }
       let answer: DirectReply | Promise<DirectReply>;
@@ -68,15 +113,18 @@ export function serveStream(stream: Stream, from: string, options: ServeOptions)
         answer = handler(req, from);
       } catch (err) {
         logger.debug({ peer: from, err: (err as Error).message }, 'direct request failed');
-        reply({ ok: false });
+        reply({ ok: false, e: serializeError(err) });
         continue;
       }
       if (!(answer instanceof Promise)) {
         reply(answer);
         continue;
       }
-      running++;
-      answer.then(reply, () => reply({ ok: false })).finally(() => running--);
+      if (call) calls++;
+      else running++;
+      answer
+        .then(reply, (err) => reply({ ok: false, e: serializeError(err) }))
+        .finally(() => (call ? calls-- : running--));
     }
   });
   stream.addEventListener('remoteCloseWrite', () => {

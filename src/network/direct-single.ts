@@ -6,6 +6,7 @@
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
+import type { MeshLibp2p } from './libp2p.js';
 import {
   type DirectHandler,
   type DirectReply,
@@ -15,8 +16,7 @@ import {
   parseDirectRequest,
   readFrame,
   singleShotProtocol,
-} from './direct-wire.js';
-import type { MeshLibp2p } from './libp2p.js';
+} from './wire/index.js';
 
 /** Sends `req` to `peerId` on a new stream and reads the one reply. */
 export async function requestOnce(

@@ -24,39 +24,29 @@
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
+import { MeshError } from '../errors.js';
 import { serveStream } from './direct-serve.js';
 import { answerOnce, requestOnce } from './direct-single.js';
+import type { MeshLibp2p } from './libp2p.js';
+import { deferWindowUpdates } from './window-updates.js';
 import {
   bytesOf,
   type DirectHandler,
   type DirectReply,
   type DirectRequest,
   FrameReader,
+  FrameTooLargeError,
   frame,
-  MAX_IN_FLIGHT,
-  type PostedFrame,
-  parseDirectReply,
-  recordProtocol,
-  singleShotProtocol,
-} from './direct-wire.js';
-import type { MeshLibp2p } from './libp2p.js';
-import { deferWindowUpdates } from './window-updates.js';
-
-export {
-  type DirectHandler,
-  type DirectReply,
-  type DirectRequest,
-  directReplySchema,
-  directRequestSchema,
+  isUnread,
   MAX_IN_FLIGHT,
   MAX_MESSAGE,
   type PostedFrame,
   parseDirectReply,
-  parseDirectRequest,
-  postedFrame,
   recordProtocol,
   singleShotProtocol,
-} from './direct-wire.js';
+} from './wire/index.js';
+
+export type { DirectHandler, DirectReply, DirectRequest, PostedFrame } from './wire/index.js';
 
 interface Pending {
   resolve(reply: DirectReply): void;
@@ -70,6 +60,8 @@ class Channel {
   readonly pending = new Map<number, Pending>();
   readonly waiting: Array<() => void> = [];
   inFlight = 0;
+  /** Calls in flight (not bounded by slots). */
+  calls = 0;
 }
 
 export class DirectService {
@@ -92,6 +84,8 @@ export class DirectService {
     private readonly logger: Logger,
     /** Longest wait for a new stream to a peer, ms. */
     private readonly openTimeoutMs = 5_000,
+    /** Largest message sent or read, bytes (`network.maxMessageBytes`). */
+    readonly maxMessage = MAX_MESSAGE,
   ) {}
 
   /** Sets what this node answers (the network's record store). */
@@ -110,6 +104,7 @@ export class DirectService {
       serveStream(stream, connection.remotePeer.toString(), {
         handler: () => this.handler,
         logger: this.logger,
+        maxMessage: this.maxMessage,
         deferWindowUpdates: this.windowUpdates === 'deferred',
       }),
     );
@@ -136,7 +131,8 @@ export class DirectService {
     try {
       return await this.send(peerId, req, signal, false);
     } catch (err) {
-      if (!(err instanceof StaleStreamError) || signal.aborted) throw err;
+      // A call is not idempotent: once written it is never sent again (its caller decides).
+      if (!(err instanceof StaleStreamError) || signal.aborted || req.t === 'call') throw err;
       return this.send(peerId, req, signal, true);
     }
   }
@@ -197,14 +193,27 @@ export class DirectService {
   ): Promise<DirectReply> {
     if (this.node === undefined) throw new Error('the network is not started');
     signal.throwIfAborted();
+    const id = this.nextId++;
+    // Framed before anything is sent: a message past the bound fails alone, the stream stays.
+    const bytes = this.frameOrRefuse({ ...req, i: id }, peerId);
     const ch = this.channel(peerId);
-    if (ch.inFlight >= MAX_IN_FLIGHT) await this.slot(ch, signal);
-    ch.inFlight++;
+    // Calls may run long: they do not take the slots record requests wait for.
+    const slotted = req.t !== 'call';
+    if (slotted && ch.inFlight >= MAX_IN_FLIGHT) await this.slot(ch, signal);
+    if (slotted) ch.inFlight++;
+    else ch.calls++;
     try {
       const reused = ch.stream !== undefined;
       if (fresh && ch.stream !== undefined) this.drop(peerId, ch, new Error('re-opening'));
-      const stream = ch.stream ?? (await this.open(peerId, ch, signal));
-      const id = this.nextId++;
+      let stream = ch.stream;
+      if (stream === undefined) {
+        try {
+          stream = await this.open(peerId, ch, signal);
+        } catch (err) {
+          throw signal.aborted ? err : new NotSentError(peerId, err as Error);
+        }
+      }
+      const open = stream;
       return await new Promise<DirectReply>((resolve, reject) => {
         const onAbort = () => {
           ch.pending.delete(id);
@@ -222,7 +231,7 @@ export class DirectService {
           },
         });
         try {
-          stream.send(frame({ ...req, i: id }));
+          open.send(bytes);
         } catch (err) {
           ch.pending.delete(id);
           signal.removeEventListener('abort', onAbort);
@@ -231,8 +240,23 @@ export class DirectService {
         }
       });
     } finally {
-      ch.inFlight--;
-      ch.waiting.shift()?.();
+      if (slotted) {
+        ch.inFlight--;
+        ch.waiting.shift()?.();
+      } else ch.calls--;
+    }
+  }
+
+  private frameOrRefuse(message: DirectRequest & { i: number }, peerId: string): Uint8Array {
+    try {
+      return frame(message, this.maxMessage);
+    } catch (err) {
+      if (!(err instanceof FrameTooLargeError)) throw err;
+      throw new MeshError(
+        'TOO_LARGE',
+        `a '${message.t}' message of ${err.size} bytes to ${peerId} is larger than network.maxMessageBytes (${err.limit})`,
+        { peer: peerId, size: err.size, limit: err.limit },
+      );
     }
   }
 
@@ -298,7 +322,7 @@ export class DirectService {
   private attachClient(peerId: string, ch: Channel, stream: Stream): void {
     ch.stream = stream;
     if (this.windowUpdates === 'deferred') deferWindowUpdates(stream);
-    const reader = new FrameReader();
+    const reader = new FrameReader(this.maxMessage);
     stream.addEventListener('message', (evt) => {
       let messages: unknown[];
       try {
@@ -312,6 +336,18 @@ export class DirectService {
         const waiter = typeof id === 'number' ? ch.pending.get(id) : undefined;
         if (waiter === undefined) continue; // answered after its request gave up
         ch.pending.delete(id as number);
+        if (isUnread(raw)) {
+          waiter.reject(
+            raw.unread === 'too-large'
+              ? new MeshError(
+                  'TOO_LARGE',
+                  `reply of ${raw.size} bytes from ${peerId} is larger than network.maxMessageBytes (${this.maxMessage})`,
+                  { peer: peerId, size: raw.size, limit: this.maxMessage },
+                )
+              : new Error('malformed direct reply'),
+          );
+          continue;
+        }
         const reply = parseDirectReply(raw);
         if (reply === undefined) waiter.reject(new Error('malformed direct reply'));
         else waiter.resolve(reply);
@@ -343,8 +379,18 @@ export class DirectService {
 
   /** Drops `ch` once nothing uses it (no request in flight or waiting, no stream opening). */
   private forgetIfIdle(peerId: string, ch: Channel): void {
-    if (ch.inFlight === 0 && ch.waiting.length === 0 && ch.opening === undefined)
+    if (ch.inFlight === 0 && ch.calls === 0 && ch.waiting.length === 0 && ch.opening === undefined)
       this.channels.delete(peerId);
+  }
+}
+
+/** A request that was never written: no stream to the peer could be opened. */
+export class NotSentError extends Error {
+  constructor(
+    readonly peer: string,
+    cause: Error,
+  ) {
+    super(`no stream to ${peer}: ${cause.message}`, { cause });
   }
 }
 

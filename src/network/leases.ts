@@ -9,10 +9,9 @@
  * each take a lease: a second computation, never a failure.
  */
 import { sortByDistance } from './dht.js';
-import type { DirectReply, DirectRequest } from './direct-wire.js';
-import { MAX_LEASE_MS } from './direct-wire.js';
+import type { DirectReply, DirectRequest, LeaseRequest } from './wire/index.js';
+import { MAX_LEASE_MS } from './wire/index.js';
 
-type LeaseRequest = Extract<DirectRequest, { t: 'lease' }>;
 export type LeaseOp = LeaseRequest['op'];
 
 interface Lease {

@@ -24,9 +24,10 @@ import { MeshError } from '../errors.js';
 import { ClockWatch } from './clock.js';
 import { type ControlHandler, ControlInbox } from './control.js';
 import { MeshDht } from './dht.js';
-import { DirectService, postedFrame } from './direct.js';
+import { DirectService } from './direct.js';
 import { type EventHandler, receiveGossip } from './gossip-inbox.js';
 import { Holders } from './holders.js';
+import { loadIdentity } from './identity.js';
 import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
 import { Leases } from './leases.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p.js';
@@ -34,7 +35,10 @@ import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { Membership } from './membership.js';
 import { controlTopic, eventsTopic } from './names.js';
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
+import { ServiceCatalogs } from './services/catalogs.js';
+import { RemoteCalls } from './services/remote-calls.js';
 import { SyncService } from './sync.js';
+import { dispatcher, postedFrame } from './wire/index.js';
 
 export type { ControlHandler } from './control.js';
 export type { EventHandler } from './gossip-inbox.js';
@@ -62,6 +66,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly membership: Membership;
   private readonly eventHandlers = new Set<EventHandler>();
   private detach: (() => void) | undefined;
+  private announceTimer: NodeJS.Timeout | undefined;
   readonly sync: SyncService;
   /** The one-hop record protocol (advanced use, benchmarks). */
   readonly direct: DirectService;
@@ -73,6 +78,10 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   controlGossip: 'fallback' | 'always' = 'always';
   /** Leases kept by each key's first holder (leases.ts: `coalesce: 'cluster'` on the DHT). */
   readonly leases: Leases;
+  /** What every member hosts (services/catalogs.ts). */
+  readonly catalogs: ServiceCatalogs;
+  /** Requests to services other members host, both ways (services/remote-calls.ts). */
+  readonly calls: RemoteCalls;
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
@@ -80,15 +89,37 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.networkId = this.options.id;
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.control = new ControlInbox(() => this.logger);
+    this.catalogs = new ServiceCatalogs(() => this.logger);
+    this.calls = new RemoteCalls(
+      {
+        request: (peer, req, signal) => this.direct.request(peer, req, signal),
+        isMember: (peer) => this.membership.has(peer),
+      },
+      this.catalogs,
+      () => this.logger,
+    );
     this.clock.logger = this.logger;
     this.sync = new SyncService(this.networkId, this.logger);
-    this.direct = new DirectService(this.networkId, this.logger);
-    this.direct.serve((req, from) => {
-      if (req.t === 'lease') return this.leases.table.answer(req);
-      if (req.t !== 'ctl') return this.dht.answerDirect(req);
-      this.control.deliver(req.m, from);
-      return { ok: true };
-    });
+    this.direct = new DirectService(
+      this.networkId,
+      this.logger,
+      this.options.dialTimeoutMs,
+      this.options.maxMessageBytes,
+    );
+    const network = this;
+    this.direct.serve(
+      dispatcher({
+        get records() {
+          return network.dht;
+        },
+        get leases() {
+          return network.leases.table;
+        },
+        control: this.control,
+        calls: { answer: (req, from) => this.calls.answer(req, from) },
+        catalogs: this.catalogs,
+      }),
+    );
     this.membership = new Membership(
       { networkId: this.networkId, ...this.options },
       {
@@ -97,10 +128,12 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
           // The stream opens now, not on the first request: an invalidation sent to a member
           // that joined moments ago would otherwise wait for a stream open (or go by gossip).
           this.direct.connect(id);
+          this.askCatalog(id);
           this.emit('peer:join', id);
         },
         leave: (id) => {
           this.holders.changed(id, 'leave');
+          this.catalogs.forget(id);
           this.emit('peer:leave', id);
         },
         online: () => this.emit('online'),
@@ -109,7 +142,6 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       this.logger,
     );
     this.holders = new Holders(this.membership);
-    const network = this;
     this.leases = new Leases({
       get selfId() {
         return network.peerId;
@@ -156,7 +188,10 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   async start(): Promise<void> {
     if (this.node !== undefined) return;
-    this.privateKey ??= await generateKeyPair('Ed25519');
+    this.privateKey ??=
+      this.options.identity === undefined
+        ? await generateKeyPair('Ed25519')
+        : await loadIdentity(this.options.identity);
     const node = await createMeshLibp2p({
       networkId: this.networkId,
       privateKey: this.privateKey,
@@ -206,6 +241,9 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.meshDht = undefined;
     this.holders.reset();
     this.leases.table.clear();
+    this.catalogs.clear();
+    clearTimeout(this.announceTimer);
+    this.announceTimer = undefined;
     await this.sync.stop(node);
     await this.direct.stop(node);
     await node.stop();
@@ -289,6 +327,59 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   /** Subscribes to control messages from other nodes; returns an unsubscribe function. */
   onControl(handler: ControlHandler): () => void {
     return this.control.onControl(handler);
+  }
+
+  /**
+   * Tells every member this node's catalog changed (a service or action added):
+   * batched, posted once per turn of the event loop.
+   */
+  announce(): void {
+    this.catalogs.changed();
+    if (this.announceTimer !== undefined || this.node === undefined) return;
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = undefined;
+      if (this.node === undefined) return;
+      const posted = postedFrame({ t: 'cat', r: this.catalogs.own() });
+      const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
+      for (const peer of this.membership.peers()) {
+        this.direct.post(peer, posted, signal).catch((err: Error) => {
+          this.logger.debug({ peer, err: err.message }, 'catalog not announced: asked for again');
+          this.askCatalogOf(peer);
+        });
+      }
+    }, 0);
+  }
+
+  /** Asks member `peer` for its catalog (once more after a failure). */
+  private askCatalog(peer: string): void {
+    const ask = async () => {
+      for (let attempt = 0; attempt < 3 && this.membership.has(peer); attempt++) {
+        try {
+          const reply = await this.direct.request(
+            peer,
+            { t: 'cat' },
+            AbortSignal.timeout(this.options.dialTimeoutMs),
+          );
+          if (reply.ok && reply.r !== undefined) this.catalogs.receive(reply.r, peer);
+          return;
+        } catch (err) {
+          this.logger.debug({ peer, attempt, err: (err as Error).message }, 'catalog ask failed');
+        }
+      }
+    };
+    this.catalogs.asked(peer, ask());
+  }
+
+  /**
+   * Asks `peer` to ask for this node's catalog again: a member that missed a push
+   * gets it on its next ask; here the push is retried by a direct reply.
+   */
+  private askCatalogOf(peer: string): void {
+    const posted = postedFrame({ t: 'cat', r: this.catalogs.own() });
+    setTimeout(() => {
+      if (this.membership.has(peer))
+        this.direct.post(peer, posted, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
+    }, 500).unref();
   }
 
   /** Adds a filter that can refuse incoming DHT records (kept across restarts); returns a remover. */

@@ -45,6 +45,20 @@ export interface NetworkOptions {
    * @default 60_000
    */
   discoveryIntervalMs?: number;
+  /**
+   * Largest message a node sends to or reads from another member, bytes: a
+   * remote request (its params) or its reply (the result). Past it the call
+   * fails with `TOO_LARGE` on the side that noticed, and the connection serves on.
+   * @default 4_194_304 (4 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
+   * Path of this node's private key file, so it keeps its peer id across
+   * restarts (and `cache.access.peers` can name it). Created, with mode 0600,
+   * on first start if missing; a file that is not a key is `CONFIG_INVALID`.
+   * @default undefined (a new identity each start)
+   */
+  identity?: string;
 }
 
 const ms = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)));
@@ -66,6 +80,8 @@ export const networkOptionsSchema = v.object({
   dialTimeoutMs: ms,
   redialIntervalMs: ms,
   discoveryIntervalMs: ms,
+  maxMessageBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024), v.maxValue(2 ** 31))),
+  identity: v.optional(v.pipe(v.string(), v.minLength(1))),
 });
 
 export const NETWORK_DEFAULTS = {
@@ -74,6 +90,7 @@ export const NETWORK_DEFAULTS = {
   dialTimeoutMs: 5_000,
   redialIntervalMs: 5_000,
   discoveryIntervalMs: 60_000,
+  maxMessageBytes: 4 * 1024 * 1024,
 } as const;
 
 /**
@@ -113,7 +130,10 @@ export function validateAddresses(field: 'listen' | 'bootstrap', addresses: read
 }
 
 /** Options with their defaults filled in and the PSK file read. */
-export type ResolvedNetworkOptions = Required<Omit<NetworkOptions, 'psk'>> & { psk?: Uint8Array };
+export type ResolvedNetworkOptions = Required<Omit<NetworkOptions, 'psk' | 'identity'>> & {
+  psk?: Uint8Array;
+  identity?: string;
+};
 
 /** Validates `options` (CONFIG_INVALID naming the field), fills the defaults and reads the PSK. */
 export function resolveNetworkOptions(options: NetworkOptions): ResolvedNetworkOptions {
@@ -130,6 +150,8 @@ export function resolveNetworkOptions(options: NetworkOptions): ResolvedNetworkO
     dialTimeoutMs: o.dialTimeoutMs ?? NETWORK_DEFAULTS.dialTimeoutMs,
     redialIntervalMs: o.redialIntervalMs ?? NETWORK_DEFAULTS.redialIntervalMs,
     discoveryIntervalMs: o.discoveryIntervalMs ?? NETWORK_DEFAULTS.discoveryIntervalMs,
+    maxMessageBytes: o.maxMessageBytes ?? NETWORK_DEFAULTS.maxMessageBytes,
+    ...(o.identity === undefined ? {} : { identity: o.identity }),
     ...(o.psk === undefined ? {} : { psk: loadPsk(o.psk) }),
   };
   validateAddresses('listen', resolved.listen);

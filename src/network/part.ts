@@ -5,6 +5,7 @@
  * when a node starts with `network` options.
  */
 import type { NodePart, PartComponents } from '../node/part.js';
+import type { OutgoingCall } from '../node/remote.js';
 import type { MeshNetwork } from './index.js';
 import type { NetworkOptions } from './options.js';
 
@@ -13,6 +14,7 @@ export class NetworkPart implements NodePart {
   /** The joined network, between `start` and `stop`. */
   network: MeshNetwork | undefined;
   private offEvents: (() => void) | undefined;
+  private offHosted: (() => void) | undefined;
   private logger: PartComponents['logger'] | undefined;
 
   constructor(private readonly options: NetworkOptions) {}
@@ -27,6 +29,19 @@ export class NetworkPart implements NodePart {
     this.offEvents = network.onEvent((topic, data, fromPeer) =>
       components.deliverRemote(topic, data, fromPeer),
     );
+    network.catalogs.setSource(() => components.hosted());
+    network.calls.serve((call) => components.serve(call));
+    this.offHosted = components.onHostedChange(() => network.announce());
+  }
+
+  route(call: OutgoingCall): Promise<unknown> | undefined {
+    return this.network?.calls.route(call);
+  }
+
+  describe(): Record<string, unknown> {
+    const network = this.network;
+    if (network === undefined) return {};
+    return { peerId: network.peerId, addresses: network.addresses(), members: network.peers().length };
   }
 
   publishRemote(topic: string, data: unknown): Promise<void> {
@@ -36,6 +51,9 @@ export class NetworkPart implements NodePart {
   async stop(): Promise<void> {
     this.offEvents?.();
     this.offEvents = undefined;
+    this.offHosted?.();
+    this.offHosted = undefined;
+    this.network?.calls.serve(undefined);
     const network = this.network;
     this.network = undefined;
     await network?.stop().catch((err) => this.logger?.error({ err }, 'network stop failed'));

@@ -9,6 +9,13 @@ export interface CallTarget {
   readonly path: string;
 }
 
+/** Where a call that came from another node came from. */
+export interface RemoteOrigin {
+  readonly peer: string;
+  readonly requestId?: string;
+  readonly caller?: string;
+}
+
 /** Where an event came from, for contexts handed to event handlers. */
 export interface EventInfo {
   readonly topic: string;
@@ -36,7 +43,14 @@ export class RequestContext {
   readonly meta: Readonly<Record<string, unknown>>;
   /** Set for event deliveries. */
   readonly event: EventInfo | undefined;
+  /**
+   * On a call from another node: that node's peer id, as the transport
+   * authenticated it. Undefined for a call made in this process.
+   */
+  readonly peer: string | undefined;
   private readonly seq: number;
+  /** The trace id of a call that came from another node. */
+  private readonly remoteRequestId: string | undefined;
   private log: Logger | undefined;
 
   constructor(
@@ -47,9 +61,12 @@ export class RequestContext {
     options: RequestOptions | undefined,
     seq: number,
     event?: EventInfo,
+    remote?: RemoteOrigin,
   ) {
     this.seq = parent === undefined ? seq : parent.seq;
-    this.caller = parent === undefined ? undefined : parent.path;
+    this.remoteRequestId = parent === undefined ? remote?.requestId : parent.remoteRequestId;
+    this.peer = remote?.peer;
+    this.caller = parent === undefined ? remote?.caller : parent.path;
     this.depth = parent === undefined ? 0 : parent.depth + 1;
     this.cacheMode = options?.cache;
     this.deadline = parent === undefined ? 0 : parent.deadline;
@@ -79,7 +96,12 @@ export class RequestContext {
 
   /** Id of the outermost request of this trace. */
   get requestId(): string {
-    return `${this.node.instanceId}-${this.seq.toString(36)}`;
+    return this.remoteRequestId ?? `${this.node.instanceId}-${this.seq.toString(36)}`;
+  }
+
+  /** Milliseconds left before this call's deadline (on any node it crossed), or undefined for none. */
+  get remainingMs(): number | undefined {
+    return this.deadline > 0 ? Math.max(0, this.deadline - Date.now()) : undefined;
   }
 
   /** Service name of the caller, or undefined for a call from the node itself. */

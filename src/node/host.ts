@@ -17,6 +17,7 @@ import { defaultLogger } from './logger.js';
 import { checkNetworkId } from './network-id.js';
 import type { NodePart, PartComponents } from './part.js';
 import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
+import type { HostedService, IncomingCall, OutgoingCall } from './remote.js';
 import { checkRequestOptions, isPlainObject } from './request-checks.js';
 import { assertTopic } from './topics.js';
 import type { EventHandler, Params, RequestOptions, ServiceDefinition } from './types.js';
@@ -69,6 +70,19 @@ export class Host {
   /** The parts' interceptors, innermost last; composed inside the user's. */
   private readonly partInterceptors: Interceptor[];
   private readonly components: PartComponents;
+  /** The parts that reach services on other nodes. */
+  private readonly routers: NodePart[];
+  private readonly hostedListeners = new Set<() => void>();
+  /** The node's own actions (`$node/info`, and those parts add): routed, never announced. */
+  private readonly nodeService: ServiceEntry = {
+    name: '$node',
+    cache: undefined,
+    actions: new Map(),
+    events: [],
+    injections: [],
+    instance: undefined,
+  };
+  private readonly startedAt = Date.now();
 
   constructor(options: HostOptions = {}, parts: readonly NodePart[] = []) {
     if (options === null || typeof options !== 'object') {
@@ -78,6 +92,7 @@ export class Host {
     checkNetworkId(this.networkId_);
     this.parts = parts;
     this.partInterceptors = parts.flatMap((p) => (p.interceptor === undefined ? [] : [p.interceptor]));
+    this.routers = parts.filter((p) => p.route !== undefined);
     const timeout = options.requestTimeout ?? 0;
     if (typeof timeout !== 'number' || !(timeout >= 0)) {
       throw new MeshError('CONFIG_INVALID', 'requestTimeout must be a number of ms >= 0', {
@@ -96,7 +111,14 @@ export class Host {
       addInternalAction: (service, name, handler) => this.addInternalAction(service, name, handler),
       subscribeInternal: (owner, topic, handler) => this.subscribeInternal(owner, topic, handler),
       deliverRemote: (topic, data, fromPeer) => void this.deliver({ topic, fromPeer }, data),
+      serve: (call) => this.serveRemote(call),
+      hosted: () => this.hosted(),
+      onHostedChange: (listener) => {
+        this.hostedListeners.add(listener);
+        return () => this.hostedListeners.delete(listener);
+      },
     };
+    this.addInternalAction('$node', 'info', () => this.info());
   }
 
   /** The id of the network this node serves (`ctx.networkId`). */
@@ -154,9 +176,9 @@ export class Host {
     return [...this.services.keys()];
   }
 
-  /** The paths of every routable action (management actions included once started). */
+  /** The paths of the services' actions (management actions included once started; not the node's own `$node/...`). */
   actionPaths(): string[] {
-    return [...this.routes.keys()];
+    return [...this.routes.keys()].filter((path) => !path.startsWith('$node/'));
   }
 
   /** Starts the parts (the network, then the cache: configuration and backends), then calls `started` hooks. */
@@ -170,6 +192,7 @@ export class Host {
       for (const entry of this.services.values()) inject(entry, this.provided, true);
       for (const entry of this.services.values()) await this.wireService(entry, false);
       this.state = 'running';
+      this.hostedChanged();
       for (const entry of this.services.values()) await entry.started?.(this);
       this.logger.info({ services: this.serviceNames(), networkId: this.networkId }, 'node started');
     } catch (err) {
@@ -229,7 +252,7 @@ export class Host {
   ): Promise<unknown> {
     if (this.state !== 'running') return Promise.reject(notRunning(this.state));
     const action = this.routes.get(path);
-    if (action === undefined) return Promise.reject(routeError(path, this.services));
+    if (action === undefined) return this.callRemote(parent, path, params, options);
     if (params === undefined) params = {};
     else if (!isPlainObject(params)) {
       return Promise.reject(
@@ -249,6 +272,113 @@ export class Host {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** A call for a path this node does not host: handed to the routing parts, or NOT_FOUND. */
+  private callRemote(
+    parent: RequestContext | undefined,
+    path: string,
+    params: Params | undefined,
+    options: RequestOptions | undefined,
+  ): Promise<unknown> {
+    const notFound = routeError(path, this.services);
+    if (this.routers.length === 0 || notFound.code !== 'NOT_FOUND') return Promise.reject(notFound);
+    if (params !== undefined && !isPlainObject(params)) {
+      return Promise.reject(
+        new MeshError('INVALID_PARAMS', `params of '${path}' must be a plain object`, { path }),
+      );
+    }
+    if (options !== undefined) {
+      const bad = checkRequestOptions(path, options);
+      if (bad !== undefined) return Promise.reject(bad);
+    }
+    const now = Date.now();
+    const timeout = options?.timeout ?? this.requestTimeout;
+    let deadline = timeout > 0 ? now + timeout : 0;
+    const inherited = parent?.deadline ?? 0;
+    if (inherited > 0 && (deadline === 0 || inherited < deadline)) deadline = inherited;
+    const call: OutgoingCall = {
+      path,
+      params: params ?? {},
+      deadline,
+      meta: options?.meta ?? parent?.meta ?? {},
+      cache: options?.cache,
+      requestId: parent?.requestId ?? `${this.instanceId}-${(++this.seq).toString(36)}`,
+      caller: parent?.path,
+    };
+    for (const part of this.routers) {
+      const sent = part.route?.(call);
+      if (sent !== undefined) return sent;
+    }
+    const where = `on this node or any member of network '${this.networkId_}'`;
+    return Promise.reject(
+      new MeshError('NOT_FOUND', `${notFound.message} ${where}`, { ...notFound.details }),
+    );
+  }
+
+  /** Runs a call another node made (never routed on: an unknown path is NOT_FOUND here). */
+  private serveRemote(call: IncomingCall): Promise<unknown> {
+    if (this.state !== 'running') return Promise.reject(notRunning(this.state));
+    const action = this.routes.get(call.path);
+    if (action === undefined) return Promise.reject(routeError(call.path, this.services));
+    if (!isPlainObject(call.params)) {
+      return Promise.reject(
+        new MeshError('INVALID_PARAMS', `params of '${call.path}' must be a plain object`, {
+          path: call.path,
+        }),
+      );
+    }
+    const options: RequestOptions = {
+      meta: call.meta,
+      ...(call.cache === undefined ? {} : { cache: call.cache }),
+    };
+    const origin = {
+      peer: call.peer,
+      requestId: call.requestId,
+      ...(call.caller ? { caller: call.caller } : {}),
+    };
+    const ctx = new RequestContext(this, action, undefined, options, ++this.seq, undefined, origin);
+    ctx.withDeadline(call.deadline);
+    const timeout = (action.options.timeout as number | undefined) ?? this.requestTimeout;
+    if (timeout > 0 || ctx.deadline > 0) return callWithDeadline(action.invoker, ctx, call.params, timeout);
+    try {
+      return Promise.resolve(action.invoker(ctx, call.params));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The services and actions other nodes may call, with what the parts declare of each. */
+  private hosted(): HostedService[] {
+    return [...this.services.values()].map((svc) => ({
+      name: svc.name,
+      actions: [...svc.actions.values()].map((action) => {
+        let declared: Record<string, unknown> | undefined;
+        for (const part of this.parts) {
+          const own = part.describeAction?.(action);
+          if (own !== undefined) declared = { ...declared, ...own };
+        }
+        return declared === undefined ? { name: action.name } : { name: action.name, declared };
+      }),
+    }));
+  }
+
+  private hostedChanged(): void {
+    for (const listener of this.hostedListeners) listener();
+  }
+
+  /** `$node/info`: what this node is, hosts and runs (every part adds its own). */
+  private info(): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      networkId: this.networkId_,
+      instanceId: this.instanceId,
+      services: this.serviceNames(),
+      hosted: this.hosted(),
+      uptimeMs: Date.now() - this.startedAt,
+      runtime: `node ${process.versions.node}`,
+    };
+    for (const part of this.parts) Object.assign(out, part.describe?.());
+    return out;
   }
 
   /** @internal Publishing shared by `node.publish` and `ctx.publish`. */
@@ -272,7 +402,7 @@ export class Host {
 
   /** Registers an action the node generates itself (cache management); it goes through user interceptors. */
   private addInternalAction(service: string, name: string, handler: ActionInvoker): void {
-    const svc = this.services.get(service);
+    const svc = service === '$node' ? this.nodeService : this.services.get(service);
     if (svc === undefined) throw new MeshError('NOT_FOUND', `service '${service}' not found`);
     const path = `${service}/${name}`;
     const entry: ActionEntry = {
@@ -287,6 +417,7 @@ export class Host {
     svc.actions.set(name, entry);
     this.routes.set(path, entry);
     this.composeAction(entry);
+    if (svc !== this.nodeService && this.state === 'running') this.hostedChanged();
   }
 
   /** Subscribes on behalf of a service (event rules); removed when the node stops. */
@@ -318,7 +449,10 @@ export class Host {
     this.busOff.set(entry.name, offs);
     for (const part of this.parts) await part.attachService?.(entry);
     for (const action of entry.actions.values()) this.composeAction(action);
-    if (callStarted) await entry.started?.(this);
+    if (callStarted) {
+      this.hostedChanged();
+      await entry.started?.(this);
+    }
   }
 
   private composeAction(action: ActionEntry): void {

@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { ActionInvoker, Interceptor } from './interceptors.js';
-import type { ServiceEntry } from './registry.js';
+import type { ActionEntry, ServiceEntry } from './registry.js';
+import type { HostedService, IncomingCall, OutgoingCall } from './remote.js';
 import type { EventHandler } from './types.js';
 
 /** What the host lends a part when it starts. */
@@ -22,6 +23,12 @@ export interface PartComponents {
   subscribeInternal(owner: string, topic: string, handler: EventHandler): void;
   /** Delivers an event that arrived from outside this process to the local subscribers. */
   deliverRemote(topic: string, data: unknown, fromPeer: string): void;
+  /** Runs a call another node made to an action this node hosts (never routed on further). */
+  serve(call: IncomingCall): Promise<unknown>;
+  /** The services and actions this node hosts, with what the parts declare of each. */
+  hosted(): HostedService[];
+  /** Calls `listener` when a service or action is added; returns the remover. */
+  onHostedChange(listener: () => void): () => void;
 }
 
 /** A part of a node: a feature the host is composed with. Every member is optional but `name`. */
@@ -40,4 +47,10 @@ export interface NodePart {
   stop?(): void | Promise<void>;
   /** Carries a published event beyond this process (the network part). */
   publishRemote?(topic: string, data: unknown): Promise<void>;
+  /** Sends a call for a path this node does not host to a node that does; undefined when none does. */
+  route?(call: OutgoingCall): Promise<unknown> | undefined;
+  /** What this part declares of an action, as data other nodes may read (undefined: nothing). */
+  describeAction?(action: ActionEntry): Record<string, unknown> | undefined;
+  /** What this part tells of itself in `$node/info` (the cache part: its backends). */
+  describe?(): Record<string, unknown>;
 }

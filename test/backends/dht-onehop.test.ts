@@ -6,14 +6,14 @@ import type { PeerId } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MeshNetwork, sortByDistance } from '../../src/network/index.js';
 import {
   directReplySchema,
   directRequestSchema,
   MAX_IN_FLIGHT,
   parseDirectReply,
   parseDirectRequest,
-} from '../../src/network/direct.js';
-import { MeshNetwork, sortByDistance } from '../../src/network/index.js';
+} from '../../src/network/wire/index.js';
 import { testLogger, waitFor, waitForPeers } from '../helpers/p2p.js';
 import { type DhtCluster, holders, openBackend, startDhtCluster } from '../helpers/p2p-dht.js';
 

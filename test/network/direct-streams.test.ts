@@ -3,9 +3,9 @@
  * messages (no reply), and yamux flow control with deferred window updates.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postedFrame } from '../../src/network/direct-wire.js';
 import type { MeshNetwork } from '../../src/network/index.js';
 import { deferWindowUpdates } from '../../src/network/window-updates.js';
+import { postedFrame } from '../../src/network/wire/index.js';
 import { startCluster, stopAll, waitFor } from '../helpers/p2p.js';
 
 describe('direct streams between two loopback nodes', () => {
