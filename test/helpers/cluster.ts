@@ -10,6 +10,8 @@ import { decodeValue } from '../../src/codec/index.js';
 
 /** The node script run by each process (under tsx, on the sources: the `development` condition of `#meshcache/*`). */
 export const NODE_SCRIPT = fileURLToPath(new URL('../../examples/dht-node.ts', import.meta.url));
+/** A node of an application split over processes (examples/app-node.ts). */
+export const APP_NODE_SCRIPT = fileURLToPath(new URL('../../examples/app-node.ts', import.meta.url));
 /** A bare libp2p node with the same services (bench/bare-node.ts, built by `npm run build:bench`). */
 export const BARE_NODE_SCRIPT = fileURLToPath(
   new URL('../../dist-bench/bench/bare-node.js', import.meta.url),
@@ -41,6 +43,10 @@ export interface SpawnOptions {
   built?: boolean;
   /** Run this built script instead (e.g. BARE_NODE_SCRIPT), with plain node. */
   script?: string;
+  /** Run this TypeScript file instead (under tsx, on the sources), e.g. APP_NODE_SCRIPT. */
+  source?: string;
+  /** More command-line arguments of the script. */
+  args?: string[];
 }
 
 export interface ReadyInfo {
@@ -75,9 +81,11 @@ export class NodeProcess {
     const preload = (options.imports ?? []).flatMap((m) => ['--import', m]);
     const entry = options.script
       ? [options.script]
-      : options.built
-        ? [BUILT_NODE_SCRIPT]
-        : ['--conditions=development', '--import', 'tsx', NODE_SCRIPT];
+      : options.source
+        ? ['--conditions=development', '--import', 'tsx', options.source]
+        : options.built
+          ? [BUILT_NODE_SCRIPT]
+          : ['--conditions=development', '--import', 'tsx', NODE_SCRIPT];
     const args = [...preload, ...entry, '--network', options.network, '--name', options.name];
     if (options.bootstrap?.length) args.push('--bootstrap', options.bootstrap.join(','));
     if (options.psk !== undefined) args.push('--psk', options.psk);
@@ -86,6 +94,7 @@ export class NodeProcess {
     if (options.replication !== undefined) args.push('--replication', String(options.replication));
     if (options.near === false) args.push('--near', 'off');
     args.push('--log-level', options.logLevel ?? 'warn');
+    if (options.args !== undefined) args.push(...options.args);
     const started = performance.now();
     const child = spawn(process.execPath, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
