@@ -20,6 +20,7 @@ import {
   MAX_IN_FLIGHT,
   parseDirectRequest,
 } from './wire/index.js';
+import { BatchedWriter } from './wire/writer.js';
 
 /** Most remote calls one peer may have running here at once; more are refused as UNAVAILABLE. */
 const MAX_CALLS_RUNNING = 2048;
@@ -44,6 +45,7 @@ export function serveStream(stream: Stream, from: string, options: ServeOptions)
   const logger = options.logger;
   if (options.deferWindowUpdates) deferWindowUpdates(stream);
   const reader = new FrameReader(options.maxMessage);
+  const writer = new BatchedWriter(stream, (err) => stream.abort(err));
   let running = 0;
   let calls = 0;
   stream.addEventListener('message', (evt) => {
@@ -72,11 +74,7 @@ export function serveStream(stream: Stream, from: string, options: ServeOptions)
             i: id,
           });
         }
-        try {
-          stream.send(bytes);
-        } catch (err) {
-          stream.abort(err as Error);
-        }
+        writer.write(bytes);
       };
       if (isUnread(raw)) {
         // Skipped by the reader: answered (when its id could be read), the stream goes on.

@@ -45,6 +45,7 @@ import {
   recordProtocol,
   singleShotProtocol,
 } from './wire/index.js';
+import { BatchedWriter } from './wire/writer.js';
 
 export type { DirectHandler, DirectReply, DirectRequest, PostedFrame } from './wire/index.js';
 
@@ -56,6 +57,8 @@ interface Pending {
 /** The long-lived stream to one peer: requests in flight by id, and those waiting for a slot. */
 class Channel {
   stream: Stream | undefined;
+  /** Batches the frames written to `stream` in one turn of the event loop. */
+  writer: BatchedWriter | undefined;
   opening: Promise<Stream> | undefined;
   readonly pending = new Map<number, Pending>();
   readonly waiting: Array<() => void> = [];
@@ -147,14 +150,9 @@ export class DirectService {
   async post(peerId: string, framed: PostedFrame, signal: AbortSignal): Promise<boolean> {
     if (this.node === undefined) throw new Error('the network is not started');
     const ch = this.channel(peerId);
-    const stream = ch.stream ?? (await this.open(peerId, ch, signal));
-    try {
-      stream.send(framed.bytes);
-      return true;
-    } catch (err) {
-      this.drop(peerId, ch, err as Error);
-      throw err;
-    }
+    if (ch.stream === undefined) await this.open(peerId, ch, signal);
+    (ch.writer as BatchedWriter).write(framed.bytes);
+    return true;
   }
 
   /**
@@ -213,7 +211,7 @@ export class DirectService {
           throw signal.aborted ? err : new NotSentError(peerId, err as Error);
         }
       }
-      const open = stream;
+      const writer = ch.writer as BatchedWriter;
       return await new Promise<DirectReply>((resolve, reject) => {
         const onAbort = () => {
           ch.pending.delete(id);
@@ -230,14 +228,7 @@ export class DirectService {
             reject(reused && !fresh ? new StaleStreamError(err.message) : err);
           },
         });
-        try {
-          open.send(bytes);
-        } catch (err) {
-          ch.pending.delete(id);
-          signal.removeEventListener('abort', onAbort);
-          this.drop(peerId, ch, err as Error);
-          reject(reused && !fresh ? new StaleStreamError((err as Error).message) : err);
-        }
+        writer.write(bytes);
       });
     } finally {
       if (slotted) {
@@ -321,6 +312,9 @@ export class DirectService {
 
   private attachClient(peerId: string, ch: Channel, stream: Stream): void {
     ch.stream = stream;
+    ch.writer = new BatchedWriter(stream, (err) => {
+      if (ch.stream === stream) this.drop(peerId, ch, err);
+    });
     if (this.windowUpdates === 'deferred') deferWindowUpdates(stream);
     const reader = new FrameReader(this.maxMessage);
     stream.addEventListener('message', (evt) => {
@@ -370,6 +364,7 @@ export class DirectService {
   private drop(peerId: string, ch: Channel, err: Error): void {
     const stream = ch.stream;
     ch.stream = undefined;
+    ch.writer = undefined;
     if (stream !== undefined && stream.status === 'open') stream.abort(err);
     const pending = [...ch.pending.values()];
     ch.pending.clear();

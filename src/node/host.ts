@@ -43,6 +43,9 @@ export interface HostOptions {
 
 type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
+/** `<service>/<action>`, as routeError checks it. */
+const PATH = /^[^/]+\/.+$/;
+
 const NODE_TARGET: CallTarget = { service: '$node', name: 'request', path: '$node/request' };
 
 /**
@@ -281,8 +284,8 @@ export class Host {
     params: Params | undefined,
     options: RequestOptions | undefined,
   ): Promise<unknown> {
-    const notFound = routeError(path, this.services);
-    if (this.routers.length === 0 || notFound.code !== 'NOT_FOUND') return Promise.reject(notFound);
+    if (this.routers.length === 0 || typeof path !== 'string' || !PATH.test(path))
+      return Promise.reject(routeError(path, this.services));
     if (params !== undefined && !isPlainObject(params)) {
       return Promise.reject(
         new MeshError('INVALID_PARAMS', `params of '${path}' must be a plain object`, { path }),
@@ -310,6 +313,7 @@ export class Host {
       const sent = part.route?.(call);
       if (sent !== undefined) return sent;
     }
+    const notFound = routeError(path, this.services);
     const where = `on this node or any member of network '${this.networkId_}'`;
     return Promise.reject(
       new MeshError('NOT_FOUND', `${notFound.message} ${where}`, { ...notFound.details }),
