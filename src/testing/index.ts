@@ -46,6 +46,14 @@ export interface BackendCapabilities {
    */
   readonly exactCounts?: boolean;
   /**
+   * `delete` and `clear` never count an entry whose TTL ran out, even before the
+   * backend swept it (`false` / 0 for it). Leave unset for a store that sweeps
+   * lazily and may count such an entry: those two answers are then only checked
+   * to be well-formed (a boolean, a non-negative integer).
+   * @default false
+   */
+  readonly expiredNotCounted?: boolean;
+  /**
    * The suite may call `clear()` with no prefix, which empties the whole store
    * the backend talks to. Set `false` when the store is shared with data that
    * must survive the run.

@@ -122,6 +122,35 @@ describe('runBackendConformance', () => {
     ).toMatch(/never set/);
   });
 
+  it('passes a simple Map store that sweeps expired entries lazily; a declared strict count after expiry fails it', async () => {
+    // What a user writes first: entries with an expiry time, checked on read, swept never.
+    const simpleStore = (): CacheBackend => {
+      const map = new Map<string, { value: unknown; until: number }>();
+      const live = (k: string) => {
+        const e = map.get(k);
+        return e !== undefined && (e.until === 0 || e.until > Date.now()) ? e : undefined;
+      };
+      return {
+        get: (k) => live(k)?.value,
+        set: (k, value, ttl) => {
+          map.set(k, { value, until: ttl === 0 ? 0 : Date.now() + ttl * 1000 });
+        },
+        delete: (k) => map.delete(k),
+        clear: (prefix = '') => {
+          let n = 0;
+          for (const k of [...map.keys()]) if (k.startsWith(prefix) && map.delete(k)) n++;
+          return n;
+        },
+      };
+    };
+    const relaxed = await runSuite(simpleStore);
+    expect([...relaxed.failed.keys()]).toEqual([]);
+    const strict = await runSuite(simpleStore, { capabilities: { expiredNotCounted: true } });
+    expect([...strict.failed.keys()]).toEqual([
+      expect.stringMatching(/TTL: present before it runs out, a miss after/),
+    ]);
+  });
+
   it('fails a backend whose clear miscounts, unless counts are not exact', async () => {
     const miscount = broken((inner) => ({ clear: (p) => (inner.clear(p) as number) + 1 }));
     const exact = await runSuite(miscount);
