@@ -99,10 +99,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const { code, message } = err instanceof OperationError ? err : failure(err);
     const text = message.startsWith(`${code}:`) ? message : `${code}: ${message}`;
-    if (o.json) {
-      const doc = err instanceof OperationError ? err.document : undefined;
-      o.out(JSON.stringify(doc ?? { error: { code, message: text } }));
-    }
+    if (o.json && !o.printed) o.out(JSON.stringify({ error: { code, message: text } }));
     o.err(`meshcache: ${text}`);
     return 1;
   }

@@ -20,8 +20,6 @@ export class OperationError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    /** Printed as the command's one JSON document under `--json`. */
-    readonly document?: unknown,
   ) {
     super(message);
   }
@@ -29,6 +27,8 @@ export class OperationError extends Error {
 
 export interface Output {
   readonly json: boolean;
+  /** Something was printed on stdout (a failure under --json then prints no second document). */
+  readonly printed: boolean;
   readonly color: boolean;
   out(text: string): void;
   err(text: string): void;
@@ -36,12 +36,19 @@ export interface Output {
 
 export function consoleOutput(json: boolean, env: NodeJS.ProcessEnv = process.env): Output {
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
-  return {
+  const o = {
     json,
+    printed: false,
     color: !json && !noColor && process.stdout.isTTY === true,
-    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-    err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    out: (text: string) => {
+      o.printed = true;
+      process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+    err: (text: string) => {
+      process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
   };
+  return o;
 }
 
 const CODES = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1, cyan: 36 } as const;

@@ -88,7 +88,7 @@ function finish(o: Output, field: string, answers: Answer[], total: unknown, wor
     );
     if (error === undefined) o.out(words);
   }
-  if (error !== undefined) throw new OperationError(error.code, error.message, o.json ? doc : undefined);
+  if (error !== undefined) throw new OperationError(error.code, error.message);
 }
 
 export async function deleteKey(op: Operator, o: Output, service: string, key: string): Promise<void> {
@@ -180,7 +180,7 @@ async function inspect(
     ...(a.result ?? {}),
     ...(a.error ? { error: a.error } : {}),
   }));
-  if (o.json) o.out(JSON.stringify({ service, nodes }));
+  if (o.json) o.out(JSON.stringify({ service, nodes, ...(bad === undefined ? {} : { error: bad.error }) }));
   else for (const a of answers) o.out(`${shortPeer(a.peerId)}  ${JSON.stringify(a.result ?? a.error)}`);
   if (bad !== undefined)
     throw new OperationError(
