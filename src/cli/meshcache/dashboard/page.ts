@@ -82,7 +82,7 @@ code, .mono { font-family: ui-monospace, monospace; font-size: .92em; }
 .action h3 { font-size: .95em; margin: 0 0 .3em; display: flex; justify-content: space-between; gap: .5em; }
 .figures { display: flex; gap: 1em; margin-bottom: .3em; }
 .figures b { font-size: 1.1em; }
-.plot { display: flex; align-items: center; gap: .5em; }
+.plot { display: flex; align-items: center; gap: .5em; margin: 3px 0; }
 .plot span { width: 6.5em; color: var(--dim); font-size: .85em; }
 svg.spark { width: 230px; height: 34px; background: var(--bg); border-radius: 3px; }
 svg.spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
