@@ -169,4 +169,14 @@ describe('the packed package, from a separate project', () => {
     const r = await sh(process.execPath, [tsc, '-p', 'tsconfig.json'], join(dir, 'user'));
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
+
+  it('installs the meshcache command (npx meshcache): help, and the identity of a new key', async () => {
+    const bin = join(dir, 'user', 'node_modules', '.bin', 'meshcache');
+    const help = await sh(bin, ['--help'], join(dir, 'user'));
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/usage: meshcache <command>/);
+    const id = await sh(bin, ['identity', '--json', '--identity', join(dir, 'op.key')], join(dir, 'user'));
+    expect(id.code, id.stderr).toBe(0);
+    expect(JSON.parse(id.stdout).peerId).toMatch(/^12D3KooW/);
+  });
 });
