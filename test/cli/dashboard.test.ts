@@ -125,9 +125,9 @@ describe.skipIf(!available)('meshcache dashboard in headless Chromium', () => {
     await page.goto(url.toString());
 
     await page.locator(`#members tr[data-peer="${users.ready.peerId}"]`).waitFor({ timeout: 20_000 });
-    await expect(page.locator(`#members tr[data-peer="${users.ready.peerId}"]`).innerText()).resolves.toMatch(
-      /user/,
-    );
+    await expect(
+      page.locator(`#members tr[data-peer="${users.ready.peerId}"]`).textContent(),
+    ).resolves.toMatch(/user/);
     const card = page.locator(`.action[data-path="user/get_user"][data-peer="${users.ready.peerId}"]`);
     await card.waitFor({ timeout: 20_000 });
 
@@ -158,12 +158,12 @@ describe.skipIf(!available)('meshcache dashboard in headless Chromium', () => {
     await page.fill('#arg', 'get_user:*');
     await page.click('#run');
     await expect(page.locator('#confirm').isVisible()).resolves.toBe(true);
-    await expect(page.locator('#confirm-text').innerText()).resolves.toMatch(
+    await expect(page.locator('#confirm-text').textContent()).resolves.toMatch(
       /Revoke get_user:\* from the cache of user/,
     );
     await page.click('#confirm-yes');
     await page.locator('#result.ok').waitFor({ timeout: 20_000 });
-    await expect(page.locator('#result').innerText()).resolves.toMatch(/done[\s\S]*"revoked": 3/);
+    await expect(page.locator('#result').textContent()).resolves.toMatch(/done[\s\S]*"revoked": 3/);
     await call(users, 'user/get_user', { id: 1 });
     expect(await ranGetUser(users)).toBe(ran + 1);
     await page.locator('#events li[data-kind="manage"]').first().waitFor({ timeout: 10_000 });

@@ -31,7 +31,8 @@ function exported(text: string): Map<string, Set<string>> {
   for (const line of text.split('\n')) {
     const type = /^# TYPE (\S+) (\S+)/.exec(line);
     if (type) {
-      const names = type[2] === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => type[1] + s) : [type[1]!];
+      const names =
+        type[2] === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => type[1] + s) : [type[1]!];
       for (const n of names) if (!out.has(n)) out.set(n, new Set());
       continue;
     }
@@ -78,7 +79,8 @@ describe('the Grafana dashboard', () => {
       }
       for (const by of expr.matchAll(/\bby \(([^)]*)\)/g)) {
         for (const label of by[1]!.split(',').map((s) => s.trim())) {
-          const somewhere = [...metrics.values()].some((ls) => ls.has(label)) || SCRAPE_LABELS.includes(label);
+          const somewhere =
+            [...metrics.values()].some((ls) => ls.has(label)) || SCRAPE_LABELS.includes(label);
           expect(somewhere, `'by (${label})' in ${expr}`).toBe(true);
         }
       }
