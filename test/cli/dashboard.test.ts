@@ -135,20 +135,22 @@ describe.skipIf(!available)('meshcache dashboard in headless Chromium', () => {
     const rps = card.locator('svg.spark[data-metric="rps"]');
     const before = Number(await rps.getAttribute('data-points'));
     for (let i = 0; i < 20; i++) await call(users, 'user/get_user', { id: 1 + (i % 3) });
-    await page.waitForFunction(
-      ([peer, n]) => {
-        const svg = document.querySelector(
-          `.action[data-path="user/get_user"][data-peer="${peer}"] svg.spark[data-metric="rps"]`,
-        );
-        const card = svg?.closest('.action');
-        return (
-          Number(svg?.getAttribute('data-points')) > Number(n) &&
-          /\b([1-9]\d*|\d+\.\d*[1-9])\b/.test(card?.querySelector('.figures')?.textContent ?? '')
-        );
-      },
-      [users.ready.peerId, before] as const,
-      { timeout: 20_000 },
-    );
+    const polyline = rps.locator('polyline').first();
+    const drawn = await polyline.getAttribute('points');
+    let seen = { points: before, rate: 0, drawn };
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      seen = {
+        points: Number(await rps.getAttribute('data-points')),
+        rate: Math.max(seen.rate, Number(await card.locator('.figures b').nth(1).textContent())),
+        drawn: await polyline.getAttribute('points'),
+      };
+      if (seen.points > before && seen.rate > 0 && seen.drawn !== drawn) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen.points).toBeGreaterThan(before);
+    expect(seen.rate).toBeGreaterThan(0);
+    expect(seen.drawn).not.toBe(drawn);
     await expect(card.locator('svg.spark[data-metric="rps"] polyline').count()).resolves.toBeGreaterThan(0);
 
     // Revoke from the page, behind its confirmation.

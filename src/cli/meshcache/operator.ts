@@ -122,7 +122,11 @@ export class Operator {
       }
       progress?.(members.length);
       const catalogsIn = members.every((p) => this.network.catalogs.of(p) !== undefined);
-      if (members.length > 0 && catalogsIn && Date.now() - since >= quietMs) return;
+      if (members.length > 0 && catalogsIn && Date.now() - since >= quietMs) {
+        // A member counts this node among its peers and not itself: it sees as many as we should.
+        if (members.length >= (await this.largestView(members))) return;
+        since = Date.now();
+      }
       if (Date.now() >= until) {
         if (members.length > 0) return;
         throw new MeshError(
@@ -132,6 +136,19 @@ export class Operator {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /** The most members any of `members` says it sees (`$node/info`), 0 when none answers. */
+  private async largestView(members: string[]): Promise<number> {
+    const counts = await Promise.all(
+      members.map((p) =>
+        this.callOn<{ members?: unknown }>(p, '$node/info').then(
+          (i) => (typeof i.members === 'number' ? i.members : 0),
+          () => 0,
+        ),
+      ),
+    );
+    return Math.max(0, ...counts);
   }
 
   /** The services a member hosts, from its catalog. */
