@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import { ServiceBroker } from 'moleculer';
 import { pino } from 'pino';
-import { tuneClock } from '../src/cache/clock.js';
+import { tuneClock } from '../src/cache/backends/clock.js';
 import { Node } from '../src/index.js';
 import { type Case, LOADS, measure, table } from './harness.js';
 

@@ -22,12 +22,12 @@ export {
   BUILTIN_BACKENDS,
   defineBackend,
 } from './cache/backends/registry.js';
-export type { CacheConfigFile, ConfigInput, GlobalCacheConfig } from './cache/config.js';
-export { compileGlob, type Glob } from './cache/glob.js';
-export type { ResultMode } from './cache/interceptor.js';
-export { canonical, encodeKeyValue } from './cache/keys.js';
+export { canonical, encodeKeyValue } from './cache/keys/builder.js';
+export { compileGlob, type Glob } from './cache/keys/glob.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
-export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
+export type { CacheCounters, CacheStatsView } from './cache/operations/metrics.js';
+export type { ResultMode } from './cache/read/invoker.js';
+export type { CacheConfigFile, ConfigInput, GlobalCacheConfig } from './cache/setup/config.js';
 export { CodecError, decodeValue, encodeValue } from './codec/index.js';
 export { ERROR_CODES, fromIssues, MeshError, type MeshErrorCode } from './errors.js';
 export { Node, type NodeOptions } from './mesh-node.js';

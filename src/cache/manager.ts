@@ -12,26 +12,31 @@ import type { RequestContext } from '../node/context.js';
 import type { ActionInvoker, Interceptor } from '../node/interceptors.js';
 import type { NodePart, PartComponents } from '../node/part.js';
 import type { ActionEntry, ServiceEntry } from '../node/registry.js';
-import { BackendPool } from './backend-pool.js';
 import { type CacheBackend, isIndexed, isSynchronous } from './backends/backend.js';
+import type { GuardedBackend } from './backends/guard.js';
+import { BackendPool } from './backends/pool.js';
 import { BackendRegistry } from './backends/registry.js';
-import { type ConfigInput, type LoadedConfig, loadConfig } from './config.js';
-import type { GuardedBackend } from './guard.js';
-import { type ActionCache, cachingInvoker, type ServiceCache } from './interceptor.js';
-import { Invalidation } from './invalidation.js';
-import { compileFastKey, compileKeyBuilder } from './keys.js';
-import { addManagementActions } from './management.js';
-import { ActionStats } from './metrics.js';
-import { NearManager } from './near/index.js';
-import { compilePolicies } from './policies/compile.js';
-import { createPrometheusRegistry } from './prometheus.js';
-import { type ResolvedActionCache, resolveAction, serviceLayers } from './resolve.js';
-import { type CacheStats, collectStats } from './stats.js';
-import { applyTagRule, checkTags, invalidateTagged, stopRunningMisses } from './tags/invalidate.js';
-import { tagBase } from './tags/tags.js';
+import { Invalidation } from './coherence/invalidator.js';
+import { NearManager } from './coherence/near-manager.js';
+import {
+  applyTagRule,
+  checkTags,
+  invalidateTagged,
+  stopRunningMisses,
+} from './coherence/tag-invalidation.js';
+import { tagBase } from './coherence/tag-records.js';
+import { compileFastKey, compileKeyBuilder } from './keys/builder.js';
+import { addManagementActions } from './operations/management.js';
+import { ActionStats } from './operations/metrics.js';
+import { createPrometheusRegistry } from './operations/prometheus.js';
+import { type CacheStats, collectStats } from './operations/stats.js';
+import { type ActionCache, cachingInvoker, type ServiceCache } from './read/invoker.js';
+import { compilePolicies } from './setup/compile-policies.js';
+import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
+import { type ResolvedActionCache, resolveAction, serviceLayers } from './setup/resolve.js';
 
-export type { ManagementRequest } from './management.js';
-export type { CacheStats } from './stats.js';
+export type { ManagementRequest } from './operations/management.js';
+export type { CacheStats } from './operations/stats.js';
 
 /** What the caching part is given when the node is built. */
 export interface CacheInit {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clockSource, clockWorkerAlive, tuneClock, wallNow } from '../../src/cache/clock.js';
+import { clockSource, clockWorkerAlive, tuneClock, wallNow } from '../../src/cache/backends/clock.js';
 import { MemoryBackend, Node } from '../../src/index.js';
 import { useNodes } from '../helpers/nodes.js';
 

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { fillTemplate } from '../../src/cache/event-rules.js';
+import { fillTemplate } from '../../src/cache/keys/template.js';
 import {
   action,
   cached,

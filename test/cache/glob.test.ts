@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { hasWildcard } from '../../src/cache/glob.js';
+import { hasWildcard } from '../../src/cache/keys/glob.js';
 import { compileGlob, MeshError, Node, type RequestContext } from '../../src/index.js';
 import { TestStore } from '../helpers/stores.js';
 

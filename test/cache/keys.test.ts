@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileKeyBuilder, keyFromAllParams } from '../../src/cache/keys.js';
+import { compileKeyBuilder, keyFromAllParams } from '../../src/cache/keys/builder.js';
 import { canonical, encodeKeyValue, type RequestContext } from '../../src/index.js';
 import { useNodes } from '../helpers/nodes.js';
 import { TestStore } from '../helpers/stores.js';

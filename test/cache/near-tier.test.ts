@@ -3,10 +3,10 @@
  * down/up, the index of tagged copies by tag record; and its configuration.
  */
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/cache/config.js';
-import { compileGlob } from '../../src/cache/glob.js';
-import { NearTier } from '../../src/cache/near/tier.js';
-import { CacheEnvelope } from '../../src/cache/snapshot.js';
+import { NearTier } from '../../src/cache/coherence/near-tier.js';
+import { compileGlob } from '../../src/cache/keys/glob.js';
+import { CacheEnvelope } from '../../src/cache/read/snapshot.js';
+import { loadConfig } from '../../src/cache/setup/config.js';
 import { MeshError, Node } from '../../src/index.js';
 
 const settings = { enabled: true, maxEntries: 100, maxBytes: 0, maxAgeSeconds: 60, redis: 'auto' as const };

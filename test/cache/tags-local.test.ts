@@ -1,6 +1,6 @@
 /** The process-local tag records of synchronous backends (src/cache/tags/tags.ts). */
 import { describe, expect, it } from 'vitest';
-import { LocalTagStore } from '../../src/cache/tags/tags.js';
+import { LocalTagStore } from '../../src/cache/coherence/tag-records.js';
 
 describe('LocalTagStore', () => {
   it('orders invalidations with a counter and drops records past the retention', () => {

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { MeshNetwork } from '../../network/index.js';
-import type { Glob } from '../glob.js';
+import type { Glob } from '../keys/glob.js';
 
 /** Why an entry left without being deleted. */
 export type EvictionReason = 'capacity' | 'bytes' | 'expired';

@@ -20,9 +20,9 @@
 import { encodeValue } from '../../../codec/index.js';
 import { MeshError } from '../../../errors.js';
 import { isExpired, type MeshNetwork, type StoredRecord, writeClock } from '../../../network/index.js';
-import { compileGlob } from '../../glob.js';
-import { assertTtl } from '../../ttl.js';
+import { compileGlob } from '../../keys/glob.js';
 import type { BackendContext, CacheBackend, TaggedRead } from '../backend.js';
+import { assertTtl } from '../ttl.js';
 import { newRecord, RecordAccess } from './access.js';
 import { Invalidations, SYNC_NAME } from './invalidation.js';
 import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './options.js';

@@ -6,12 +6,12 @@
  * `cache.access.authorize` replaces the rule. A refused call removes nothing.
  */
 import * as v from 'valibot';
-import { badParams, MeshError } from '../errors.js';
-import type { RequestContext } from '../node/context.js';
-import type { PartComponents } from '../node/part.js';
-import type { ResolvedGlobal } from './config.js';
-import { MAX_RAW_PATTERN_LENGTH } from './glob.js';
-import type { Invalidation } from './invalidation.js';
+import { badParams, MeshError } from '../../errors.js';
+import type { RequestContext } from '../../node/context.js';
+import type { PartComponents } from '../../node/part.js';
+import type { Invalidation } from '../coherence/invalidator.js';
+import { MAX_RAW_PATTERN_LENGTH } from '../keys/glob.js';
+import type { ResolvedGlobal } from '../setup/config.js';
 
 /** A management operation, as given to `cache.access.authorize`. */
 export interface ManagementRequest {

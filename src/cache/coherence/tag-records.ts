@@ -18,8 +18,8 @@
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../node/context.js';
 import type { CacheBackend } from '../backends/backend.js';
-import { fillTemplate } from '../event-rules.js';
-import type { TagFunction } from '../policies/resolve.js';
+import { fillTemplate } from '../keys/template.js';
+import type { TagFunction } from '../setup/policies.js';
 
 /** Tag records outlive the entries that carry them: a tagged entry lives at most this long. */
 export const TAG_RETENTION_SECONDS = 7 * 24 * 3600;

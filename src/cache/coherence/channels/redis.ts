@@ -19,10 +19,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { RedisConnection } from '../backends/backend.js';
-import { compileGlob } from '../glob.js';
+import type { RedisConnection } from '../../backends/backend.js';
+import { compileGlob } from '../../keys/glob.js';
+import type { NearTier } from '../near-tier.js';
 import { type PubsubNotice, parsePubsub } from './pubsub-notice.js';
-import type { NearTier } from './tier.js';
 
 /** The channel Redis sends tracking invalidations on (RESP2 redirect). */
 const TRACKING_CHANNEL = '__redis__:invalidate';

@@ -7,10 +7,10 @@
 import type { RequestContext } from '../../node/context.js';
 import type { ActionInvoker } from '../../node/interceptors.js';
 import type { Params } from '../../node/types.js';
-import type { ActionCache } from '../action-cache.js';
 import type { TaggedRead } from '../backends/backend.js';
-import { afterGet, miss } from '../interceptor.js';
-import { asEnvelope, readableTagged } from '../store.js';
+import type { ActionCache } from './action-cache.js';
+import { afterGet, miss } from './invoker.js';
+import { asEnvelope, readableTagged } from './miss.js';
 
 export function taggedGet(
   ac: ActionCache,

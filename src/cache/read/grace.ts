@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../node/context.js';
-import type { ActionStats } from '../metrics.js';
+import type { ActionStats } from '../operations/metrics.js';
 
 /** Answer this long before the request's deadline, so the stale value beats the node's TIMEOUT. */
 const DEADLINE_MARGIN_MS = 2;

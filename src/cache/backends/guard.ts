@@ -8,7 +8,7 @@
  * starts another cool-down. Defaults: 250 ms, 5 failures, 5 s.
  */
 import type { Logger } from 'pino';
-import type { CacheBackend } from './backends/backend.js';
+import type { CacheBackend } from './backend.js';
 
 /** Failure handling numbers (config `cache.failure`). */
 export interface GuardOptions {

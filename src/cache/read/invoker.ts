@@ -16,19 +16,19 @@
  * memory backend, or any backend declaring `synchronous: true`: no promise on a
  * hit, and a secondary index when the backend offers one) and one for any other backend.
  */
-import type { RequestContext } from '../node/context.js';
-import type { ActionInvoker } from '../node/interceptors.js';
-import type { Params } from '../node/types.js';
+import type { RequestContext } from '../../node/context.js';
+import type { ActionInvoker } from '../../node/interceptors.js';
+import type { Params } from '../../node/types.js';
+import type { SyncCacheBackend } from '../backends/backend.js';
 import type { ActionCache, Shared } from './action-cache.js';
-import type { SyncCacheBackend } from './backends/backend.js';
-import { nearInvoker } from './near/invoker.js';
-import { withGrace } from './policies/grace.js';
+import { withGrace } from './grace.js';
+import { asEnvelope, readable, startRun } from './miss.js';
+import { nearInvoker } from './near.js';
+import { taggedGet } from './remote-read.js';
 import { CacheEnvelope, deepCopy } from './snapshot.js';
-import { asEnvelope, readable, startRun } from './store.js';
-import { taggedGet } from './tags/read.js';
 
 export type { ActionCache, ActionPolicies, ResultMode, ServiceCache, Shared } from './action-cache.js';
-export { asEnvelope, readable } from './store.js';
+export { asEnvelope, readable } from './miss.js';
 
 const DEBUG = 20;
 

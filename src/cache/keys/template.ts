@@ -5,7 +5,7 @@
  * (so `{id}` = 123 gives `get_user:123`, the key `keys: ['id']` produced); a key
  * with `*` or `?` then revokes by pattern, one without deletes that key.
  */
-import { encodeKeyValue } from './keys.js';
+import { encodeKeyValue } from './builder.js';
 
 const PLACEHOLDER = /\{([A-Za-z0-9_$.-]+)\}/g;
 

@@ -4,8 +4,8 @@
  * shape. Backends' own sections are added from the registry (config.ts).
  */
 import * as v from 'valibot';
-import { policyShape, tagListSchema } from './policies/schema.js';
-import { isValidTtl, TTL_RULE } from './ttl.js';
+import { isValidTtl, TTL_RULE } from '../backends/ttl.js';
+import { policyShape, tagListSchema } from './policy-schema.js';
 
 /** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
 const ttlError = (issue: { input?: unknown }) =>

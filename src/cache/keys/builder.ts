@@ -14,8 +14,8 @@
  * - Keys longer than `maxKeyLength` become `<action>:#<sha256 base64url>`.
  */
 import { createHash } from 'node:crypto';
-import type { RequestContext } from '../node/context.js';
-import type { Params } from '../node/types.js';
+import type { RequestContext } from '../../node/context.js';
+import type { Params } from '../../node/types.js';
 
 const SAFE = /^[A-Za-z0-9_\-.@]+$/;
 const LITERALS = new Set(['true', 'false', 'null', 'undefined', 'NaN', 'Infinity', '-Infinity', '-0']);

@@ -5,7 +5,7 @@
  * configuration or a declaration, INVALID_PARAMS from a backend called
  * directly), never stored "forever" by one backend and rejected by another.
  */
-import { MeshError } from '../errors.js';
+import { MeshError } from '../../errors.js';
 
 /** What a TTL must be, for messages. */
 export const TTL_RULE = 'a finite number of seconds >= 0 (0 = no expiry)';

@@ -24,10 +24,10 @@
  * not cached. Other options take the highest layer that sets them, else the
  * global value.
  */
-import type { ActionEntry, ServiceEntry } from '../node/registry.js';
+import type { ActionEntry, ServiceEntry } from '../../node/registry.js';
+import type { ResultMode } from '../read/invoker.js';
 import { type LevelOptions, type LoadedConfig, level, validateDeclared } from './config.js';
-import type { ResultMode } from './interceptor.js';
-import { type Policies, resolvePolicies } from './policies/resolve.js';
+import { type Policies, resolvePolicies } from './policies.js';
 
 /** The settings of one cached action. */
 export interface ResolvedActionCache {

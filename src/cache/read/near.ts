@@ -8,6 +8,7 @@
  */
 import type { ActionInvoker } from '../../node/interceptors.js';
 import type { Params } from '../../node/types.js';
+import type { NearAction } from '../coherence/near-tier.js';
 import {
   type ActionCache,
   afterGet,
@@ -17,10 +18,9 @@ import {
   miss,
   readable,
   special,
-} from '../interceptor.js';
-import { CacheEnvelope, deepCopy, snapshot } from '../snapshot.js';
-import { taggedGet } from '../tags/read.js';
-import type { NearAction } from './tier.js';
+} from './invoker.js';
+import { taggedGet } from './remote-read.js';
+import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
 
 type Entry = { value: unknown; ttlMs: number } | undefined;
 

@@ -13,10 +13,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, resolve } from 'node:path';
 import * as v from 'valibot';
-import { fromIssues, MeshError } from '../errors.js';
-import type { DhtOptions } from './backends/dht/options.js';
-import type { MemoryBackendOptions } from './backends/memory-options.js';
-import type { RedisBackendOptions } from './backends/redis-options.js';
+import { fromIssues, MeshError } from '../../errors.js';
+import type { DhtOptions } from '../backends/dht/options.js';
+import type { MemoryBackendOptions } from '../backends/memory-options.js';
+import type { RedisBackendOptions } from '../backends/redis-options.js';
+import { isValidTtl, TTL_RULE } from '../backends/ttl.js';
 import {
   type AnyFunction,
   type actionCacheSchema,
@@ -28,8 +29,7 @@ import {
   globalShape,
   name,
   serviceCacheSchema,
-} from './config-schema.js';
-import { isValidTtl, TTL_RULE } from './ttl.js';
+} from './schema.js';
 
 /** Options sections of the built-in backends (each validated by its backend's registered schema). */
 interface BuiltinSections {

@@ -1,14 +1,14 @@
 /** The compiled cache state of a service and of each of its cached actions, as the hit path uses it. */
 import type { Logger } from 'pino';
-import type { RequestContext } from '../node/context.js';
-import type { FastTable, IndexedCacheBackend, SyncCacheBackend } from './backends/backend.js';
-import type { GuardedBackend } from './guard.js';
-import type { FastKey, KeyBuilder } from './keys.js';
-import type { ActionStats } from './metrics.js';
-import type { NearAction } from './near/tier.js';
-import type { ClusterCoalescing } from './policies/coalesce.js';
-import type { TtlFunction } from './policies/resolve.js';
-import type { ActionTags } from './tags/tags.js';
+import type { RequestContext } from '../../node/context.js';
+import type { FastTable, IndexedCacheBackend, SyncCacheBackend } from '../backends/backend.js';
+import type { GuardedBackend } from '../backends/guard.js';
+import type { NearAction } from '../coherence/near-tier.js';
+import type { ActionTags } from '../coherence/tag-records.js';
+import type { FastKey, KeyBuilder } from '../keys/builder.js';
+import type { ActionStats } from '../operations/metrics.js';
+import type { TtlFunction } from '../setup/policies.js';
+import type { ClusterCoalescing } from './cluster-flight.js';
 
 /** How results are handed out: frozen shared copies (default) or a fresh copy per call. */
 export type ResultMode = 'frozen' | 'copy';

@@ -4,7 +4,7 @@
  * config.ts) and `coalesce`.
  */
 import * as v from 'valibot';
-import { isValidTtl, TTL_RULE } from '../ttl.js';
+import { isValidTtl, TTL_RULE } from '../backends/ttl.js';
 
 const seconds = v.pipe(
   v.number(`expected ${TTL_RULE}`),

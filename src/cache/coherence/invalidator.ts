@@ -6,14 +6,14 @@
  * within the management bound (`cache.failure.managementTimeoutMs`).
  */
 import type { Logger } from 'pino';
-import { MeshError } from '../errors.js';
-import type { RequestContext } from '../node/context.js';
-import type { CacheBackend } from './backends/backend.js';
-import { fillTemplate } from './event-rules.js';
-import { compileGlob, type Glob, hasWildcard } from './glob.js';
-import type { GuardedBackend } from './guard.js';
-import type { ServiceCache } from './interceptor.js';
-import { hashKey } from './keys.js';
+import { MeshError } from '../../errors.js';
+import type { RequestContext } from '../../node/context.js';
+import type { CacheBackend } from '../backends/backend.js';
+import type { GuardedBackend } from '../backends/guard.js';
+import { hashKey } from '../keys/builder.js';
+import { compileGlob, type Glob, hasWildcard } from '../keys/glob.js';
+import { fillTemplate } from '../keys/template.js';
+import type { ServiceCache } from '../read/invoker.js';
 
 /** What invalidation needs from the cache. */
 export interface InvalidationContext {

@@ -16,18 +16,18 @@
 import type { Logger } from 'pino';
 import type { MeshNetwork } from '../../network/index.js';
 import { type CacheBackend, isSynchronous } from '../backends/backend.js';
-import type { NearSettings } from '../config.js';
-import type { GuardedBackend } from '../guard.js';
-import type { ServiceCache } from '../interceptor.js';
-import type { Change, InvalidationObserver } from '../invalidation.js';
-import type { FastKey } from '../keys.js';
-import { recordLocally, stopRunningMisses, type TagObserver } from '../tags/invalidate.js';
-import { validTag } from '../tags/tags.js';
-import { NetworkBus } from './bus.js';
-import { RedisCoherence } from './redis-coherence.js';
-import { NearAction, type NearStats, NearTier } from './tier.js';
+import type { GuardedBackend } from '../backends/guard.js';
+import type { FastKey } from '../keys/builder.js';
+import type { ServiceCache } from '../read/invoker.js';
+import type { NearSettings } from '../setup/config.js';
+import { NetworkBus } from './channels/network-bus.js';
+import { RedisCoherence } from './channels/redis.js';
+import type { Change, InvalidationObserver } from './invalidator.js';
+import { NearAction, type NearStats, NearTier } from './near-tier.js';
+import { recordLocally, stopRunningMisses, type TagObserver } from './tag-invalidation.js';
+import { validTag } from './tag-records.js';
 
-export type { NearMode, NearStats } from './tier.js';
+export type { NearMode, NearStats } from './near-tier.js';
 
 /** `stats().near`: the default backend's tier, and every tier by backend name. */
 export interface NearStatsView extends NearStats {

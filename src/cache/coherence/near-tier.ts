@@ -23,10 +23,10 @@
 import type { Params } from '../../node/types.js';
 import type { FastTable } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
-import type { NearSettings } from '../config.js';
-import type { Glob } from '../glob.js';
-import type { FastKey } from '../keys.js';
-import { CacheEnvelope } from '../snapshot.js';
+import type { FastKey } from '../keys/builder.js';
+import type { Glob } from '../keys/glob.js';
+import { CacheEnvelope } from '../read/snapshot.js';
+import type { NearSettings } from '../setup/config.js';
 
 /** How the tier is kept coherent across nodes. */
 export type NearMode = 'tracking' | 'pubsub' | 'bus' | 'local' | 'off';

@@ -10,10 +10,10 @@ import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
 import type { RequestContext } from '../../node/context.js';
 import { type CacheBackend, hasTags, isSynchronous } from '../backends/backend.js';
-import { fillTemplate } from '../event-rules.js';
-import type { GuardedBackend } from '../guard.js';
-import type { ServiceCache } from '../interceptor.js';
-import { invalidationKeys, localTagStore, TAG_RETENTION_SECONDS } from './tags.js';
+import type { GuardedBackend } from '../backends/guard.js';
+import { fillTemplate } from '../keys/template.js';
+import type { ServiceCache } from '../read/invoker.js';
+import { invalidationKeys, localTagStore, TAG_RETENTION_SECONDS } from './tag-records.js';
 
 /** Told of this node's tag invalidations (the near tiers, the other nodes: src/cache/near/). */
 export interface TagObserver {

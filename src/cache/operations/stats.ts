@@ -1,7 +1,8 @@
 /** `node.cache.stats()`: the per-action counters summed per service and for the node, and each backend's figures. */
-import type { ServiceCache } from './interceptor.js';
+
+import type { NearStatsView } from '../coherence/near-manager.js';
+import type { ServiceCache } from '../read/invoker.js';
 import { type ActionStats, type CacheStatsView, summarize } from './metrics.js';
-import type { NearStatsView } from './near/index.js';
 import type { BackendView } from './prometheus.js';
 
 /** `node.cache.stats()`: node totals, then per service and per action. */

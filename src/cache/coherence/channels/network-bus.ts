@@ -5,11 +5,11 @@
  * (a gap in a publisher's numbering, or coming back online after losing every peer).
  */
 import type { Logger } from 'pino';
-import type { InvalidationNotice, MeshNetwork } from '../../network/index.js';
+import type { InvalidationNotice, MeshNetwork } from '../../../network/index.js';
 // The module itself, not the barrel: a memory-only node must not load libp2p.
-import { MAX_NOTICE_TAGS } from '../../network/invalidations.js';
-import { compileGlob } from '../glob.js';
-import type { Change } from '../invalidation.js';
+import { MAX_NOTICE_TAGS } from '../../../network/invalidations.js';
+import { compileGlob } from '../../keys/glob.js';
+import type { Change } from '../invalidator.js';
 
 export interface BusTargets {
   apply(scope: string, change: Change): void;

@@ -4,15 +4,15 @@
  * decides the entry's TTL, tags and envelope, and stores it in the backend
  * (and the near tier). Also what a get may answer (`readable`, `asEnvelope`).
  */
-import type { RequestContext } from '../node/context.js';
-import type { ActionInvoker } from '../node/interceptors.js';
-import type { Params } from '../node/types.js';
+import type { RequestContext } from '../../node/context.js';
+import type { ActionInvoker } from '../../node/interceptors.js';
+import type { Params } from '../../node/types.js';
+import type { TaggedRead } from '../backends/backend.js';
+import { TAG_RETENTION_SECONDS } from '../coherence/tag-records.js';
 import type { ActionCache, Shared } from './action-cache.js';
-import type { TaggedRead } from './backends/backend.js';
-import { clusterSingleFlight } from './policies/coalesce.js';
-import { decideTtl } from './policies/grace.js';
+import { clusterSingleFlight } from './cluster-flight.js';
+import { decideTtl } from './grace.js';
 import { CacheEnvelope, snapshot } from './snapshot.js';
-import { TAG_RETENTION_SECONDS } from './tags/tags.js';
 
 export function readableTagged(read: unknown): boolean {
   return (

@@ -10,7 +10,7 @@
  * costs what `*a` costs. Regular expressions are avoided on purpose: a
  * pattern such as `*a*a*a*a*b` makes a backtracking regex engine explode.
  */
-import { MeshError } from '../errors.js';
+import { MeshError } from '../../errors.js';
 
 /** Longest accepted pattern, once runs of `*` are collapsed. */
 export const MAX_PATTERN_LENGTH = 1024;

@@ -4,14 +4,14 @@
  * breaker), opened with the node's context, and closed when the node stops.
  */
 import type { Logger } from 'pino';
-import { MeshError } from '../errors.js';
-import type { MeshNetwork } from '../network/index.js';
-import type { CacheBackend, EvictionReason } from './backends/backend.js';
-import type { BackendRegistry } from './backends/registry.js';
-import type { LoadedConfig } from './config.js';
+import { MeshError } from '../../errors.js';
+import type { MeshNetwork } from '../../network/index.js';
+import { isRemote } from '../coherence/near-manager.js';
+import type { BackendView } from '../operations/prometheus.js';
+import type { LoadedConfig } from '../setup/config.js';
+import type { CacheBackend, EvictionReason } from './backend.js';
 import { GuardedBackend } from './guard.js';
-import { isRemote } from './near/index.js';
-import type { BackendView } from './prometheus.js';
+import type { BackendRegistry } from './registry.js';
 
 /** What the pool needs from its node. */
 export interface PoolContext {

@@ -11,7 +11,7 @@
  * copy and every hit returns a fresh copy of it (cost: one deep copy per hit).
  */
 
-import { CacheEnvelope } from '../codec/envelope.js';
+import { CacheEnvelope } from '../../codec/envelope.js';
 
 export { CacheEnvelope };
 
