@@ -26,7 +26,7 @@ export { canonical, encodeKeyValue } from './cache/keys/builder.js';
 export { compileGlob, type Glob } from './cache/keys/glob.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
 export type { CacheCounters, CacheStatsView } from './cache/operations/metrics.js';
-export type { ResultMode } from './cache/read/invoker.js';
+export type { ResultMode } from './cache/read/action-cache.js';
 export type { CacheConfigFile, ConfigInput, GlobalCacheConfig } from './cache/setup/config.js';
 export { CodecError, decodeValue, encodeValue } from './codec/index.js';
 export { ERROR_CODES, fromIssues, MeshError, type MeshErrorCode } from './errors.js';

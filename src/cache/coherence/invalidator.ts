@@ -13,7 +13,7 @@ import type { GuardedBackend } from '../backends/guard.js';
 import { hashKey } from '../keys/builder.js';
 import { compileGlob, type Glob, hasWildcard } from '../keys/glob.js';
 import { fillTemplate } from '../keys/template.js';
-import type { ServiceCache } from '../read/invoker.js';
+import type { ServiceCache } from '../read/action-cache.js';
 
 /** What invalidation needs from the cache. */
 export interface InvalidationContext {

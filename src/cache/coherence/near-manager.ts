@@ -18,7 +18,7 @@ import type { MeshNetwork } from '../../network/index.js';
 import { type CacheBackend, isSynchronous } from '../backends/backend.js';
 import type { GuardedBackend } from '../backends/guard.js';
 import type { FastKey } from '../keys/builder.js';
-import type { ServiceCache } from '../read/invoker.js';
+import type { ServiceCache } from '../read/action-cache.js';
 import type { NearSettings } from '../setup/config.js';
 import { NetworkBus } from './channels/network-bus.js';
 import { RedisCoherence } from './channels/redis.js';

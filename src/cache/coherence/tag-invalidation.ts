@@ -12,7 +12,7 @@ import type { RequestContext } from '../../node/context.js';
 import { type CacheBackend, hasTags, isSynchronous } from '../backends/backend.js';
 import type { GuardedBackend } from '../backends/guard.js';
 import { fillTemplate } from '../keys/template.js';
-import type { ServiceCache } from '../read/invoker.js';
+import type { ServiceCache } from '../read/action-cache.js';
 import { invalidationKeys, localTagStore, TAG_RETENTION_SECONDS } from './tag-records.js';
 
 /** Told of this node's tag invalidations (the near tiers, the other nodes: src/cache/near/). */

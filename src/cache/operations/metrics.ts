@@ -51,13 +51,18 @@ export class ActionStats implements CacheCounters {
   latencyCount = 0;
   latencySumMs = 0;
   latencyMaxMs = 0;
-  /** Sampling tick for synchronous operations. */
-  tick = 0;
+  /** Counts lookups: one in 16 is timed (`startSample`). */
+  private tick = 0;
 
   constructor(
     readonly service: string,
     readonly action: string,
   ) {}
+
+  /** `performance.now()` for one lookup in 16 (time it, then `recordLatency`), else 0. */
+  startSample(): number {
+    return (this.tick++ & 15) === 0 ? performance.now() : 0;
+  }
 
   recordLatency(ms: number): void {
     this.latencyCount++;

@@ -1,7 +1,7 @@
 /** `node.cache.stats()`: the per-action counters summed per service and for the node, and each backend's figures. */
 
 import type { NearStatsView } from '../coherence/near-manager.js';
-import type { ServiceCache } from '../read/invoker.js';
+import type { ServiceCache } from '../read/action-cache.js';
 import { type ActionStats, type CacheStatsView, summarize } from './metrics.js';
 import type { BackendView } from './prometheus.js';
 

@@ -83,29 +83,3 @@ export function withGrace<S>(
     );
   });
 }
-
-/**
- * Adaptive TTL: the TTL `ttlOf` gives a result, or undefined ("do not cache this one",
- * with a warning) when it throws or gives anything but a finite number >= 0.
- */
-export function decideTtl(
-  ttlOf: (result: unknown, params: any, ctx: RequestContext) => number,
-  result: unknown,
-  params: unknown,
-  ctx: RequestContext,
-  logger: Logger,
-): number | undefined {
-  let ttl: unknown;
-  try {
-    ttl = ttlOf(result, params, ctx);
-  } catch (err) {
-    logger.warn({ err, path: ctx.path }, 'cache ttl function threw; this result is not cached');
-    return undefined;
-  }
-  if (typeof ttl === 'number' && Number.isFinite(ttl) && ttl >= 0) return ttl;
-  logger.warn(
-    { path: ctx.path, ttl: typeof ttl === 'number' ? ttl : String(ttl) },
-    'cache ttl function did not return a finite number of seconds >= 0; this result is not cached',
-  );
-  return undefined;
-}

@@ -1,8 +1,9 @@
 /**
- * The miss side of the caching interceptor: runs the handler as the key's
- * in-flight call (or, with `coalesce: 'cluster'`, once across the nodes),
- * decides the entry's TTL, tags and envelope, and stores it in the backend
- * (and the near tier). Also what a get may answer (`readable`, `asEnvelope`).
+ * The miss path: runs the handler as the key's in-flight call, so concurrent
+ * misses of a key share one run (single flight; with `coalesce: 'cluster'`,
+ * once across the nodes), decides the entry's TTL, tags and envelope, and
+ * stores it in the backend (and the near tier). A run that an invalidation
+ * fenced off (see coherence/fence.ts) answers its callers but does not store.
  */
 import type { RequestContext } from '../../node/context.js';
 import type { ActionInvoker } from '../../node/interceptors.js';
@@ -11,42 +12,38 @@ import type { TaggedRead } from '../backends/backend.js';
 import { TAG_RETENTION_SECONDS } from '../coherence/tag-records.js';
 import type { ActionCache, Shared } from './action-cache.js';
 import { clusterSingleFlight } from './cluster-flight.js';
-import { decideTtl } from './grace.js';
-import { CacheEnvelope, snapshot } from './snapshot.js';
+import { asEnvelope, entryState, readable, readableTagged } from './entry.js';
+import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
 
-export function readableTagged(read: unknown): boolean {
-  return (
-    read !== null &&
-    typeof read === 'object' &&
-    typeof (read as TaggedRead).invalidatedAt === 'number' &&
-    readable((read as TaggedRead).value)
-  );
+const DEBUG = 20;
+
+/** A shared result as one caller gets it: the frozen copy itself, or a copy of its own. */
+export function handOut(ac: ActionCache, shared: Shared): unknown {
+  return shared.plain && ac.results === 'frozen' ? shared.value : deepCopy(shared.value);
 }
 
-/** True for what a get may answer: a miss, our envelope, or its JSON round trip (else: a failed get). */
-export function readable(value: unknown): boolean {
-  return value === undefined || value === null || asEnvelope(value) !== undefined;
-}
-
-/** Accepts what a backend returned: our envelope, or its JSON round trip. */
-export function asEnvelope(value: unknown): CacheEnvelope | undefined {
-  if (value instanceof CacheEnvelope) return value;
-  if (
-    value !== null &&
-    typeof value === 'object' &&
-    'value' in value &&
-    typeof (value as { freshUntil?: unknown }).freshUntil === 'number'
-  ) {
-    const v = value as {
-      value: unknown;
-      freshUntil: number;
-      staleUntil?: number;
-      tags?: string[];
-      writtenAt?: number;
-    };
-    return new CacheEnvelope(v.value, v.freshUntil, false, v.staleUntil ?? 0, v.tags, v.writtenAt ?? 0);
+/** A miss: joins the key's running call, or starts one (`readAt`: the tag clock of the read that missed). */
+export function miss(
+  ac: ActionCache,
+  key: string,
+  ctx: RequestContext,
+  params: Params,
+  next: ActionInvoker,
+  readAt?: number,
+): Promise<unknown> {
+  const pending = ac.inflight.get(key);
+  if (pending !== undefined) {
+    ac.stats.coalesced++;
+    return pending.then((s) => handOut(ac, s));
   }
-  return undefined;
+  countMiss(ac, key);
+  return startRun(ac, key, ctx, params, next, false, readAt).then((s) => handOut(ac, s));
+}
+
+/** Counts (and at debug level logs) a miss that starts a run. */
+export function countMiss(ac: ActionCache, key: string): void {
+  ac.stats.misses++;
+  if (ac.logger.levelVal <= DEBUG) ac.logger.debug(`Cache miss: ${key.slice(ac.service.scope.length)}`);
 }
 
 function release(ac: ActionCache, key: string, p: Promise<Shared>): void {
@@ -91,15 +88,16 @@ export function startRun(
 /** `coalesce: 'cluster'`: the fresh value another node stored meanwhile, or undefined. */
 async function readStored(ac: ActionCache, key: string): Promise<Shared | undefined> {
   let value: unknown;
+  let invalidatedAt = 0;
   if (ac.policies.tags !== undefined && ac.policies.tags.local === undefined) {
     const read = (await ac.guard.run('get', (b) => b.getTagged!(key), readableTagged)) as TaggedRead;
-    const env = read.value === undefined || read.value === null ? undefined : asEnvelope(read.value);
-    if (env !== undefined && read.invalidatedAt > env.writtenAt) return undefined;
     value = read.value;
+    invalidatedAt = read.invalidatedAt;
   } else value = await ac.guard.run('get', (b) => b.get(key), readable);
   if (value === undefined || value === null) return undefined;
   const env = asEnvelope(value);
-  if (env === undefined || (env.freshUntil !== 0 && env.freshUntil <= Date.now())) return undefined;
+  // Only a fresh value ends the wait: a stale one would be refreshed by this very run.
+  if (env === undefined || entryState(env, invalidatedAt, 0, 0) !== 'fresh') return undefined;
   const shared = snapshot(env.value);
   return { value: shared.value, plain: shared.plain && !env.copyOnRead };
 }
@@ -186,4 +184,30 @@ async function runAndStore(
     ac.stats.errors++;
   }
   return shared;
+}
+
+/**
+ * Adaptive TTL: the TTL `ttlOf` gives a result, or undefined ("do not cache this one",
+ * with a warning) when it throws or gives anything but a finite number >= 0.
+ */
+function decideTtl(
+  ttlOf: (result: unknown, params: any, ctx: RequestContext) => number,
+  result: unknown,
+  params: unknown,
+  ctx: RequestContext,
+  logger: ActionCache['logger'],
+): number | undefined {
+  let ttl: unknown;
+  try {
+    ttl = ttlOf(result, params, ctx);
+  } catch (err) {
+    logger.warn({ err, path: ctx.path }, 'cache ttl function threw; this result is not cached');
+    return undefined;
+  }
+  if (typeof ttl === 'number' && Number.isFinite(ttl) && ttl >= 0) return ttl;
+  logger.warn(
+    { path: ctx.path, ttl: typeof ttl === 'number' ? ttl : String(ttl) },
+    'cache ttl function did not return a finite number of seconds >= 0; this result is not cached',
+  );
+  return undefined;
 }

@@ -25,7 +25,7 @@
  * global value.
  */
 import type { ActionEntry, ServiceEntry } from '../../node/registry.js';
-import type { ResultMode } from '../read/invoker.js';
+import type { ResultMode } from '../read/action-cache.js';
 import { type LevelOptions, type LoadedConfig, level, validateDeclared } from './config.js';
 import { type Policies, resolvePolicies } from './policies.js';
 
