@@ -74,13 +74,17 @@ const sides = {
   after: await nodesOf(afterDir, server.url, 'a'),
 };
 let i = 0;
+const nextParams = (params: Array<{ id: number }>) => {
+  i = (i + 1) % KEYS;
+  return params[i];
+};
 const cases: Case[] = [];
 for (const path of Object.keys(sides.before.nodes) as Array<keyof typeof sides.before.nodes>) {
   for (const [side, { nodes, params }] of Object.entries(sides)) {
     const node = nodes[path];
     cases.push({
       name: `${path} hit | ${side}`,
-      run: sequential(() => node.request('user/get_user', params[(i = (i + 1) % KEYS)])),
+      run: sequential(() => node.request('user/get_user', nextParams(params))),
     });
   }
 }
