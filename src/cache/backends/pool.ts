@@ -6,10 +6,8 @@
 import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
 import type { MeshNetwork } from '../../network/index.js';
-import { isRemote } from '../coherence/near-manager.js';
-import type { BackendView } from '../operations/prometheus.js';
 import type { LoadedConfig } from '../setup/config.js';
-import type { CacheBackend, EvictionReason } from './backend.js';
+import { type CacheBackend, type EvictionReason, isSynchronous } from './backend.js';
 import { GuardedBackend } from './guard.js';
 import type { BackendRegistry } from './registry.js';
 
@@ -22,6 +20,20 @@ export interface PoolContext {
   readonly network: MeshNetwork | undefined;
   /** Told of every entry a backend evicts (for the per-action counters). */
   readonly onEviction: (key: string, reason: EvictionReason) => void;
+}
+
+/** What an operator sees of one open backend (stats, Prometheus). */
+export interface BackendView {
+  name: string;
+  errors: number;
+  available: boolean;
+  entries?: number;
+  evictions?: number;
+}
+
+/** True for a backend whose data lives outside the process (a near tier may sit in front of it). */
+function isRemote(backend: CacheBackend, declared: boolean | undefined): boolean {
+  return !isSynchronous(backend) && (backend.remote === true || declared === true);
 }
 
 export class BackendPool {

@@ -1,201 +1,173 @@
 /**
- * Invalidation of a service's entries: clear, delete by action key, revoke by
- * glob, and the event rules that do those when an event arrives. Each one
- * first bumps the service's generation (a miss already running does not store
- * its now stale result), then asks every backend the service uses, each
- * within the management bound (`cache.failure.managementTimeoutMs`).
+ * Every invalidation of a node, its own or another node's, in one place.
+ *
+ * This node's (`clear`, `delete`, `revoke`, `tags`): the fence first (running
+ * misses will not store), the near copies dropped, the backends asked (each
+ * within the management bound, `cache.failure.managementTimeoutMs`), then the
+ * near copies filled meanwhile dropped again and every channel told, even when
+ * a backend failed (the other nodes still drop their copies).
+ *
+ * Another node's (`apply`, from the network bus): the fence on the services
+ * it touches, the near copies, and this node's in-process backends (the
+ * memory backend holds what only the bus can reach). A possible miss (`flush`)
+ * drops all of these.
  */
 import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
-import type { RequestContext } from '../../node/context.js';
-import type { CacheBackend } from '../backends/backend.js';
 import type { GuardedBackend } from '../backends/guard.js';
 import { hashKey } from '../keys/builder.js';
-import { compileGlob, type Glob, hasWildcard } from '../keys/glob.js';
-import { fillTemplate } from '../keys/template.js';
+import { compileGlob } from '../keys/glob.js';
 import type { ServiceCache } from '../read/action-cache.js';
+import { changeBackends, changeLocalBackends } from './backend-ops.js';
+import type { Change, ChangeSink } from './change.js';
+import { fence } from './fence.js';
+import type { NearTiers } from './near-tiers.js';
+import { validTag } from './tag-records.js';
 
-/** What invalidation needs from the cache. */
-export interface InvalidationContext {
+/** What the invalidator needs from the cache. */
+export interface InvalidatorContext {
   readonly logger: Logger;
   readonly maxKeyLength: number;
   readonly managementTimeoutMs: number;
+  /** `<prefix><networkId>/$tags/`: the tag record base of this node's network. */
+  readonly tagBase: string;
   /** The service's cache state; throws NOT_FOUND when it has no cached actions. */
   service(name: string): ServiceCache;
-  /** Told before the backends are asked and once they answered (near tiers, other nodes: src/cache/near/). */
-  readonly observer?: InvalidationObserver;
+  /** Every cached service. */
+  services(): Iterable<ServiceCache>;
+  /** Every open backend (network-wide tag invalidations reach them all). */
+  backends(): Iterable<GuardedBackend>;
+  /** Whether a guard's backend keeps its data outside the process. */
+  remote(guard: GuardedBackend): boolean;
+  readonly near: NearTiers;
 }
 
-/** One invalidation of a service's entries; keys are action keys (relative to the service's scope). */
-export type Change =
-  | { readonly op: 'delete'; readonly keys: readonly string[] }
-  | { readonly op: 'clear' }
-  | { readonly op: 'revoke'; readonly pattern: string; readonly glob: Glob };
-
-export interface InvalidationObserver {
-  /** The invalidation starts (this node's near copies go at once). */
-  begin(svc: ServiceCache, change: Change): void;
-  /** The backends answered: near copies filled meanwhile go too, and the other nodes are told. */
-  end(svc: ServiceCache, change: Change): void;
-}
-
-function withTimeout<T>(pending: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  // Not unref'd: the caller awaits this bound.
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([pending, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Revokes by listing keys and deleting the matches, for backends without their own revoke. */
-async function revokeByListing(
-  b: CacheBackend,
-  guard: GuardedBackend,
-  scope: string,
-  glob: Glob,
-): Promise<number> {
-  if (typeof b.keys !== 'function') {
-    throw new MeshError(
-      'BACKEND_ERROR',
-      `cache backend '${guard.name}' cannot list keys, so it cannot revoke by pattern`,
-      {
-        backend: guard.name,
-      },
-    );
-  }
-  const matched: string[] = [];
-  // startsWith: a backend that lists more than asked must not let revoke reach other services or networks
-  for await (const key of await b.keys(scope))
-    if (key.startsWith(scope) && glob.test(key.slice(scope.length))) matched.push(key);
-  let n = 0;
-  for (const key of matched) if (await b.delete(key)) n++;
-  return n;
-}
-
-export class Invalidation {
-  constructor(private readonly context: InvalidationContext) {}
+export class Invalidator implements ChangeSink {
+  constructor(private readonly context: InvalidatorContext) {}
 
   /** Removes every entry of a service; returns how many. */
   async clear(service: string): Promise<number> {
-    const svc = this.begin(service);
-    const change: Change = { op: 'clear' };
-    this.context.observer?.begin(svc, change);
-    const counts = await this.observed(svc, change, () =>
-      this.eachBackend(svc, 'clear', (b) => b.clear(svc.scope)),
-    );
+    const svc = this.context.service(service);
+    const counts = await this.run([svc], svc.guards, svc.scope, { op: 'clear' });
     return counts.reduce<number>((n, c) => n + (typeof c === 'number' ? c : 0), 0);
   }
 
   /** Removes one entry of a service by action key (`get_user:123`); true if it was there. */
   async delete(service: string, key: string): Promise<boolean> {
-    const svc = this.begin(service);
+    const svc = this.context.service(service);
     // An over-long key was stored hashed under the name of the action that built it: its own head for
     // `keys` (`get_user:...`), anything for a key function (`custom:...`), so try each cached action.
-    const stored =
+    const keys =
       key.length > this.context.maxKeyLength
         ? [...svc.actions.keys()].map((action) => hashKey(action, key))
         : [key];
-    const change: Change = { op: 'delete', keys: stored };
-    this.context.observer?.begin(svc, change);
-    const results: unknown[] = [];
-    await this.observed(svc, change, async () => {
-      for (const k of stored)
-        results.push(...(await this.eachBackend(svc, 'delete', (b) => b.delete(svc.scope + k))));
-    });
-    return results.some(Boolean);
+    const found = await this.run([svc], svc.guards, svc.scope, { op: 'delete', keys });
+    return found.flat().some(Boolean);
   }
 
   /** Removes the entries of a service whose action key matches a glob; returns how many. */
   async revoke(service: string, pattern: string): Promise<number> {
     const glob = compileGlob(pattern);
-    const svc = this.begin(service);
-    const change: Change = { op: 'revoke', pattern, glob };
-    this.context.observer?.begin(svc, change);
-    const counts = await this.observed(svc, change, () =>
-      this.eachBackend(svc, 'revoke', (b, guard) =>
-        typeof b.revoke === 'function'
-          ? b.revoke(svc.scope, glob.source, glob)
-          : revokeByListing(b, guard, svc.scope, glob),
-      ),
-    );
-    return counts.reduce((n, c) => n + c, 0);
-  }
-
-  /** Applies an event rule's key templates (`get_user:{id}`, `get_user:*`) to the event's data. */
-  async applyRule(
-    service: string,
-    keys: readonly string[],
-    ctx: RequestContext,
-    data: unknown,
-  ): Promise<void> {
-    for (const template of keys) {
-      const filled = fillTemplate(template, data);
-      if ('missing' in filled) {
-        this.context.logger.warn(
-          { event: ctx.event?.topic, template, field: filled.missing },
-          'event rule skipped a key: the event data lacks the field',
-        );
-        continue;
-      }
-      try {
-        if (hasWildcard(filled.key)) await this.revoke(service, filled.key);
-        else await this.delete(service, filled.key);
-      } catch (err) {
-        this.context.logger.error(
-          { err, event: ctx.event?.topic, key: filled.key },
-          'event rule could not invalidate',
-        );
-      }
-    }
-  }
-
-  /** Runs the backends' part; the observer's `end` runs even when a backend failed (the other nodes still drop their copies). */
-  private async observed<T>(svc: ServiceCache, change: Change, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } finally {
-      this.context.observer?.end(svc, change);
-    }
-  }
-
-  /** Marks the start of an invalidation: running misses of the service will not store. */
-  private begin(service: string): ServiceCache {
     const svc = this.context.service(service);
-    svc.generation++;
-    for (const ac of svc.actions.values()) ac.inflight.clear();
-    return svc;
+    const counts = await this.run([svc], svc.guards, svc.scope, { op: 'revoke', pattern, glob });
+    return counts.reduce<number>((n, c) => n + (c as number), 0);
   }
 
-  private async eachBackend<T>(
-    svc: ServiceCache,
-    op: string,
-    call: (b: CacheBackend, guard: GuardedBackend) => T | Promise<T>,
-  ): Promise<T[]> {
-    const out: T[] = [];
-    const limit = this.context.managementTimeoutMs;
-    for (const guard of svc.guards) {
-      try {
-        // Not `guard.run`: a revoke over a million Redis keys takes seconds, far past the
-        // per-operation bound of the hit path; management gets its own, longer bound.
-        out.push(
-          await withTimeout(
-            Promise.resolve().then(() => call(guard.backend, guard)),
-            limit,
-            `${op} took longer than ${limit} ms`,
-          ),
-        );
-      } catch (err) {
-        if (MeshError.is(err)) throw err;
-        guard.failed(op, err);
-        throw new MeshError(
-          'BACKEND_ERROR',
-          `cache backend '${guard.name}' failed to ${op}: ${(err as Error).message}`,
-          { backend: guard.name, op },
-          err,
-        );
-      }
+  /**
+   * Invalidates every entry carrying one of `tags`: of one service, or (`service` undefined)
+   * of every service, on every backend of the node.
+   */
+  async tags(service: string | undefined, tags: readonly string[]): Promise<{ invalidated: string[] }> {
+    const services = service === undefined ? [...this.context.services()] : [this.context.service(service)];
+    const list = checkTags(tags);
+    const guards = service === undefined ? this.context.backends() : services[0].guards;
+    await this.run(services, guards, `${this.context.tagBase}${service ?? '*'}/`, { op: 'tags', tags: list });
+    return { invalidated: list };
+  }
+
+  /** A write that replaced a value (a refresh): the other nodes drop their copies. */
+  replaced(svc: ServiceCache, key: string): void {
+    this.publish(svc.scope, { op: 'delete', keys: [key.slice(svc.scope.length)] });
+  }
+
+  private async run(
+    services: Iterable<ServiceCache>,
+    guards: Iterable<GuardedBackend>,
+    scope: string,
+    change: Change,
+  ): Promise<unknown[]> {
+    fence(services);
+    const near = this.context.near;
+    near.apply(scope, change);
+    try {
+      return await changeBackends(guards, scope, change, this.context.managementTimeoutMs);
+    } finally {
+      near.apply(scope, change);
+      this.publish(scope, change);
     }
+  }
+
+  private publish(scope: string, change: Change): void {
+    if (change.op === 'tags') {
+      // A tag no entry can carry needs no notice: receivers would skip it anyway.
+      const carried = change.tags.filter(validTag);
+      if (carried.length === 0) return;
+      change = { op: 'tags', tags: carried };
+    }
+    for (const channel of this.context.near.channels()) channel.publish(scope, change);
+  }
+
+  /** Another node's change (`scope`: a service scope, or a tag record base). */
+  apply(scope: string, change: Change): void {
+    let services: ServiceCache[];
+    if (change.op === 'tags') {
+      const base = this.context.tagBase;
+      if (!scope.startsWith(base) || !scope.endsWith('/')) return; // not a record base of this network
+      const service = scope.slice(base.length, -1);
+      const tags = change.tags.filter(validTag);
+      if (tags.length === 0) return;
+      change = { op: 'tags', tags };
+      services = [...this.context.services()].filter((svc) => service === '*' || svc.name === service);
+    } else services = [...this.context.services()].filter((svc) => svc.scope === scope);
+    this.context.near.apply(scope, change);
+    fence(services);
+    changeLocalBackends(this.localGuards(services), scope, change);
+  }
+
+  /** Changes were missed (a gap, a reconnection): drop what they could have touched. */
+  flush(why: string): void {
+    this.context.near.flush();
+    const services = [...this.context.services()];
+    fence(services);
+    let local = 0;
+    for (const svc of services) {
+      const guards = this.localGuards([svc]);
+      local += guards.length;
+      changeLocalBackends(guards, svc.scope, { op: 'clear' });
+    }
+    this.context.logger.info(
+      { why, localScopesCleared: local },
+      'near tier: flushed (invalidation notices may have been missed)',
+    );
+  }
+
+  private localGuards(services: Iterable<ServiceCache>): GuardedBackend[] {
+    const out: GuardedBackend[] = [];
+    for (const svc of services) for (const g of svc.guards) if (!this.context.remote(g)) out.push(g);
     return out;
   }
+}
+
+/** A list of tags for invalidation: non-empty strings; INVALID_PARAMS otherwise. */
+function checkTags(tags: unknown): string[] {
+  if (
+    !Array.isArray(tags) ||
+    tags.length === 0 ||
+    !tags.every((t) => typeof t === 'string' && t.length > 0)
+  ) {
+    throw new MeshError('INVALID_PARAMS', 'tags must be a non-empty array of non-empty strings', {
+      field: 'tags',
+    });
+  }
+  return [...new Set(tags as string[])];
 }

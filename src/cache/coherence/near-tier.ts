@@ -27,6 +27,7 @@ import type { FastKey } from '../keys/builder.js';
 import type { Glob } from '../keys/glob.js';
 import { CacheEnvelope } from '../read/snapshot.js';
 import type { NearSettings } from '../setup/config.js';
+import type { Change } from './change.js';
 
 /** How the tier is kept coherent across nodes. */
 export type NearMode = 'tracking' | 'pubsub' | 'bus' | 'local' | 'off';
@@ -166,6 +167,14 @@ export class NearTier {
       this.store.delete(k);
       this.unindex(k);
     }
+  }
+
+  /** Applies a change (`scope`: a service scope, a tag record base for tags, '' for full keys). */
+  apply(scope: string, change: Change): void {
+    if (change.op === 'delete') for (const k of change.keys) this.delete(scope + k);
+    else if (change.op === 'tags') for (const t of change.tags) this.delete(scope + t);
+    else if (change.op === 'clear') this.clear(scope);
+    else this.revoke(scope, change.glob);
   }
 
   /** Drops every key starting with `prefix`. */

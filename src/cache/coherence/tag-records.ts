@@ -15,11 +15,8 @@
  * backend (memory) gets a process-local store (`LocalTagStore`), a counter and
  * a map per backend instance.
  */
-import type { Logger } from 'pino';
 import type { RequestContext } from '../../node/context.js';
 import type { CacheBackend } from '../backends/backend.js';
-import { fillTemplate } from '../keys/template.js';
-import type { TagFunction } from '../setup/policies.js';
 
 /** Tag records outlive the entries that carry them: a tagged entry lives at most this long. */
 export const TAG_RETENTION_SECONDS = 7 * 24 * 3600;
@@ -49,48 +46,6 @@ export function invalidationKeys(
   tags: readonly string[],
 ): string[] {
   return tags.map((t) => `${base}${service ?? '*'}/${t}`);
-}
-
-/**
- * Compiles an action's tag option into `(params, result, ctx) => record keys`;
- * undefined means "do not cache this call" (a template field is missing, the
- * function threw or returned something else than strings), with a warning.
- */
-export function compileTags(
-  spec: readonly string[] | TagFunction,
-  base: string,
-  service: string,
-  path: string,
-  logger: Logger,
-): (params: unknown, result: unknown, ctx: RequestContext) => string[] | undefined {
-  const skip = (reason: string, extra: Record<string, unknown>) => {
-    logger.warn({ path, ...extra }, `cache tags: ${reason}; this result is not cached`);
-    return undefined;
-  };
-  if (typeof spec === 'function') {
-    return (params, result, ctx) => {
-      let tags: unknown;
-      try {
-        tags = spec(params, result, ctx);
-      } catch (err) {
-        return skip('the tags function threw', { err });
-      }
-      if (!Array.isArray(tags) || !tags.every(validTag))
-        return skip('the tags function must return an array of non-empty strings', { tags });
-      return recordKeys(base, service, [...new Set(tags)]);
-    };
-  }
-  return (params) => {
-    const tags: string[] = [];
-    for (const template of spec) {
-      const filled = fillTemplate(template, params);
-      if ('missing' in filled)
-        return skip('a tag template names a missing param', { template, field: filled.missing });
-      if (!validTag(filled.key)) return skip('a tag is empty or holds control characters', { template });
-      tags.push(filled.key);
-    }
-    return recordKeys(base, service, [...new Set(tags)]);
-  };
 }
 
 /**

@@ -1,9 +1,8 @@
 /**
- * Event rules: `{ event: 'user.updated', keys: ['get_user:{id}', 'get_user_profile:*'] }`.
- * When the event is published, each key template is filled from the event's
- * data (`{id}`, or a dot path `{user.id}`), encoded as action keys encode values
- * (so `{id}` = 123 gives `get_user:123`, the key `keys: ['id']` produced); a key
- * with `*` or `?` then revokes by pattern, one without deletes that key.
+ * Templates of keys and tags (`get_user:{id}`, `user:{user.id}`), filled from
+ * an event's data or an action's params: each `{field}` (a dot path allowed)
+ * is encoded as action keys encode values, so `{id}` = 123 gives
+ * `get_user:123`, the key `keys: ['id']` produced.
  */
 import { encodeKeyValue } from './builder.js';
 

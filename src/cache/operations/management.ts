@@ -9,7 +9,7 @@ import * as v from 'valibot';
 import { badParams, MeshError } from '../../errors.js';
 import type { RequestContext } from '../../node/context.js';
 import type { PartComponents } from '../../node/part.js';
-import type { Invalidation } from '../coherence/invalidator.js';
+import type { Invalidator } from '../coherence/invalidator.js';
 import { MAX_RAW_PATTERN_LENGTH } from '../keys/glob.js';
 import type { ResolvedGlobal } from '../setup/config.js';
 
@@ -61,31 +61,30 @@ export function addManagementActions(
   host: Pick<PartComponents, 'addInternalAction'>,
   service: string,
   access: ResolvedGlobal['access'],
-  invalidation: Invalidation,
-  invalidateTags: (tags: string[]) => Promise<{ invalidated: string[] }>,
+  invalidator: Invalidator,
 ): void {
   host.addInternalAction(service, 'cache/clear', async (ctx, params) => {
     const parsed = v.safeParse(clearParams, params);
     if (!parsed.success) throw badParams(`${service}/cache/clear`, parsed.issues);
     authorize(access, ctx, service, 'clear');
-    return { cleared: await invalidation.clear(service) };
+    return { cleared: await invalidator.clear(service) };
   });
   host.addInternalAction(service, 'cache/delete', async (ctx, params) => {
     const parsed = v.safeParse(deleteParams, params);
     if (!parsed.success) throw badParams(`${service}/cache/delete`, parsed.issues);
     authorize(access, ctx, service, 'delete');
-    return { deleted: await invalidation.delete(service, parsed.output.key) };
+    return { deleted: await invalidator.delete(service, parsed.output.key) };
   });
   host.addInternalAction(service, 'cache/revoke', async (ctx, params) => {
     const parsed = v.safeParse(revokeParams, params);
     if (!parsed.success) throw badParams(`${service}/cache/revoke`, parsed.issues);
     authorize(access, ctx, service, 'revoke');
-    return { revoked: await invalidation.revoke(service, parsed.output.pattern) };
+    return { revoked: await invalidator.revoke(service, parsed.output.pattern) };
   });
   host.addInternalAction(service, 'cache/invalidate', async (ctx, params) => {
     const parsed = v.safeParse(invalidateParams, params);
     if (!parsed.success) throw badParams(`${service}/cache/invalidate`, parsed.issues);
     authorize(access, ctx, service, 'invalidate');
-    return invalidateTags(parsed.output.tags);
+    return invalidator.tags(service, parsed.output.tags);
   });
 }

@@ -8,16 +8,8 @@
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import type { Histogram, Registry } from 'prom-client';
+import type { BackendView } from '../backends/pool.js';
 import type { ActionStats, FIELDS } from './metrics.js';
-
-/** What the registry reads about each backend at scrape time. */
-export interface BackendView {
-  name: string;
-  errors: number;
-  available: boolean;
-  entries?: number;
-  evictions?: number;
-}
 
 /** Builds a prom-client registry whose metrics read the live counters at scrape time. */
 export function createPrometheusRegistry(

@@ -1,9 +1,9 @@
 /** `node.cache.stats()`: the per-action counters summed per service and for the node, and each backend's figures. */
 
-import type { NearStatsView } from '../coherence/near-manager.js';
+import type { BackendView } from '../backends/pool.js';
+import type { NearStatsView } from '../coherence/near-tiers.js';
 import type { ServiceCache } from '../read/action-cache.js';
 import { type ActionStats, type CacheStatsView, summarize } from './metrics.js';
-import type { BackendView } from './prometheus.js';
 
 /** `node.cache.stats()`: node totals, then per service and per action. */
 export interface CacheStats extends CacheStatsView {
@@ -11,7 +11,7 @@ export interface CacheStats extends CacheStatsView {
   /** The same per-action figures, keyed by path (`user/get_user`). */
   actions: Record<string, CacheStatsView>;
   backends: Record<string, { errors: number; available: boolean; entries?: number; evictions?: number }>;
-  /** The near tier: mode (`tracking`, `pubsub`, `bus`, `local`, `off`), entries, hits, flushes (src/cache/near/). */
+  /** The near tier: mode (`tracking`, `pubsub`, `bus`, `local`, `off`), entries, hits, flushes (src/cache/coherence/). */
   near?: NearStatsView;
 }
 

@@ -7,11 +7,9 @@ import type { NearAction } from '../coherence/near-tier.js';
 import type { ActionTags } from '../coherence/tag-records.js';
 import type { FastKey, KeyBuilder } from '../keys/builder.js';
 import type { ActionStats } from '../operations/metrics.js';
+import type { ResultMode } from '../setup/options.js';
 import type { TtlFunction } from '../setup/policies.js';
 import type { ClusterCoalescing } from './cluster-flight.js';
-
-/** How results are handed out: frozen shared copies (default) or a fresh copy per call. */
-export type ResultMode = 'frozen' | 'copy';
 
 /** The cache state of one service. */
 export interface ServiceCache {

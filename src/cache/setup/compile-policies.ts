@@ -7,8 +7,9 @@ import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
 import { type CacheBackend, hasLeases, hasTags, type SyncCacheBackend } from '../backends/backend.js';
 import type { GuardedBackend } from '../backends/guard.js';
-import { type ActionTags, compileTags, localTagStore } from '../coherence/tag-records.js';
+import { type ActionTags, localTagStore } from '../coherence/tag-records.js';
 import { type ClusterCoalescing, DEFAULT_LEASE_MS } from '../read/cluster-flight.js';
+import { compileTags } from './compile-tags.js';
 import type { Policies } from './policies.js';
 
 /** What the compilation needs to know of the action and its node. */

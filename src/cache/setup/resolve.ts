@@ -25,8 +25,8 @@
  * global value.
  */
 import type { ActionEntry, ServiceEntry } from '../../node/registry.js';
-import type { ResultMode } from '../read/action-cache.js';
 import { type LevelOptions, type LoadedConfig, level, validateDeclared } from './config.js';
+import type { ResultMode } from './options.js';
 import { type Policies, resolvePolicies } from './policies.js';
 
 /** The settings of one cached action. */

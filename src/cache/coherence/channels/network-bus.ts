@@ -1,56 +1,62 @@
 /**
- * Invalidations over the P2P network (the network's invalidation notices,
- * src/network/invalidations.ts): this node publishes each of its own; it
- * applies the other members' notices, and flushes when it may have missed some
- * (a gap in a publisher's numbering, or coming back online after losing every peer).
+ * The network bus: invalidations over the P2P network (the network's
+ * invalidation notices, src/network/invalidations.ts). This node publishes
+ * each of its own; the other members' notices go to the node's sink (near
+ * tiers, local backends, running misses); a gap in a publisher's numbering,
+ * or coming back online after losing every peer, flushes (notices were missed).
+ * The only channel that reaches memory backends of other nodes.
  */
 import type { Logger } from 'pino';
 import type { InvalidationNotice, MeshNetwork } from '../../../network/index.js';
 // The module itself, not the barrel: a memory-only node must not load libp2p.
 import { MAX_NOTICE_TAGS } from '../../../network/invalidations.js';
-import { compileGlob } from '../../keys/glob.js';
-import type { Change } from '../invalidator.js';
+import { type Change, type ChangeSink, revokeChange } from '../change.js';
+import { type CoherenceChannel, Liveness } from './channel.js';
 
-export interface BusTargets {
-  apply(scope: string, change: Change): void;
-  /** Another member invalidated `tags` (relative to `scope`, a tag record base: `.../$tags/<service or *>/`). */
-  tags(scope: string, tags: readonly string[]): void;
-  flush(why: string): void;
-}
-
-export class NetworkBus {
+export class NetworkBus implements CoherenceChannel {
+  readonly mode = 'bus';
   readonly counters = { published: 0, received: 0, gaps: 0 };
+  // Live from the start: a missed notice is seen (a gap, or coming back online) and flushes.
+  private readonly liveness = new Liveness(true);
   private readonly detach: Array<() => void> = [];
 
   constructor(
     private readonly network: MeshNetwork,
     private readonly logger: Logger,
-    private readonly targets: BusTargets,
   ) {}
 
-  start(): void {
+  get live(): boolean {
+    return this.liveness.live;
+  }
+
+  onLive(listener: (live: boolean) => void): () => void {
+    return this.liveness.on(listener);
+  }
+
+  /** Starts handing the other members' changes to `sink`. */
+  start(sink: ChangeSink): void {
     this.detach.push(
-      this.network.onInvalidation((notice, meta) => this.received(notice, meta.gap, meta.from)),
+      this.network.onInvalidation((notice, meta) => this.received(sink, notice, meta.gap, meta.from)),
     );
-    const online = () => this.targets.flush('back online after losing every peer');
+    const online = () => sink.flush('back online after losing every peer');
     this.network.on('online', online);
     this.detach.push(() => this.network.off('online', online));
   }
 
   publish(scope: string, change: Change): void {
-    const notice: InvalidationNotice =
+    if (change.op === 'tags') {
+      // In notices receivers accept.
+      for (let i = 0; i < change.tags.length; i += MAX_NOTICE_TAGS)
+        this.send({ scope, op: 'tags', tags: change.tags.slice(i, i + MAX_NOTICE_TAGS) });
+      return;
+    }
+    this.send(
       change.op === 'delete'
         ? { scope, op: 'delete', keys: change.keys }
         : change.op === 'clear'
           ? { scope, op: 'clear' }
-          : { scope, op: 'revoke', pattern: change.pattern };
-    this.send(notice);
-  }
-
-  /** This node invalidated `tags` (relative to `scope`, a tag record base), in notices receivers accept. */
-  publishTags(scope: string, tags: readonly string[]): void {
-    for (let i = 0; i < tags.length; i += MAX_NOTICE_TAGS)
-      this.send({ scope, op: 'tags', tags: tags.slice(i, i + MAX_NOTICE_TAGS) });
+          : { scope, op: 'revoke', pattern: change.pattern },
+    );
   }
 
   private send(notice: InvalidationNotice): void {
@@ -63,30 +69,25 @@ export class NetworkBus {
     });
   }
 
-  private received(notice: InvalidationNotice, gap: boolean, from: string): void {
+  private received(sink: ChangeSink, notice: InvalidationNotice, gap: boolean, from: string): void {
     this.counters.received++;
     if (gap) {
       this.counters.gaps++;
-      this.targets.flush(`missed invalidation notices from ${from}`);
+      sink.flush(`missed invalidation notices from ${from}`);
     }
-    if (notice.op === 'tags') {
-      this.targets.tags(notice.scope, notice.tags ?? []);
-      return;
-    }
-    let change: Change;
-    if (notice.op === 'delete') change = { op: 'delete', keys: notice.keys ?? [] };
-    else if (notice.op === 'clear') change = { op: 'clear' };
-    else {
-      try {
-        change = { op: 'revoke', pattern: notice.pattern!, glob: compileGlob(notice.pattern!) };
-      } catch {
-        change = { op: 'clear' };
-      }
-    }
-    this.targets.apply(notice.scope, change);
+    const change: Change =
+      notice.op === 'tags'
+        ? { op: 'tags', tags: notice.tags ?? [] }
+        : notice.op === 'delete'
+          ? { op: 'delete', keys: notice.keys ?? [] }
+          : notice.op === 'clear'
+            ? { op: 'clear' }
+            : revokeChange(notice.pattern!);
+    sink.apply(notice.scope, change);
   }
 
   stop(): void {
     for (const d of this.detach.splice(0)) d();
+    this.liveness.set(false);
   }
 }

@@ -20,137 +20,14 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../../backends/backend.js';
-import { compileGlob } from '../../keys/glob.js';
-import type { NearTier } from '../near-tier.js';
-import { type PubsubNotice, parsePubsub } from './pubsub-notice.js';
+import { type Change, type ChangeSink, revokeChange } from '../change.js';
+import { type CoherenceChannel, Liveness } from './channel.js';
+import { parsePubsub } from './pubsub-notice.js';
+import { Tracker, type TrackerOwner } from './redis-tracker.js';
 
-/** The channel Redis sends tracking invalidations on (RESP2 redirect). */
-const TRACKING_CHANNEL = '__redis__:invalidate';
-
-/** True for an error saying the server will not do CLIENT TRACKING at all (not a lost connection). */
-function refused(err: unknown): boolean {
-  return /unknown (sub)?command|NOPERM|not allowed|ERR syntax|unknown option/i.test(
-    (err as Error)?.message ?? '',
-  );
-}
-
-/** One data connection and the subscriber its invalidations are redirected to. */
-class Tracker {
-  readonly name = `meshcache-near-${randomBytes(6).toString('hex')}`;
-  up = false;
-  private sub: Redis | undefined;
-  private syncing: Promise<void> = Promise.resolve();
-  private closed = false;
-  private readonly detach: Array<() => void> = [];
-
-  constructor(
-    readonly data: Redis,
-    private readonly owner: RedisCoherence,
-  ) {}
-
-  async start(): Promise<void> {
-    const sub = this.data.duplicate({
-      connectionName: this.name,
-      lazyConnect: true,
-      enableOfflineQueue: true,
-      autoResubscribe: true,
-    });
-    this.sub = sub;
-    sub.on('messageBuffer', (channel: Buffer, message: Buffer[] | Buffer | null) => {
-      if (channel.toString() === TRACKING_CHANNEL) this.owner.tracked(message);
-    });
-    sub.on('error', () => {});
-    const down = () => this.setDown();
-    const resync = () => this.resync();
-    sub.on('close', down);
-    sub.on('ready', resync);
-    this.data.on('close', down);
-    this.data.on('ready', resync);
-    this.detach.push(() => {
-      this.data.off('close', down);
-      this.data.off('ready', resync);
-    });
-    try {
-      await sub.connect();
-      await sub.subscribe(TRACKING_CHANNEL);
-    } catch (err) {
-      this.owner.logger.debug(
-        { err: (err as Error).message },
-        'near tier: tracking subscriber not connected yet',
-      );
-    }
-    await this.resync();
-  }
-
-  private setDown(): void {
-    if (this.closed) return;
-    this.up = false;
-    this.owner.changed();
-  }
-
-  /** Turns tracking on again (serialized: both connections may come back at once). */
-  resync(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.trackNow()).catch(() => {});
-    return this.syncing;
-  }
-
-  private async trackNow(): Promise<void> {
-    const sub = this.sub;
-    if (this.closed || sub === undefined || sub.status !== 'ready') return;
-    if (this.data.status !== 'ready' && this.data.status !== 'wait') return;
-    try {
-      // Idempotent; covers a subscriber whose first SUBSCRIBE failed (Redis was down at start).
-      await sub.subscribe(TRACKING_CHANNEL);
-      const id = await this.subscriberId();
-      if (id === undefined) return;
-      await this.data.call('CLIENT', 'TRACKING', 'off');
-      await this.data.call(
-        'CLIENT',
-        'TRACKING',
-        'on',
-        'REDIRECT',
-        id,
-        'BCAST',
-        'PREFIX',
-        this.owner.trackedPrefix,
-        'NOLOOP',
-      );
-      if (this.closed) return;
-      this.up = true;
-      this.owner.changed();
-    } catch (err) {
-      if (refused(err)) this.owner.refused(err);
-      else this.owner.logger.debug({ err: (err as Error).message }, 'near tier: tracking not on yet');
-    }
-  }
-
-  /** The subscriber's client id, once it is subscribed (a RESP2 redirect needs a subscribed client). */
-  private async subscriberId(): Promise<string | undefined> {
-    for (let attempt = 0; attempt < 50 && !this.closed; attempt++) {
-      const list = (await this.data.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
-      for (const line of list.split('\n')) {
-        if (!line.includes(`name=${this.name} `)) continue;
-        const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
-        const subs = Number(/\ssub=(\d+)/.exec(line)?.[1] ?? 0);
-        if (id !== undefined && subs > 0) return id;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return undefined;
-  }
-
-  async stop(): Promise<void> {
-    this.closed = true;
-    for (const d of this.detach) d();
-    const sub = this.sub;
-    this.sub = undefined;
-    if (this.data.status === 'ready') await this.data.call('CLIENT', 'TRACKING', 'off').catch(() => {});
-    sub?.disconnect();
-  }
-}
-
-export class RedisCoherence {
+export class RedisChannel implements CoherenceChannel, TrackerOwner {
   mode: 'tracking' | 'pubsub';
+  private readonly liveness = new Liveness(false);
   /** The Redis keys tracked: the backend's keyPrefix + the node's scope root (`cache:<network>/`). */
   readonly trackedPrefix: string;
   private readonly trackers = new Map<Redis, Tracker>();
@@ -163,7 +40,8 @@ export class RedisCoherence {
   constructor(
     private readonly connection: RedisConnection,
     scopeRoot: string,
-    private readonly tier: NearTier,
+    /** The near tier this channel keeps coherent. */
+    private readonly tier: ChangeSink,
     readonly logger: Logger,
     want: 'auto' | 'tracking' | 'pubsub',
   ) {
@@ -174,6 +52,14 @@ export class RedisCoherence {
   }
 
   private readonly wantTracking: 'auto' | 'tracking' | 'pubsub';
+
+  get live(): boolean {
+    return this.liveness.live;
+  }
+
+  onLive(listener: (live: boolean) => void): () => void {
+    return this.liveness.on(listener);
+  }
 
   async start(): Promise<void> {
     if (this.mode === 'pubsub') return this.startPubsub();
@@ -219,9 +105,9 @@ export class RedisCoherence {
   changed(): void {
     if (this.closed || this.mode !== 'tracking') return;
     const all = this.trackers.size > 0 && [...this.trackers.values()].every((t) => t.up);
-    if (all && !this.tier.isLive) this.tier.up();
-    else if (!all && this.tier.isLive) {
-      this.tier.down();
+    if (all) this.liveness.set(true);
+    else if (this.live) {
+      this.liveness.set(false);
       this.logger.warn(
         'near tier: a Redis tracking connection is down; near copies are not served until it is back',
       );
@@ -231,12 +117,12 @@ export class RedisCoherence {
   /** A tracking notice: the Redis keys written or deleted by another client (null: the whole db). */
   tracked(message: Buffer[] | Buffer | null): void {
     if (message === null) {
-      this.tier.flush();
+      this.tier.flush('Redis flushed the database');
       return;
     }
     const cut = this.connection.keyPrefix.length;
     const keys = Array.isArray(message) ? message : [message];
-    for (const k of keys) this.tier.delete(k.toString().slice(cut));
+    this.tier.apply('', { op: 'delete', keys: keys.map((k) => k.toString().slice(cut)) });
   }
 
   /** The server refused CLIENT TRACKING: fall back to pub/sub (mode `auto`), else stay off. */
@@ -250,7 +136,6 @@ export class RedisCoherence {
       return;
     }
     this.mode = 'pubsub';
-    this.tier.mode = 'pubsub';
     this.logger.warn(
       { err: (err as Error).message, channel: this.channel },
       'near tier: the Redis server refuses CLIENT TRACKING; falling back to a pub/sub channel of meshcache invalidations (writes by other clients are not seen)',
@@ -262,13 +147,12 @@ export class RedisCoherence {
   }
 
   private async startPubsub(): Promise<void> {
-    this.tier.mode = 'pubsub';
     const client = this.connection.client as Redis | Cluster;
     const sub = client.duplicate() as Redis | Cluster;
     this.pubsubSub = sub;
     sub.on('error', () => {});
-    sub.on('close', () => !this.closed && this.tier.down());
-    sub.on('ready', () => !this.closed && this.tier.isLive === false && void this.pubsubReady(sub));
+    sub.on('close', () => !this.closed && this.liveness.set(false));
+    sub.on('ready', () => !this.closed && !this.live && void this.pubsubReady(sub));
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.onPubsub(message);
     });
@@ -286,7 +170,7 @@ export class RedisCoherence {
 
   private async pubsubReady(sub: Redis | Cluster): Promise<void> {
     await sub.subscribe(this.channel);
-    if (!this.closed) this.tier.up();
+    if (!this.closed) this.liveness.set(true);
   }
 
   private onPubsub(raw: string): void {
@@ -294,31 +178,31 @@ export class RedisCoherence {
     if (n === undefined) {
       // Anyone who may publish on the channel can send this: drop what might have been meant.
       this.logger.warn('near tier: a malformed invalidation on the pub/sub channel; flushing');
-      this.tier.flush();
+      this.tier.flush('a malformed notice on the pub/sub channel');
       return;
     }
     if (n.from === this.self) return;
-    // A tag record key dropped from the tier takes the copies carrying it along (tier.ts).
-    if (n.op === 'delete' || n.op === 'tags') for (const k of n.keys ?? []) this.tier.delete(k);
-    else if (n.op === 'clear') this.tier.clear(n.prefix ?? '');
-    else if (n.op === 'revoke' && n.pattern !== undefined) {
-      try {
-        this.tier.revoke(n.prefix ?? '', compileGlob(n.pattern));
-      } catch {
-        this.tier.clear(n.prefix ?? '');
-      }
-    }
+    // A tag record key dropped from the tier takes the copies carrying it along (near-tier.ts).
+    if (n.op === 'delete' || n.op === 'tags') this.tier.apply('', { op: 'delete', keys: n.keys ?? [] });
+    else if (n.op === 'clear') this.tier.apply(n.prefix ?? '', { op: 'clear' });
+    else if (n.op === 'revoke' && n.pattern !== undefined)
+      this.tier.apply(n.prefix ?? '', revokeChange(n.pattern));
   }
 
-  /** `pubsub` mode: tells the other nodes of this node's own invalidation (tracking needs nothing). */
-  publish(
-    op: PubsubNotice['op'],
-    detail: { keys?: readonly string[]; prefix?: string; pattern?: string },
-  ): void {
+  /** `pubsub` mode: tells the other nodes of this node's own change (tracking needs nothing: the server tells). */
+  publish(scope: string, change: Change): void {
     if (this.mode !== 'pubsub' || this.closed) return;
     const client = this.connection.client as Redis | Cluster;
     if (client.status !== 'ready') return;
-    client.publish(this.channel, JSON.stringify({ from: this.self, op, ...detail })).catch((err: Error) => {
+    const notice =
+      change.op === 'delete'
+        ? { op: 'delete', keys: change.keys.map((k) => scope + k) }
+        : change.op === 'tags'
+          ? { op: 'tags', keys: change.tags.map((t) => scope + t) }
+          : change.op === 'clear'
+            ? { op: 'clear', prefix: scope }
+            : { op: 'revoke', prefix: scope, pattern: change.pattern };
+    client.publish(this.channel, JSON.stringify({ from: this.self, ...notice })).catch((err: Error) => {
       this.logger.warn({ err: err.message }, 'near tier: could not publish an invalidation');
     });
   }
