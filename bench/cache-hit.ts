@@ -1,5 +1,5 @@
 /**
- * Issue 3: a cached hit through `node.request()` (memory backend) vs Moleculer
+ * A cached hit through `node.request()` (memory backend) vs Moleculer
  * 0.14 `broker.call` of the same cached action (MemoryLRU cacher), vs an async
  * function wrapping lru-cache 11 and a raw lru-cache lookup of the same keys.
  */

@@ -93,15 +93,7 @@ export class GuardedBackend {
       this.failed(op, err);
       throw err;
     }
-    if (!(result instanceof Promise)) {
-      if (valid !== undefined && !valid(result)) {
-        const err = this.invalidAnswer(op);
-        this.failed(op, err);
-        throw err;
-      }
-      if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
-      return result;
-    }
+    if (!(result instanceof Promise)) return this.accept(op, result, valid);
     return this.selfBounded ? this.settled(op, result, valid) : this.bounded(op, result, valid);
   }
 
@@ -112,15 +104,7 @@ export class GuardedBackend {
     valid: ((value: T) => boolean) | undefined,
   ): Promise<T> {
     return pending.then(
-      (value) => {
-        if (valid !== undefined && !valid(value)) {
-          const err = this.invalidAnswer(op);
-          this.failed(op, err);
-          throw err;
-        }
-        if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
-        return value;
-      },
+      (value) => this.accept(op, value, valid),
       (err) => {
         this.failed(op, err);
         throw err;
@@ -128,8 +112,17 @@ export class GuardedBackend {
     );
   }
 
-  private invalidAnswer(op: string): TypeError {
-    return new TypeError(`cache backend '${this.name}' ${op} returned a value the cache did not write`);
+  /** An answer: counted as a success, or (one the cache did not write) as a failure, thrown. */
+  private accept<T>(op: string, value: T, valid: ((value: T) => boolean) | undefined): T {
+    if (valid !== undefined && !valid(value)) {
+      const err = new TypeError(
+        `cache backend '${this.name}' ${op} returned a value the cache did not write`,
+      );
+      this.failed(op, err);
+      throw err;
+    }
+    if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
+    return value;
   }
 
   /**
@@ -151,14 +144,11 @@ export class GuardedBackend {
       pending.then(
         (value) => {
           if (!this.deadlines.delete(id)) return;
-          if (valid !== undefined && !valid(value)) {
-            const err = this.invalidAnswer(op);
-            this.failed(op, err);
+          try {
+            resolve(this.accept(op, value, valid));
+          } catch (err) {
             reject(err);
-            return;
           }
-          if (this.streaks.size !== 0 || this.skipUntil !== 0) this.succeeded(op);
-          resolve(value);
         },
         (err) => {
           if (!this.deadlines.delete(id)) return;

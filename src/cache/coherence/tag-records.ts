@@ -1,5 +1,5 @@
 /**
- * Tags (issue 11, docs/tags.md). Each tagged entry records the full keys of
+ * Tags (docs/tags.md). Each tagged entry records the full keys of
  * its tag records and `writtenAt`, the tag clock when the call that computed
  * it started. Invalidating a tag writes `now + 1` (tag clock) into its record;
  * an entry whose `writtenAt` is older than the latest record of one of its

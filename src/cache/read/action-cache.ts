@@ -43,11 +43,11 @@ export interface ActionCache {
   readonly inflight: Map<string, Promise<Shared>>;
   readonly logger: Logger;
   readonly onLatency: (op: string, ms: number) => void;
-  /** Set when a near tier sits in front of a remote backend (src/cache/near/). */
+  /** Set when a near tier sits in front of a remote backend (src/cache/coherence/near-tier.ts). */
   readonly near?: NearAction;
   /** Told of a write that replaced a value (a refresh): other nodes drop their copies. */
   readonly replaced?: (key: string) => void;
-  /** Issue 11 policies (src/cache/policies, src/cache/tags). */
+  /** Grace, soft timeout, adaptive TTL, tags, cluster single flight. */
   readonly policies: ActionPolicies;
 }
 

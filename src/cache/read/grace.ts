@@ -1,5 +1,5 @@
 /**
- * Grace (stale-if-error) and soft timeouts (issue 11). Used when an entry is
+ * Grace (stale-if-error) and soft timeouts. Used when an entry is
  * past its stale window but still stored (its `grace`), so a stale value is at
  * hand while the handler runs:
  *

@@ -115,7 +115,7 @@ export interface ResolvedGlobal {
   results: 'frozen' | 'copy';
   ttl: number;
   staleTtl: number | undefined;
-  /** Issue 11 policies at the global level (defaults of every action). */
+  /** Policies at the global level (defaults of every action). */
   grace: number | undefined;
   softTimeoutMs: number | undefined;
   tags: string[] | undefined;

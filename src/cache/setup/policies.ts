@@ -1,4 +1,4 @@
-/** The policy settings of one action (issue 11), from the values resolve.ts picked per level. */
+/** The policy settings of one action, from the values resolve.ts picked per level. */
 import type { RequestContext } from '../../node/context.js';
 
 export type TtlFunction = (result: unknown, params: any, ctx: RequestContext) => number;

@@ -1,5 +1,5 @@
 /**
- * Schemas of the cache policy options (issue 11), shared by the three levels:
+ * Schemas of the cache policy options, shared by the three levels:
  * `grace`, `softTimeoutMs`, `tags` (templates; functions only in code, see
  * config.ts) and `coalesce`.
  */

@@ -33,7 +33,7 @@ import { type Policies, resolvePolicies } from './policies.js';
 export interface ResolvedActionCache {
   /** The fixed TTL; 0 (no expiry) when `ttlOf` decides per entry. */
   ttl: number;
-  /** Policies of issue 11 (src/cache/policies): grace, soft timeout, adaptive TTL, tags, coalesce. */
+  /** Grace, soft timeout, adaptive TTL, tags, coalesce (setup/policies.ts). */
   policies: Policies;
   staleTtl: number;
   keys: readonly string[] | undefined;

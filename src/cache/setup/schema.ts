@@ -46,7 +46,7 @@ const actionObjectShape = {
   keys: v.optional(names),
   key: v.optional(fn),
   condition: v.optional(fn),
-  /** `false`: no near tier for this action (src/cache/near/). */
+  /** `false`: no near tier for this action (src/cache/coherence/near-tiers.ts). */
   near: v.optional(v.boolean()),
 };
 export const actionCacheSchema = v.union([v.boolean(), v.strictObject(actionObjectShape)]);
@@ -71,7 +71,7 @@ export const serviceCacheSchema = v.union([
     ...commonShape,
     keys: v.optional(names),
     events: v.optional(v.array(eventRuleSchema)),
-    /** `false`: no near tier for this service's actions (src/cache/near/). */
+    /** `false`: no near tier for this service's actions (src/cache/coherence/near-tiers.ts). */
     near: v.optional(v.boolean()),
   }),
 ]);
@@ -125,7 +125,7 @@ export const globalShape = {
   events: v.optional(v.array(eventRuleSchema)),
   access: v.optional(accessSchema),
   failure: v.optional(failureSchema),
-  /** The in-process tier in front of remote backends (src/cache/near/, README "Near tier"). */
+  /** The in-process tier in front of remote backends (src/cache/coherence/near-tiers.ts, README "Near tier"). */
   near: v.optional(nearSchema),
 };
 export const globalCacheSchema = v.strictObject(globalShape);

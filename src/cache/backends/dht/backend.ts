@@ -1,7 +1,7 @@
 /**
  * The DHT cache backend: entries live in the network's Kademlia DHT (one DHT
  * per network id), each on the `replication` peers closest to its key. The
- * generic near tier (src/cache/near/) sits in front of it, as of every remote
+ * generic near tier (src/cache/coherence/near-tiers.ts) sits in front of it, as of every remote
  * backend. Design and guarantees: docs/dht.md.
  * Invalidations: invalidation.ts; replication upkeep and sweep: upkeep.ts.
  *
