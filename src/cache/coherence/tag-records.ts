@@ -39,15 +39,6 @@ export function recordKeys(base: string, service: string, tags: readonly string[
   return out;
 }
 
-/** Record keys of an invalidation: `service` undefined = network-wide. */
-export function invalidationKeys(
-  base: string,
-  service: string | undefined,
-  tags: readonly string[],
-): string[] {
-  return tags.map((t) => `${base}${service ?? '*'}/${t}`);
-}
-
 /**
  * Tag records of a synchronous (in-process) backend: a counter as the tag clock,
  * and a map. Records older than the retention are dropped (no entry that they
