@@ -25,7 +25,7 @@ import type { FastTable } from '../backends/backend.js';
 import { MemoryBackend } from '../backends/memory.js';
 import type { FastKey } from '../keys/builder.js';
 import type { Glob } from '../keys/glob.js';
-import { CacheEnvelope } from '../read/snapshot.js';
+import { CacheEnvelope } from '../../codec/envelope.js';
 import type { NearSettings } from '../setup/config.js';
 import type { Change } from './change.js';
 
