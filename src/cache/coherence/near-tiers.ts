@@ -15,7 +15,8 @@ import type { Change } from './change.js';
 import type { CoherenceChannel } from './channels/channel.js';
 import type { NetworkBus } from './channels/network-bus.js';
 import { RedisChannel } from './channels/redis.js';
-import { NearAction, type NearStats, NearTier } from './near-tier.js';
+import { NearAction } from './near-action.js';
+import { type NearStats, NearTier } from './near-tier.js';
 
 export type { NearMode, NearStats } from './near-tier.js';
 

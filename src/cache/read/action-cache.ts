@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../../node/context.js';
 import type { FastTable, IndexedCacheBackend, SyncCacheBackend } from '../backends/backend.js';
 import type { GuardedBackend } from '../backends/guard.js';
-import type { NearAction } from '../coherence/near-tier.js';
+import type { NearAction } from '../coherence/near-action.js';
 import type { ActionTags } from '../coherence/tag-records.js';
 import type { FastKey, KeyBuilder } from '../keys/builder.js';
 import type { ActionStats } from '../operations/metrics.js';

@@ -8,7 +8,7 @@
  */
 import type { ActionInvoker } from '../../node/interceptors.js';
 import type { Params } from '../../node/types.js';
-import type { NearAction } from '../coherence/near-tier.js';
+import type { NearAction } from '../coherence/near-action.js';
 import type { ActionCache } from './action-cache.js';
 import { keyFor } from './action-key.js';
 import { answerEntry } from './answer.js';
