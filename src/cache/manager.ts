@@ -13,7 +13,7 @@ import type { NodePart, PartComponents } from '../node/part.js';
 import type { ServiceEntry } from '../node/registry.js';
 import { BackendPool } from './backends/pool.js';
 import { BackendRegistry } from './backends/registry.js';
-import { NetworkBus } from './coherence/channels/network-bus.js';
+import type { NetworkBus } from './coherence/channels/network-bus.js';
 import { ruleHandler } from './coherence/event-rules.js';
 import { Invalidator } from './coherence/invalidator.js';
 import { NearTiers } from './coherence/near-tiers.js';
@@ -95,7 +95,11 @@ export class CacheManager implements NodePart {
       onEviction: (key) => this.countEviction(key),
     });
     const remote = (g: { name: string }) => pool.isRemote(g.name);
-    const bus = network === undefined ? undefined : new NetworkBus(network, host.logger);
+    // Loaded only with a network: a node of one process does not pay for it at start.
+    const bus =
+      network === undefined
+        ? undefined
+        : new (await import('./coherence/channels/network-bus.js')).NetworkBus(network, host.logger);
     const near = new NearTiers({
       settings: global.near,
       logger: host.logger,

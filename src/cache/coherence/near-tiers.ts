@@ -14,7 +14,6 @@ import type { NearSettings } from '../setup/config.js';
 import type { Change } from './change.js';
 import type { CoherenceChannel } from './channels/channel.js';
 import type { NetworkBus } from './channels/network-bus.js';
-import { RedisChannel } from './channels/redis.js';
 import { NearAction } from './near-action.js';
 import { type NearStats, NearTier } from './near-tier.js';
 
@@ -77,6 +76,8 @@ export class NearTiers {
     const { settings, logger, scopeRoot, bus } = this.context;
     const connection = guard.backend.redisConnection?.();
     if (connection !== undefined) {
+      // Loaded here: a node without Redis does not pay for it at start.
+      const { RedisChannel } = await import('./channels/redis.js');
       const tier = new NearTier(settings, 'tracking', false);
       const redis = new RedisChannel(
         connection,
