@@ -6,6 +6,9 @@
  *
  *   tsx --expose-gc bench/before-after.ts <before-dist> <after-dist>
  *
+ * (BENCH_ROUNDS, BENCH_MS as for every bench; BENCH_ONLY=memory,near keeps the
+ * paths naming one of those words; BENCH_STARTUP_RUNS processes per side.)
+ *
  * (build the older commit into its own worktree first: `git worktree add
  * /tmp/before <commit>`, `npm run build` there).
  */
@@ -96,7 +99,9 @@ for (const [side, { nodes }] of Object.entries(sides)) {
     run: sequential(() => node.request('user/add', p)),
   });
 }
-const results = await measure(cases);
+// BENCH_ONLY=memory,near: only the paths whose name contains one of these words (and import to first hit).
+const only = process.env.BENCH_ONLY?.split(',');
+const results = await measure(only ? cases.filter((c) => only.some((w) => c.name.includes(w))) : cases);
 const rows = new Map<string, Record<string, number>>();
 for (const r of results) {
   const [what, side] = r.name.split(' | ');

@@ -14,8 +14,8 @@ import type { NearSettings } from '../setup/config.js';
 import type { Change } from './change.js';
 import type { CoherenceChannel } from './channels/channel.js';
 import type { NetworkBus } from './channels/network-bus.js';
-import { NearAction } from './near-action.js';
-import { type NearStats, NearTier } from './near-tier.js';
+import type { NearAction } from './near-action.js';
+import type { NearStats, NearTier } from './near-tier.js';
 
 export type { NearMode, NearStats } from './near-tier.js';
 
@@ -69,14 +69,16 @@ export class NearTiers {
     const tier = await pending;
     if (tier === undefined) return undefined;
     const fillOnHit = typeof guard.backend.getWithTtl === 'function';
+    const { NearAction } = await import('./near-action.js');
     return new NearAction(tier, fillOnHit, fastKeyOf, fastKeyOf === undefined ? undefined : tier.table());
   }
 
   private async open(guard: GuardedBackend): Promise<NearTier | undefined> {
     const { settings, logger, scopeRoot, bus } = this.context;
+    // Loaded with the first remote backend: a memory-only node does not pay for it at start.
+    const { NearTier } = await import('./near-tier.js');
     const connection = guard.backend.redisConnection?.();
     if (connection !== undefined) {
-      // Loaded here: a node without Redis does not pay for it at start.
       const { RedisChannel } = await import('./channels/redis.js');
       const tier = new NearTier(settings, 'tracking', false);
       const redis = new RedisChannel(

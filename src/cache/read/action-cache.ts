@@ -8,7 +8,7 @@ import type { ActionTags } from '../coherence/tag-records.js';
 import type { FastKey, KeyBuilder } from '../keys/builder.js';
 import type { ActionStats } from '../operations/metrics.js';
 import type { ResultMode } from '../setup/options.js';
-import type { TtlFunction } from '../setup/policies.js';
+import type { TtlFunction } from '../setup/resolve.js';
 import type { ClusterCoalescing } from './cluster-flight.js';
 
 /** The cache state of one service. */
