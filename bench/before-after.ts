@@ -6,7 +6,7 @@
  *
  *   tsx --expose-gc bench/before-after.ts <before-dist> <after-dist>
  *
- * (BENCH_ROUNDS, BENCH_MS as for every bench; BENCH_ONLY=memory,near keeps the
+ * (BENCH_ROUNDS rounds of BENCH_MS of CPU time per case; BENCH_ONLY=memory,near keeps the
  * paths naming one of those words; BENCH_STARTUP_RUNS processes per side.)
  *
  * (build the older commit into its own worktree first: `git worktree add
@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import type { Node as NodeType } from '../src/index.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
-import { type Case, measure, sequential } from './harness.js';
+import { type Case, sequential } from './harness.js';
 
 const [beforeDir, afterDir] = process.argv.slice(2).map((d) => resolve(d));
 if (beforeDir === undefined || afterDir === undefined) {
@@ -101,13 +101,43 @@ for (const [side, { nodes }] of Object.entries(sides)) {
 }
 // BENCH_ONLY=memory,near: only the paths whose name contains one of these words (and import to first hit).
 const only = process.env.BENCH_ONLY?.split(',');
-const results = await measure(only ? cases.filter((c) => only.some((w) => c.name.includes(w))) : cases);
+const kept = only ? cases.filter((c) => only.some((w) => c.name.includes(w))) : cases;
+// CPU time, not wall time: on a shared machine a busy neighbour stretches wall time, not the
+// CPU this process spends. Rounds alternate which side of a pair goes first (the second one
+// pays for garbage the first left); each figure is the median over the rounds.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const SLICE_MS = Number(process.env.BENCH_MS ?? 200);
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+async function usPerOp(c: Case): Promise<number> {
+  let ops = 0;
+  let batch = 256;
+  const start = cpuMs();
+  while (cpuMs() - start < SLICE_MS) {
+    await c.run(batch);
+    ops += batch;
+    if (batch < 65_536) batch *= 2;
+  }
+  return ((cpuMs() - start) * 1000) / ops;
+}
+for (const c of kept) await usPerOp(c); // warm-up
+const samples = new Map<string, number[]>(kept.map((c) => [c.name, []]));
+for (let r = 0; r < ROUNDS; r++) {
+  for (let k = 0; k < kept.length; k += 2) {
+    const pair = r % 2 === 0 ? [kept[k], kept[k + 1]] : [kept[k + 1], kept[k]];
+    for (const c of pair) samples.get(c.name)!.push(await usPerOp(c));
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = kept.map((c) => ({ name: c.name, usPerOp: median(samples.get(c.name)!) }));
 const rows = new Map<string, Record<string, number>>();
 for (const r of results) {
   const [what, side] = r.name.split(' | ');
   rows.set(what, { ...rows.get(what), [side]: r.usPerOp });
 }
-const out = ['| path | before µs/op | after µs/op | after vs before |', '|---|---:|---:|---:|'];
+const out = ['| path | before µs/op (CPU) | after µs/op (CPU) | after vs before |', '|---|---:|---:|---:|'];
 for (const [what, { before, after }] of rows)
   out.push(
     `| ${what} | ${before.toFixed(3)} | ${after.toFixed(3)} | ${(((after - before) / before) * 100).toFixed(1)}% |`,
@@ -130,10 +160,12 @@ const script = (dir: string) => `
   await node.stop();`;
 const times: Record<string, number[]> = { before: [], after: [] };
 for (let r = 0; r < RUNS; r++) {
-  for (const [side, dir] of [
+  // Alternating which goes first, for the same reason.
+  const order = [
     ['before', beforeDir],
     ['after', afterDir],
-  ] as const) {
+  ] as const;
+  for (const [side, dir] of r % 2 === 0 ? order : [...order].reverse()) {
     const text = execFileSync(process.execPath, ['--input-type=module', '-e', script(dir)], {
       encoding: 'utf8',
       env: { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: 'silent' },
@@ -141,7 +173,6 @@ for (let r = 0; r < RUNS; r++) {
     times[side].push(Number(text.trim().split('\n').at(-1)));
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const [b, a] = [median(times.before), median(times.after)];
 out.push(
   `| import to first hit (ms, median of ${RUNS} processes) | ${b.toFixed(1)} | ${a.toFixed(1)} | ${(((a - b) / b) * 100).toFixed(1)}% |`,

@@ -12,45 +12,17 @@
  * errors and timeouts are counted, logged by the guard, and the call falls
  * through to the handler.
  *
- * This file chooses one lookup per action and runs the check every call
- * shares (`cache: 'bypass' | 'refresh'`, `condition`); the lookups (memory.ts,
- * near.ts, remote.ts) never import each other.
+ * This file chooses one lookup per action: memory.ts, near.ts or remote.ts,
+ * which never import each other; each opens with the one check of aside.ts.
  */
-import type { RequestContext } from '../../node/context.js';
 import type { ActionInvoker } from '../../node/interceptors.js';
-import type { Params } from '../../node/types.js';
 import type { ActionCache } from './action-cache.js';
-import { keyFor } from './action-key.js';
 import { memoryLookup } from './memory.js';
-import { handOut, startRun } from './miss.js';
 import { nearLookup } from './near.js';
 import { remoteLookup } from './remote.js';
 
 /** Builds the invoker of a cached action. */
 export function cachingInvoker(ac: ActionCache, next: ActionInvoker): ActionInvoker {
-  const lookup =
-    ac.sync !== undefined
-      ? memoryLookup(ac, ac.sync, next)
-      : ac.near !== undefined
-        ? nearLookup(ac, ac.near, next)
-        : remoteLookup(ac, next);
-  const condition = ac.condition;
-  if (condition === undefined)
-    return (ctx, params) =>
-      ctx.cacheMode === undefined ? lookup(ctx, params) : aside(ac, ctx, params, next);
-  return (ctx, params) =>
-    ctx.cacheMode === undefined && condition(params, ctx)
-      ? lookup(ctx, params)
-      : aside(ac, ctx, params, next);
-}
-
-/** A call that does not read the cache: `refresh` runs the handler and stores; `bypass` and a false `condition` skip it. */
-function aside(ac: ActionCache, ctx: RequestContext, params: Params, next: ActionInvoker): unknown {
-  if (ctx.cacheMode === 'refresh') {
-    const key = keyFor(ac, ctx, params);
-    // Registered as the key's in-flight call: an older miss still running must not overwrite it.
-    if (key !== undefined) return startRun(ac, key, ctx, params, next).then((s) => handOut(ac, s));
-  }
-  ac.stats.bypassed++;
-  return next(ctx, params);
+  if (ac.sync !== undefined) return memoryLookup(ac, ac.sync, next);
+  return ac.near !== undefined ? nearLookup(ac, ac.near, next) : remoteLookup(ac, next);
 }

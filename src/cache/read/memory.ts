@@ -9,17 +9,19 @@ import type { Params } from '../../node/types.js';
 import type { SyncCacheBackend } from '../backends/backend.js';
 import type { ActionCache } from './action-cache.js';
 import { answerEntry } from './answer.js';
+import { aside, skipsCache } from './aside.js';
 import { miss } from './miss.js';
 import { CacheEnvelope, deepCopy } from './snapshot.js';
 
 const DEBUG = 20;
 
 export function memoryLookup(ac: ActionCache, backend: SyncCacheBackend, next: ActionInvoker): ActionInvoker {
-  const { stats, logger, fastKeyOf, fastTable, indexed } = ac;
+  const { stats, logger, fastKeyOf, fastTable, indexed, condition } = ac;
   const scope = ac.service.scope;
   const keyOf = ac.keyOf;
   const plainFrozen = ac.results === 'frozen';
   return (ctx, params) => {
+    if (skipsCache(ctx, params, condition)) return aside(ac, ctx, params, next);
     const fastKey = fastKeyOf === undefined ? undefined : fastKeyOf(params);
     let key: string | undefined;
     let value: unknown;

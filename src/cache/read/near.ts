@@ -12,18 +12,20 @@ import type { NearAction } from '../coherence/near-action.js';
 import type { ActionCache } from './action-cache.js';
 import { keyFor } from './action-key.js';
 import { answerEntry } from './answer.js';
+import { aside, skipsCache } from './aside.js';
 import { type KeepCopy, readRemote } from './remote-read.js';
 import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
 
 const DEBUG = 20;
 
 export function nearLookup(ac: ActionCache, near: NearAction, next: ActionInvoker): ActionInvoker {
-  const { stats } = ac;
+  const { stats, condition } = ac;
   const { tier, fastKeyOf, table } = near;
   const copyAll = ac.results === 'copy';
   // A backend that does not tell remaining lives leaves the tier alone (no copy may outlive its entry).
   const keeps = near.fillOnHit || ac.policies.tags !== undefined;
   return (ctx, params) => {
+    if (skipsCache(ctx, params, condition)) return aside(ac, ctx, params, next);
     const fastKey = fastKeyOf === undefined ? undefined : fastKeyOf(params);
     let key: string | undefined;
     let hit: unknown;
