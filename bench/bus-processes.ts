@@ -1,5 +1,5 @@
 /**
- * Propagation over the P2P bus between node processes (issue 10): 2 and 5
+ * Propagation over the P2P bus between node processes: 2 and 5
  * meshcache node processes (examples/dht-node.ts, built code) on 127.0.0.1,
  * memory backend, one network. Each round every node caches `user/get_user`
  * for a new id; one node runs `user/cache/delete`; a sample is the time from

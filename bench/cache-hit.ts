@@ -1,12 +1,12 @@
 /**
- * Issue 3: a cached hit through `node.request()` (memory backend) vs Moleculer
+ * A cached hit through `node.request()` (memory backend) vs Moleculer
  * 0.14 `broker.call` of the same cached action (MemoryLRU cacher), vs an async
  * function wrapping lru-cache 11 and a raw lru-cache lookup of the same keys.
  */
 import { LRUCache } from 'lru-cache';
 import { ServiceBroker } from 'moleculer';
 import { pino } from 'pino';
-import { tuneClock } from '../src/cache/clock.js';
+import { tuneClock } from '../src/cache/backends/clock.js';
 import { Node } from '../src/index.js';
 import { type Case, LOADS, measure, table } from './harness.js';
 

@@ -1,5 +1,5 @@
 /**
- * Issue 3: 1,000 concurrent misses of one key run the handler exactly once.
+ * 1,000 concurrent misses of one key run the handler exactly once.
  */
 import { pino } from 'pino';
 import { Node } from '../src/index.js';

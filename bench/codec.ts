@@ -1,5 +1,5 @@
 /**
- * Issue 8: the value codec (Redis, DHT, network events) beside well-kept
+ * The value codec (Redis, DHT, network events) beside well-kept
  * serializers: v8's structured clone (`node:v8`), msgpackr 2 (plain and with
  * `structuredClone`), devalue 6 and superjson 2. Encode and decode of a typical
  * ~200-byte object and a ~100 KB one, encoded size, and which kinds of values

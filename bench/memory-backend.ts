@@ -1,5 +1,5 @@
 /**
- * Issue 3: the memory backend alone vs lru-cache 11 with ttl: get-hit and set
+ * The memory backend alone vs lru-cache 11 with ttl: get-hit and set
  * ops/s in the same run, and heap bytes per entry for 1M small entries.
  */
 import { LRUCache } from 'lru-cache';

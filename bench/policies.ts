@@ -1,5 +1,5 @@
 /**
- * Issue 11: what tags cost on the hit path. A cached hit through `node.request()`
+ * What tags cost on the hit path. A cached hit through `node.request()`
  * of an untagged action vs the same action with `tags: ['user:{id}']`, on the
  * memory backend and on Redis (a redis-server started for the run): with the
  * near tier (hits answered in process, tagged copies included) and without it
@@ -34,7 +34,7 @@ async function policyNode(cache: Record<string, unknown>): Promise<Node> {
     await node.request('user/tagged', { id });
     await node.request('user/graced', { id });
   }
-  // A tagged copy enters the near tier on its first read, not on the write (src/cache/store.ts).
+  // A tagged copy enters the near tier on its first read, not on the write (src/cache/read/miss.ts).
   for (let id = 0; id < KEYS; id++) await node.request('user/tagged', { id });
   return node;
 }

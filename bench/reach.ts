@@ -1,6 +1,6 @@
 /**
- * Invalidation reach at N node processes, each network alone on the machine
- * (issue 12): first N meshcache nodes (built code), `revoke` on one node until
+ * Invalidation reach at N node processes, each network alone on the machine:
+ * first N meshcache nodes (built code), `revoke` on one node until
  * every node applied it; then, with those stopped, N bare libp2p nodes with
  * the same services (bench/bare-node.ts), a gossipsub publish until every
  * node got it. bench/dht.ts runs both networks at once (40 processes at

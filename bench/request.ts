@@ -1,5 +1,5 @@
 /**
- * Issue 2: `node.request()` to an uncached local action vs a direct function
+ * `node.request()` to an uncached local action vs a direct function
  * call vs Moleculer 0.14 `broker.call` (best-speed settings), sequential and
  * with 100 calls in flight.
  */

@@ -21,7 +21,7 @@ const suites: Record<string, () => Promise<string>> = {
     execSync('npm run build:bench', { stdio: ['ignore', 'ignore', 'inherit'] });
     return (await import('./bus-processes.js')).benchBusProcesses();
   },
-  // Node processes on the built code (issue 12): about a minute, so only when asked for.
+  // Node processes on the built code: about a minute, so only when asked for.
   weight: async () => (await import('./weight.js')).benchWeight(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>

@@ -1,5 +1,5 @@
 /**
- * Issue 9: time from `import` to the first cached hit, in a fresh process
+ * Time from `import` to the first cached hit, in a fresh process
  * each run: meshcache (built `dist/`, memory backend, no config file) beside
  * BentoCache (memory driver) and lru-cache. Also the import time of the
  * libraries meshcache depends on, to show where start-up goes. Needs

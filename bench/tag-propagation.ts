@@ -1,5 +1,5 @@
 /**
- * Issue 11: how long a tag invalidation on one node takes to stop another node
+ * How long a tag invalidation on one node takes to stop another node
  * from serving a tagged entry: Redis client tracking of the record's write
  * (near tiers), and the P2P bus's `tags` notice (memory backends, in-process
  * libp2p nodes on 127.0.0.1). Part of `npm run bench -- policies`.

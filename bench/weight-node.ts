@@ -105,7 +105,7 @@ for (let i = 0; i < Number(values.hits); i++) await node.request('user/get_user'
 if (values.steps) {
   // The clock worker boots on another thread: let it come up before the report.
   await sleep(300);
-  const { clockSource } = await import('#meshcache/cache/clock.js');
+  const { clockSource } = await import('#meshcache/cache/backends/clock.js');
   step(`${values.hits} cached hits (clock: ${clockSource()})`);
 }
 if (values.metrics) {

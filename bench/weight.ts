@@ -1,5 +1,5 @@
 /**
- * Issue 12, node weight: RSS, heap and start-up of one node process alone, on
+ * Node weight: RSS, heap and start-up of one node process alone, on
  * the built code (dist/ through dist-bench/, built first; BENCH_NO_BUILD=1
  * skips it), N times each kind, interleaved:
  *

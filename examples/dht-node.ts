@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { DhtBackend } from '#meshcache/cache/backends/dht/index.js';
 import { MemoryBackend } from '#meshcache/cache/backends/memory.js';
-import { compileGlob } from '#meshcache/cache/glob.js';
+import { compileGlob } from '#meshcache/cache/keys/glob.js';
 import { decodeValue, encodeValue } from '#meshcache/codec/index.js';
 import { Node, type RequestContext } from '#meshcache/index.js';
 import { eventsTopic, type MeshNetwork } from '#meshcache/network/index.js';

@@ -22,12 +22,21 @@ export {
   BUILTIN_BACKENDS,
   defineBackend,
 } from './cache/backends/registry.js';
-export type { CacheConfigFile, ConfigInput, GlobalCacheConfig } from './cache/config.js';
-export { compileGlob, type Glob } from './cache/glob.js';
-export type { ResultMode } from './cache/interceptor.js';
-export { canonical, encodeKeyValue } from './cache/keys.js';
+export { canonical, encodeKeyValue } from './cache/keys/builder.js';
+export { compileGlob, type Glob } from './cache/keys/glob.js';
 export type { CacheManager, CacheStats, ManagementRequest } from './cache/manager.js';
-export type { CacheCounters, CacheStatsView } from './cache/metrics.js';
+export type { CacheCounters, CacheStatsView } from './cache/operations/metrics.js';
+export type { CacheConfigFile, ConfigInput, GlobalCacheConfig } from './cache/setup/config.js';
+export { action, cached, type ServiceDecoratorOptions, service } from './cache/setup/decorators.js';
+export type {
+  ActionDefinition,
+  ActionOptions,
+  CacheOptions,
+  EventRule,
+  ResultMode,
+  ServiceCacheOptions,
+  ServiceDefinition,
+} from './cache/setup/options.js';
 export { CodecError, decodeValue, encodeValue } from './codec/index.js';
 export {
   deserializeError,
@@ -46,27 +55,9 @@ export type { NetworkOptions } from './network/options.js';
 export { generatePsk } from './network/psk.js';
 export type { CallTarget, EventInfo } from './node/context.js';
 export { RequestContext } from './node/context.js';
-export {
-  action,
-  cached,
-  inject,
-  type ServiceDecoratorOptions,
-  service,
-  subscribe,
-} from './node/decorators.js';
+export { inject, subscribe } from './node/decorators.js';
 export { Host, type HostOptions } from './node/host.js';
 export type { ActionInfo, ActionInvoker, Interceptor, InterceptorFunction } from './node/interceptors.js';
 export { isValidNetworkId } from './node/network-id.js';
 export type { NodePart, PartComponents } from './node/part.js';
-export type {
-  ActionDefinition,
-  ActionHandler,
-  ActionOptions,
-  CacheOptions,
-  EventHandler,
-  EventRule,
-  Params,
-  RequestOptions,
-  ServiceCacheOptions,
-  ServiceDefinition,
-} from './node/types.js';
+export type { ActionHandler, EventHandler, Params, RequestOptions } from './node/types.js';

@@ -5,8 +5,8 @@
  */
 import type { CacheBackend } from './cache/backends/backend.js';
 import type { BackendDefinition } from './cache/backends/registry.js';
-import type { ConfigInput } from './cache/config.js';
 import { CacheManager } from './cache/manager.js';
+import type { ConfigInput } from './cache/setup/config.js';
 import { MeshError } from './errors.js';
 import type { MeshNetwork } from './network/index.js';
 import type { NetworkOptions } from './network/options.js';

@@ -13,7 +13,7 @@ export class CacheEnvelope {
      * 0: `freshUntil` (no stale window).
      */
     readonly staleUntil = 0,
-    /** The full keys of the tag records the entry carries (see src/cache/tags); undefined: untagged. */
+    /** The full keys of the tag records the entry carries (see src/cache/coherence/tag-records.ts); undefined: untagged. */
     readonly tags: readonly string[] | undefined = undefined,
     /** Tagged entries: when the call that computed the value started (the tag store's clock, epoch ms). */
     readonly writtenAt = 0,

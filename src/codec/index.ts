@@ -20,7 +20,7 @@
  * `MAX_BIGINT_DIGITS`).
  *
  * Why not v8.serialize, msgpackr, devalue or superjson: see `npm run bench -- codec`
- * and BENCHMARKS.md (issue 8): none keeps own `__proto__` keys *and* honours
+ * and BENCHMARKS.md: none keeps own `__proto__` keys *and* honours
  * toJSON, v8's format is binary (base64 on the DHT record and event wire, no
  * longer readable) and versioned by the Node release that wrote it.
  */

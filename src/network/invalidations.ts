@@ -1,7 +1,7 @@
 /**
  * Cache-agnostic invalidation notices over the network's control topic. The
  * network carries them and numbers them; it does not interpret them (the
- * caching part does: src/cache/near/bus.ts).
+ * caching part does: src/cache/coherence/channels/network-bus.ts).
  *
  * Every notice carries its publisher's epoch (random, per process start) and a
  * sequence number. A receiver that sees a publisher skip numbers learns it

@@ -5,12 +5,12 @@
  * same definition a plain-object service would produce.
  */
 import '../polyfills.js';
-import type { ActionOptions, CacheOptions, EventRule, ServiceCacheOptions } from './types.js';
+import type { ActionOptions, PartOptions } from './types.js';
 
 /** What the decorators record about a service class. */
 export interface ServiceMetadata {
   name?: string;
-  cache?: ServiceCacheOptions | boolean;
+  cache?: PartOptions;
   actions: Map<string, { name: string; options: ActionOptions }>;
   subscriptions: Array<{ topic: string; method: string | symbol }>;
   injections: Array<{ field: string | symbol; token: string }>;
@@ -19,9 +19,10 @@ export interface ServiceMetadata {
 /** Options of `@service(...)`. */
 export interface ServiceDecoratorOptions {
   name: string;
-  cache?: ServiceCacheOptions | boolean;
+  /** The service's caching options (the caching part's `ServiceCacheOptions`). */
+  cache?: PartOptions;
   /** Event rules of this service (same as `cache.events`). */
-  events?: readonly EventRule[];
+  events?: readonly object[];
 }
 
 const META = Symbol.for('meshcache.service');
@@ -65,7 +66,8 @@ export function service(nameOrOptions: string | ServiceDecoratorOptions) {
     meta.name = options.name;
     let cache = options.cache;
     if (options.events !== undefined) {
-      const base = typeof cache === 'object' ? cache : cache === true ? { enabled: true } : {};
+      const base: { events?: readonly object[] } =
+        typeof cache === 'object' ? cache : cache === true ? { enabled: true } : {};
       cache = { ...base, events: [...(base.events ?? []), ...options.events] };
     }
     meta.cache = cache;
@@ -82,7 +84,7 @@ function mergeAction(meta: ServiceMetadata, method: string | symbol, patch: Acti
   meta.actions.set(method, { name: method, options });
 }
 
-function asObject(cache: CacheOptions | boolean): CacheOptions {
+function asObject(cache: PartOptions): object {
   return typeof cache === 'boolean' ? { enabled: cache } : cache;
 }
 
@@ -95,7 +97,7 @@ export function action(options: ActionOptions = {}) {
 }
 
 /** Caches a method's results: `@cached({ ttl: 60 })` is `@action({ cache: { enabled: true, ttl: 60 } })`. */
-export function cached(options: CacheOptions = {}) {
+export function cached(options: object = {}) {
   return (_method: Method, context: ClassMethodDecoratorContext): void => {
     if (context.static || context.private) throw new TypeError('@cached applies to public instance methods');
     mergeAction(metaOf(context.metadata, 'cached'), context.name, { cache: { enabled: true, ...options } });

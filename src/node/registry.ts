@@ -10,7 +10,7 @@ import type {
   ActionHandler,
   ActionOptions,
   EventHandler,
-  ServiceCacheOptions,
+  PartOptions,
   ServiceDefinition,
 } from './types.js';
 
@@ -27,7 +27,7 @@ export interface ActionEntry extends ActionInfo {
 /** A service as the node keeps it. */
 export interface ServiceEntry {
   readonly name: string;
-  readonly cache: ServiceCacheOptions | undefined;
+  readonly cache: object | undefined;
   readonly actions: Map<string, ActionEntry>;
   readonly events: ReadonlyArray<{ topic: string; handler: EventHandler }>;
   readonly injections: ReadonlyArray<{ field: string | symbol; token: string }>;
@@ -44,7 +44,7 @@ function checkName(kind: 'service' | 'action', name: unknown, service?: string):
   }
 }
 
-function normalizeCache(cache: ServiceCacheOptions | boolean | undefined): ServiceCacheOptions | undefined {
+function normalizeCache(cache: PartOptions | undefined): object | undefined {
   return typeof cache === 'boolean' ? { enabled: cache } : cache;
 }
 

@@ -10,46 +10,16 @@ export type ActionHandler<P = any, R = unknown> = (ctx: RequestContext, params: 
 export type EventHandler<D = any> = (ctx: RequestContext, data: D) => unknown;
 
 /**
- * Caching options of an action (DESIGN.md, "Caching semantics"). `true` is
- * `{ enabled: true }`, `false` is `{ enabled: false }`.
+ * A part's options on an action or a service (the caching part's: `cache`),
+ * opaque to the host: an object the part validates, `true` / `false` standing
+ * for `{ enabled: true }` / `{ enabled: false }`.
  */
-export interface CacheOptions {
-  /** Cache this action (default true when a cache object is given for an action). */
-  enabled?: boolean;
-  /**
-   * Seconds an entry lives; fractions allowed; 0 = no expiry. In code, on an action, also a
-   * function of the result (adaptive TTL): anything but a finite number >= 0 means "do not cache this one".
-   */
-  ttl?: number | ((result: any, params: any, ctx: RequestContext) => number);
-  /** Seconds past `ttl` during which a stale entry is served while one background call refreshes it. */
-  staleTtl?: number;
-  /** Seconds past `ttl` + `staleTtl` an entry is kept to answer when the handler fails or times out. */
-  grace?: number;
-  /** With a stale value at hand: answer with it when the handler takes longer than this (ms). */
-  softTimeoutMs?: number;
-  /**
-   * Tags of each entry, for `invalidateTags`: templates filled from the params (`'user:{id}'`), or
-   * (in code, on an action) a function of the params and the result.
-   */
-  tags?: readonly string[] | ((params: any, result: any, ctx: RequestContext) => readonly string[]);
-  /** `'node'` (default): concurrent misses of a key run the handler once per node; `'cluster'`: once per shared backend. */
-  coalesce?: 'node' | 'cluster';
-  /** Param names (dot paths allowed) that make the key, in order. */
-  keys?: readonly string[];
-  /** Builds the action key yourself; overrides `keys`. */
-  key?: (params: any, ctx: RequestContext) => string;
-  /** Name of the backend that stores this action's entries. */
-  backend?: string;
-  /** Cache this call or not (true = cache). */
-  condition?: (params: any, ctx: RequestContext) => boolean;
-  /** `false`: no in-process near tier in front of a remote backend for this action (default true). */
-  near?: boolean;
-}
+export type PartOptions = object | boolean;
 
 /** Options of an action declared by `@action(...)` or in `node.addService({ actions })`. */
 export interface ActionOptions {
-  /** Caching of this action's results. */
-  cache?: CacheOptions | boolean;
+  /** Caching of this action's results: read by the caching part (its `CacheOptions`). */
+  cache?: PartOptions;
   /** Default timeout of a call, in ms (0 = none); a request's own `timeout` wins. */
   timeout?: number;
   /** Free-form options an interceptor may read. */
@@ -59,29 +29,11 @@ export interface ActionOptions {
 /** An action in a plain-object service: a handler, or options with a handler. */
 export type ActionDefinition = ActionHandler | (ActionOptions & { handler: ActionHandler });
 
-/**
- * A cache invalidation rule: when `event` is published, remove `keys` and invalidate `tags`
- * (`{field}` filled from the event data). At least one of `keys` and `tags`.
- */
-export interface EventRule {
-  event: string;
-  keys?: readonly string[];
-  tags?: readonly string[];
-  /** Global rules only: the services the rule applies to (default: every caching service). */
-  services?: readonly string[];
-}
-
-/** Service-level caching options: defaults for its actions, plus event rules. */
-export interface ServiceCacheOptions extends Omit<CacheOptions, 'key' | 'condition' | 'ttl' | 'tags'> {
-  ttl?: number;
-  tags?: readonly string[];
-  events?: readonly EventRule[];
-}
-
 /** A service registered without decorators: `node.addService({ name, actions, events })`. */
 export interface ServiceDefinition {
   name: string;
-  cache?: ServiceCacheOptions | boolean;
+  /** Read by the caching part (its `ServiceCacheOptions`). */
+  cache?: PartOptions;
   actions?: Record<string, ActionDefinition>;
   events?: Record<string, EventHandler>;
   /** Called by `node.start()` (or at once if the node already runs). */

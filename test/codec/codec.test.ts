@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheEnvelope } from '../../src/cache/snapshot.js';
+import { CacheEnvelope } from '../../src/cache/read/snapshot.js';
 import { CodecError, decodeValue, encodeValue } from '../../src/codec/index.js';
 
 describe('value codec', () => {

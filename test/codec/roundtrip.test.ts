@@ -1,5 +1,5 @@
 /**
- * Issue 8, defect 2: what survives the Redis / DHT codec. One row per kind of
+ * What survives the Redis / DHT codec. One row per kind of
  * value; each row checks the exact shape that comes back (types, own keys,
  * holes), through both a string and the bytes a backend reads.
  */
@@ -251,7 +251,7 @@ const rows: Row[] = [
   ],
 ];
 
-describe('codec round trip (issue 8)', () => {
+describe('codec round trip', () => {
   afterEach(() => {
     // Nothing may ever reach Object.prototype.
     expect(Object.keys(Object.prototype)).toEqual([]);
@@ -279,7 +279,7 @@ describe('codec round trip (issue 8)', () => {
   });
 });
 
-describe('codec against untrusted bytes (issue 8)', () => {
+describe('codec against untrusted bytes', () => {
   const refused = [
     '{"$mc":"bigint","v":"12abc"}',
     '{"$mc":"bigint","v":1}',

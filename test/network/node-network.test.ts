@@ -67,7 +67,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe('network addresses (issue 8, defect 3)', () => {
+describe('network addresses', () => {
   async function refusal(network: { bootstrap?: string[]; listen?: string[] }): Promise<MeshError> {
     const node = new Node({ logger: testLogger(), network: { id: 'addr-check', ...network } });
     nodes.push(node);

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { MeshNetwork } from '../../network/index.js';
-import type { Glob } from '../glob.js';
+import type { Glob } from '../keys/glob.js';
 
 /** Why an entry left without being deleted. */
 export type EvictionReason = 'capacity' | 'bytes' | 'expired';
@@ -71,7 +71,7 @@ export interface CacheBackend {
    */
   invalidateTags?(tagKeys: readonly string[], retentionSeconds: number): void | Promise<void>;
   /**
-   * Capability (`coalesce: 'cluster'`, see src/cache/policies/coalesce.ts): takes the lease
+   * Capability (`coalesce: 'cluster'`, see src/cache/read/cluster-flight.ts): takes the lease
    * `leaseKey` for `ms` if nobody holds it (`SET NX PX`); true when taken.
    */
   acquireLease?(leaseKey: string, token: string, ms: number): boolean | Promise<boolean>;
@@ -93,7 +93,7 @@ export interface CacheBackend {
   /**
    * Capability: the data lives outside this process (Redis, the DHT, a custom
    * store): the caching layer puts an in-process near tier in front of it
-   * (`cache.near`, src/cache/near/).
+   * (`cache.near`, src/cache/coherence/near-tiers.ts).
    */
   readonly remote?: true;
   /**
@@ -110,7 +110,7 @@ export interface CacheBackend {
   getWithTtl?(key: string): Promise<{ value: unknown; ttlMs: number } | undefined>;
   /**
    * Capability: the Redis connection of a Redis backend, for server-assisted
-   * client-side caching of the near tier (src/cache/near/redis-coherence.ts).
+   * client-side caching of the near tier (src/cache/coherence/channels/redis.ts).
    */
   redisConnection?(): RedisConnection | undefined;
   /** Capability: calls `listener` when an entry is dropped by capacity, bytes or expiry (metrics). */

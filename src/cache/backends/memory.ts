@@ -20,14 +20,13 @@
  * revoke, key listing, statistics and eviction notices.
  */
 import { MeshError } from '../../errors.js';
-import { wallNow } from '../clock.js';
-import { compileGlob, type Glob } from '../glob.js';
-import { assertTtl } from '../ttl.js';
+import { compileGlob, type Glob } from '../keys/glob.js';
 import type { BackendStats, EvictionReason, FastTable, IndexedCacheBackend } from './backend.js';
-
+import { wallNow } from './clock.js';
 import { MEMORY_DEFAULTS, type MemoryBackendOptions } from './memory-options.js';
 import { estimateSize } from './memory-size.js';
 import { LruSlots } from './memory-slots.js';
+import { assertTtl } from './ttl.js';
 
 export type { EvictionReason, FastTable } from './backend.js';
 export type { MemoryBackendOptions } from './memory-options.js';

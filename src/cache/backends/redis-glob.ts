@@ -6,7 +6,7 @@
  * escaped.
  */
 
-import { compileGlob } from '../glob.js';
+import { compileGlob } from '../keys/glob.js';
 
 const REDIS_SPECIAL = /[*?[\]\\]/g;
 

@@ -17,7 +17,6 @@ import type { Cluster, Redis } from 'ioredis';
 import * as v from 'valibot';
 import { decodeValue, encodeValue } from '../../codec/index.js';
 import { fromIssues, MeshError } from '../../errors.js';
-import { assertTtl } from '../ttl.js';
 import type { BackendContext, CacheBackend, RedisConnection, TaggedRead } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
@@ -33,6 +32,7 @@ import {
   taggedString,
   writeInvalidation,
 } from './redis-tags.js';
+import { assertTtl } from './ttl.js';
 
 export type { RedisBackendState } from './redis-link.js';
 export type { RedisBackendOptions, ResolvedRedisOptions } from './redis-options.js';

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { pino } from 'pino';
-import type { CacheStats } from '../../cache/stats.js';
+import type { CacheStats } from '../../cache/operations/stats.js';
 import { MeshError } from '../../errors.js';
 import { Node } from '../../mesh-node.js';
 import { loadIdentity } from '../../network/identity.js';

@@ -1,7 +1,7 @@
 /**
  * The DHT cache backend: entries live in the network's Kademlia DHT (one DHT
  * per network id), each on the `replication` peers closest to its key. The
- * generic near tier (src/cache/near/) sits in front of it, as of every remote
+ * generic near tier (src/cache/coherence/near-tiers.ts) sits in front of it, as of every remote
  * backend. Design and guarantees: docs/dht.md.
  * Invalidations: invalidation.ts; replication upkeep and sweep: upkeep.ts.
  *
@@ -20,9 +20,9 @@
 import { encodeValue } from '../../../codec/index.js';
 import { MeshError } from '../../../errors.js';
 import { isExpired, type MeshNetwork, type StoredRecord, writeClock } from '../../../network/index.js';
-import { compileGlob } from '../../glob.js';
-import { assertTtl } from '../../ttl.js';
+import { compileGlob } from '../../keys/glob.js';
 import type { BackendContext, CacheBackend, TaggedRead } from '../backend.js';
+import { assertTtl } from '../ttl.js';
 import { newRecord, RecordAccess } from './access.js';
 import { Invalidations, SYNC_NAME } from './invalidation.js';
 import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './options.js';

@@ -7,7 +7,7 @@
  * the local store when the rule arrives. Rules are pulled from a peer when a
  * node comes back after losing all its peers, so it learns what it missed.
  */
-import { compileGlob, type Glob } from '../../glob.js';
+import { compileGlob, type Glob } from '../../keys/glob.js';
 
 /** A clear (no pattern) or a revoke (glob on the part of the key after `prefix`). */
 export interface Rule {

@@ -14,9 +14,9 @@
  */
 import { decodeValue, encodeValue } from '../../../codec/index.js';
 import { isExpired, type StoredRecord } from '../../../network/index.js';
-import { assertTtl } from '../../ttl.js';
 import type { TaggedRead } from '../backend.js';
 import { payloadOf, taggedString } from '../redis-tags.js';
+import { assertTtl } from '../ttl.js';
 import { newRecord, type RecordAccess } from './access.js';
 import type { DhtState } from './state.js';
 

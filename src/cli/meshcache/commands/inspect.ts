@@ -1,5 +1,5 @@
 /** `meshcache nodes` and `meshcache stats [--watch]`: what the members host and how their caches do. */
-import type { CacheStats } from '../../../cache/stats.js';
+import type { CacheStats } from '../../../cache/operations/stats.js';
 import type { MemberInfo, MemberStats, Operator } from '../operator.js';
 import { duration, ms, OperationError, type Output, paint, pct, shortPeer, table } from '../output.js';
 

@@ -7,7 +7,7 @@
  * copies invalidated, notices received, gaps, flushes, evictions) plus the
  * management operations run from the page itself.
  */
-import type { CacheStats } from '../../../cache/stats.js';
+import type { CacheStats } from '../../../cache/operations/stats.js';
 import type { MemberInfo, Operator } from '../operator.js';
 
 /** [epoch ms, hit rate of the interval (null: no lookups), requests/s, mean ms, max ms] */

@@ -1,0 +1,90 @@
+/**
+ * The management actions every cached service gets (`<service>/cache/clear`,
+ * `/delete`, `/revoke`, `/invalidate` by tags) and who may call them. By default a service manages
+ * its own cache, and the local process (`node.request`, `node.subscribe`
+ * handlers) manages every cache; `cache.access.allow` names more callers, and
+ * `cache.access.authorize` replaces the rule. A refused call removes nothing.
+ */
+import * as v from 'valibot';
+import { badParams, MeshError } from '../../errors.js';
+import type { RequestContext } from '../../node/context.js';
+import type { PartComponents } from '../../node/part.js';
+import type { Invalidator } from '../coherence/invalidator.js';
+import { MAX_RAW_PATTERN_LENGTH } from '../keys/glob.js';
+import type { ResolvedGlobal } from '../setup/config.js';
+
+/** A management operation, as given to `cache.access.authorize`. */
+export interface ManagementRequest {
+  service: string;
+  operation: 'clear' | 'delete' | 'revoke' | 'invalidate';
+}
+
+const text = (max: number) => v.pipe(v.string(), v.minLength(1), v.maxLength(max));
+const deleteParams = v.strictObject({ key: text(4096) });
+const revokeParams = v.strictObject({ pattern: text(MAX_RAW_PATTERN_LENGTH) });
+const clearParams = v.strictObject({});
+const invalidateParams = v.strictObject({
+  tags: v.pipe(v.array(text(512)), v.minLength(1), v.maxLength(1000)),
+});
+
+/** Service name of contexts run for the node itself (`node.subscribe` handlers): the local process. */
+const LOCAL_CALLER = '$node';
+
+/** Throws ACCESS_DENIED unless the caller of `ctx` may run `operation` on `service`'s cache. */
+export function authorize(
+  access: ResolvedGlobal['access'],
+  ctx: RequestContext,
+  service: string,
+  operation: ManagementRequest['operation'],
+): void {
+  const caller = ctx.callerService;
+  if (access.authorize !== undefined) {
+    if (access.authorize(ctx, { service, operation } satisfies ManagementRequest) === true) return;
+  } else if (
+    caller === undefined ||
+    caller === LOCAL_CALLER ||
+    caller === service ||
+    access.allow.includes('*') ||
+    access.allow.includes(caller)
+  ) {
+    return;
+  }
+  throw new MeshError(
+    'ACCESS_DENIED',
+    `${caller === undefined ? 'this caller' : `service '${caller}'`} may not ${operation} the cache of '${service}'`,
+    { service, operation, caller: ctx.caller },
+  );
+}
+
+/** Adds the management actions of one service. */
+export function addManagementActions(
+  host: Pick<PartComponents, 'addInternalAction'>,
+  service: string,
+  access: ResolvedGlobal['access'],
+  invalidator: Invalidator,
+): void {
+  host.addInternalAction(service, 'cache/clear', async (ctx, params) => {
+    const parsed = v.safeParse(clearParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/clear`, parsed.issues);
+    authorize(access, ctx, service, 'clear');
+    return { cleared: await invalidator.clear(service) };
+  });
+  host.addInternalAction(service, 'cache/delete', async (ctx, params) => {
+    const parsed = v.safeParse(deleteParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/delete`, parsed.issues);
+    authorize(access, ctx, service, 'delete');
+    return { deleted: await invalidator.delete(service, parsed.output.key) };
+  });
+  host.addInternalAction(service, 'cache/revoke', async (ctx, params) => {
+    const parsed = v.safeParse(revokeParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/revoke`, parsed.issues);
+    authorize(access, ctx, service, 'revoke');
+    return { revoked: await invalidator.revoke(service, parsed.output.pattern) };
+  });
+  host.addInternalAction(service, 'cache/invalidate', async (ctx, params) => {
+    const parsed = v.safeParse(invalidateParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/invalidate`, parsed.issues);
+    authorize(access, ctx, service, 'invalidate');
+    return invalidator.tags(service, parsed.output.tags);
+  });
+}
