@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { policyShape, tagListSchema } from './policies/schema.js';
+import { strict } from './strict.js';
 import { isValidTtl, TTL_RULE } from './ttl.js';
 
 /** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
@@ -21,7 +22,7 @@ const count = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 
 export const eventRuleSchema = v.pipe(
-  v.strictObject({
+  strict({
     event: name,
     keys: v.optional(v.pipe(names, v.minLength(1))),
     tags: v.optional(v.pipe(tagListSchema, v.minLength(1))),
@@ -49,11 +50,11 @@ const actionObjectShape = {
   /** `false`: no near tier for this action (src/cache/near/). */
   near: v.optional(v.boolean()),
 };
-export const actionCacheSchema = v.union([v.boolean(), v.strictObject(actionObjectShape)]);
+export const actionCacheSchema = v.union([v.boolean(), strict(actionObjectShape)]);
 /** Declared in code on an action: `ttl` and `tags` may also be functions (never in a file). */
 export const declaredActionCacheSchema = v.union([
   v.boolean(),
-  v.strictObject({
+  strict({
     ...actionObjectShape,
     ttl: v.optional(
       v.custom<number | AnyFunction>(
@@ -67,7 +68,7 @@ export const declaredActionCacheSchema = v.union([
 
 export const serviceCacheSchema = v.union([
   v.boolean(),
-  v.strictObject({
+  strict({
     ...commonShape,
     keys: v.optional(names),
     events: v.optional(v.array(eventRuleSchema)),
@@ -76,7 +77,7 @@ export const serviceCacheSchema = v.union([
   }),
 ]);
 
-const failureSchema = v.strictObject({
+const failureSchema = strict({
   /** Longest a backend operation may take before it counts as failed, in ms. */
   opTimeoutMs: v.optional(count(1)),
   /** Consecutive failures that make the node skip a backend. */
@@ -87,14 +88,14 @@ const failureSchema = v.strictObject({
   managementTimeoutMs: v.optional(count(1)),
 });
 
-const accessSchema = v.strictObject({
+const accessSchema = strict({
   /** Services allowed to call any service's cache management actions (`'*'`: every caller). */
   allow: v.optional(names),
   /** Code only: decides every management call; overrides `allow`. */
   authorize: v.optional(fn),
 });
 
-const nearSchema = v.strictObject({
+const nearSchema = strict({
   /** A near tier in front of every remote backend (Redis, DHT, custom `remote: true`). */
   enabled: v.optional(v.boolean()),
   /** Most entries one near tier keeps (LRU). */
@@ -117,7 +118,7 @@ export const globalShape = {
   maxKeyLength: v.optional(count(32, 4096)),
   // The spec's example file carries this section; only the values describing what meshcache does are accepted.
   consistency: v.optional(
-    v.strictObject({
+    strict({
       strategy: v.optional(v.literal('eventual')),
       conflict_resolution: v.optional(v.literal('last_write_wins')),
     }),
@@ -128,15 +129,15 @@ export const globalShape = {
   /** The in-process tier in front of remote backends (src/cache/near/, README "Near tier"). */
   near: v.optional(nearSchema),
 };
-export const globalCacheSchema = v.strictObject(globalShape);
+export const globalCacheSchema = strict(globalShape);
 
-const serviceSchema = v.strictObject({
+const serviceSchema = strict({
   cache: v.optional(serviceCacheSchema),
-  actions: v.optional(v.record(v.string(), v.strictObject({ cache: v.optional(actionCacheSchema) }))),
+  actions: v.optional(v.record(v.string(), strict({ cache: v.optional(actionCacheSchema) }))),
 });
 
 export const fileShape = {
   cache: v.optional(globalCacheSchema),
   services: v.optional(v.record(v.string(), serviceSchema)),
 };
-export const fileSchema = v.strictObject(fileShape);
+export const fileSchema = strict(fileShape);

@@ -29,6 +29,7 @@ import {
   name,
   serviceCacheSchema,
 } from './config-schema.js';
+import { strict } from './strict.js';
 import { isValidTtl, TTL_RULE } from './ttl.js';
 
 /** Options sections of the built-in backends (each validated by its backend's registered schema). */
@@ -67,13 +68,10 @@ function schemasFor(sections: SectionSchemas) {
     const shape = Object.fromEntries(
       Object.entries(sections).map(([key, schema]) => [key, v.optional(schema)]),
     );
-    const file = { ...fileShape, cache: v.optional(v.strictObject({ ...globalShape, ...shape })) };
+    const file = { ...fileShape, cache: v.optional(strict({ ...globalShape, ...shape })) };
     found = {
-      file: v.strictObject(file) as unknown as v.GenericSchema<unknown, FileConfig>,
-      input: v.strictObject({ ...file, file: v.optional(name) }) as unknown as v.GenericSchema<
-        unknown,
-        InputConfig
-      >,
+      file: strict(file) as unknown as v.GenericSchema<unknown, FileConfig>,
+      input: strict({ ...file, file: v.optional(name) }) as unknown as v.GenericSchema<unknown, InputConfig>,
     };
     schemaCache.set(sections, found);
   }

@@ -12,6 +12,7 @@ import type { PartComponents } from '../node/part.js';
 import type { ResolvedGlobal } from './config.js';
 import { MAX_RAW_PATTERN_LENGTH } from './glob.js';
 import type { Invalidation } from './invalidation.js';
+import { strict } from './strict.js';
 
 /** A management operation, as given to `cache.access.authorize`. */
 export interface ManagementRequest {
@@ -20,10 +21,10 @@ export interface ManagementRequest {
 }
 
 const text = (max: number) => v.pipe(v.string(), v.minLength(1), v.maxLength(max));
-const deleteParams = v.strictObject({ key: text(4096) });
-const revokeParams = v.strictObject({ pattern: text(MAX_RAW_PATTERN_LENGTH) });
-const clearParams = v.strictObject({});
-const invalidateParams = v.strictObject({
+const deleteParams = strict({ key: text(4096) });
+const revokeParams = strict({ pattern: text(MAX_RAW_PATTERN_LENGTH) });
+const clearParams = strict({});
+const invalidateParams = strict({
   tags: v.pipe(v.array(text(512)), v.minLength(1), v.maxLength(1000)),
 });
 

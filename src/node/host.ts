@@ -130,8 +130,15 @@ export class Host {
     return this;
   }
 
-  /** Registers a service: a `@service` class instance or `{ name, actions, events }`. */
-  addService(service: object | ServiceDefinition): this {
+  /**
+   * Registers a service: a `@service` class instance or `{ name, actions, events }`. An object with a
+   * `name` and `actions` or `events` is checked as a `ServiceDefinition`: a misspelt option fails to compile.
+   */
+  addService<S extends object>(
+    service: S extends { name: string } & ({ actions: unknown } | { events: unknown })
+      ? ServiceDefinition
+      : S,
+  ): this {
     const entry = toServiceEntry(service);
     if (this.services.has(entry.name)) {
       throw new MeshError('CONFLICT', `service '${entry.name}' is already registered on this node`, {
