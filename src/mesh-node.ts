@@ -91,4 +91,10 @@ export class Node extends Host {
   get network(): MeshNetwork | undefined {
     return this.networkPart?.network;
   }
+
+  /** Starts the node; then warns about cache configuration naming services or actions it does not host. */
+  override async start(): Promise<void> {
+    await super.start();
+    this.cache.checkNames();
+  }
 }

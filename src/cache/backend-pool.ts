@@ -89,7 +89,8 @@ export class BackendPool {
       return {
         name: g.name,
         errors: g.errors,
-        available: g.usable,
+        available: g.usable && s?.connected !== false,
+        kind: s?.kind,
         entries: s?.entries,
         evictions: s?.evictions,
       };

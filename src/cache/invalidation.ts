@@ -13,6 +13,7 @@ import { fillTemplate } from './event-rules.js';
 import { compileGlob, type Glob, hasWildcard } from './glob.js';
 import type { GuardedBackend } from './guard.js';
 import type { ServiceCache } from './interceptor.js';
+import { keyForms } from './key-forms.js';
 import { hashKey } from './keys.js';
 
 /** What invalidation needs from the cache. */
@@ -87,15 +88,21 @@ export class Invalidation {
     return counts.reduce<number>((n, c) => n + (typeof c === 'number' ? c : 0), 0);
   }
 
-  /** Removes one entry of a service by action key (`get_user:123`); true if it was there. */
-  async delete(service: string, key: string): Promise<boolean> {
+  /**
+   * Removes one entry of a service by action key (`get_user:123`); true if it was there. A key
+   * written by hand also removes its number/string twin (`get_user:"123"`, key-forms.ts); `exact`:
+   * a key built by the action's own rule (delete by action and params), taken as is.
+   */
+  async delete(service: string, key: string, exact = false): Promise<boolean> {
     const svc = this.begin(service);
     // An over-long key was stored hashed under the name of the action that built it: its own head for
     // `keys` (`get_user:...`), anything for a key function (`custom:...`), so try each cached action.
     const stored =
       key.length > this.context.maxKeyLength
         ? [...svc.actions.keys()].map((action) => hashKey(action, key))
-        : [key];
+        : exact
+          ? [key]
+          : keyForms(key);
     const change: Change = { op: 'delete', keys: stored };
     this.context.observer?.begin(svc, change);
     const results: unknown[] = [];

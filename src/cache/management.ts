@@ -12,6 +12,7 @@ import type { PartComponents } from '../node/part.js';
 import type { ResolvedGlobal } from './config.js';
 import { MAX_RAW_PATTERN_LENGTH } from './glob.js';
 import type { Invalidation } from './invalidation.js';
+import type { KeyBuilder } from './keys.js';
 import { strict } from './strict.js';
 
 /** A management operation, as given to `cache.access.authorize`. */
@@ -22,6 +23,10 @@ export interface ManagementRequest {
 
 const text = (max: number) => v.pipe(v.string(), v.minLength(1), v.maxLength(max));
 const deleteParams = strict({ key: text(4096) });
+const deleteByActionParams = strict({
+  action: text(256),
+  params: v.optional(v.record(v.string(), v.unknown())),
+});
 const revokeParams = strict({ pattern: text(MAX_RAW_PATTERN_LENGTH) });
 const clearParams = strict({});
 const invalidateParams = strict({
@@ -50,11 +55,19 @@ export function authorize(
   ) {
     return;
   }
-  throw new MeshError(
-    'ACCESS_DENIED',
-    `${caller === undefined ? 'this caller' : `service '${caller}'`} may not ${operation} the cache of '${service}'`,
-    { service, operation, caller: ctx.caller },
-  );
+  const who = caller === undefined ? 'this caller' : `service '${caller}'`;
+  const allow =
+    access.authorize !== undefined
+      ? 'cache.access.authorize refused it'
+      : caller === undefined
+        ? `allowed: the service itself and node.request; cache.access.allow: ['*'] allows everyone`
+        : `allow it with cache.access.allow: ['${caller}'] (or '*' for everyone)`;
+  throw new MeshError('ACCESS_DENIED', `${who} may not ${operation} the cache of '${service}' (${allow})`, {
+    service,
+    operation,
+    caller: ctx.caller,
+    setting: 'cache.access',
+  });
 }
 
 /** Adds the management actions of one service. */
@@ -64,6 +77,7 @@ export function addManagementActions(
   access: ResolvedGlobal['access'],
   invalidation: Invalidation,
   invalidateTags: (tags: string[]) => Promise<{ invalidated: string[] }>,
+  actions: ReadonlyMap<string, { keyOf: KeyBuilder }>,
 ): void {
   host.addInternalAction(service, 'cache/clear', async (ctx, params) => {
     const parsed = v.safeParse(clearParams, params);
@@ -72,10 +86,9 @@ export function addManagementActions(
     return { cleared: await invalidation.clear(service) };
   });
   host.addInternalAction(service, 'cache/delete', async (ctx, params) => {
-    const parsed = v.safeParse(deleteParams, params);
-    if (!parsed.success) throw badParams(`${service}/cache/delete`, parsed.issues);
+    const { key, exact } = deleteKey(service, actions, ctx, params);
     authorize(access, ctx, service, 'delete');
-    return { deleted: await invalidation.delete(service, parsed.output.key) };
+    return { deleted: await invalidation.delete(service, key, exact) };
   });
   host.addInternalAction(service, 'cache/revoke', async (ctx, params) => {
     const parsed = v.safeParse(revokeParams, params);
@@ -89,4 +102,41 @@ export function addManagementActions(
     authorize(access, ctx, service, 'invalidate');
     return invalidateTags(parsed.output.tags);
   });
+}
+
+/**
+ * The action key `cache/delete` removes: `{ key }` as written, or `{ action, params }` built by the
+ * action's own key rule, which cannot miss whatever the params' types.
+ */
+function deleteKey(
+  service: string,
+  actions: ReadonlyMap<string, { keyOf: KeyBuilder }>,
+  ctx: RequestContext,
+  params: unknown,
+): { key: string; exact: boolean } {
+  const path = `${service}/cache/delete`;
+  const given = params !== null && typeof params === 'object' ? params : {};
+  if (!('key' in given) && !('action' in given)) {
+    throw new MeshError(
+      'INVALID_PARAMS',
+      `${path}: give the key ({ key: 'get_user:1' }) or the action and its params ({ action: 'get_user', params: { id: 1 } })`,
+      { path, field: 'key' },
+    );
+  }
+  if ('key' in given) {
+    const parsed = v.safeParse(deleteParams, params);
+    if (!parsed.success) throw badParams(path, parsed.issues);
+    return { key: parsed.output.key, exact: false };
+  }
+  const parsed = v.safeParse(deleteByActionParams, params);
+  if (!parsed.success) throw badParams(path, parsed.issues);
+  const action = actions.get(parsed.output.action);
+  if (action === undefined) {
+    throw new MeshError(
+      'INVALID_PARAMS',
+      `${path}: '${parsed.output.action}' is not a cached action of '${service}' (cached: ${[...actions.keys()].join(', ')})`,
+      { path, field: 'action' },
+    );
+  }
+  return { key: action.keyOf(parsed.output.params ?? {}, ctx), exact: true };
 }

@@ -16,6 +16,7 @@ import { BackendPool } from './backend-pool.js';
 import { type CacheBackend, isIndexed, isSynchronous } from './backends/backend.js';
 import { BackendRegistry } from './backends/registry.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './config.js';
+import { startNotes } from './config-names.js';
 import type { GuardedBackend } from './guard.js';
 import { type ActionCache, cachingInvoker, type ServiceCache } from './interceptor.js';
 import { Invalidation } from './invalidation.js';
@@ -58,6 +59,8 @@ export class CacheManager implements NodePart {
   private readonly services = new Map<string, ServiceCache>();
   private readonly byPath = new Map<string, ActionCache>();
   private readonly orphanStats = new ActionStats('(unknown)', '(unknown)');
+  /** Every service attached, with its actions, to tell configuration entries that name nothing. */
+  private readonly hosted = new Map<string, string[]>();
   private prom: ReturnType<typeof createPrometheusRegistry> | undefined;
 
   constructor(private readonly init: CacheInit) {}
@@ -106,6 +109,13 @@ export class CacheManager implements NodePart {
     await this.pool.get(config.global.backend, 'cache.backend');
   }
 
+  /** @internal Once the node started: warns about configuration entries naming services or actions it does not host. */
+  checkNames(): void {
+    if (this.config === undefined || this.host === undefined) return;
+    const open = [...(this.pool?.values() ?? [])].map((g) => g.name);
+    startNotes(this.config, this.hosted, this.init.env ?? process.env, open, this.host.logger);
+  }
+
   /** @internal Closes every backend and forgets the per-action state. */
   async stop(): Promise<void> {
     await this.near?.stop();
@@ -113,6 +123,7 @@ export class CacheManager implements NodePart {
     await this.pool?.closeAll();
     this.services.clear();
     this.byPath.clear();
+    this.hosted.clear();
   }
 
   /** @internal Resolves a service's cached actions and adds its management actions and event rules. */
@@ -120,6 +131,10 @@ export class CacheManager implements NodePart {
     const { config, host, invalidation } = this;
     if (config === undefined || host === undefined || invalidation === undefined)
       throw new MeshError('NOT_STARTED', 'cache manager is not started');
+    this.hosted.set(
+      entry.name,
+      [...entry.actions.values()].filter((a) => !a.internal).map((a) => a.name),
+    );
     const svcLayers = serviceLayers(config, entry);
     const global = config.global;
     const svc: ServiceCache = {
@@ -140,8 +155,13 @@ export class CacheManager implements NodePart {
     }
     if (svc.actions.size === 0) return;
     this.services.set(entry.name, svc);
-    addManagementActions(host, entry.name, global.access, invalidation, (tags) =>
-      this.invalidateServiceTags(entry.name, tags),
+    addManagementActions(
+      host,
+      entry.name,
+      global.access,
+      invalidation,
+      (tags) => this.invalidateServiceTags(entry.name, tags),
+      svc.actions,
     );
     const rules = [
       ...svcLayers.flatMap((l) => l?.options.events ?? []),

@@ -15,6 +15,8 @@ export interface BackendView {
   name: string;
   errors: number;
   available: boolean;
+  /** What holds the entries: `memory` for a `dht` backend on a node without a network. */
+  kind?: string;
   entries?: number;
   evictions?: number;
 }

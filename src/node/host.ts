@@ -14,6 +14,7 @@ import {
   toInterceptor,
 } from './interceptors.js';
 import { defaultLogger } from './logger.js';
+import { checkLogger } from './logger-check.js';
 import { checkNetworkId } from './network-id.js';
 import type { NodePart, PartComponents } from './part.js';
 import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
@@ -85,7 +86,7 @@ export class Host {
       });
     }
     this.requestTimeout = timeout;
-    this.logger = options.logger ?? defaultLogger();
+    this.logger = options.logger === undefined ? defaultLogger() : checkLogger(options.logger);
     this.components = {
       logger: this.logger,
       networkId: () => this.networkId_,

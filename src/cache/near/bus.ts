@@ -15,7 +15,8 @@ export interface BusTargets {
   apply(scope: string, change: Change): void;
   /** Another member invalidated `tags` (relative to `scope`, a tag record base: `.../$tags/<service or *>/`). */
   tags(scope: string, tags: readonly string[]): void;
-  flush(why: string): void;
+  /** `first`: the node's first peer arrived (not a return after losing every peer). */
+  flush(why: string, first?: boolean): void;
 }
 
 export class NetworkBus {
@@ -32,9 +33,17 @@ export class NetworkBus {
     this.detach.push(
       this.network.onInvalidation((notice, meta) => this.received(notice, meta.gap, meta.from)),
     );
-    const online = () => this.targets.flush('back online after losing every peer');
-    this.network.on('online', online);
-    this.detach.push(() => this.network.off('online', online));
+    // A first join is not a return: only a node that lost every peer was told nothing meanwhile.
+    let lostPeers = false;
+    const offline = () => {
+      lostPeers = true;
+    };
+    const online = () =>
+      lostPeers
+        ? this.targets.flush('back online after losing every peer')
+        : this.targets.flush('joined the network', true);
+    this.network.on('online', online).on('offline', offline);
+    this.detach.push(() => this.network.off('online', online).off('offline', offline));
   }
 
   publish(scope: string, change: Change): void {

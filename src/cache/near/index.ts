@@ -71,7 +71,7 @@ export class NearManager implements InvalidationObserver, TagObserver {
         : new NetworkBus(network, context.logger, {
             apply: (scope, change) => this.applyRemote(scope, change),
             tags: (scope, tags) => this.applyRemoteTags(scope, tags),
-            flush: (why) => this.flushAll(why),
+            flush: (why, first) => this.flushAll(why, first),
           });
   }
 
@@ -225,7 +225,9 @@ export class NearManager implements InvalidationObserver, TagObserver {
   }
 
   /** Notices were missed (a gap, a reconnection): drop what they could have touched. */
-  private flushAll(why: string): void {
+  private flushAll(why: string, first = false): void {
+    // Before the first peer nothing was cached on a normal start: nothing to drop, nothing to say.
+    if (first && !this.cachedAnything()) return;
     for (const { tier } of this.tiers.values()) tier.flush();
     let local = 0;
     for (const svc of this.context.services()) {
@@ -244,8 +246,18 @@ export class NearManager implements InvalidationObserver, TagObserver {
     }
     this.context.logger.info(
       { why, localScopesCleared: local },
-      'near tier: flushed (invalidation notices may have been missed)',
+      first
+        ? 'near tier: flushed what was cached before the first peer joined (invalidations sent before then could not reach this node)'
+        : 'near tier: flushed (invalidation notices may have been missed)',
     );
+  }
+
+  /** True once any entry was stored by this node or copied into a near tier. */
+  private cachedAnything(): boolean {
+    for (const { tier } of this.tiers.values()) if (tier.stats().entries > 0) return true;
+    for (const svc of this.context.services())
+      for (const ac of svc.actions.values()) if (ac.stats.stores > 0) return true;
+    return false;
   }
 
   stats(): NearStatsView {
