@@ -92,6 +92,19 @@ export class Node extends Host {
     return this.networkPart?.network;
   }
 
+  /**
+   * Stops the node. libp2p's address manager debounces a peer-store update by 1 s after a
+   * transport closes (stop closes them) and has no stop of its own: that timer alone kept a
+   * process alive for a second after `stop()` resolved. It is cleared here, the update moot.
+   */
+  override async stop(): Promise<void> {
+    const libp2p = this.network?.libp2p as
+      | { components?: { addressManager?: { _updatePeerStoreAddresses?: { stop?: () => void } } } }
+      | undefined;
+    await super.stop();
+    libp2p?.components?.addressManager?._updatePeerStoreAddresses?.stop?.();
+  }
+
   /** Starts the node; then warns about cache configuration naming services or actions it does not host. */
   override async start(): Promise<void> {
     await super.start();

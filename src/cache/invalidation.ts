@@ -89,20 +89,17 @@ export class Invalidation {
   }
 
   /**
-   * Removes one entry of a service by action key (`get_user:123`); true if it was there. A key
-   * written by hand also removes its number/string twin (`get_user:"123"`, key-forms.ts); `exact`:
-   * a key built by the action's own rule (delete by action and params), taken as is.
+   * Removes one entry of a service by action key (`get_user:123`) and its number/string twin
+   * (`get_user:"123"`, key-forms.ts: one user, whichever type its id came as); true if one was there.
    */
-  async delete(service: string, key: string, exact = false): Promise<boolean> {
+  async delete(service: string, key: string): Promise<boolean> {
     const svc = this.begin(service);
     // An over-long key was stored hashed under the name of the action that built it: its own head for
     // `keys` (`get_user:...`), anything for a key function (`custom:...`), so try each cached action.
     const stored =
       key.length > this.context.maxKeyLength
         ? [...svc.actions.keys()].map((action) => hashKey(action, key))
-        : exact
-          ? [key]
-          : keyForms(key);
+        : keyForms(key);
     const change: Change = { op: 'delete', keys: stored };
     this.context.observer?.begin(svc, change);
     const results: unknown[] = [];

@@ -86,9 +86,9 @@ export function addManagementActions(
     return { cleared: await invalidation.clear(service) };
   });
   host.addInternalAction(service, 'cache/delete', async (ctx, params) => {
-    const { key, exact } = deleteKey(service, actions, ctx, params);
+    const key = deleteKey(service, actions, ctx, params);
     authorize(access, ctx, service, 'delete');
-    return { deleted: await invalidation.delete(service, key, exact) };
+    return { deleted: await invalidation.delete(service, key) };
   });
   host.addInternalAction(service, 'cache/revoke', async (ctx, params) => {
     const parsed = v.safeParse(revokeParams, params);
@@ -113,7 +113,7 @@ function deleteKey(
   actions: ReadonlyMap<string, { keyOf: KeyBuilder }>,
   ctx: RequestContext,
   params: unknown,
-): { key: string; exact: boolean } {
+): string {
   const path = `${service}/cache/delete`;
   const given = params !== null && typeof params === 'object' ? params : {};
   if (!('key' in given) && !('action' in given)) {
@@ -126,7 +126,7 @@ function deleteKey(
   if ('key' in given) {
     const parsed = v.safeParse(deleteParams, params);
     if (!parsed.success) throw badParams(path, parsed.issues);
-    return { key: parsed.output.key, exact: false };
+    return parsed.output.key;
   }
   const parsed = v.safeParse(deleteByActionParams, params);
   if (!parsed.success) throw badParams(path, parsed.issues);
@@ -138,5 +138,5 @@ function deleteKey(
       { path, field: 'action' },
     );
   }
-  return { key: action.keyOf(parsed.output.params ?? {}, ctx), exact: true };
+  return action.keyOf(parsed.output.params ?? {}, ctx);
 }

@@ -202,12 +202,15 @@ describe('collision freedom', () => {
     expect(await node.request('user/get_user', { id: 1 })).toEqual({ id: 1 });
     expect(await node.request('user/get_user', { id: '1' })).toEqual({ id: '1' });
     expect(calls).toEqual([1, '1', 1, '1', 1, '1']);
-    // Delete by action and params removes exactly the entry of those params.
+    // Delete by action and params builds the key by the action's rule, and removes the twin too.
     expect(await node.request('user/cache/delete', { action: 'get_user', params: { id: 1 } })).toEqual({
       deleted: true,
     });
     expect(await node.request('user/get_user', { id: '1' })).toEqual({ id: '1' });
-    expect(calls).toHaveLength(6);
+    expect(await node.request('user/get_user', { id: 1 })).toEqual({ id: 1 });
+    expect(calls).toEqual([1, '1', 1, '1', 1, '1', '1', 1]);
+    expect(await node.request('user/get_user', { id: 1 })).toEqual({ id: 1 });
+    expect(calls).toHaveLength(8);
   });
 });
 
