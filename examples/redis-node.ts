@@ -18,12 +18,12 @@ node.addService({
   },
 });
 await node.start();
+// Ctrl-C (or SIGTERM) stops the node; the process then exits at once.
+process.once('SIGINT', stop).once('SIGTERM', stop);
+async function stop() {
+  await node.stop();
+  console.log(`${name}: stopped`);
+}
 
 const user = await node.request<{ computedBy: string }>('user/get_user', { id: 1 });
 console.log(`${name}: get_user 1 computed by ${user.computedBy}`);
-
-const stop = async () => {
-  await node.stop();
-  console.log(`${name}: stopped`);
-};
-process.once('SIGINT', stop).once('SIGTERM', stop);

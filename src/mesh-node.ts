@@ -8,6 +8,7 @@ import type { BackendDefinition } from './cache/backends/registry.js';
 import type { ConfigInput } from './cache/config.js';
 import { CacheManager } from './cache/manager.js';
 import { MeshError } from './errors.js';
+import { quickExit } from './libp2p-exit.js';
 import type { MeshNetwork } from './network/index.js';
 import type { NetworkOptions } from './network/options.js';
 import { NetworkPart } from './network/part.js';
@@ -92,22 +93,19 @@ export class Node extends Host {
     return this.networkPart?.network;
   }
 
-  /**
-   * Stops the node. libp2p's address manager debounces a peer-store update by 1 s after a
-   * transport closes (stop closes them) and has no stop of its own: that timer alone kept a
-   * process alive for a second after `stop()` resolved. It is cleared here, the update moot.
-   */
+  /** Stops the node; the process can exit as soon as this resolved (see libp2p-exit.ts). */
   override async stop(): Promise<void> {
-    const libp2p = this.network?.libp2p as
-      | { components?: { addressManager?: { _updatePeerStoreAddresses?: { stop?: () => void } } } }
-      | undefined;
     await super.stop();
-    libp2p?.components?.addressManager?._updatePeerStoreAddresses?.stop?.();
+    this.afterStop?.();
+    this.afterStop = undefined;
   }
 
   /** Starts the node; then warns about cache configuration naming services or actions it does not host. */
   override async start(): Promise<void> {
     await super.start();
+    if (this.network !== undefined) this.afterStop = quickExit(this.network.libp2p);
     this.cache.checkNames();
   }
+
+  private afterStop: (() => void) | undefined;
 }
