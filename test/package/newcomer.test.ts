@@ -130,13 +130,8 @@ describe('a newcomer with the packed package and the README alone', () => {
     expect(tsconfig).toMatch(/"experimentalDecorators": false/);
   });
 
-  it("compiles the README's examples with the README's tsconfig", async () => {
-    const r = await sh(
-      process.execPath,
-      [join(project, 'node_modules/typescript/bin/tsc'), '-p', '.'],
-      project,
-    );
-    expect(r.code, r.out).toBe(0);
+  it("compiles the README's examples with the README's tsconfig", () => {
+    expect(compiled.code, compiled.out).toBe(0);
     for (const f of ['quickstart.js', 'redis-node.js', 'p2p-node.js'])
       expect(existsSync(join(project, 'dist', f))).toBe(true);
   });
