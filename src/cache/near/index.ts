@@ -226,8 +226,9 @@ export class NearManager implements InvalidationObserver, TagObserver {
 
   /** Notices were missed (a gap, a reconnection): drop what they could have touched. */
   private flushAll(why: string, first = false): void {
-    // Before the first peer nothing was cached on a normal start: nothing to drop, nothing to say.
-    if (first && !this.cachedAnything()) return;
+    // A normal start caches nothing before its first peer: the flush still runs (it also stops misses
+    // already running from storing), but there is nothing worth saying.
+    const quiet = first && !this.cachedAnything();
     for (const { tier } of this.tiers.values()) tier.flush();
     let local = 0;
     for (const svc of this.context.services()) {
@@ -244,6 +245,7 @@ export class NearManager implements InvalidationObserver, TagObserver {
         }
       }
     }
+    if (quiet) return;
     this.context.logger.info(
       { why, localScopesCleared: local },
       first
