@@ -1,10 +1,13 @@
 /**
  * One process of the README's examples (`node dist/p2p-node.js a ...`), run as
  * a user would run it: its output lines are collected, waited for by pattern,
- * and its exit is timed against the `stopped` line it prints once `node.stop()`
- * resolved.
+ * and the time it lives on after the `stopped` line it prints once `node.stop()`
+ * resolved is measured inside it (exit-timer.mjs).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const EXIT_TIMER = fileURLToPath(new URL('./exit-timer.mjs', import.meta.url));
 
 export class ExampleProcess {
   readonly lines: Array<{ at: number; text: string }> = [];
@@ -13,7 +16,7 @@ export class ExampleProcess {
   private readonly waiters = new Set<() => void>();
 
   constructor(cwd: string, args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, args, {
+    this.child = spawn(process.execPath, ['--import', EXIT_TIMER, ...args], {
       cwd,
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,12 +68,16 @@ export class ExampleProcess {
     });
   }
 
-  /** Sends SIGINT (the examples stop their node on it); resolves with ms from `stopped` to exit. */
+  /**
+   * Sends SIGINT (the examples stop their node on it); resolves with the ms the process lived
+   * on once `node.stop()` resolved (measured inside it, see exit-timer.mjs).
+   */
   async interrupt(name: string, timeoutMs = 10_000): Promise<number> {
     this.child.kill('SIGINT');
-    const stopped = await this.waitFor(new RegExp(`^${name}: stopped$`), timeoutMs);
+    await this.waitFor(new RegExp(`^${name}: stopped$`), timeoutMs);
+    const { match } = await this.waitFor(/^exit-after-stop ([\d.]+)$/, timeoutMs);
     await this.exited(timeoutMs);
-    return this.exitedAt! - stopped.at;
+    return Number(match[1]);
   }
 
   exited(timeoutMs = 10_000): Promise<void> {
