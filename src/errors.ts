@@ -194,14 +194,28 @@ export interface ValidationContext {
   readonly details?: Record<string, unknown>;
 }
 
-/** The one conversion of validation issues into a MeshError: names the first field, counts the rest. */
+/**
+ * The one conversion of validation issues into a MeshError: names the first field and the others'
+ * fields, and words the validator's own messages as a user would ("unknown option", "missing").
+ */
 export function fromIssues(list: readonly Issue[], context: ValidationContext): MeshError {
-  const issues = list.map((i) => leafIssue(i));
+  const plain = (message: string): string => {
+    const m = /^Invalid (\w+): Expected (.*) but received (.*)$/.exec(message);
+    if (m === null) return message;
+    const [, label, expected, received] = m;
+    if (label === 'key' && expected === 'never')
+      return `unknown option ${received.replace(/^"(.*)"$/, "'$1'")}`;
+    if (label === 'key' && received === 'undefined') return 'missing (required)';
+    if (label === 'type') return `expected ${expected.replace(/^"(.*)"$/, '$1')}, got ${received}`;
+    return `expected ${label} ${expected}, got ${received}`;
+  };
+  const issues = list.map((i) => leafIssue(i)).map((i) => ({ path: i.path, message: plain(i.message) }));
   const prefix = context.fieldPrefix ?? '';
   const name = (i: { path: string }) => (i.path === '' ? prefix.replace(/\.$/, '') : prefix + i.path);
   const first = issues[0] ?? { path: '', message: 'invalid' };
   const field = name(first) || (context.code === 'INVALID_PARAMS' ? '(params)' : '(root)');
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  const others = [...new Set(issues.slice(1).map((i) => name(i) || '(root)'))];
+  const more = others.length > 0 ? ` (also: ${others.join(', ')})` : '';
   const where = context.source === undefined ? '' : `${context.source}: `;
   return new MeshError(context.code, `${where}${field}: ${first.message}${more}`, {
     field,

@@ -18,8 +18,9 @@ import { ruleHandler } from './coherence/event-rules.js';
 import { Invalidator } from './coherence/invalidator.js';
 import { NearTiers } from './coherence/near-tiers.js';
 import { tagBase } from './coherence/tag-records.js';
-import { addManagementActions } from './operations/management.js';
+import { addManagementActions, authorizeStats } from './operations/management.js';
 import { ActionStats } from './operations/metrics.js';
+import { type NetworkStats, type NetworkStatsOptions, networkStats } from './operations/network-view.js';
 import { createPrometheusRegistry } from './operations/prometheus.js';
 import type { CacheReport } from './operations/report.js';
 import { type CacheStats, collectStats } from './operations/stats.js';
@@ -27,11 +28,15 @@ import type { ActionCache, ServiceCache } from './read/action-cache.js';
 import { cachingInvoker } from './read/invoker.js';
 import { compileAction } from './setup/compile.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
+import { startNotes } from './setup/config-names.js';
+import { type CacheDeclaration, declarationOf } from './setup/declaration.js';
 import { resolveAction, serviceLayers } from './setup/resolve.js';
 
 export type { ManagementRequest } from './operations/management.js';
+export type { NetworkStats, NetworkStatsOptions, NodeStatsEntry } from './operations/network-view.js';
 export type { CacheReport } from './operations/report.js';
 export type { CacheStats } from './operations/stats.js';
+export type { CacheDeclaration } from './setup/declaration.js';
 
 /** What the caching part is given when the node is built. */
 export interface CacheInit {
@@ -67,6 +72,10 @@ export class CacheManager implements NodePart {
   private readonly services = new Map<string, ServiceCache>();
   private readonly byPath = new Map<string, ActionCache>();
   private readonly orphanStats = new ActionStats('(unknown)', '(unknown)');
+  /** Every service attached, with its actions, to tell configuration entries that name nothing. */
+  private readonly hosted = new Map<string, string[]>();
+  /** Each cached action's declaration as data, by path (announced to the other members). */
+  private readonly declarations = new Map<string, CacheDeclaration>();
   private prom: ReturnType<typeof createPrometheusRegistry> | undefined;
 
   constructor(private readonly init: CacheInit) {}
@@ -121,9 +130,21 @@ export class CacheManager implements NodePart {
       near,
     });
     bus?.start(invalidator);
+    host.addInternalAction('$node', 'stats', (ctx) => {
+      authorizeStats(global.access, ctx);
+      return this.stats();
+    });
     this.running = { config, host, pool, near, bus, invalidator, tagBase: base };
     this.nearOpen = true;
     await pool.get(global.backend, 'cache.backend');
+  }
+
+  /** @internal Once the node started: warns about configuration entries naming services or actions it does not host. */
+  checkNames(): void {
+    const running = this.running;
+    if (running === undefined) return;
+    const open = [...running.pool.values()].map((g) => g.name);
+    startNotes(running.config, this.hosted, this.init.env ?? process.env, open, running.host.logger);
   }
 
   /** @internal Closes every backend and forgets the per-action state. */
@@ -135,11 +156,48 @@ export class CacheManager implements NodePart {
     await running?.pool.closeAll();
     this.services.clear();
     this.byPath.clear();
+    this.hosted.clear();
+    this.declarations.clear();
+  }
+
+  /** @internal What other members learn of a cached action (its declaration as data). */
+  describeAction(action: { path: string }): Record<string, unknown> | undefined {
+    const declared = this.declarations.get(action.path);
+    return declared === undefined ? undefined : { cache: declared };
+  }
+
+  /** @internal This node's backends, for `$node/info`. */
+  describe(): Record<string, unknown> {
+    return {
+      backends: (this.running?.pool.views() ?? []).map((b) => ({ name: b.name, kind: b.kind ?? b.name })),
+    };
+  }
+
+  /**
+   * Every member of the network with its services and `cache.stats()` (or why
+   * there are none: a member that refuses, or does not answer within `timeoutMs`).
+   * This node comes first. Readable where each member's `cache.access.peers` allows.
+   */
+  networkStats(options?: NetworkStatsOptions): Promise<NetworkStats> {
+    return networkStats(
+      this.init.network(),
+      { services: [...this.hosted.keys()], stats: () => this.stats() },
+      options,
+    );
+  }
+
+  /** Whether member `peer` announced that it hosts `service`. */
+  private peerHosts(peer: string, service: string): boolean {
+    return this.init.network()?.catalogs.of(peer)?.index.has(service) ?? false;
   }
 
   /** @internal Resolves a service's cached actions and adds its management actions and event rules. */
   async attachService(entry: ServiceEntry): Promise<void> {
     const { config, host, pool, near, invalidator, tagBase } = this.started();
+    this.hosted.set(
+      entry.name,
+      [...entry.actions.values()].filter((a) => !a.internal).map((a) => a.name),
+    );
     const svcLayers = serviceLayers(config, entry);
     const global = config.global;
     const svc: ServiceCache = {
@@ -153,6 +211,7 @@ export class CacheManager implements NodePart {
       if (action.internal) continue;
       const resolved = resolveAction(config, entry, action, svcLayers);
       if (resolved === undefined) continue;
+      this.declarations.set(action.path, declarationOf(resolved, svc.scope));
       const ac = await compileAction(svc, action, resolved, {
         guard: await pool.get(resolved.backend, resolved.backendField),
         near,
@@ -172,7 +231,9 @@ export class CacheManager implements NodePart {
     }
     if (svc.actions.size === 0) return;
     this.services.set(entry.name, svc);
-    addManagementActions(host, entry.name, global.access, invalidator);
+    addManagementActions(host, entry.name, global.access, invalidator, svc.actions, (peer, service) =>
+      this.peerHosts(peer, service),
+    );
     const rules = [
       ...svcLayers.flatMap((l) => l?.options.events ?? []),
       ...global.events.filter((r) => r.services === undefined || r.services.includes(entry.name)),

@@ -5,6 +5,7 @@
  * same definition a plain-object service would produce.
  */
 import '../polyfills.js';
+import { ACTION_OPTION_KEYS, checkOptionKeys, SERVICE_DECORATOR_KEYS } from './option-keys.js';
 import type { ActionOptions, PartOptions } from './types.js';
 
 /** What the decorators record about a service class. */
@@ -61,6 +62,7 @@ type Method = (this: any, ...args: any[]) => any;
 /** Declares a class as a service: `@service('user')` or `@service({ name: 'user', cache: { ttl: 30 } })`. */
 export function service(nameOrOptions: string | ServiceDecoratorOptions) {
   const options = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+  checkOptionKeys(options, SERVICE_DECORATOR_KEYS, `@service(${JSON.stringify(options?.name)})`);
   return (_target: abstract new (...args: any[]) => unknown, context: ClassDecoratorContext): void => {
     const meta = metaOf(context.metadata, 'service');
     meta.name = options.name;
@@ -92,6 +94,7 @@ function asObject(cache: PartOptions): object {
 export function action(options: ActionOptions = {}) {
   return (_method: Method, context: ClassMethodDecoratorContext): void => {
     if (context.static || context.private) throw new TypeError('@action applies to public instance methods');
+    checkOptionKeys(options, ACTION_OPTION_KEYS, `@action() of ${String(context.name)}`);
     mergeAction(metaOf(context.metadata, 'action'), context.name, options);
   };
 }

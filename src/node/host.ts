@@ -14,6 +14,7 @@ import {
   toInterceptor,
 } from './interceptors.js';
 import { defaultLogger } from './logger.js';
+import { checkLogger } from './logger-check.js';
 import { checkNetworkId } from './network-id.js';
 import type { NodePart, PartComponents } from './part.js';
 import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
@@ -103,7 +104,7 @@ export class Host {
       });
     }
     this.requestTimeout = timeout;
-    this.logger = options.logger ?? defaultLogger();
+    this.logger = options.logger === undefined ? defaultLogger() : checkLogger(options.logger);
     this.components = {
       logger: this.logger,
       networkId: () => this.networkId_,
@@ -155,8 +156,15 @@ export class Host {
     return this;
   }
 
-  /** Registers a service: a `@service` class instance or `{ name, actions, events }`. */
-  addService(service: object | ServiceDefinition): this {
+  /**
+   * Registers a service: a `@service` class instance or `{ name, actions, events }`. An object with a
+   * `name` and `actions` or `events` is checked as a `ServiceDefinition`: a misspelt option fails to compile.
+   */
+  addService<S extends object>(
+    service: S extends { name: string } & ({ actions: unknown } | { events: unknown })
+      ? ServiceDefinition
+      : S,
+  ): this {
     const entry = toServiceEntry(service);
     if (this.services.has(entry.name)) {
       throw new MeshError('CONFLICT', `service '${entry.name}' is already registered on this node`, {

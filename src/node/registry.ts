@@ -5,6 +5,7 @@
 import { MeshError } from '../errors.js';
 import { serviceMetadataOf } from './decorators.js';
 import type { ActionInfo, ActionInvoker } from './interceptors.js';
+import { ACTION_OPTION_KEYS, checkOptionKeys, SERVICE_DEFINITION_KEYS } from './option-keys.js';
 import type {
   ActionDefinition,
   ActionHandler,
@@ -124,6 +125,7 @@ function fromInstance(
 
 function fromDefinition(def: ServiceDefinition): ServiceEntry {
   checkName('service', def.name);
+  checkOptionKeys(def, SERVICE_DEFINITION_KEYS, `addService '${def.name}'`);
   const actions = new Map<string, ActionEntry>();
   for (const [actionName, value] of Object.entries(def.actions ?? {})) {
     const { handler, options } = splitAction(def.name, actionName, value);
@@ -157,6 +159,7 @@ function splitAction(
 ): { handler: ActionHandler; options: ActionOptions } {
   if (typeof value === 'function') return { handler: value, options: {} };
   if (value !== null && typeof value === 'object' && typeof value.handler === 'function') {
+    checkOptionKeys(value, [...ACTION_OPTION_KEYS, 'handler'], `addService '${service}', action '${name}'`);
     const { handler, ...options } = value;
     return { handler, options };
   }

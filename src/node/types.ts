@@ -22,8 +22,11 @@ export interface ActionOptions {
   cache?: PartOptions;
   /** Default timeout of a call, in ms (0 = none); a request's own `timeout` wins. */
   timeout?: number;
-  /** Free-form options an interceptor may read. */
-  [option: string]: unknown;
+  /**
+   * Options of your own for your interceptors (`action.options.meta`). Other keys are refused
+   * (type and run time), so that a misspelt `cahce` cannot silently cache nothing.
+   */
+  meta?: Readonly<Record<string, unknown>>;
 }
 
 /** An action in a plain-object service: a handler, or options with a handler. */

@@ -364,12 +364,12 @@ describe('interceptors', () => {
     };
     node.use(outer);
     node.use(async (ctx, params, next, info) => {
-      order.push(`fn:${String(info.options.tag)}`);
+      order.push(`fn:${String(info.options.meta?.tag)}`);
       if (params.deny) return 'short-circuited';
       return next(ctx, params);
     });
     let handlerCalls = 0;
-    node.addService({ name: 's', actions: { a: { tag: 'T', handler: () => ++handlerCalls } } });
+    node.addService({ name: 's', actions: { a: { meta: { tag: 'T' }, handler: () => ++handlerCalls } } });
     await node.start();
     expect(await node.request('s/a')).toBe(1);
     expect(order).toEqual(['outer>s/a', 'fn:T', 'outer<']);

@@ -22,6 +22,10 @@ export interface BackendStats {
   readonly evictions?: number;
   readonly entries?: number;
   readonly bytes?: number;
+  /** What holds the entries (`memory`, `redis`, `dht`), when it is not plain from the backend's name. */
+  readonly kind?: string;
+  /** False while the backend knows it cannot reach its store (a Redis connection down). */
+  readonly connected?: boolean;
 }
 
 export interface CacheBackend {

@@ -1,5 +1,6 @@
 /** Options of the memory backend (config: `cache.memory`), as a type and as the schema config validates. */
 import * as v from 'valibot';
+import { strict } from './strict.js';
 
 /** Options of `new MemoryBackend(...)` and of `cache.memory`. */
 export interface MemoryBackendOptions {
@@ -39,7 +40,7 @@ export const MEMORY_DEFAULTS = {
 
 /** The `cache.memory` section of a configuration (the code-only fields are not configurable). */
 const int = (min: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(min)));
-export const memoryOptionsSchema = v.strictObject({
+export const memoryOptionsSchema = strict({
   maxEntries: int(1),
   maxBytes: int(0),
   sweepIntervalMs: int(0),

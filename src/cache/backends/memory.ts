@@ -214,7 +214,7 @@ export class MemoryBackend extends LruSlots implements IndexedCacheBackend {
 
   /** The `stats` capability. */
   stats(): BackendStats {
-    return { entries: this.index.size, evictions: this.evicted, bytes: this.bytes };
+    return { kind: 'memory', entries: this.index.size, evictions: this.evicted, bytes: this.bytes };
   }
 
   /** The `onEviction` capability (same as setting `onEvict`). */

@@ -27,6 +27,8 @@ export interface BackendView {
   name: string;
   errors: number;
   available: boolean;
+  /** What holds the entries: `memory` for a `dht` backend on a node without a network. */
+  kind?: string;
   entries?: number;
   evictions?: number;
 }
@@ -101,7 +103,8 @@ export class BackendPool {
       return {
         name: g.name,
         errors: g.errors,
-        available: g.usable,
+        available: g.usable && s?.connected !== false,
+        kind: s?.kind,
         entries: s?.entries,
         evictions: s?.evictions,
       };

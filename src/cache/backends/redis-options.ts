@@ -5,13 +5,14 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import * as v from 'valibot';
+import { strict } from './strict.js';
 
 const port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
 const positive = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 /** One node of a Redis Cluster: `{ host, port }` or the string `"host:port"`. */
 const clusterNodeSchema = v.union([
-  v.strictObject({ host: v.pipe(v.string(), v.minLength(1)), port }),
+  strict({ host: v.pipe(v.string(), v.minLength(1)), port }),
   v.pipe(
     v.string(),
     v.regex(/^(?:\[[^\]]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port"'),
@@ -34,7 +35,7 @@ const tlsSchema = v.union([
 ]);
 
 export const redisOptionsSchema = v.pipe(
-  v.strictObject({
+  strict({
     /** `redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS. */
     url: v.optional(v.pipe(v.string(), v.regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'))),
     /** Single server host (default 127.0.0.1 when neither url nor cluster is given). */

@@ -17,7 +17,7 @@ import type { Cluster, Redis } from 'ioredis';
 import * as v from 'valibot';
 import { decodeValue, encodeValue } from '../../codec/index.js';
 import { fromIssues, MeshError } from '../../errors.js';
-import type { BackendContext, CacheBackend, RedisConnection, TaggedRead } from './backend.js';
+import type { BackendContext, BackendStats, CacheBackend, RedisConnection, TaggedRead } from './backend.js';
 import { TickBatcher } from './redis-batch.js';
 import { globToRedis, prefixMatch } from './redis-glob.js';
 import { RedisLeases } from './redis-lease.js';
@@ -80,6 +80,11 @@ export class RedisBackend implements CacheBackend {
   /** `up` when commands can be sent; `down` while reconnecting. */
   get state(): RedisBackendState {
     return this.#link.state;
+  }
+
+  /** The `stats` capability: whether commands can be sent now (`stats().backends.redis.available`). */
+  stats(): BackendStats {
+    return { kind: 'redis', connected: this.#link.state === 'up' };
   }
 
   /** The underlying ioredis client (for diagnostics and tests); undefined before `open`. */

@@ -58,7 +58,13 @@ const memory = defineBackend({
 const redis = defineBackend({
   name: 'redis',
   optionsSchema: redisOptionsSchema,
-  async create(options) {
+  async create(options, context) {
+    const o: { url?: string; host?: string; cluster?: unknown } = options ?? {};
+    // Said once at start: writing to whatever listens on the default port, unasked, is a surprise.
+    if (o.url === undefined && o.host === undefined && o.cluster === undefined)
+      context.logger.warn(
+        'cache backend redis: no CACHE_REDIS_URL nor cache.redis url/host/cluster given: using the default 127.0.0.1:6379',
+      );
     const { RedisBackend } = await import('./redis.js');
     return new RedisBackend(options ?? {});
   },

@@ -27,6 +27,9 @@ export function revokeChange(pattern: string): Change {
 /** Where changes are applied: a near tier, or the whole node (tiers, local backends, running misses). */
 export interface ChangeSink {
   apply(scope: string, change: Change): void;
-  /** Changes may have been missed (a gap, a reconnection): drop whatever they could have touched. */
-  flush(why: string): void;
+  /**
+   * Changes may have been missed (a gap, a reconnection): drop whatever they could have touched.
+   * `first`: the node's first peer arrived (not a return after losing every peer).
+   */
+  flush(why: string, first?: boolean): void;
 }

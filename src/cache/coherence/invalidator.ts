@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
 import type { GuardedBackend } from '../backends/guard.js';
 import { hashKey } from '../keys/builder.js';
+import { keyForms } from '../keys/forms.js';
 import { compileGlob } from '../keys/glob.js';
 import type { ServiceCache } from '../read/action-cache.js';
 import { changeBackends, changeLocalBackends } from './backend-ops.js';
@@ -60,7 +61,7 @@ export class Invalidator implements ChangeSink {
     const keys =
       key.length > this.context.maxKeyLength
         ? [...svc.actions.keys()].map((action) => hashKey(action, key))
-        : [key];
+        : keyForms(key);
     const found = await this.run([svc], svc.guards, svc.scope, { op: 'delete', keys });
     return found.flat().some(Boolean);
   }
@@ -134,8 +135,14 @@ export class Invalidator implements ChangeSink {
     changeLocalBackends(this.localGuards(services), scope, change);
   }
 
-  /** Changes were missed (a gap, a reconnection): drop what they could have touched. */
-  flush(why: string): void {
+  /**
+   * Changes were missed (a gap, a reconnection): drop what they could have touched.
+   * `first`: the node's first peer arrived, not a return after losing every peer.
+   */
+  flush(why: string, first = false): void {
+    // A normal start caches nothing before its first peer: the flush still runs (it also
+    // stops misses already running from storing), but there is nothing worth saying.
+    const quiet = first && !this.cachedAnything();
     this.context.near.flush();
     const services = [...this.context.services()];
     fence(services);
@@ -145,10 +152,20 @@ export class Invalidator implements ChangeSink {
       local += guards.length;
       changeLocalBackends(guards, svc.scope, { op: 'clear' });
     }
+    if (quiet) return;
     this.context.logger.info(
       { why, localScopesCleared: local },
-      'near tier: flushed (invalidation notices may have been missed)',
+      first
+        ? 'near tier: flushed what was cached before the first peer joined (invalidations sent before then could not reach this node)'
+        : 'near tier: flushed (invalidation notices may have been missed)',
     );
+  }
+
+  /** True once this node stored an entry (a near copy comes from a stored or read entry too). */
+  private cachedAnything(): boolean {
+    for (const svc of this.context.services())
+      for (const ac of svc.actions.values()) if (ac.stats.stores > 0 || ac.stats.hits > 0) return true;
+    return false;
   }
 
   private localGuards(services: Iterable<ServiceCache>): GuardedBackend[] {

@@ -10,7 +10,11 @@ export interface CacheStats extends CacheStatsView {
   services: Record<string, CacheStatsView & { actions: Record<string, CacheStatsView> }>;
   /** The same per-action figures, keyed by path (`user/get_user`). */
   actions: Record<string, CacheStatsView>;
-  backends: Record<string, { errors: number; available: boolean; entries?: number; evictions?: number }>;
+  /** Per backend name; `kind` says what holds the entries (`memory` for `dht` on a node without a network). */
+  backends: Record<
+    string,
+    { kind: string; errors: number; available: boolean; entries?: number; evictions?: number }
+  >;
   /** The near tier: mode (`tracking`, `pubsub`, `bus`, `local`, `off`), entries, hits, flushes (src/cache/coherence/). */
   near?: NearStatsView;
 }
@@ -36,6 +40,7 @@ export function collectStats(
   const backends: CacheStats['backends'] = {};
   for (const b of backendViews) {
     backends[b.name] = {
+      kind: b.kind ?? b.name,
       errors: b.errors,
       available: b.available,
       entries: b.entries,

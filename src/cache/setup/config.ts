@@ -17,6 +17,7 @@ import { fromIssues, MeshError } from '../../errors.js';
 import type { DhtOptions } from '../backends/dht/options.js';
 import type { MemoryBackendOptions } from '../backends/memory-options.js';
 import type { RedisBackendOptions } from '../backends/redis-options.js';
+import { strict } from '../backends/strict.js';
 import { isValidTtl, TTL_RULE } from '../backends/ttl.js';
 import {
   type AnyFunction,
@@ -67,13 +68,10 @@ function schemasFor(sections: SectionSchemas) {
     const shape = Object.fromEntries(
       Object.entries(sections).map(([key, schema]) => [key, v.optional(schema)]),
     );
-    const file = { ...fileShape, cache: v.optional(v.strictObject({ ...globalShape, ...shape })) };
+    const file = { ...fileShape, cache: v.optional(strict({ ...globalShape, ...shape })) };
     found = {
-      file: v.strictObject(file) as unknown as v.GenericSchema<unknown, FileConfig>,
-      input: v.strictObject({ ...file, file: v.optional(name) }) as unknown as v.GenericSchema<
-        unknown,
-        InputConfig
-      >,
+      file: strict(file) as unknown as v.GenericSchema<unknown, FileConfig>,
+      input: strict({ ...file, file: v.optional(name) }) as unknown as v.GenericSchema<unknown, InputConfig>,
     };
     schemaCache.set(sections, found);
   }
@@ -131,7 +129,7 @@ export interface ResolvedGlobal {
   redis: RedisBackendOptions | undefined;
   dht: DhtOptions | undefined;
   events: v.InferOutput<typeof eventRuleSchema>[];
-  access: { allow: string[]; authorize?: AnyFunction };
+  access: { allow: string[]; peers?: '*' | string[]; authorize?: AnyFunction };
   /** `opTimeoutMs` stays undefined unless configured: see `GuardedBackend` for the default. */
   failure: {
     opTimeoutMs?: number;

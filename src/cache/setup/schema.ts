@@ -4,6 +4,7 @@
  * shape. Backends' own sections are added from the registry (config.ts).
  */
 import * as v from 'valibot';
+import { strict } from '../backends/strict.js';
 import { isValidTtl, TTL_RULE } from '../backends/ttl.js';
 
 /** A TTL in seconds, by the rule of `./ttl.ts` (finite, >= 0, fractions allowed; 0 = no expiry). */
@@ -35,7 +36,7 @@ const policyShape = {
 };
 
 export const eventRuleSchema = v.pipe(
-  v.strictObject({
+  strict({
     event: name,
     keys: v.optional(v.pipe(names, v.minLength(1))),
     tags: v.optional(v.pipe(tagListSchema, v.minLength(1))),
@@ -68,11 +69,11 @@ const actionObjectShape = {
   condition: v.optional(fn),
   near: v.optional(v.boolean()),
 };
-export const actionCacheSchema = v.union([v.boolean(), v.strictObject(actionObjectShape)]);
+export const actionCacheSchema = v.union([v.boolean(), strict(actionObjectShape)]);
 /** Declared in code on an action: `ttl` and `tags` may also be functions (never in a file). */
 export const declaredActionCacheSchema = v.union([
   v.boolean(),
-  v.strictObject({
+  strict({
     ...actionObjectShape,
     ttl: v.optional(
       v.custom<number | AnyFunction>(
@@ -86,7 +87,7 @@ export const declaredActionCacheSchema = v.union([
 
 export const serviceCacheSchema = v.union([
   v.boolean(),
-  v.strictObject({
+  strict({
     ...commonShape,
     keys: v.optional(names),
     events: v.optional(v.array(eventRuleSchema)),
@@ -94,7 +95,7 @@ export const serviceCacheSchema = v.union([
   }),
 ]);
 
-const failureSchema = v.strictObject({
+const failureSchema = strict({
   /**
    * Longest a backend operation may take before it counts as failed, in ms.
    * @default the backend's own bound when it declares one (Redis), else 250
@@ -117,20 +118,27 @@ const failureSchema = v.strictObject({
   managementTimeoutMs: v.optional(count(1)),
 });
 
-const accessSchema = v.strictObject({
+const accessSchema = strict({
   /**
    * Services allowed to call any service's cache management actions (`'*'`: every caller).
    * @default [] (a service manages its own cache; the local process every cache)
    */
   allow: v.optional(names),
   /**
-   * Code only: decides every management call; overrides `allow`.
+   * Peer ids of other members allowed to call this node's `<service>/cache/*` actions and to
+   * read its `$node/stats` (`'*'`: every member of the network). A member that hosts a
+   * service may always manage that service's cache.
+   * @default [] (no other member, but those hosting the same service)
+   */
+  peers: v.optional(v.union([v.literal('*'), v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(128)))])),
+  /**
+   * Code only: decides every management call (it sees `ctx.peer`); overrides `allow` and `peers`.
    * @default undefined
    */
   authorize: v.optional(fn),
 });
 
-const nearSchema = v.strictObject({
+const nearSchema = strict({
   /**
    * A near tier in front of every remote backend (Redis, DHT, custom `remote: true`).
    * @default true
@@ -177,7 +185,7 @@ export const globalShape = {
   maxKeyLength: v.optional(count(32, 4096)),
   // The spec's example file carries this section; only the values describing what meshcache does are accepted.
   consistency: v.optional(
-    v.strictObject({
+    strict({
       strategy: v.optional(v.literal('eventual')),
       conflict_resolution: v.optional(v.literal('last_write_wins')),
     }),
@@ -194,15 +202,15 @@ export const globalShape = {
   /** The in-process tier in front of remote backends (src/cache/coherence/near-tiers.ts, README "Near tier"). */
   near: v.optional(nearSchema),
 };
-export const globalCacheSchema = v.strictObject(globalShape);
+export const globalCacheSchema = strict(globalShape);
 
-const serviceSchema = v.strictObject({
+const serviceSchema = strict({
   cache: v.optional(serviceCacheSchema),
-  actions: v.optional(v.record(v.string(), v.strictObject({ cache: v.optional(actionCacheSchema) }))),
+  actions: v.optional(v.record(v.string(), strict({ cache: v.optional(actionCacheSchema) }))),
 });
 
 export const fileShape = {
   cache: v.optional(globalCacheSchema),
   services: v.optional(v.record(v.string(), serviceSchema)),
 };
-export const fileSchema = v.strictObject(fileShape);
+export const fileSchema = strict(fileShape);

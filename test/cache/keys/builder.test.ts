@@ -196,9 +196,21 @@ describe('collision freedom', () => {
       expect(await node.request(path, { id: '1' })).toEqual({ id: '1' });
     }
     expect(calls).toEqual([1, '1', 1, '1']);
+    // Different entries, but a hand-written key cannot know which one it means: it removes both.
     expect(await node.request('user/cache/delete', { key: 'get_user:"1"' })).toEqual({ deleted: true });
-    expect(await node.request('user/cache/delete', { key: 'get_user:1' })).toEqual({ deleted: true });
     expect(await node.request('user/cache/delete', { key: 'get_user:1' })).toEqual({ deleted: false });
+    expect(await node.request('user/get_user', { id: 1 })).toEqual({ id: 1 });
+    expect(await node.request('user/get_user', { id: '1' })).toEqual({ id: '1' });
+    expect(calls).toEqual([1, '1', 1, '1', 1, '1']);
+    // Delete by action and params builds the key by the action's rule, and removes the twin too.
+    expect(await node.request('user/cache/delete', { action: 'get_user', params: { id: 1 } })).toEqual({
+      deleted: true,
+    });
+    expect(await node.request('user/get_user', { id: '1' })).toEqual({ id: '1' });
+    expect(await node.request('user/get_user', { id: 1 })).toEqual({ id: 1 });
+    expect(calls).toEqual([1, '1', 1, '1', 1, '1', '1', 1]);
+    expect(await node.request('user/get_user', { id: 1 })).toEqual({ id: 1 });
+    expect(calls).toHaveLength(8);
   });
 });
 

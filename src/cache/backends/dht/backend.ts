@@ -243,7 +243,7 @@ export class DhtBackend implements CacheBackend {
     let stored = 0;
     const network = this.state.network;
     if (network?.started) for (const _ of network.dht.localRecords()) stored++;
-    return { ...this.state.counters, stored };
+    return { kind: 'dht', ...this.state.counters, stored };
   }
 
   /** Resolves when background writes and replication upkeep have settled (tests, shutdown). */

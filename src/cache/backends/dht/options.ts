@@ -1,11 +1,12 @@
 /** Options of the DHT cache backend (config: `cache.replication` and `cache.dht`). */
 import * as v from 'valibot';
 import { fromIssues, MeshError } from '../../../errors.js';
+import { strict } from '../strict.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 
-export const dhtOptionsSchema = v.strictObject({
+export const dhtOptionsSchema = strict({
   /** Peers that store each entry (the closest to its key, Kademlia distance). */
   replication: v.optional(int(1, 20), 3),
   /** Prefix of DHT record keys (`/mc/<prefix><key>`); keys that already start with it are not prefixed twice. */
@@ -40,7 +41,7 @@ export const dhtOptionsSchema = v.strictObject({
    * kad-dht lookup stays the fallback).
    */
   oneHop: v.optional(
-    v.strictObject({
+    strict({
       enabled: v.optional(v.boolean(), true),
       /** After a member joins or leaves, use the kad-dht lookup for this long (records move to new holders meanwhile), ms. */
       settleMs: v.optional(int(0), 5_000),

@@ -38,9 +38,15 @@ export class NetworkBus implements CoherenceChannel {
     this.detach.push(
       this.network.onInvalidation((notice, meta) => this.received(sink, notice, meta.gap, meta.from)),
     );
-    const online = () => sink.flush('back online after losing every peer');
-    this.network.on('online', online);
-    this.detach.push(() => this.network.off('online', online));
+    // A first join is not a return: only a node that lost every peer was told nothing meanwhile.
+    let lostPeers = false;
+    const offline = () => {
+      lostPeers = true;
+    };
+    const online = () =>
+      lostPeers ? sink.flush('back online after losing every peer') : sink.flush('joined the network', true);
+    this.network.on('online', online).on('offline', offline);
+    this.detach.push(() => this.network.off('online', online).off('offline', offline));
   }
 
   publish(scope: string, change: Change): void {

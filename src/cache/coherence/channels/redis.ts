@@ -73,12 +73,26 @@ export class RedisChannel implements CoherenceChannel, TrackerOwner {
     } else {
       await this.reconcile([client as Redis]);
     }
-    if (this.mode === 'tracking')
-      this.logger.info(
-        { prefix: this.trackedPrefix, connections: this.trackers.size },
-        'near tier: Redis client tracking (BCAST, NOLOOP) keeps it coherent',
+    if (this.mode !== 'tracking') return;
+    if (this.live) this.saidLive();
+    else
+      this.logger.warn(
+        { prefix: this.trackedPrefix },
+        'near tier: Redis client tracking is not on (Redis unreachable); near copies are not served until it is',
       );
   }
+
+  /** Said once, when tracking is first on (at start, or when Redis comes up later). */
+  private saidLive(): void {
+    if (this.toldLive) return;
+    this.toldLive = true;
+    this.logger.info(
+      { prefix: this.trackedPrefix, connections: this.trackers.size },
+      'near tier: Redis client tracking (BCAST, NOLOOP) keeps it coherent',
+    );
+  }
+
+  private toldLive = false;
 
   /** Tracks every current master (cluster) or the one connection; stops trackers of departed ones. */
   private async reconcile(nodes: Redis[]): Promise<void> {
@@ -105,8 +119,10 @@ export class RedisChannel implements CoherenceChannel, TrackerOwner {
   changed(): void {
     if (this.closed || this.mode !== 'tracking') return;
     const all = this.trackers.size > 0 && [...this.trackers.values()].every((t) => t.up);
-    if (all) this.liveness.set(true);
-    else if (this.live) {
+    if (all) {
+      this.liveness.set(true);
+      this.saidLive();
+    } else if (this.live) {
       this.liveness.set(false);
       this.logger.warn(
         'near tier: a Redis tracking connection is down; near copies are not served until it is back',
