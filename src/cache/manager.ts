@@ -169,7 +169,7 @@ export class CacheManager implements NodePart {
   /** @internal This node's backends, for `$node/info`. */
   describe(): Record<string, unknown> {
     return {
-      backends: (this.running?.pool.views() ?? []).map((b) => ({ name: b.name, kind: b.kind ?? b.name })),
+      backends: (this.running?.pool.views() ?? []).map((b) => b.name),
     };
   }
 

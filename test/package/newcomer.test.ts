@@ -184,7 +184,12 @@ describe('a newcomer with the packed package and the README alone', () => {
 
   it('resolves every relative link of README.md and docs/ inside the installed package', () => {
     const pkg = join(project, 'node_modules', 'meshcache');
-    const pages = ['README.md', ...readdirSync(join(pkg, 'docs')).map((f) => `docs/${f}`)];
+    const pages = [
+      'README.md',
+      ...readdirSync(join(pkg, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
     const dead: string[] = [];
     for (const page of pages) {
       const text = readFileSync(join(pkg, page), 'utf8');
