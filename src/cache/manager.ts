@@ -8,9 +8,9 @@
 
 import { MeshError } from '../errors.js';
 import type { MeshNetwork } from '../network/index.js';
-import type { ActionInvoker, Interceptor } from '../node/interceptors.js';
+import type { ActionInfo, ActionInvoker, Interceptor } from '../node/interceptors.js';
 import type { NodePart, PartComponents } from '../node/part.js';
-import type { ServiceEntry } from '../node/registry.js';
+import type { ActionEntry, ServiceEntry } from '../node/registry.js';
 import { BackendPool } from './backends/pool.js';
 import { BackendRegistry } from './backends/registry.js';
 import type { NetworkBus } from './coherence/channels/network-bus.js';
@@ -30,7 +30,8 @@ import { compileAction } from './setup/compile.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
 import { startNotes } from './setup/config-names.js';
 import { type CacheDeclaration, declarationOf } from './setup/declaration.js';
-import { resolveAction, serviceLayers } from './setup/resolve.js';
+import { RemoteActions } from './setup/remote-actions.js';
+import { type ResolvedActionCache, resolveAction, serviceLayers } from './setup/resolve.js';
 
 export type { ManagementRequest } from './operations/management.js';
 export type { NetworkStats, NetworkStatsOptions, NodeStatsEntry } from './operations/network-view.js';
@@ -77,6 +78,8 @@ export class CacheManager implements NodePart {
   /** Each cached action's declaration as data, by path (announced to the other members). */
   private readonly declarations = new Map<string, CacheDeclaration>();
   private prom: ReturnType<typeof createPrometheusRegistry> | undefined;
+  private remoteActions: RemoteActions | undefined;
+  private offRemote: (() => void) | undefined;
 
   constructor(private readonly init: CacheInit) {}
 
@@ -130,6 +133,7 @@ export class CacheManager implements NodePart {
       near,
     });
     bus?.start(invalidator);
+    if (network !== undefined) this.remoteActions = this.watchRemoteActions(network, host);
     host.addInternalAction('$node', 'stats', (ctx) => {
       authorizeStats(global.access, ctx);
       return this.stats();
@@ -150,6 +154,9 @@ export class CacheManager implements NodePart {
   /** @internal Closes every backend and forgets the per-action state. */
   async stop(): Promise<void> {
     const running = this.running;
+    this.offRemote?.();
+    this.offRemote = undefined;
+    this.remoteActions = undefined;
     this.nearOpen = false;
     running?.bus?.stop();
     await running?.near.stop();
@@ -186,6 +193,80 @@ export class CacheManager implements NodePart {
     );
   }
 
+  /** Compiles one action's cache state and makes it the action's lookup. */
+  private async compile(
+    svc: ServiceCache,
+    action: Pick<ActionEntry, 'service' | 'name' | 'path' | 'options'>,
+    resolved: ResolvedActionCache,
+  ): Promise<void> {
+    const { config, host, pool, near, invalidator, tagBase } = this.started();
+    const global = config.global;
+    const ac = await compileAction(svc, action, resolved, {
+      guard: await pool.get(resolved.backend, resolved.backendField),
+      near,
+      maxKeyLength: global.maxKeyLength,
+      networkScope: `${global.prefix}${host.networkId()}/`,
+      tagBase,
+      logger: host.logger,
+      replaced: (key) => invalidator.replaced(svc, key),
+      onLatency: (stats, op, ms) => {
+        stats.recordLatency(ms);
+        this.prom?.latency.observe({ backend: ac.guard.name, op }, ms / 1000);
+      },
+    });
+    svc.actions.set(action.name, ac);
+    svc.guards.add(ac.guard);
+    this.byPath.set(action.path, ac);
+  }
+
+  /** Routes for cached actions other members host, answered here from near copies (setup/remote-actions.ts). */
+  private watchRemoteActions(network: MeshNetwork, host: PartComponents): RemoteActions {
+    const remote = new RemoteActions({
+      network,
+      host,
+      hostsLocally: (service) => this.hosted.has(service),
+      scopeOf: (service) => `${this.started().config.global.prefix}${host.networkId()}/${service}/`,
+      shares: (backend) => {
+        const { pool, config } = this.started();
+        return (
+          config.global.near.enabled &&
+          pool.isRemote(backend) &&
+          [...pool.values()].some((g) => g.name === backend)
+        );
+      },
+      install: async (service, name, resolved) => {
+        let svc = this.services.get(service);
+        if (svc === undefined) {
+          svc = {
+            name: service,
+            scope: `${this.started().config.global.prefix}${host.networkId()}/${service}/`,
+            generation: 0,
+            actions: new Map(),
+            guards: new Set(),
+          };
+          this.services.set(service, svc);
+        }
+        await this.compile(svc, { service, name, path: `${service}/${name}`, options: {} }, resolved);
+      },
+      uninstall: (service, name) => {
+        this.byPath.delete(`${service}/${name}`);
+        const svc = this.services.get(service);
+        svc?.actions.delete(name);
+        if (svc !== undefined && svc.actions.size === 0 && !this.hosted.has(service))
+          this.services.delete(service);
+      },
+    });
+    const refresh = () => void remote.refresh();
+    const offCatalogs = network.catalogs.onChange(refresh);
+    network.on('peer:leave', refresh);
+    this.offRemote = () => {
+      offCatalogs();
+      network.off('peer:leave', refresh);
+      remote.clear();
+    };
+    return remote;
+  }
+
   /** Whether member `peer` announced that it hosts `service`. */
   private peerHosts(peer: string, service: string): boolean {
     return this.init.network()?.catalogs.of(peer)?.index.has(service) ?? false;
@@ -193,7 +274,7 @@ export class CacheManager implements NodePart {
 
   /** @internal Resolves a service's cached actions and adds its management actions and event rules. */
   async attachService(entry: ServiceEntry): Promise<void> {
-    const { config, host, pool, near, invalidator, tagBase } = this.started();
+    const { config, host, invalidator } = this.started();
     this.hosted.set(
       entry.name,
       [...entry.actions.values()].filter((a) => !a.internal).map((a) => a.name),
@@ -212,23 +293,9 @@ export class CacheManager implements NodePart {
       const resolved = resolveAction(config, entry, action, svcLayers);
       if (resolved === undefined) continue;
       this.declarations.set(action.path, declarationOf(resolved, svc.scope));
-      const ac = await compileAction(svc, action, resolved, {
-        guard: await pool.get(resolved.backend, resolved.backendField),
-        near,
-        maxKeyLength: global.maxKeyLength,
-        networkScope: `${global.prefix}${host.networkId()}/`,
-        tagBase,
-        logger: host.logger,
-        replaced: (key) => invalidator.replaced(svc, key),
-        onLatency: (stats, op, ms) => {
-          stats.recordLatency(ms);
-          this.prom?.latency.observe({ backend: ac.guard.name, op }, ms / 1000);
-        },
-      });
-      svc.actions.set(action.name, ac);
-      svc.guards.add(ac.guard);
-      this.byPath.set(action.path, ac);
+      await this.compile(svc, action, resolved);
     }
+    void this.remoteActions?.refresh();
     if (svc.actions.size === 0) return;
     this.services.set(entry.name, svc);
     addManagementActions(host, entry.name, global.access, invalidator, svc.actions, (peer, service) =>
@@ -255,9 +322,26 @@ export class CacheManager implements NodePart {
     return this.started().invalidator.tags(service, tags);
   }
 
-  private wrap(action: { path: string; internal: boolean }, next: ActionInvoker): ActionInvoker {
+  private wrap(action: ActionInfo, next: ActionInvoker): ActionInvoker {
     const ac = this.byPath.get(action.path);
-    return ac === undefined ? next : cachingInvoker(ac, next);
+    if (ac !== undefined) return cachingInvoker(ac, next);
+    if (action.remote === true && action.name.startsWith('cache/'))
+      return this.afterManagement(action.service, next);
+    return next;
+  }
+
+  /**
+   * A management call this node made to another member (the service's host): once it
+   * resolved, this node's own near copies of the service are dropped and its running
+   * misses fenced, so this node never serves what the call removed.
+   */
+  private afterManagement(service: string, next: ActionInvoker): ActionInvoker {
+    return async (ctx, params) => {
+      const result = await next(ctx, params);
+      const svc = this.services.get(service);
+      if (svc !== undefined) this.running?.invalidator.apply(svc.scope, { op: 'clear' });
+      return result;
+    };
   }
 
   private countEviction(key: string): void {

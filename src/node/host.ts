@@ -121,6 +121,10 @@ export class Host {
         this.hostedListeners.add(listener);
         return () => this.hostedListeners.delete(listener);
       },
+      addRemoteAction: (service, name) => this.addRemoteAction(service, name),
+      removeRemoteAction: (path) => {
+        if (this.routes.get(path)?.remote === true) this.routes.delete(path);
+      },
     };
     this.addInternalAction('$node', 'info', () => this.info());
   }
@@ -189,7 +193,9 @@ export class Host {
 
   /** The paths of the services' actions (management actions included once started; not the node's own `$node/...`). */
   actionPaths(): string[] {
-    return [...this.routes.keys()].filter((path) => !path.startsWith('$node/'));
+    return [...this.routes.entries()]
+      .filter(([path, entry]) => !path.startsWith('$node/') && entry.remote !== true)
+      .map(([path]) => path);
   }
 
   /** Starts the parts (the network, then the cache: configuration and backends), then calls `started` hooks. */
@@ -325,6 +331,48 @@ export class Host {
     const where = `on this node or any member of network '${this.networkId_}'`;
     return Promise.reject(
       new MeshError('NOT_FOUND', `${notFound.message} ${where}`, { ...notFound.details }),
+    );
+  }
+
+  /** A route to an action another node hosts, through this node's interceptors (see PartComponents). */
+  private addRemoteAction(service: string, name: string): void {
+    const path = `${service}/${name}`;
+    const existing = this.routes.get(path);
+    if (existing !== undefined && existing.remote !== true) return;
+    const handler = (ctx: RequestContext, params: Params) => this.forward(ctx, path, params);
+    const entry: ActionEntry = {
+      service,
+      name,
+      path,
+      options: {},
+      internal: false,
+      remote: true,
+      handler,
+      invoker: handler,
+    };
+    this.routes.set(path, entry);
+    this.composeAction(entry);
+  }
+
+  /** Sends the call of a remote route to a member hosting it, within `ctx`'s deadline. */
+  private forward(ctx: RequestContext, path: string, params: Params): Promise<unknown> {
+    const call: OutgoingCall = {
+      path,
+      params,
+      deadline: ctx.deadline,
+      meta: ctx.meta,
+      cache: ctx.cacheMode,
+      requestId: ctx.requestId,
+      caller: ctx.caller,
+    };
+    for (const part of this.routers) {
+      const sent = part.route?.(call);
+      if (sent !== undefined) return sent;
+    }
+    return Promise.reject(
+      new MeshError('NOT_FOUND', `action '${path}' not found on any member of network '${this.networkId_}'`, {
+        path,
+      }),
     );
   }
 

@@ -13,6 +13,8 @@ export interface ActionInfo {
   readonly options: Readonly<ActionOptions>;
   /** True for actions the node generated itself (cache management). */
   readonly internal: boolean;
+  /** True for a route to an action another node hosts (its calls are sent there). */
+  readonly remote?: boolean;
 }
 
 /** Calls the rest of the chain (ending in the handler). May answer synchronously. */

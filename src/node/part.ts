@@ -29,6 +29,14 @@ export interface PartComponents {
   hosted(): HostedService[];
   /** Calls `listener` when a service or action is added; returns the remover. */
   onHostedChange(listener: () => void): () => void;
+  /**
+   * Routes `<service>/<name>` here though another node hosts it: its calls run through the
+   * interceptors (the parts' too: the cache part answers from a copy it holds) and then go
+   * to a member that hosts it. A service this node hosts keeps its own route.
+   */
+  addRemoteAction(service: string, name: string): void;
+  /** Removes a route added by `addRemoteAction` (nothing else). */
+  removeRemoteAction(path: string): void;
 }
 
 /** A part of a node: a feature the host is composed with. Every member is optional but `name`. */

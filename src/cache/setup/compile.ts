@@ -32,7 +32,7 @@ export interface CompileContext {
 
 export async function compileAction(
   svc: ServiceCache,
-  action: ActionEntry,
+  action: Pick<ActionEntry, 'service' | 'name' | 'path' | 'options'>,
   r: ResolvedActionCache,
   c: CompileContext,
 ): Promise<ActionCache> {
