@@ -51,3 +51,19 @@ export function callWithDeadline(
     );
   });
 }
+
+/** Runs `invoker` within `timeout` and the context's deadline, or as is when there is neither. */
+export function invokeWithin(
+  invoker: ActionInvoker,
+  ctx: RequestContext,
+  params: Params,
+  timeout: number,
+): Promise<unknown> {
+  if (timeout > 0 || ctx.deadline > 0) return callWithDeadline(invoker, ctx, params, timeout);
+  try {
+    const result = invoker(ctx, params);
+    return result instanceof Promise ? result : Promise.resolve(result);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

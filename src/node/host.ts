@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MeshError } from '../errors.js';
 import { type CallTarget, type EventInfo, RequestContext } from './context.js';
-import { callWithDeadline } from './deadline.js';
+import { invokeWithin } from './deadline.js';
 import { EventBus } from './events.js';
 import { inject, notRunning, routeError } from './host-errors.js';
 import {
@@ -18,8 +18,16 @@ import { checkLogger } from './logger-check.js';
 import { checkNetworkId } from './network-id.js';
 import type { NodePart, PartComponents } from './part.js';
 import { type ActionEntry, type ServiceEntry, toServiceEntry } from './registry.js';
-import type { HostedService, IncomingCall, OutgoingCall } from './remote.js';
-import { checkRequestOptions, isPlainObject } from './request-checks.js';
+import type { HostedService, IncomingCall } from './remote.js';
+import {
+  badCall,
+  hostedServices,
+  notFoundAnywhere,
+  outgoingCall,
+  remoteRoute,
+  routable,
+  routeCall,
+} from './remote-routing.js';
 import { assertTopic } from './topics.js';
 import type { EventHandler, Params, RequestOptions, ServiceDefinition } from './types.js';
 
@@ -43,9 +51,6 @@ export interface HostOptions {
 }
 
 type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
-
-/** `<service>/<action>`, as routeError checks it. */
-const PATH = /^[^/]+\/.+$/;
 
 const NODE_TARGET: CallTarget = { service: '$node', name: 'request', path: '$node/request' };
 
@@ -270,25 +275,12 @@ export class Host {
     if (this.state !== 'running') return Promise.reject(notRunning(this.state));
     const action = this.routes.get(path);
     if (action === undefined) return this.callRemote(parent, path, params, options);
+    const bad = badCall(path, params, options);
+    if (bad !== undefined) return Promise.reject(bad);
     if (params === undefined) params = {};
-    else if (!isPlainObject(params)) {
-      return Promise.reject(
-        new MeshError('INVALID_PARAMS', `params of '${path}' must be a plain object`, { path }),
-      );
-    }
-    if (options !== undefined) {
-      const bad = checkRequestOptions(path, options);
-      if (bad !== undefined) return Promise.reject(bad);
-    }
     const ctx = new RequestContext(this, action, parent, options, ++this.seq);
     const timeout = options?.timeout ?? (action.options.timeout as number | undefined) ?? this.requestTimeout;
-    if (timeout > 0 || ctx.deadline > 0) return callWithDeadline(action.invoker, ctx, params, timeout);
-    try {
-      const result = action.invoker(ctx, params);
-      return result instanceof Promise ? result : Promise.resolve(result);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return invokeWithin(action.invoker, ctx, params, timeout);
   }
 
   /** A call for a path this node does not host: handed to the routing parts, or NOT_FOUND. */
@@ -298,82 +290,26 @@ export class Host {
     params: Params | undefined,
     options: RequestOptions | undefined,
   ): Promise<unknown> {
-    if (this.routers.length === 0 || typeof path !== 'string' || !PATH.test(path))
-      return Promise.reject(routeError(path, this.services));
-    if (params !== undefined && !isPlainObject(params)) {
-      return Promise.reject(
-        new MeshError('INVALID_PARAMS', `params of '${path}' must be a plain object`, { path }),
-      );
-    }
-    if (options !== undefined) {
-      const bad = checkRequestOptions(path, options);
-      if (bad !== undefined) return Promise.reject(bad);
-    }
-    const now = Date.now();
-    const timeout = options?.timeout ?? this.requestTimeout;
-    let deadline = timeout > 0 ? now + timeout : 0;
-    const inherited = parent?.deadline ?? 0;
-    if (inherited > 0 && (deadline === 0 || inherited < deadline)) deadline = inherited;
-    const call: OutgoingCall = {
-      path,
-      params: params ?? {},
-      deadline,
-      meta: options?.meta ?? parent?.meta ?? {},
-      cache: options?.cache,
-      requestId: parent?.requestId ?? `${this.instanceId}-${(++this.seq).toString(36)}`,
-      caller: parent?.path,
-    };
-    for (const part of this.routers) {
-      const sent = part.route?.(call);
-      if (sent !== undefined) return sent;
-    }
-    const notFound = routeError(path, this.services);
-    const where = `on this node or any member of network '${this.networkId_}'`;
-    return Promise.reject(
-      new MeshError('NOT_FOUND', `${notFound.message} ${where}`, { ...notFound.details }),
-    );
+    if (this.routers.length === 0 || !routable(path)) return Promise.reject(routeError(path, this.services));
+    const bad = badCall(path, params, options);
+    if (bad !== undefined) return Promise.reject(bad);
+    const call = outgoingCall(parent, path, params, options, this.requestTimeout, () => this.newRequestId());
+    return routeCall(this.routers, call, () => notFoundAnywhere(path, this.services, this.networkId_));
+  }
+
+  private newRequestId(): string {
+    return `${this.instanceId}-${(++this.seq).toString(36)}`;
   }
 
   /** A route to an action another node hosts, through this node's interceptors (see PartComponents). */
   private addRemoteAction(service: string, name: string): void {
-    const path = `${service}/${name}`;
-    const existing = this.routes.get(path);
+    const existing = this.routes.get(`${service}/${name}`);
     if (existing !== undefined && existing.remote !== true) return;
-    const handler = (ctx: RequestContext, params: Params) => this.forward(ctx, path, params);
-    const entry: ActionEntry = {
-      service,
-      name,
-      path,
-      options: {},
-      internal: false,
-      remote: true,
-      handler,
-      invoker: handler,
-    };
-    this.routes.set(path, entry);
-    this.composeAction(entry);
-  }
-
-  /** Sends the call of a remote route to a member hosting it, within `ctx`'s deadline. */
-  private forward(ctx: RequestContext, path: string, params: Params): Promise<unknown> {
-    const call: OutgoingCall = {
-      path,
-      params,
-      deadline: ctx.deadline,
-      meta: ctx.meta,
-      cache: ctx.cacheMode,
-      requestId: ctx.requestId,
-      caller: ctx.caller,
-    };
-    for (const part of this.routers) {
-      const sent = part.route?.(call);
-      if (sent !== undefined) return sent;
-    }
-    return Promise.reject(
-      new MeshError('NOT_FOUND', `action '${path}' not found on any member of network '${this.networkId_}'`, {
-        path,
-      }),
+    const entry = remoteRoute(service, name, (call) =>
+      routeCall(this.routers, call, () => notFoundAnywhere(call.path, new Map(), this.networkId_)),
     );
+    this.routes.set(entry.path, entry);
+    this.composeAction(entry);
   }
 
   /** Runs a call another node made (never routed on: an unknown path is NOT_FOUND here). */
@@ -381,13 +317,8 @@ export class Host {
     if (this.state !== 'running') return Promise.reject(notRunning(this.state));
     const action = this.routes.get(call.path);
     if (action === undefined) return Promise.reject(routeError(call.path, this.services));
-    if (!isPlainObject(call.params)) {
-      return Promise.reject(
-        new MeshError('INVALID_PARAMS', `params of '${call.path}' must be a plain object`, {
-          path: call.path,
-        }),
-      );
-    }
+    const bad = badCall(call.path, call.params, undefined);
+    if (bad !== undefined) return Promise.reject(bad);
     const options: RequestOptions = {
       meta: call.meta,
       ...(call.cache === undefined ? {} : { cache: call.cache }),
@@ -400,27 +331,12 @@ export class Host {
     const ctx = new RequestContext(this, action, undefined, options, ++this.seq, undefined, origin);
     ctx.withDeadline(call.deadline);
     const timeout = (action.options.timeout as number | undefined) ?? this.requestTimeout;
-    if (timeout > 0 || ctx.deadline > 0) return callWithDeadline(action.invoker, ctx, call.params, timeout);
-    try {
-      return Promise.resolve(action.invoker(ctx, call.params));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return invokeWithin(action.invoker, ctx, call.params, timeout);
   }
 
   /** The services and actions other nodes may call, with what the parts declare of each. */
   private hosted(): HostedService[] {
-    return [...this.services.values()].map((svc) => ({
-      name: svc.name,
-      actions: [...svc.actions.values()].map((action) => {
-        let declared: Record<string, unknown> | undefined;
-        for (const part of this.parts) {
-          const own = part.describeAction?.(action);
-          if (own !== undefined) declared = { ...declared, ...own };
-        }
-        return declared === undefined ? { name: action.name } : { name: action.name, declared };
-      }),
-    }));
+    return hostedServices(this.services.values(), this.parts);
   }
 
   private hostedChanged(): void {
