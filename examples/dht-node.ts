@@ -3,10 +3,12 @@
  * Used by the cluster demo, the multi-process tests and the DHT benchmark.
  *
  *   node --import tsx examples/dht-node.ts --network demo --name n1 [--bootstrap <multiaddr>,...] [--psk <swarm.key>]
+ *     [--services user,report] [--identity <key file>] [--access-peers <peer id>,...|*]
  *
- * It hosts a `user` service whose `get_user` is cached (60 s, key `get_user:<id>`),
+ * By default it hosts a `user` service whose `get_user` is cached (60 s, key `get_user:<id>`),
  * with the event rule `user.updated` → `get_user:{id}`, and `update_user`, which
- * publishes `user.updated`. On start it prints `{"type":"ready",...}`; then each
+ * publishes `user.updated` (`--services` may add `report`, examples/report-service.ts,
+ * or leave `user` out). On start it prints `{"type":"ready",...}`; then each
  * command line `{"id":1,"cmd":"request","path":"user/get_user","params":{"id":1}}`
  * gets one reply line `{"type":"reply","id":1,"ok":true,...}`. Commands:
  * request, publish, info, dht (direct backend calls), time (latency samples
@@ -25,6 +27,7 @@ import { decodeValue, encodeValue } from '#meshcache/codec/index.js';
 import { Node, type RequestContext } from '#meshcache/index.js';
 import { eventsTopic, type MeshNetwork } from '#meshcache/network/index.js';
 import { rawGet, rawPut } from '../bench/raw-kad.js';
+import { reportService } from './report-service.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,13 +43,21 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
     /** A JSON file shared by the processes as their "database" of user names (default: in memory). */
     db: { type: 'string' },
+    /** What this node hosts, comma-separated: `user` (the default), `report` (examples/report-service.ts). */
+    services: { type: 'string', default: 'user' },
+    /** A key file: the node keeps this peer id across starts (`network.identity`). */
+    identity: { type: 'string' },
+    /** Peer ids (comma-separated, or `*`) allowed to manage this node's caches from elsewhere. */
+    'access-peers': { type: 'string' },
   },
 });
 
 const now = () => performance.timeOrigin + performance.now();
 const logger = pino({ level: values['log-level'] }, destination(2));
 const name = values.name;
-const counts = { get_user: 0, update_user: 0 };
+const counts = { get_user: 0, update_user: 0, report: 0 };
+const hosted = new Set(values.services.split(',').filter((s) => s.length > 0));
+const accessPeers = values['access-peers'];
 const dht = new DhtBackend({ replication: Number(values.replication) });
 const memory = new MemoryBackend();
 const bootstrap = values.bootstrap.split(',').filter((s) => s.length > 0);
@@ -62,6 +73,7 @@ const node = new Node({
           listen: [values.listen],
           bootstrap,
           ...(values.psk === undefined ? {} : { psk: values.psk }),
+          ...(values.identity === undefined ? {} : { identity: values.identity }),
         },
       }
     : {}),
@@ -73,6 +85,9 @@ const node = new Node({
       near: { enabled: values.near !== 'off' },
       ttl: 60,
       failure: { opTimeoutMs: 5000 },
+      ...(accessPeers === undefined
+        ? {}
+        : { access: { peers: accessPeers === '*' ? ('*' as const) : accessPeers.split(',') } }),
     },
     services: { user: { cache: { events: [{ event: 'user.updated', keys: ['get_user:{id}'] }] } } },
   },
@@ -105,25 +120,28 @@ const users = {
   },
 };
 
-node.addService({
-  name: 'user',
-  actions: {
-    get_user: {
-      cache: { enabled: true, ttl: 60, keys: ['id'] },
-      handler: async (_ctx: RequestContext, p: { id: number }) => {
-        counts.get_user++;
-        await new Promise((r) => setTimeout(r, 20)); // a "database" read
-        return { id: p.id, name: users.get(p.id) ?? `user ${p.id}`, computedBy: name };
+if (hosted.has('user'))
+  node.addService({
+    name: 'user',
+    actions: {
+      get_user: {
+        cache: { enabled: true, ttl: 60, keys: ['id'] },
+        handler: async (_ctx: RequestContext, p: { id: number }) => {
+          counts.get_user++;
+          await new Promise((r) => setTimeout(r, 20)); // a "database" read
+          return { id: p.id, name: users.get(p.id) ?? `user ${p.id}`, computedBy: name };
+        },
+      },
+      update_user: async (ctx: RequestContext, p: { id: number; name: string }) => {
+        counts.update_user++;
+        users.set(p.id, p.name);
+        await ctx.publish('user.updated', { id: p.id });
+        return { id: p.id, name: p.name };
       },
     },
-    update_user: async (ctx: RequestContext, p: { id: number; name: string }) => {
-      counts.update_user++;
-      users.set(p.id, p.name);
-      await ctx.publish('user.updated', { id: p.id });
-      return { id: p.id, name: p.name };
-    },
-  },
-});
+  });
+
+if (hosted.has('report')) node.addService(reportService(name, () => ++counts.report));
 
 function send(msg: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(msg)}\n`);
@@ -183,13 +201,14 @@ const network = () => node.network as unknown as MeshNetwork;
 async function handle(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
   switch (cmd.cmd) {
     case 'request': {
-      const before = counts.get_user;
+      // Handler runs here (get_user or report): a miss on this node.
+      const before = counts.get_user + counts.report;
       const startedAt = now();
       const t = performance.now();
       const result = await node.request(String(cmd.path), cmd.params as Record<string, unknown>);
       return {
         result: encodeValue(result),
-        ran: counts.get_user - before,
+        ran: counts.get_user + counts.report - before,
         ms: performance.now() - t,
         startedAt,
       };
@@ -225,6 +244,11 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         peerId: net.peerId,
         addresses: net.addresses(),
         peers: net.peers(),
+        services: [...hosted],
+        // Services some other member announced hosting: a request for them reaches that member.
+        reachable: [
+          ...new Set(net.peers().flatMap((p) => net.catalogs.of(p)?.services.map((s) => s.name) ?? [])),
+        ].filter((s) => !s.startsWith('$')),
         gossipPeers: (net.libp2p?.services.pubsub.getSubscribers(eventsTopic(net.networkId)) ?? [])
           .map(String)
           .filter((p: string) => net.peers().includes(p)),

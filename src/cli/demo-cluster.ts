@@ -1,110 +1,18 @@
 /**
  * The cluster demo (`npm run demo -- --nodes 3 --backend dht`): starts N node
  * processes (examples/dht-node.ts) on loopback, then shows a miss on one node
- * becoming a hit on another, and an event-driven invalidation reaching all of
- * them. It has its own small process driver (the tests' and benchmark's
- * harness, with timeouts and kill handling, is test/helpers/cluster.ts).
+ * becoming a hit on another, an event-driven invalidation reaching all of
+ * them, a request served by the one node hosting a service, and that
+ * service's cache managed from other nodes (allowed and denied by peer id).
  */
 import '../polyfills.js';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { decodeValue } from '../codec/index.js';
-
-const NODE_SCRIPT = fileURLToPath(new URL('../../examples/dht-node.ts', import.meta.url));
-
-type Reply = Record<string, unknown> & { ok: boolean; error?: string };
-
-/** One demo node process, driven with JSON-line commands. */
-class DemoProcess {
-  private nextId = 1;
-  private readonly waiting = new Map<number, (r: Reply) => void>();
-  private readonly listening = new Map<number, () => void>();
-
-  private constructor(
-    readonly name: string,
-    readonly child: ChildProcessWithoutNullStreams,
-    readonly ready: { peerId: string; addresses: string[]; startMs: number },
-    readonly spawnMs: number,
-  ) {}
-
-  static spawn(name: string, args: string[]): Promise<DemoProcess> {
-    const started = performance.now();
-    const child = spawn(process.execPath, [
-      '--conditions=development',
-      '--import',
-      'tsx',
-      NODE_SCRIPT,
-      '--name',
-      name,
-      ...args,
-    ]);
-    return new Promise((resolve, reject) => {
-      let proc: DemoProcess | undefined;
-      let buffer = '';
-      let errors = '';
-      child.stderr.on('data', (d: Buffer) => {
-        errors += d.toString();
-      });
-      child.on('exit', (code) => {
-        if (proc === undefined) reject(new Error(`node ${name} exited with ${code}: ${errors}`));
-      });
-      child.stdout.on('data', (d: Buffer) => {
-        buffer += d.toString();
-        for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          let msg: Record<string, unknown>;
-          try {
-            msg = JSON.parse(line) as Record<string, unknown>;
-          } catch {
-            continue;
-          }
-          if (msg.type === 'ready' && proc === undefined) {
-            proc = new DemoProcess(name, child, msg as never, performance.now() - started);
-            resolve(proc);
-          } else if (msg.type === 'watching') proc?.listening.get(Number(msg.id))?.();
-          else if (msg.type === 'reply') proc?.waiting.get(Number(msg.id))?.(msg as Reply);
-        }
-      });
-    });
-  }
-
-  async call(cmd: Record<string, unknown>): Promise<Reply> {
-    const id = this.nextId++;
-    const reply = new Promise<Reply>((resolve) => this.waiting.set(id, resolve));
-    this.child.stdin.write(`${JSON.stringify({ ...cmd, id })}\n`);
-    const r = await reply;
-    this.waiting.delete(id);
-    if (!r.ok) throw new Error(`node ${this.name}: ${String(cmd.cmd)} failed: ${r.error}`);
-    return r;
-  }
-
-  async request(path: string, params: Record<string, unknown>) {
-    const r = await this.call({ cmd: 'request', path, params });
-    return { result: decodeValue(String(r.result)), ran: Number(r.ran) > 0, ms: Number(r.ms) };
-  }
-
-  /** Resolves once the process listens for an invalidation of `key`, with a promise of when it applied it. */
-  async watch(key: string): Promise<{ applied: Promise<number> }> {
-    const id = this.nextId;
-    const listening = new Promise<void>((resolve) => this.listening.set(id, resolve));
-    const applied = this.call({ cmd: 'watch', key }).then((r) => Number(r.at));
-    await listening;
-    return { applied };
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.call({ cmd: 'stop' }).catch(() => {});
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { loadIdentity } from '../network/identity.js';
+import { type DemoProcess, killAll, startDemoProcesses, waitForAll } from './demo-process.js';
+import { REMOTE_SERVICE, type RemoteRoles, showRemoteManagement, showRemoteRequest } from './demo-remote.js';
 
 export interface ClusterDemoOptions {
   nodes: number;
@@ -113,31 +21,22 @@ export interface ClusterDemoOptions {
   print?: (line: string) => void;
 }
 
-async function startDemoProcesses(n: number, args: string[]): Promise<DemoProcess[]> {
-  const first = await DemoProcess.spawn('node-1', args);
-  const procs = [first];
-  const boot = ['--bootstrap', first.ready.addresses.join(',')];
-  const rest = await Promise.allSettled(
-    Array.from({ length: n - 1 }, (_, i) => DemoProcess.spawn(`node-${i + 2}`, [...args, ...boot])),
-  );
-  for (const r of rest) if (r.status === 'fulfilled') procs.push(r.value);
-  const failed = rest.find((r) => r.status === 'rejected');
-  if (failed !== undefined) {
-    await Promise.allSettled(procs.map((p) => p.stop()));
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  return procs;
+/** Interrupted (Ctrl-C, a test's timeout): no node process outlives the demo. */
+function onInterrupt(): () => void {
+  const stop = (signal: NodeJS.Signals) => {
+    killAll();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.once('exit', killAll);
+  return () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('exit', killAll);
+  };
 }
 
-async function waitForMesh(procs: DemoProcess[], count: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const infos = await Promise.all(procs.map((p) => p.call({ cmd: 'info' })));
-    if (infos.every((i) => (i.peers as string[]).length >= count)) return;
-    if (Date.now() > deadline) throw new Error('the nodes did not all connect in time');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 /** Runs the cluster demo; resolves once every process has exited. */
 export async function runClusterDemo(options: ClusterDemoOptions): Promise<void> {
   const print = options.print ?? ((line: string) => console.log(line));
@@ -150,14 +49,21 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<void>
   const dir = mkdtempSync(join(tmpdir(), 'meshcache-demo-'));
   const db = join(dir, 'users.json');
   writeFileSync(db, JSON.stringify({ 1: 'Ada Lovelace', 2: 'Alan Turing' }));
-  const procs = await startDemoProcesses(n, ['--network', 'demo', '--backend', backend, '--db', db]).catch(
-    (err) => {
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
-    },
-  );
+  const common = ['--network', 'demo', '--backend', backend, '--db', db];
+  const cleanUp = onInterrupt();
+  let procs: DemoProcess[] = [];
   try {
-    await waitForMesh(procs, n - 1);
+    // node-2's key is made before anything starts, so node-1 can be told to trust its peer id.
+    const key2 = join(dir, 'node-2.key');
+    const peer2 = peerIdFromPrivateKey(await loadIdentity(key2)).toString();
+    procs = await startDemoProcesses(n, (i) =>
+      i === 1
+        ? [...common, '--services', `user,${REMOTE_SERVICE}`, '--access-peers', peer2]
+        : i === 2
+          ? [...common, '--identity', key2]
+          : common,
+    );
+    await waitForAll(procs, (i) => (i.peers as string[]).length >= n - 1, 'the nodes connecting');
     for (const p of procs)
       print(
         `  ${p.name}  ${p.ready.peerId.slice(0, 16)}...  ready in ${Math.round(p.spawnMs)} ms (node.start ${Math.round(p.ready.startMs)} ms)`,
@@ -193,7 +99,16 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<void>
     }
     for (const p of procs) print(`  ${show(p, await p.request('user/get_user', { id: 1 }))}`);
 
-    print('\n3. Stats per node');
+    const roles: RemoteRoles = {
+      host: a,
+      caller: last,
+      allowed: procs[1] as DemoProcess,
+      denied: procs.length > 2 ? last : undefined,
+    };
+    await showRemoteRequest(roles, procs.slice(1), print);
+    await showRemoteManagement(roles, print);
+
+    print('\n5. Stats per node');
     for (const p of procs) {
       const info = await p.call({ cmd: 'info' });
       const c = info.cache as { hits: number; misses: number; hitRate: number };
@@ -203,6 +118,8 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<void>
     }
   } finally {
     await Promise.allSettled(procs.map((p) => p.stop()));
+    killAll(); // any that did not stop (or were still starting when it failed)
+    cleanUp();
     rmSync(dir, { recursive: true, force: true });
   }
   print('\nAll node processes stopped.');
