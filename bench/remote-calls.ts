@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { startRedisServer } from '../test/helpers/redis-server.js';
 import { machine } from './harness.js';
 
 const MS = process.env.BENCH_MS ?? '2000';
@@ -49,10 +50,11 @@ function run(args: string[]): { child: ChildProcess; line: Promise<Record<string
 }
 
 type Rate = { perSec: number; p50us: number };
+const us = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(0));
 
-async function pair(fw: 'meshcache' | 'moleculer'): Promise<Record<string, Rate>> {
+async function pair(fw: 'meshcache' | 'moleculer', extra: string[] = []): Promise<Record<string, Rate>> {
   const [serverPort, clientPort] = [await freePort(), await freePort()];
-  const server = run(['--fw', fw, '--role', 'server', '--port', String(serverPort), '--ms', MS]);
+  const server = run(['--fw', fw, '--role', 'server', '--port', String(serverPort), '--ms', MS, ...extra]);
   try {
     const ready = await server.line;
     const client = run([
@@ -66,6 +68,7 @@ async function pair(fw: 'meshcache' | 'moleculer'): Promise<Record<string, Rate>
       String(ready.address),
       '--ms',
       MS,
+      ...extra,
     ]);
     return (await client.line) as Record<string, Rate>;
   } finally {
@@ -74,10 +77,19 @@ async function pair(fw: 'meshcache' | 'moleculer'): Promise<Record<string, Rate>
 }
 
 export async function benchRemoteCalls(): Promise<string> {
-  const ours = await pair('meshcache');
-  const theirs = await pair('moleculer');
+  const redis = await startRedisServer();
+  let ours: Record<string, Rate>;
+  let shared: Record<string, Rate>;
+  let theirs: Record<string, Rate>;
+  try {
+    ours = await pair('meshcache');
+    theirs = await pair('moleculer');
+    shared = await pair('meshcache', ['--redis', redis.url]);
+  } finally {
+    await redis.stop();
+  }
   const row = (name: string, m: Rate | undefined, o: Rate | undefined) =>
-    `| ${name} | ${m ? Math.round(m.perSec).toLocaleString('en') : '-'} | ${m ? m.p50us.toFixed(0) : '-'} | ${o ? Math.round(o.perSec).toLocaleString('en') : '-'} | ${o ? o.p50us.toFixed(0) : '-'} | ${m && o ? (m.perSec / o.perSec).toFixed(2) : '-'}x |`;
+    `| ${name} | ${m ? Math.round(m.perSec).toLocaleString('en') : '-'} | ${m ? us(m.p50us) : '-'} | ${o ? Math.round(o.perSec).toLocaleString('en') : '-'} | ${o ? us(o.p50us) : '-'} | ${m && o ? (m.perSec / o.perSec).toFixed(2) : '-'}x |`;
   return [
     `Machine: ${machine()}; two processes per framework on 127.0.0.1, ${MS} ms per row.`,
     '',
@@ -85,7 +97,12 @@ export async function benchRemoteCalls(): Promise<string> {
     '|---|---:|---:|---:|---:|---:|',
     row('uncached, sequential', ours.sequential, theirs.sequential),
     row('uncached, 100 in flight', ours.inFlight100, theirs.inFlight100),
-    row('cached action (sequential)', ours.cachedSequential, theirs.cachedSequential),
+    row('cached action, cached on the host (sequential)', ours.cachedSequential, theirs.cachedSequential),
+    row(
+      'cached action, Redis shared, caller near copy (sequential)',
+      shared.cachedSequential,
+      theirs.cachedSequential,
+    ),
     row('libp2p stream round trip (floor)', ours.floor, undefined),
   ].join('\n');
 }

@@ -20,6 +20,8 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     peer: { type: 'string', default: '' },
     ms: { type: 'string', default: '2000' },
+    /** A Redis URL both meshcache nodes cache in (the caller then answers the cached action from its near tier). */
+    redis: { type: 'string' },
   },
 });
 const MEASURE_MS = Number(values.ms);
@@ -30,6 +32,8 @@ interface Calls {
   cached(i: number): Promise<unknown>;
   /** The transport's own round trip (no service framework), when there is one. */
   floor?(): Promise<unknown>;
+  /** What the caller's cache did (near hits), when there is one. */
+  info?(): unknown;
   stop(): Promise<void>;
 }
 
@@ -65,6 +69,9 @@ async function meshcache(): Promise<Calls | undefined> {
   const node = new Node({
     env: {},
     logger: pino({ level: 'silent' }),
+    ...(values.redis === undefined
+      ? {}
+      : { config: { cache: { backend: 'redis', redis: { url: values.redis } } } }),
     network: {
       id: 'bench-remote',
       listen: [`/ip4/127.0.0.1/tcp/${values.port}`],
@@ -91,10 +98,18 @@ async function meshcache(): Promise<Calls | undefined> {
   const net = node.network!;
   while (net.catalogs.hostsOf('bench').length === 0) await new Promise((r) => setTimeout(r, 50));
   const server = net.catalogs.hostsOf('bench')[0] as string;
+  // With a shared backend the caller installs its own route for the cached action (near copies).
+  if (values.redis !== undefined)
+    for (let i = 0; i < 100 && node.cache.stats().services.bench?.actions.cached === undefined; i++)
+      await new Promise((r) => setTimeout(r, 50));
   return {
     echo: (i) => node.request('bench/echo', { id: i }),
     cached: (i) => node.request('bench/cached', { id: i }),
     floor: () => net.direct.request(server, { t: 'get', k: 'none' }, AbortSignal.timeout(5_000)),
+    info: () => ({
+      near: node.cache.stats().near,
+      cached: node.cache.stats().services.bench?.actions.cached,
+    }),
     stop: () => node.stop(),
   };
 }
@@ -147,6 +162,7 @@ if (calls !== undefined) {
     cachedSequential: await rate(calls.cached, 1),
     ...(calls.floor === undefined ? {} : { floor: await rate(calls.floor, 1) }),
   };
+  if (calls.info !== undefined) out.info = calls.info();
   console.log(JSON.stringify(out));
   await calls.stop();
   process.exit(0);

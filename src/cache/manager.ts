@@ -141,6 +141,8 @@ export class CacheManager implements NodePart {
     this.running = { config, host, pool, near, bus, invalidator, tagBase: base };
     this.nearOpen = true;
     await pool.get(global.backend, 'cache.backend');
+    // Catalogs that arrived while the network joined, before this part started (the backend is open now).
+    void this.remoteActions?.refresh();
   }
 
   /** @internal Once the node started: warns about configuration entries naming services or actions it does not host. */
@@ -224,6 +226,7 @@ export class CacheManager implements NodePart {
     const remote = new RemoteActions({
       network,
       host,
+      logger: host.logger,
       hostsLocally: (service) => this.hosted.has(service),
       scopeOf: (service) => `${this.started().config.global.prefix}${host.networkId()}/${service}/`,
       shares: (backend) => {

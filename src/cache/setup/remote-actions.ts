@@ -10,6 +10,7 @@
  * coherent by the same channels as this node's own (tracking, notices).
  * Anything else is cached on the hosting node only.
  */
+import type { Logger } from 'pino';
 import type { MeshNetwork } from '../../network/index.js';
 import type { PartComponents } from '../../node/part.js';
 import type { CacheDeclaration } from './declaration.js';
@@ -19,6 +20,7 @@ import type { ResolvedActionCache } from './resolve.js';
 export interface RemoteActionsContext {
   readonly network: MeshNetwork;
   readonly host: Pick<PartComponents, 'addRemoteAction' | 'removeRemoteAction'>;
+  readonly logger: Logger;
   /** True when this node hosts `service` itself (its own route wins). */
   hostsLocally(service: string): boolean;
   /** `<prefix><network>/<service>/` on this node. */
@@ -59,7 +61,11 @@ export class RemoteActions {
 
   /** Installs routes for what members announce now, removes those nobody hosts any more (serialized). */
   refresh(): Promise<void> {
-    this.running = this.running.then(() => this.reconcile()).catch(() => {});
+    this.running = this.running
+      .then(() => this.reconcile())
+      .catch((err: Error) =>
+        this.context.logger.warn({ err: err.message }, 'remote cached actions not routed here'),
+      );
     return this.running;
   }
 
