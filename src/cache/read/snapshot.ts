@@ -12,6 +12,8 @@
  */
 
 import { CacheEnvelope } from '../../codec/envelope.js';
+// An own `__proto__` key (JSON.parse makes them) stays an own key: `out[k] = v` would set the prototype.
+import { put } from '../../codec/wire.js';
 
 export { CacheEnvelope };
 
@@ -35,7 +37,7 @@ function copyInto(value: unknown, state: CopyState): unknown {
   if (proto === Object.prototype || proto === null) {
     const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
     state.seen.set(value, out);
-    for (const k of Object.keys(value)) out[k] = copyInto((value as Record<string, unknown>)[k], state);
+    for (const k of Object.keys(value)) put(out, k, copyInto((value as Record<string, unknown>)[k], state));
     return state.freeze ? Object.freeze(out) : out;
   }
   state.plain = false;
@@ -57,7 +59,7 @@ function copyInto(value: unknown, state: CopyState): unknown {
   // A class instance: same prototype, own properties copied.
   const out = Object.create(proto) as Record<string, unknown>;
   state.seen.set(value, out);
-  for (const k of Object.keys(value)) out[k] = copyInto((value as Record<string, unknown>)[k], state);
+  for (const k of Object.keys(value)) put(out, k, copyInto((value as Record<string, unknown>)[k], state));
   return out;
 }
 
