@@ -117,6 +117,12 @@ export interface CacheBackend {
    * client-side caching of the near tier (src/cache/coherence/channels/redis.ts).
    */
   redisConnection?(): RedisConnection | undefined;
+  /**
+   * Capability: calls `listener` when the backend can serve again after it could not (its
+   * connection is back): the guard closes its circuit breaker at once instead of waiting
+   * for the end of its cool-down.
+   */
+  onAvailable?(listener: () => void): void;
   /** Capability: calls `listener` when an entry is dropped by capacity, bytes or expiry (metrics). */
   onEviction?(listener: (key: string, reason: EvictionReason) => void): void;
   /** Called once by `node.start()` before the first request. */

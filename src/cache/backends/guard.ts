@@ -5,7 +5,8 @@
  * consecutive failures of one operation (a working `set` does not hide failing
  * `get`s, nor the reverse) the backend is skipped for `cooldownMs`; the first call
  * after the cool-down is a trial: success puts the backend back in use, failure
- * starts another cool-down. Defaults: 250 ms, 5 failures, 5 s.
+ * starts another cool-down. A backend that says it is back (`onAvailable`: Redis when
+ * its connection is restored) ends the cool-down at once. Defaults: 250 ms, 5 failures, 5 s.
  */
 import type { Logger } from 'pino';
 import type { CacheBackend } from './backend.js';
@@ -62,6 +63,14 @@ export class GuardedBackend {
     const configured = options.opTimeoutMs;
     this.selfBounded = typeof own === 'number' && own > 0 && (configured === undefined || own <= configured);
     this.timeoutMs = configured ?? DEFAULT_OP_TIMEOUT_MS;
+    backend.onAvailable?.(() => this.recovered());
+  }
+
+  /** The backend says it can serve again (a connection that is back): the breaker closes now. */
+  private recovered(): void {
+    if (this.skipUntil === 0) return;
+    this.streaks.clear();
+    this.succeeded('reconnect');
   }
 
   /** False while the backend is skipped after repeated failures. */

@@ -25,7 +25,15 @@ export class RedisLink {
   lastError: Error | undefined;
   private nodeErrorLoggedAt = -Infinity;
 
+  /** Told when the connection is up again after being down. */
+  private readonly upListeners: Array<() => void> = [];
+
   constructor(private readonly options: ResolvedRedisOptions) {}
+
+  /** Calls `listener` each time the connection comes back after being down. */
+  onUpAgain(listener: () => void): void {
+    this.upListeners.push(listener);
+  }
 
   get isCluster(): boolean {
     return this.options.cluster !== undefined;
@@ -81,6 +89,7 @@ export class RedisLink {
     const wasDown = this.state === 'down';
     this.state = 'up';
     this.log.info({ redis: this.describe() }, wasDown ? 'Redis connection restored' : 'Redis connected');
+    if (wasDown) for (const listener of this.upListeners) listener();
   }
 
   private onDown(): void {

@@ -65,8 +65,13 @@ export const redisOptionsSchema = v.pipe(
      * A cluster always uses auto-pipelining (it groups commands per node).
      */
     batch: v.optional(v.boolean(), true),
-    /** Longest pause between two reconnection attempts, in ms. */
-    maxReconnectDelayMs: v.optional(positive, 2000),
+    /**
+     * Longest pause between two reconnection attempts, in ms. Short, so that caching resumes
+     * within about this long of Redis answering again (an attempt against a server that is
+     * down is one refused connection).
+     * @default 100
+     */
+    maxReconnectDelayMs: v.optional(positive, 100),
   }),
   v.forward(
     v.check(

@@ -177,6 +177,11 @@ export class RedisBackend implements CacheBackend {
     return { value, ttlMs: ms === -1 ? Number.POSITIVE_INFINITY : Math.max(0, ms) };
   }
 
+  /** The `onAvailable` capability: the connection is back (the guard closes its breaker). */
+  onAvailable(listener: () => void): void {
+    this.#link.onUpAgain(listener);
+  }
+
   /** Capability: the connection the near tier tracks (server-assisted client-side caching). */
   redisConnection(): RedisConnection | undefined {
     const client = this.#link.client;

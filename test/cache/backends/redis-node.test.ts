@@ -3,6 +3,7 @@
  * management actions, and the failure path (Redis down at start, killed and
  * restarted under load) with zero failed requests.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../../src/cache/backends/redis.js';
 import { Node } from '../../../src/index.js';
@@ -214,6 +215,63 @@ describe.skipIf(!available)('Redis backend through meshcache nodes', () => {
       console.log(`kill/restart under load: ${ok} ok, ${failed} failed, slowest ${maxMs.toFixed(1)} ms`);
     } finally {
       stop = true;
+      await n.node.stop();
+    }
+  }, 60_000);
+
+  it('Redis back after a restart under load: zero failed requests; a new key is cached soon after Redis answers (default cool-down)', async () => {
+    // The default 5 s cool-down: only the connection coming back can close the breaker this early.
+    const n = userNode({ url: server.url }, { near: false });
+    await n.node.start();
+    const probe = new Redis({
+      host: server.host,
+      port: server.port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 20,
+    });
+    let failed = 0;
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let i = w; !stop; i += 5) {
+        try {
+          await n.node.request('user/get_user', { id: i % 100 });
+        } catch {
+          failed++;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const workers = Array.from({ length: 4 }, (_, w) => worker(w));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await server.kill();
+      await eventually(() => n.node.cache.stats().backends.redis?.available === false, 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await server.start();
+      await probe.connect().catch(() => {});
+      await eventually(async () => (await probe.ping().catch(() => '')) === 'PONG', 10_000);
+      const answering = performance.now();
+      let fresh = 100_000;
+      let cachedAfter = Number.NaN;
+      while (performance.now() - answering < 5_000) {
+        const id = fresh++;
+        await n.node.request('user/get_user', { id });
+        if ((await probe.exists(`cache:default/user/get_user:${id}`)) === 1) {
+          cachedAfter = performance.now() - answering;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      stop = true;
+      await Promise.all(workers);
+      console.log(`Redis back: a new key cached ${cachedAfter.toFixed(0)} ms after Redis answered`);
+      expect(failed).toBe(0);
+      // Before the breaker listened to the connection this took the whole 5 s cool-down.
+      expect(cachedAfter).toBeLessThan(1_000);
+    } finally {
+      stop = true;
+      probe.disconnect();
       await n.node.stop();
     }
   }, 60_000);
