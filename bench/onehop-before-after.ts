@@ -77,7 +77,8 @@ async function sideOf(dir: string, tag: string) {
   await Promise.all(rest.map((n) => n.start()));
   const nets = [first, ...rest];
   await until(
-    () => nets.every((n) => n.peers().length >= 2 && (n.dht.routingTableSize < 0 || n.dht.routingTableSize >= 2)),
+    () =>
+      nets.every((n) => n.peers().length >= 2 && (n.dht.routingTableSize < 0 || n.dht.routingTableSize >= 2)),
     30_000,
     `${tag}: 3 members`,
   );
@@ -125,7 +126,11 @@ const cases: Record<string, { fn: CaseFn; inFlight: boolean }> = {
 };
 
 /** One slice: OPS reads; per-read wall ms (sequential) and CPU µs per read. */
-async function slice(s: Side, fn: CaseFn, inFlight: boolean): Promise<{ wall: number[]; cpu: number; perSec: number }> {
+async function slice(
+  s: Side,
+  fn: CaseFn,
+  inFlight: boolean,
+): Promise<{ wall: number[]; cpu: number; perSec: number }> {
   const wall: number[] = [];
   const c0 = cpuUs();
   const t0 = performance.now();
@@ -166,12 +171,15 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], q: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+const pct = (xs: number[], q: number) =>
+  [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 const d = (b: number, a: number) => `${(((a - b) / b) * 100).toFixed(1)}%`;
 const out = [
   `load average before ${load0.join(' / ')}, after ${loadavg()
     .map((l) => l.toFixed(1))
-    .join(' / ')}; ${ROUNDS} rounds of ${OPS} sequential reads (${OPS * 5} with ${INFLIGHT} in flight) per case and side, alternating`,
+    .join(
+      ' / ',
+    )}; ${ROUNDS} rounds of ${OPS} sequential reads (${OPS * 5} with ${INFLIGHT} in flight) per case and side, alternating`,
   '',
   '| one-hop read (3 nodes, replication 1) | before | after | after vs before |',
   '|---|---:|---:|---:|',
@@ -188,7 +196,9 @@ for (const name of Object.keys(cases)) {
     out.push(`| ${name}: wall p99 µs | ${qb.toFixed(0)} | ${qa.toFixed(0)} | ${d(qb, qa)} |`);
   } else {
     const [rb, ra] = [median(b.perSec), median(a.perSec)];
-    out.push(`| ${name}: reads/s (wall, median of rounds) | ${rb.toFixed(0)} | ${ra.toFixed(0)} | ${d(rb, ra)} |`);
+    out.push(
+      `| ${name}: reads/s (wall, median of rounds) | ${rb.toFixed(0)} | ${ra.toFixed(0)} | ${d(rb, ra)} |`,
+    );
   }
 }
 console.log(out.join('\n'));
