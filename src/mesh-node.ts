@@ -8,7 +8,6 @@ import type { BackendDefinition } from './cache/backends/registry.js';
 import { CacheManager } from './cache/manager.js';
 import type { ConfigInput } from './cache/setup/config.js';
 import { MeshError } from './errors.js';
-import { quickExit } from './libp2p-exit.js';
 import type { MeshNetwork } from './network/index.js';
 import type { NetworkOptions } from './network/options.js';
 import { NetworkPart } from './network/part.js';
@@ -93,19 +92,9 @@ export class Node extends Host {
     return this.networkPart?.network;
   }
 
-  /** Stops the node; the process can exit as soon as this resolved (see libp2p-exit.ts). */
-  override async stop(): Promise<void> {
-    await super.stop();
-    this.afterStop?.();
-    this.afterStop = undefined;
-  }
-
   /** Starts the node; then warns about cache configuration naming services or actions it does not host. */
   override async start(): Promise<void> {
     await super.start();
-    if (this.network !== undefined) this.afterStop = quickExit(this.network.libp2p);
     this.cache.checkNames();
   }
-
-  private afterStop: (() => void) | undefined;
 }

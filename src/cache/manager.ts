@@ -20,7 +20,7 @@ import { NearTiers } from './coherence/near-tiers.js';
 import { tagBase } from './coherence/tag-records.js';
 import { addManagementActions, authorizeStats } from './operations/management.js';
 import { ActionStats } from './operations/metrics.js';
-import { type NetworkStats, type NetworkStatsOptions, networkStats } from './operations/network-view.js';
+import type { NetworkStats, NetworkStatsOptions } from './operations/network-view.js';
 import { createPrometheusRegistry } from './operations/prometheus.js';
 import type { CacheReport } from './operations/report.js';
 import { type CacheStats, collectStats } from './operations/stats.js';
@@ -30,7 +30,7 @@ import { compileAction } from './setup/compile.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
 import { startNotes } from './setup/config-names.js';
 import { type CacheDeclaration, declarationOf } from './setup/declaration.js';
-import { RemoteActions } from './setup/remote-actions.js';
+import type { RemoteActions } from './setup/remote-actions.js';
 import { type ResolvedActionCache, resolveAction, serviceLayers } from './setup/resolve.js';
 
 export type { ManagementRequest } from './operations/management.js';
@@ -133,7 +133,8 @@ export class CacheManager implements NodePart {
       near,
     });
     bus?.start(invalidator);
-    if (network !== undefined) this.remoteActions = this.watchRemoteActions(network, host);
+    // Loaded only with a network, as the bus is.
+    if (network !== undefined) this.remoteActions = await this.watchRemoteActions(network, host);
     host.addInternalAction('$node', 'stats', (ctx) => {
       authorizeStats(global.access, ctx);
       return this.stats();
@@ -187,7 +188,9 @@ export class CacheManager implements NodePart {
    * there are none: a member that refuses, or does not answer within `timeoutMs`).
    * This node comes first. Readable where each member's `cache.access.peers` allows.
    */
-  networkStats(options?: NetworkStatsOptions): Promise<NetworkStats> {
+  async networkStats(options?: NetworkStatsOptions): Promise<NetworkStats> {
+    // Loaded on first use: a node of one process never needs it.
+    const { networkStats } = await import('./operations/network-view.js');
     return networkStats(
       this.init.network(),
       { services: [...this.hosted.keys()], stats: () => this.stats() },
@@ -222,7 +225,8 @@ export class CacheManager implements NodePart {
   }
 
   /** Routes for cached actions other members host, answered here from near copies (setup/remote-actions.ts). */
-  private watchRemoteActions(network: MeshNetwork, host: PartComponents): RemoteActions {
+  private async watchRemoteActions(network: MeshNetwork, host: PartComponents): Promise<RemoteActions> {
+    const { RemoteActions } = await import('./setup/remote-actions.js');
     const remote = new RemoteActions({
       network,
       host,

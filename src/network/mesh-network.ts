@@ -35,6 +35,7 @@ import { LwwDatastore, type WriteFilter } from './lww-datastore.js';
 import { Membership } from './membership.js';
 import { controlTopic, eventsTopic } from './names.js';
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
+import { quickExit } from './quick-exit.js';
 import { ServiceCatalogs } from './services/catalogs.js';
 import { RemoteCalls } from './services/remote-calls.js';
 import { SyncService } from './sync.js';
@@ -67,6 +68,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly eventHandlers = new Set<EventHandler>();
   private detach: (() => void) | undefined;
   private announceTimer: NodeJS.Timeout | undefined;
+  /** Clears what libp2p leaves running after stop (quick-exit.ts). */
+  private afterStop: (() => void) | undefined;
   readonly sync: SyncService;
   /** The one-hop record protocol (advanced use, benchmarks). */
   readonly direct: DirectService;
@@ -213,6 +216,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       );
     }
     this.node = node;
+    this.afterStop = quickExit(node);
     this.selfId = node.peerId.toString();
     this.meshDht = new MeshDht(
       node.services.dht,
@@ -247,6 +251,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     await this.sync.stop(node);
     await this.direct.stop(node);
     await node.stop();
+    this.afterStop?.();
+    this.afterStop = undefined;
     if (hadMembers) this.emit('offline');
     this.logger.info('network stopped');
   }

@@ -4,7 +4,9 @@
  * allowed by `cache.access.peers` and the one denied; and no node process
  * left behind, neither after a run nor when the demo is interrupted.
  */
+
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -36,16 +38,24 @@ function runDemo(onLine: (line: string, pid: number) => void = () => {}, timeout
   });
 }
 
-/** The pids of `pid`'s child processes. */
+/** The pids of `pid`'s node processes (its children running examples/dht-node.ts; not tsx's esbuild). */
 function childrenOf(pid: number): number[] {
+  let pids: number[];
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    pids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
       .split('\n')
       .filter((s) => s.length > 0)
       .map(Number);
   } catch {
     return []; // pgrep exits 1 when there are none
   }
+  return pids.filter((child) => {
+    try {
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('dht-node');
+    } catch {
+      return false;
+    }
+  });
 }
 
 const alive = (pid: number) => {

@@ -61,11 +61,7 @@ describe.skipIf(!available)('remote cached actions answered from the caller near
   it('a near hit on the caller sends nothing to the host; a delete on the host reaches the caller copy', async () => {
     const host = await start('near-remote', undefined, true, { peers: '*' });
     const caller = await start('near-remote', host.network!.addresses(), false);
-    await waitFor(
-      () => caller.network!.catalogs.hostsOf('user').length > 0,
-      15_000,
-      'catalog',
-    );
+    await waitFor(() => caller.network!.catalogs.hostsOf('user').length > 0, 15_000, 'catalog');
     await waitFor(
       () => caller.cache.stats().services.user?.actions.get_user !== undefined,
       10_000,
