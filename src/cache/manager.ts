@@ -11,6 +11,7 @@ import type { MeshNetwork } from '../network/index.js';
 import type { ActionInvoker, Interceptor } from '../node/interceptors.js';
 import type { NodePart, PartComponents } from '../node/part.js';
 import type { ServiceEntry } from '../node/registry.js';
+import { registeredTracer } from '../node/tracing.js';
 import { BackendPool } from './backends/pool.js';
 import { BackendRegistry } from './backends/registry.js';
 import type { NetworkBus } from './coherence/channels/network-bus.js';
@@ -26,6 +27,7 @@ import type { CacheReport } from './operations/report.js';
 import { type CacheStats, collectStats } from './operations/stats.js';
 import type { ActionCache, ServiceCache } from './read/action-cache.js';
 import { cachingInvoker } from './read/invoker.js';
+import { tracedInvoker } from './read/traced.js';
 import { compileAction } from './setup/compile.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
 import { startNotes } from './setup/config-names.js';
@@ -59,6 +61,8 @@ interface Running {
   readonly bus: NetworkBus | undefined;
   readonly invalidator: Invalidator;
   readonly tagBase: string;
+  /** The registered OpenTelemetry SDK's tracer, decided at start; undefined: no tracing code runs. */
+  readonly tracer: ReturnType<typeof registeredTracer>;
 }
 
 /** Owns the cache of one node: the caching part of a node (see src/node/part.ts). */
@@ -95,7 +99,9 @@ export class CacheManager implements NodePart {
     });
     const global = config.global;
     const network = this.init.network();
+    const tracer = registeredTracer();
     const pool = new BackendPool({
+      tracer,
       registry,
       config,
       logger: host.logger,
@@ -134,7 +140,7 @@ export class CacheManager implements NodePart {
       authorizeStats(global.access, ctx);
       return this.stats();
     });
-    this.running = { config, host, pool, near, bus, invalidator, tagBase: base };
+    this.running = { config, host, pool, near, bus, invalidator, tagBase: base, tracer };
     this.nearOpen = true;
     await pool.get(global.backend, 'cache.backend');
   }
@@ -257,7 +263,11 @@ export class CacheManager implements NodePart {
 
   private wrap(action: { path: string; internal: boolean }, next: ActionInvoker): ActionInvoker {
     const ac = this.byPath.get(action.path);
-    return ac === undefined ? next : cachingInvoker(ac, next);
+    if (ac === undefined) return next;
+    const { tracer, config } = this.started();
+    return tracer === undefined
+      ? cachingInvoker(ac, next)
+      : tracedInvoker(ac, next, tracer, config.global.tracing.keys);
   }
 
   private countEviction(key: string): void {

@@ -36,7 +36,8 @@ import { Membership } from './membership.js';
 import { controlTopic, eventsTopic } from './names.js';
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
 import { ServiceCatalogs } from './services/catalogs.js';
-import { RemoteCalls } from './services/remote-calls.js';
+import type { RemoteCalls } from './services/remote-calls.js';
+import { remoteCalls } from './services/trace-context.js';
 import { SyncService } from './sync.js';
 import { dispatcher, postedFrame } from './wire/index.js';
 
@@ -90,7 +91,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.control = new ControlInbox(() => this.logger);
     this.catalogs = new ServiceCatalogs(() => this.logger);
-    this.calls = new RemoteCalls(
+    this.calls = remoteCalls(
       {
         request: (peer, req, signal) => this.direct.request(peer, req, signal),
         isMember: (peer) => this.membership.has(peer),

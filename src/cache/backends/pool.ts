@@ -3,6 +3,8 @@
  * registry (backends/registry.ts), wrapped in a guard (timeouts, circuit
  * breaker), opened with the node's context, and closed when the node stops.
  */
+
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
 import type { MeshNetwork } from '../../network/index.js';
@@ -10,6 +12,7 @@ import type { LoadedConfig } from '../setup/config.js';
 import { type CacheBackend, type EvictionReason, isSynchronous } from './backend.js';
 import { GuardedBackend } from './guard.js';
 import type { BackendRegistry } from './registry.js';
+import { TracedGuardedBackend } from './traced-guard.js';
 
 /** What the pool needs from its node. */
 export interface PoolContext {
@@ -20,6 +23,8 @@ export interface PoolContext {
   readonly network: MeshNetwork | undefined;
   /** Told of every entry a backend evicts (for the per-action counters). */
   readonly onEviction: (key: string, reason: EvictionReason) => void;
+  /** The registered SDK's tracer: each backend is opened behind a guard that traces its operations. */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** What an operator sees of one open backend (stats, Prometheus). */
@@ -78,7 +83,11 @@ export class BackendPool {
       network,
       logger,
     });
-    const guard = new GuardedBackend(name, backend, global.failure, logger);
+    const tracer = this.context.tracer;
+    const guard =
+      tracer === undefined
+        ? new GuardedBackend(name, backend, global.failure, logger)
+        : new TracedGuardedBackend(name, backend, global.failure, logger, tracer);
     this.guards.set(name, guard);
     if (isRemote(backend, definition.remote)) this.remotes.add(name);
     backend.onEviction?.(this.context.onEviction);
