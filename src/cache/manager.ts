@@ -11,7 +11,6 @@ import type { MeshNetwork } from '../network/index.js';
 import type { ActionInvoker, Interceptor } from '../node/interceptors.js';
 import type { NodePart, PartComponents } from '../node/part.js';
 import type { ServiceEntry } from '../node/registry.js';
-import { registeredTracer } from '../node/tracing.js';
 import { BackendPool } from './backends/pool.js';
 import { BackendRegistry } from './backends/registry.js';
 import type { NetworkBus } from './coherence/channels/network-bus.js';
@@ -27,12 +26,12 @@ import type { CacheReport } from './operations/report.js';
 import { type CacheStats, collectStats } from './operations/stats.js';
 import type { ActionCache, ServiceCache } from './read/action-cache.js';
 import { cachingInvoker } from './read/invoker.js';
-import { tracedInvoker } from './read/traced.js';
 import { compileAction } from './setup/compile.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
 import { startNotes } from './setup/config-names.js';
 import { type CacheDeclaration, declarationOf } from './setup/declaration.js';
 import { resolveAction, serviceLayers } from './setup/resolve.js';
+import { type CacheTracing, cacheTracing } from './setup/tracing.js';
 
 export type { ManagementRequest } from './operations/management.js';
 export type { NetworkStats, NetworkStatsOptions, NodeStatsEntry } from './operations/network-view.js';
@@ -61,8 +60,8 @@ interface Running {
   readonly bus: NetworkBus | undefined;
   readonly invalidator: Invalidator;
   readonly tagBase: string;
-  /** The registered OpenTelemetry SDK's tracer, decided at start; undefined: no tracing code runs. */
-  readonly tracer: ReturnType<typeof registeredTracer>;
+  /** Set when an OpenTelemetry SDK was registered at start; undefined: no tracing code runs. */
+  readonly tracing: CacheTracing | undefined;
 }
 
 /** Owns the cache of one node: the caching part of a node (see src/node/part.ts). */
@@ -99,9 +98,9 @@ export class CacheManager implements NodePart {
     });
     const global = config.global;
     const network = this.init.network();
-    const tracer = registeredTracer();
+    const tracing = await cacheTracing(global.tracing.keys);
     const pool = new BackendPool({
-      tracer,
+      guard: tracing?.guard,
       registry,
       config,
       logger: host.logger,
@@ -140,7 +139,7 @@ export class CacheManager implements NodePart {
       authorizeStats(global.access, ctx);
       return this.stats();
     });
-    this.running = { config, host, pool, near, bus, invalidator, tagBase: base, tracer };
+    this.running = { config, host, pool, near, bus, invalidator, tagBase: base, tracing };
     this.nearOpen = true;
     await pool.get(global.backend, 'cache.backend');
   }
@@ -264,10 +263,8 @@ export class CacheManager implements NodePart {
   private wrap(action: { path: string; internal: boolean }, next: ActionInvoker): ActionInvoker {
     const ac = this.byPath.get(action.path);
     if (ac === undefined) return next;
-    const { tracer, config } = this.started();
-    return tracer === undefined
-      ? cachingInvoker(ac, next)
-      : tracedInvoker(ac, next, tracer, config.global.tracing.keys);
+    const tracing = this.started().tracing;
+    return tracing === undefined ? cachingInvoker(ac, next) : tracing.invoker(ac, next);
   }
 
   private countEviction(key: string): void {

@@ -21,6 +21,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { encodeValue } from '../codec/index.js';
 import { MeshError } from '../errors.js';
+import { registeredTracer } from '../node/tracing.js';
 import { ClockWatch } from './clock.js';
 import { type ControlHandler, ControlInbox } from './control.js';
 import { MeshDht } from './dht.js';
@@ -36,8 +37,7 @@ import { Membership } from './membership.js';
 import { controlTopic, eventsTopic } from './names.js';
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
 import { ServiceCatalogs } from './services/catalogs.js';
-import type { RemoteCalls } from './services/remote-calls.js';
-import { remoteCalls } from './services/trace-context.js';
+import { type CallTransport, RemoteCalls } from './services/remote-calls.js';
 import { SyncService } from './sync.js';
 import { dispatcher, postedFrame } from './wire/index.js';
 
@@ -81,8 +81,12 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly leases: Leases;
   /** What every member hosts (services/catalogs.ts). */
   readonly catalogs: ServiceCatalogs;
-  /** Requests to services other members host, both ways (services/remote-calls.ts). */
-  readonly calls: RemoteCalls;
+  /** Requests to services other members host, both ways (services/remote-calls.ts); traced from start when an SDK is registered. */
+  get calls(): RemoteCalls {
+    return this.remoteCalls;
+  }
+  private remoteCalls: RemoteCalls;
+  private readonly callTransport: CallTransport;
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
@@ -91,14 +95,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.control = new ControlInbox(() => this.logger);
     this.catalogs = new ServiceCatalogs(() => this.logger);
-    this.calls = remoteCalls(
-      {
-        request: (peer, req, signal) => this.direct.request(peer, req, signal),
-        isMember: (peer) => this.membership.has(peer),
-      },
-      this.catalogs,
-      () => this.logger,
-    );
+    this.callTransport = {
+      request: (peer, req, signal) => this.direct.request(peer, req, signal),
+      isMember: (peer) => this.membership.has(peer),
+    };
+    this.remoteCalls = new RemoteCalls(this.callTransport, this.catalogs, () => this.logger);
     this.clock.logger = this.logger;
     this.sync = new SyncService(this.networkId, this.logger);
     this.direct = new DirectService(
@@ -189,6 +190,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   async start(): Promise<void> {
     if (this.node !== undefined) return;
+    const tracer = await registeredTracer();
+    if (tracer !== undefined) {
+      const { TracedRemoteCalls } = await import('./services/trace-context.js');
+      this.remoteCalls = new TracedRemoteCalls(tracer, this.callTransport, this.catalogs, () => this.logger);
+    }
     this.privateKey ??=
       this.options.identity === undefined
         ? await generateKeyPair('Ed25519')

@@ -4,15 +4,14 @@
  * breaker), opened with the node's context, and closed when the node stops.
  */
 
-import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
 import type { MeshNetwork } from '../../network/index.js';
 import type { LoadedConfig } from '../setup/config.js';
+import type { GuardFactory } from '../setup/tracing.js';
 import { type CacheBackend, type EvictionReason, isSynchronous } from './backend.js';
 import { GuardedBackend } from './guard.js';
 import type { BackendRegistry } from './registry.js';
-import { TracedGuardedBackend } from './traced-guard.js';
 
 /** What the pool needs from its node. */
 export interface PoolContext {
@@ -23,8 +22,8 @@ export interface PoolContext {
   readonly network: MeshNetwork | undefined;
   /** Told of every entry a backend evicts (for the per-action counters). */
   readonly onEviction: (key: string, reason: EvictionReason) => void;
-  /** The registered SDK's tracer: each backend is opened behind a guard that traces its operations. */
-  readonly tracer?: Tracer | undefined;
+  /** Builds each backend's guard (a traced one when tracing); `GuardedBackend` when absent. */
+  readonly guard?: GuardFactory | undefined;
 }
 
 /** What an operator sees of one open backend (stats, Prometheus). */
@@ -83,11 +82,9 @@ export class BackendPool {
       network,
       logger,
     });
-    const tracer = this.context.tracer;
     const guard =
-      tracer === undefined
-        ? new GuardedBackend(name, backend, global.failure, logger)
-        : new TracedGuardedBackend(name, backend, global.failure, logger, tracer);
+      this.context.guard?.(name, backend, global.failure, logger) ??
+      new GuardedBackend(name, backend, global.failure, logger);
     this.guards.set(name, guard);
     if (isRemote(backend, definition.remote)) this.remotes.add(name);
     backend.onEviction?.(this.context.onEviction);

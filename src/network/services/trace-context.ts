@@ -2,9 +2,9 @@
  * Remote calls with OpenTelemetry spans: a client span around each call this
  * node sends (its context carried in the call's `tc` field by the globally
  * registered propagator, W3C trace context with the usual SDK setups) and a
- * server span around each call it answers, child of the caller's span. Built
- * instead of plain `RemoteCalls` only when an SDK is registered at start, so
- * a node without one runs no tracing code on its calls.
+ * server span around each call it answers, child of the caller's span. Loaded
+ * and built instead of plain `RemoteCalls` only when an SDK is registered at
+ * start (mesh-network.ts), so a node without one runs no tracing code.
  */
 import {
   type Context,
@@ -19,7 +19,6 @@ import {
 } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { OutgoingCall } from '../../node/remote.js';
-import { registeredTracer } from '../../node/tracing.js';
 import type { CallWire, DirectReply } from '../wire/index.js';
 import type { ServiceCatalogs } from './catalogs.js';
 import { type CallTransport, RemoteCalls } from './remote-calls.js';
@@ -40,7 +39,8 @@ function failed(span: Span, err: unknown): void {
   span.end();
 }
 
-class TracedRemoteCalls extends RemoteCalls {
+/** Remote calls with a client span per call sent and a server span per call answered. */
+export class TracedRemoteCalls extends RemoteCalls {
   constructor(
     private readonly tracer: Tracer,
     transport: CallTransport,
@@ -101,16 +101,4 @@ class TracedRemoteCalls extends RemoteCalls {
         },
       );
   }
-}
-
-/** Remote calls for a node starting now: traced when an OpenTelemetry SDK is registered. */
-export function remoteCalls(
-  transport: CallTransport,
-  catalogs: ServiceCatalogs,
-  logger: () => Logger,
-): RemoteCalls {
-  const tracer = registeredTracer();
-  return tracer === undefined
-    ? new RemoteCalls(transport, catalogs, logger)
-    : new TracedRemoteCalls(tracer, transport, catalogs, logger);
 }

@@ -23,9 +23,14 @@ import { TestStore } from '../../helpers/stores.js';
 const exporter = new InMemorySpanExporter();
 const { started, track } = useNodes();
 let noTracerBeforeSdk: unknown = 'not checked';
+const before = { calls: 0 };
+let startedBeforeSdk: Node | undefined;
 
-beforeAll(() => {
-  noTracerBeforeSdk = registeredTracer();
+beforeAll(async () => {
+  noTracerBeforeSdk = await registeredTracer();
+  startedBeforeSdk = new Node({ env: {}, logger: testLogger() });
+  startedBeforeSdk.addService(userService(before));
+  await startedBeforeSdk.start();
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(
@@ -33,7 +38,8 @@ beforeAll(() => {
   );
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await startedBeforeSdk?.stop();
   trace.disable();
   propagation.disable();
   context.disable();
@@ -57,9 +63,14 @@ function userService(counter: { calls: number }, cache: Record<string, unknown> 
 }
 
 describe('tracing with an SDK registered', () => {
-  it('no tracer is found before an SDK is registered (the API is a no-op)', () => {
+  it('no tracer before an SDK is registered; a node started then records nothing', async () => {
     expect(noTracerBeforeSdk).toBeUndefined();
-    expect(registeredTracer()).toBeDefined();
+    expect(await registeredTracer()).toBeDefined();
+    await startedBeforeSdk!.request('user/get_user', { id: 1 });
+    await startedBeforeSdk!.request('user/get_user', { id: 1 });
+    await startedBeforeSdk!.request('user/cache/clear', {});
+    expect(before.calls).toBe(1);
+    expect(exporter.getFinishedSpans()).toEqual([]);
   });
 
   it('a local miss then hit: a span per cached call with the outcome and the backend, no key by default', async () => {
