@@ -40,6 +40,8 @@ export const callKind: MessageKind<CallWire> = {
     from: v.optional(v.pipe(v.string(), v.maxLength(MAX_PATH))),
     tc: v.optional(
       v.pipe(
+        // valibot's record takes an array as an object of its indices; a carrier is never one.
+        v.custom<object>((x) => x !== null && typeof x === 'object' && !Array.isArray(x), 'an object'),
         v.record(
           v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_CARRIER_NAME)),
           v.pipe(v.string(), v.maxLength(MAX_CARRIER_VALUE)),
