@@ -26,6 +26,7 @@ import type { CacheReport } from './operations/report.js';
 import { type CacheStats, collectStats } from './operations/stats.js';
 import type { ActionCache, ServiceCache } from './read/action-cache.js';
 import { cachingInvoker } from './read/invoker.js';
+import { entryReader } from './read/peek.js';
 import { compileAction } from './setup/compile.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
 import { startNotes } from './setup/config-names.js';
@@ -236,8 +237,14 @@ export class CacheManager implements NodePart {
     }
     if (svc.actions.size === 0) return;
     this.services.set(entry.name, svc);
-    addManagementActions(host, entry.name, global.access, invalidator, svc.actions, (peer, service) =>
-      this.peerHosts(peer, service),
+    addManagementActions(
+      host,
+      entry.name,
+      global.access,
+      invalidator,
+      svc.actions,
+      (peer, service) => this.peerHosts(peer, service),
+      entryReader(svc),
     );
     const rules = [
       ...svcLayers.flatMap((l) => l?.options.events ?? []),
