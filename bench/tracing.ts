@@ -52,7 +52,10 @@ const traced = { memory: await userNode(), store: await userNode(new TestStore({
 
 const params = Array.from({ length: KEYS }, (_, id) => ({ id }));
 let i = 0;
-const next = () => params[(i = (i + 1) % KEYS)];
+const next = () => {
+  i = (i + 1) % KEYS;
+  return params[i];
+};
 const cases: Case[] = [];
 for (const path of ['memory', 'store'] as const)
   for (const [side, nodes] of Object.entries({ 'no SDK': untraced, 'SDK registered': traced }))
