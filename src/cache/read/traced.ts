@@ -26,20 +26,20 @@ export const OUTCOME_ATTRIBUTE = 'meshcache.cache.outcome';
 export const KEY_ATTRIBUTE = 'meshcache.cache.key';
 
 /** What each counter says of a call, and how strongly: a stale hit also counts a hit; a grace answer, a miss first. */
-const MARKS: Readonly<Record<string, readonly [Outcome, number]>> = {
-  hits: ['hit', 1],
-  misses: ['miss', 1],
-  coalesced: ['miss', 1],
-  bypassed: ['bypass', 1],
-  staleHits: ['stale', 2],
-  graceHits: ['grace', 3],
-};
+const MARKS = new Map<string | symbol, readonly [Outcome, number]>([
+  ['hits', ['hit', 1]],
+  ['misses', ['miss', 1]],
+  ['coalesced', ['miss', 1]],
+  ['bypassed', ['bypass', 1]],
+  ['staleHits', ['stale', 2]],
+  ['graceHits', ['grace', 3]],
+]);
 
 /** The spans of calls still running, with the rank of the outcome they carry (0: none yet). */
 const open = new WeakMap<Span, number>();
 
-function mark(counter: string): void {
-  const m = MARKS[counter];
+function mark(counter: string | symbol): void {
+  const m = MARKS.get(counter);
   if (m === undefined) return;
   const span = trace.getSpan(context.active());
   if (span === undefined) return;
@@ -55,7 +55,7 @@ function mark(counter: string): void {
 function markingStats(stats: ActionStats): ActionStats {
   return new Proxy(stats, {
     set(target, prop, value) {
-      if (typeof prop === 'string') mark(prop);
+      mark(prop);
       return Reflect.set(target, prop, value);
     },
   });

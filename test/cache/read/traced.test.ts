@@ -102,6 +102,30 @@ describe('tracing with an SDK registered', () => {
     expect(spans('cache user/get_user')[0]?.attributes['meshcache.cache.key']).toBe('get_user:7');
   });
 
+  it('an entry within grace answering for a failing handler: grace', async () => {
+    let fail = false;
+    const node = await started(
+      {},
+      {
+        name: 'user',
+        actions: {
+          graced: {
+            cache: { ttl: 0.05, grace: 5, keys: ['id'] },
+            handler: (_c: RequestContext, p: { id: number }) => {
+              if (fail) throw new Error('down');
+              return { id: p.id };
+            },
+          },
+        },
+      },
+    );
+    await node.request('user/graced', { id: 1 });
+    await new Promise((r) => setTimeout(r, 80));
+    fail = true;
+    expect(await node.request('user/graced', { id: 1 })).toEqual({ id: 1 });
+    expect(outcomes('cache user/graced')).toEqual(['miss', 'grace']);
+  });
+
   it('a remote backend: backend operations are spans, children of the cached call', async () => {
     const counter = { calls: 0 };
     const node = await started(
