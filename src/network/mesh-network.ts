@@ -86,6 +86,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     return this.remoteCalls;
   }
   private remoteCalls: RemoteCalls;
+  private callsDecided = false;
   private readonly callTransport: CallTransport;
 
   constructor(options: NetworkOptions, logger: Logger) {
@@ -190,10 +191,19 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   async start(): Promise<void> {
     if (this.node !== undefined) return;
-    const tracer = await registeredTracer();
-    if (tracer !== undefined) {
-      const { TracedRemoteCalls } = await import('./services/trace-context.js');
-      this.remoteCalls = new TracedRemoteCalls(tracer, this.callTransport, this.catalogs, () => this.logger);
+    // Decided once, at the first start (before anything is served or sent): a restart keeps the calls' state.
+    if (!this.callsDecided) {
+      this.callsDecided = true;
+      const tracer = await registeredTracer();
+      if (tracer !== undefined) {
+        const { TracedRemoteCalls } = await import('./services/trace-context.js');
+        this.remoteCalls = new TracedRemoteCalls(
+          tracer,
+          this.callTransport,
+          this.catalogs,
+          () => this.logger,
+        );
+      }
     }
     this.privateKey ??=
       this.options.identity === undefined

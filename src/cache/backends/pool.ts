@@ -3,7 +3,6 @@
  * registry (backends/registry.ts), wrapped in a guard (timeouts, circuit
  * breaker), opened with the node's context, and closed when the node stops.
  */
-
 import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
 import type { MeshNetwork } from '../../network/index.js';
