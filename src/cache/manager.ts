@@ -26,12 +26,14 @@ import type { CacheReport } from './operations/report.js';
 import { type CacheStats, collectStats } from './operations/stats.js';
 import type { ActionCache, ServiceCache } from './read/action-cache.js';
 import { cachingInvoker } from './read/invoker.js';
+import { entryReader } from './read/peek.js';
 import { compileAction } from './setup/compile.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
 import { startNotes } from './setup/config-names.js';
 import { type CacheDeclaration, declarationOf } from './setup/declaration.js';
 import type { RemoteActions } from './setup/remote-actions.js';
 import { type ResolvedActionCache, resolveAction, serviceLayers } from './setup/resolve.js';
+import { type CacheTracing, cacheTracing } from './setup/tracing.js';
 
 export type { ManagementRequest } from './operations/management.js';
 export type { NetworkStats, NetworkStatsOptions, NodeStatsEntry } from './operations/network-view.js';
@@ -60,6 +62,8 @@ interface Running {
   readonly bus: NetworkBus | undefined;
   readonly invalidator: Invalidator;
   readonly tagBase: string;
+  /** Set when an OpenTelemetry SDK was registered at start; undefined: no tracing code runs. */
+  readonly tracing: CacheTracing | undefined;
 }
 
 /** Owns the cache of one node: the caching part of a node (see src/node/part.ts). */
@@ -98,7 +102,9 @@ export class CacheManager implements NodePart {
     });
     const global = config.global;
     const network = this.init.network();
+    const tracing = await cacheTracing(global.tracing.keys);
     const pool = new BackendPool({
+      guard: tracing?.guard,
       registry,
       config,
       logger: host.logger,
@@ -139,7 +145,7 @@ export class CacheManager implements NodePart {
       authorizeStats(global.access, ctx);
       return this.stats();
     });
-    this.running = { config, host, pool, near, bus, invalidator, tagBase: base };
+    this.running = { config, host, pool, near, bus, invalidator, tagBase: base, tracing };
     this.nearOpen = true;
     await pool.get(global.backend, 'cache.backend');
     // Catalogs that arrived while the network joined, before this part started (the backend is open now).
@@ -305,8 +311,14 @@ export class CacheManager implements NodePart {
     void this.remoteActions?.refresh();
     if (svc.actions.size === 0) return;
     this.services.set(entry.name, svc);
-    addManagementActions(host, entry.name, global.access, invalidator, svc.actions, (peer, service) =>
-      this.peerHosts(peer, service),
+    addManagementActions(
+      host,
+      entry.name,
+      global.access,
+      invalidator,
+      svc.actions,
+      (peer, service) => this.peerHosts(peer, service),
+      entryReader(svc),
     );
     const rules = [
       ...svcLayers.flatMap((l) => l?.options.events ?? []),
@@ -331,7 +343,10 @@ export class CacheManager implements NodePart {
 
   private wrap(action: ActionInfo, next: ActionInvoker): ActionInvoker {
     const ac = this.byPath.get(action.path);
-    if (ac !== undefined) return cachingInvoker(ac, next);
+    if (ac !== undefined) {
+      const tracing = this.started().tracing;
+      return tracing === undefined ? cachingInvoker(ac, next) : tracing.invoker(ac, next);
+    }
     if (action.remote === true && action.name.startsWith('cache/'))
       return this.afterManagement(action.service, next);
     return next;

@@ -21,6 +21,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { encodeValue } from '../codec/index.js';
 import { MeshError } from '../errors.js';
+import { registeredTracer } from '../node/tracing.js';
 import { ClockWatch } from './clock.js';
 import { type ControlHandler, ControlInbox } from './control.js';
 import { MeshDht } from './dht.js';
@@ -37,7 +38,7 @@ import { controlTopic, eventsTopic } from './names.js';
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
 import { quickExit } from './quick-exit.js';
 import { ServiceCatalogs } from './services/catalogs.js';
-import { RemoteCalls } from './services/remote-calls.js';
+import { type CallTransport, RemoteCalls } from './services/remote-calls.js';
 import { SyncService } from './sync.js';
 import { dispatcher, postedFrame } from './wire/index.js';
 
@@ -83,8 +84,13 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly leases: Leases;
   /** What every member hosts (services/catalogs.ts). */
   readonly catalogs: ServiceCatalogs;
-  /** Requests to services other members host, both ways (services/remote-calls.ts). */
-  readonly calls: RemoteCalls;
+  /** Requests to services other members host, both ways (services/remote-calls.ts); traced from start when an SDK is registered. */
+  get calls(): RemoteCalls {
+    return this.remoteCalls;
+  }
+  private remoteCalls: RemoteCalls;
+  private callsDecided = false;
+  private readonly callTransport: CallTransport;
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
@@ -93,14 +99,11 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.control = new ControlInbox(() => this.logger);
     this.catalogs = new ServiceCatalogs(() => this.logger);
-    this.calls = new RemoteCalls(
-      {
-        request: (peer, req, signal) => this.direct.request(peer, req, signal),
-        isMember: (peer) => this.membership.has(peer),
-      },
-      this.catalogs,
-      () => this.logger,
-    );
+    this.callTransport = {
+      request: (peer, req, signal) => this.direct.request(peer, req, signal),
+      isMember: (peer) => this.membership.has(peer),
+    };
+    this.remoteCalls = new RemoteCalls(this.callTransport, this.catalogs, () => this.logger);
     this.clock.logger = this.logger;
     this.sync = new SyncService(this.networkId, this.logger);
     this.direct = new DirectService(
@@ -191,6 +194,20 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   async start(): Promise<void> {
     if (this.node !== undefined) return;
+    // Decided once, at the first start (before anything is served or sent): a restart keeps the calls' state.
+    if (!this.callsDecided) {
+      this.callsDecided = true;
+      const tracer = await registeredTracer();
+      if (tracer !== undefined) {
+        const { TracedRemoteCalls } = await import('./services/trace-context.js');
+        this.remoteCalls = new TracedRemoteCalls(
+          tracer,
+          this.callTransport,
+          this.catalogs,
+          () => this.logger,
+        );
+      }
+    }
     this.privateKey ??=
       this.options.identity === undefined
         ? await generateKeyPair('Ed25519')

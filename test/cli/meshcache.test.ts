@@ -127,16 +127,35 @@ describe('meshcache against a network of node processes', () => {
     expect(json(r)).toMatchObject({ invalidated: ['user:1', 'team:7'] });
   });
 
-  it('keys and get: refused with a clear message where no member offers them', async () => {
-    for (const args of [
-      ['keys', 'user', 'get_user:*'],
-      ['get', 'user', 'get_user:1'],
-    ]) {
-      const r = await cli([...args, '--json']);
-      expect(r.code).toBe(1);
-      expect(json<{ error: { code: string; message: string } }>(r).error.code).toBe('NOT_FOUND');
-      expect(r.stderr).toMatch(/NOT_FOUND: no member hosting 'user' can/);
-    }
+  it('keys and get: the keys the members list, one entry as the action answers it', async () => {
+    await call(users, 'user/get_user', { id: 21 });
+    await call(users, 'user/get_user', { id: 22 });
+    const keys = await cli(['keys', 'user', 'get_user:2?', '--json']);
+    expect(keys.code, keys.stderr).toBe(0);
+    const listed = json<{ keys: string[]; truncated: boolean; nodes: Array<{ peerId: string }> }>(keys);
+    expect(listed).toMatchObject({ keys: ['get_user:21', 'get_user:22'], truncated: false });
+    expect(listed.nodes.map((n) => n.peerId)).toEqual([users.ready.peerId]);
+    const plain = await cli(['keys', 'user']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout.split('\n')).toEqual(expect.arrayContaining(['get_user:21', 'get_user:22']));
+
+    const got = await cli(['get', 'user', 'get_user:21', '--json']);
+    expect(got.code, got.stderr).toBe(0);
+    expect(json(got)).toMatchObject({
+      key: 'get_user:21',
+      found: true,
+      state: 'fresh',
+      value: { id: 21, name: 'user 21', servedBy: 'users-1' },
+      peerId: users.ready.peerId,
+    });
+    const none = await cli(['get', 'user', 'get_user:999', '--json']);
+    expect(none.code, none.stderr).toBe(0);
+    expect(json(none)).toMatchObject({ found: false });
+    expect((await cli(['get', 'user', 'get_user:999'])).stdout).toMatch(/no such entry/);
+
+    const missing = await cli(['keys', 'orders', '--json']);
+    expect(missing.code).toBe(1);
+    expect(json<{ error: { code: string } }>(missing).error.code).toBe('NOT_FOUND');
   });
 
   it('an operator the nodes do not list is denied: exit 1, ACCESS_DENIED, nothing removed', async () => {
@@ -146,6 +165,8 @@ describe('meshcache against a network of node processes', () => {
       ['delete', 'user', 'get_user:9'],
       ['revoke', 'user', 'get_user:*'],
       ['clear', 'user'],
+      ['keys', 'user'],
+      ['get', 'user', 'get_user:9'],
     ]) {
       const r = await cli([...args, '--json'], deniedEnv);
       expect(r.code, r.stderr).toBe(1);

@@ -106,6 +106,14 @@ export class GuardedBackend {
     return this.selfBounded ? this.settled(op, result, valid) : this.bounded(op, result, valid);
   }
 
+  /**
+   * Runs a management operation (clear, delete, revoke, tags), which has its own bound and
+   * accounting (coherence/backend-ops.ts); the traced guard records a span around it.
+   */
+  operation<T>(_op: string, call: () => Promise<T>): Promise<T> {
+    return call();
+  }
+
   /** Accounting only, for backends that bound their own operations: one promise, no timer. */
   private settled<T>(
     op: string,

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { MeshError } from '../../errors.js';
 import type { MeshNetwork } from '../../network/index.js';
 import type { LoadedConfig } from '../setup/config.js';
+import type { GuardFactory } from '../setup/tracing.js';
 import { type CacheBackend, type EvictionReason, isSynchronous } from './backend.js';
 import { GuardedBackend } from './guard.js';
 import type { BackendRegistry } from './registry.js';
@@ -20,6 +21,8 @@ export interface PoolContext {
   readonly network: MeshNetwork | undefined;
   /** Told of every entry a backend evicts (for the per-action counters). */
   readonly onEviction: (key: string, reason: EvictionReason) => void;
+  /** Builds each backend's guard (a traced one when tracing); `GuardedBackend` when absent. */
+  readonly guard?: GuardFactory | undefined;
 }
 
 /** What an operator sees of one open backend (stats, Prometheus). */
@@ -78,7 +81,9 @@ export class BackendPool {
       network,
       logger,
     });
-    const guard = new GuardedBackend(name, backend, global.failure, logger);
+    const guard =
+      this.context.guard?.(name, backend, global.failure, logger) ??
+      new GuardedBackend(name, backend, global.failure, logger);
     this.guards.set(name, guard);
     if (isRemote(backend, definition.remote)) this.remotes.add(name);
     backend.onEviction?.(this.context.onEviction);

@@ -55,10 +55,13 @@ export async function changeBackends(
     try {
       // Not `guard.run`: a revoke over a million Redis keys takes seconds, far past the
       // per-operation bound of the hit path; management gets its own, longer bound.
-      const call = Promise.resolve().then(() =>
-        onBackend(guard.backend, scope, change, (glob) => revokeByListing(guard, scope, glob)),
-      );
-      out.push(await withTimeout(call, timeoutMs, `${op} took longer than ${timeoutMs} ms`));
+      const done = guard.operation(op, () => {
+        const call = Promise.resolve().then(() =>
+          onBackend(guard.backend, scope, change, (glob) => revokeByListing(guard, scope, glob)),
+        );
+        return withTimeout(call, timeoutMs, `${op} took longer than ${timeoutMs} ms`);
+      });
+      out.push(await done);
     } catch (err) {
       if (MeshError.is(err)) throw err;
       guard.failed(op, err);

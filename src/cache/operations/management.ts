@@ -1,6 +1,7 @@
 /**
  * The management actions every cached service gets (`<service>/cache/clear`,
- * `/delete`, `/revoke`, `/invalidate` by tags) and who may call them. By default a service manages
+ * `/delete`, `/revoke`, `/invalidate` by tags; `/keys` and `/get` to look)
+ * and who may call them. By default a service manages
  * its own cache, and the local process (`node.request`, `node.subscribe`
  * handlers) manages every cache; `cache.access.allow` names more callers, and
  * `cache.access.authorize` replaces the rule. A caller on another node may
@@ -14,13 +15,14 @@ import type { PartComponents } from '../../node/part.js';
 import { strict } from '../backends/strict.js';
 import type { Invalidator } from '../coherence/invalidator.js';
 import type { KeyBuilder } from '../keys/builder.js';
-import { MAX_RAW_PATTERN_LENGTH } from '../keys/glob.js';
+import { compileGlob, MAX_RAW_PATTERN_LENGTH } from '../keys/glob.js';
+import type { EntryReader } from '../read/peek.js';
 import type { ResolvedGlobal } from '../setup/config.js';
 
 /** A management operation, as given to `cache.access.authorize`. */
 export interface ManagementRequest {
   service: string;
-  operation: 'clear' | 'delete' | 'revoke' | 'invalidate';
+  operation: 'clear' | 'delete' | 'revoke' | 'invalidate' | 'keys' | 'get';
 }
 
 const text = (max: number) => v.pipe(v.string(), v.minLength(1), v.maxLength(max));
@@ -31,6 +33,14 @@ const deleteByActionParams = strict({
 });
 const revokeParams = strict({ pattern: text(MAX_RAW_PATTERN_LENGTH) });
 const clearParams = strict({});
+/** Keys listed when the caller gives no limit, and the most one call lists. */
+const KEYS_LIMIT = 1000;
+const MAX_KEYS_LIMIT = 100_000;
+const keysParams = strict({
+  pattern: v.optional(text(MAX_RAW_PATTERN_LENGTH)),
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_KEYS_LIMIT))),
+});
+const getParams = strict({ key: text(4096) });
 const invalidateParams = strict({
   tags: v.pipe(v.array(text(512)), v.minLength(1), v.maxLength(1000)),
 });
@@ -140,6 +150,8 @@ export function addManagementActions(
   actions: ReadonlyMap<string, { keyOf: KeyBuilder }>,
   /** Whether member `peer` announced that it hosts `service` (it may then manage that service's cache). */
   peerHosts: (peer: string, service: string) => boolean,
+  /** Lists the service's keys and reads its entries (`cache/keys`, `cache/get`). */
+  reader: EntryReader,
 ): void {
   host.addInternalAction(service, 'cache/clear', async (ctx, params) => {
     const parsed = v.safeParse(clearParams, params);
@@ -157,6 +169,20 @@ export function addManagementActions(
     if (!parsed.success) throw badParams(`${service}/cache/revoke`, parsed.issues);
     authorize(access, ctx, service, peerHosts, 'revoke');
     return { revoked: await invalidator.revoke(service, parsed.output.pattern) };
+  });
+  host.addInternalAction(service, 'cache/keys', async (ctx, params) => {
+    const parsed = v.safeParse(keysParams, params ?? {});
+    if (!parsed.success) throw badParams(`${service}/cache/keys`, parsed.issues);
+    const { pattern, limit } = parsed.output;
+    const glob = pattern === undefined ? undefined : compileGlob(pattern);
+    authorize(access, ctx, service, peerHosts, 'keys');
+    return reader.keys(glob, limit ?? KEYS_LIMIT);
+  });
+  host.addInternalAction(service, 'cache/get', async (ctx, params) => {
+    const parsed = v.safeParse(getParams, params);
+    if (!parsed.success) throw badParams(`${service}/cache/get`, parsed.issues);
+    authorize(access, ctx, service, peerHosts, 'get');
+    return reader.get(parsed.output.key);
   });
   host.addInternalAction(service, 'cache/invalidate', async (ctx, params) => {
     const parsed = v.safeParse(invalidateParams, params);

@@ -138,6 +138,7 @@ export interface ResolvedGlobal {
     managementTimeoutMs: number;
   };
   near: NearSettings;
+  tracing: { keys: boolean };
 }
 
 /** A validated configuration: the merged global level, plus per-source service layers. */
@@ -277,6 +278,7 @@ function mergeGlobal(sources: GlobalConfig[], defaults: SectionDefaults): Resolv
     events: sources.flatMap((s) => s.events ?? []),
     access: { allow: [], ...(nested('access') as GlobalConfig['access']) },
     near: { ...DEFAULTS.near, ...(nested('near') as Partial<NearSettings>) },
+    tracing: { keys: false, ...(nested('tracing') as { keys?: boolean }) },
   };
 }
 

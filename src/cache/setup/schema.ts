@@ -138,6 +138,15 @@ const accessSchema = strict({
   authorize: v.optional(fn),
 });
 
+const tracingSchema = strict({
+  /**
+   * Put the action key (`get_user:1`) on each cached call's span (`meshcache.cache.key`). Keys
+   * may carry personal data (ids, emails): off unless asked for.
+   * @default false
+   */
+  keys: v.optional(v.boolean()),
+});
+
 const nearSchema = strict({
   /**
    * A near tier in front of every remote backend (Redis, DHT, custom `remote: true`).
@@ -201,6 +210,8 @@ export const globalShape = {
   failure: v.optional(failureSchema),
   /** The in-process tier in front of remote backends (src/cache/coherence/near-tiers.ts, README "Near tier"). */
   near: v.optional(nearSchema),
+  /** OpenTelemetry spans, recorded only when the application registered an SDK before `node.start()`. */
+  tracing: v.optional(tracingSchema),
 };
 export const globalCacheSchema = strict(globalShape);
 

@@ -6,6 +6,7 @@
  */
 import '../../polyfills.js';
 import * as inspect from './commands/inspect.js';
+import * as look from './commands/look.js';
 import * as manage from './commands/manage.js';
 import { failure, Operator, peerIdOf } from './operator.js';
 import { consoleOutput, OperationError, type Output, UsageError, withProgress } from './output.js';
@@ -46,9 +47,9 @@ async function run(p: Parsed, o: Output): Promise<void> {
           inspect.stats(op, o, p.values.service),
         );
       case 'keys':
-        return await manage.keys(op, o, a!, b);
+        return await look.keys(op, o, a!, b);
       case 'get':
-        return await manage.get(op, o, a!, b!);
+        return await look.get(op, o, a!, b!);
       case 'delete':
         return await manage.deleteKey(op, o, a!, b!);
       case 'revoke':

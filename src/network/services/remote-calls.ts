@@ -141,7 +141,8 @@ export class RemoteCalls {
     return best;
   }
 
-  private async send(call: OutgoingCall, hosts: readonly string[]): Promise<unknown> {
+  /** Sends `call` to the first host that takes it (the client side of a remote call). */
+  protected async send(call: OutgoingCall, hosts: readonly string[]): Promise<unknown> {
     let params: string;
     let meta: string | undefined;
     try {
@@ -170,6 +171,7 @@ export class RemoteCalls {
       if (call.cache !== undefined) wire.c = call.cache;
       wire.rid = call.requestId;
       if (call.caller !== undefined) wire.from = call.caller;
+      this.stamp(wire, peer);
       this.inFlight.set(peer, (this.inFlight.get(peer) ?? 0) + 1);
       let reply: DirectReply;
       try {
@@ -199,6 +201,9 @@ export class RemoteCalls {
       return this.unwrap(reply, peer);
     }
   }
+
+  /** Adds to a call about to go to `peer` what a subclass carries (the trace context). */
+  protected stamp(_wire: CallWire, _peer: string): void {}
 
   private unwrap(reply: DirectReply, peer: string): unknown {
     if (reply.ok) return reply.r === undefined ? undefined : decodeValue(reply.r);

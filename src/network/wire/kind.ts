@@ -50,6 +50,8 @@ export interface CallWire {
   /** The caller's request id and path, for logs and traces. */
   rid?: string;
   from?: string;
+  /** The caller's trace context (W3C `traceparent`, `tracestate`, ...), when it traces. */
+  tc?: Record<string, string>;
 }
 
 /** One message kind of the one-hop protocol. */

@@ -8,7 +8,7 @@
 import { failure, type Operator } from '../operator.js';
 import { OperationError, type Output, paint, shortPeer, table } from '../output.js';
 
-type Answer = {
+export type Answer = {
   peerId: string;
   service: string;
   result?: Record<string, unknown>;
@@ -16,7 +16,7 @@ type Answer = {
 };
 
 /** The members hosting a cached service; NOT_FOUND when none. */
-function cacheHosts(op: Operator, service: string): string[] {
+export function cacheHosts(op: Operator, service: string): string[] {
   const hosts = op.hostsOf(service);
   if (hosts.length === 0)
     throw new OperationError('NOT_FOUND', `NOT_FOUND: no member of the network hosts service '${service}'`);
@@ -150,47 +150,3 @@ export async function invalidate(
     `invalidated ${tags.join(', ')} in ${services.join(', ')}`,
   );
 }
-
-/**
- * Listing keys and reading one entry need an action the members offer
- * (`<service>/cache/keys`, `<service>/cache/get`); members that do not offer
- * it get a clear refusal rather than a guess.
- */
-async function inspect(
-  op: Operator,
-  o: Output,
-  service: string,
-  action: 'keys' | 'get',
-  params: Record<string, unknown>,
-): Promise<void> {
-  cacheHosts(op, service);
-  const hosts = op.hostsOf(service, `cache/${action}`);
-  if (hosts.length === 0) {
-    const what = action === 'keys' ? 'list the keys' : 'read an entry';
-    throw new OperationError(
-      'NOT_FOUND',
-      `NOT_FOUND: no member hosting '${service}' can ${what} of its cache (none offers '${service}/cache/${action}'); ` +
-        'delete, revoke and clear work without it',
-    );
-  }
-  const answers = await runOn(op, service, action, params, hosts);
-  const bad = answers.find((a) => a.error !== undefined);
-  const nodes = answers.map((a) => ({
-    peerId: a.peerId,
-    ...(a.result ?? {}),
-    ...(a.error ? { error: a.error } : {}),
-  }));
-  if (o.json) o.out(JSON.stringify({ service, nodes, ...(bad === undefined ? {} : { error: bad.error }) }));
-  else for (const a of answers) o.out(`${shortPeer(a.peerId)}  ${JSON.stringify(a.result ?? a.error)}`);
-  if (bad !== undefined)
-    throw new OperationError(
-      bad.error!.code,
-      `${bad.error!.code}: ${bad.error!.message} (member ${bad.peerId})`,
-    );
-}
-
-export const keys = (op: Operator, o: Output, service: string, pattern: string | undefined) =>
-  inspect(op, o, service, 'keys', pattern === undefined ? {} : { pattern });
-
-export const get = (op: Operator, o: Output, service: string, key: string) =>
-  inspect(op, o, service, 'get', { key });
