@@ -67,7 +67,7 @@ describe('warnings at start', () => {
     const implicit = captureLogger('warn');
     await redis.create({}, context(implicit.logger)); // not opened: nothing connects
     expect(implicit.messages()).toEqual([
-      'cache backend redis: no CACHE_REDIS_URL nor cache.redis url/host/cluster given: using the default 127.0.0.1:6379',
+      'cache backend redis: no CACHE_REDIS_URL nor cache.redis url/host/cluster/sentinels given: using the default 127.0.0.1:6379',
     ]);
     const given = captureLogger('warn');
     await redis.create({ url: 'redis://127.0.0.1:1' }, context(given.logger));

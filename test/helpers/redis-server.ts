@@ -62,7 +62,7 @@ export class TlsUnsupportedError extends Error {
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
-function track(child: ChildProcess): void {
+export function track(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
   if (!exitHookInstalled) {
@@ -142,7 +142,11 @@ export function ping(port: number, opts: { tls?: boolean; timeoutMs?: number } =
   });
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -383,18 +387,37 @@ export async function redisTlsSupported(): Promise<{ ok: true } | { ok: false; r
 export class RedisCluster {
   private constructor(readonly servers: RedisServer[]) {}
 
-  /** Starts `masters` cluster-enabled servers, joins them, waits for cluster_state:ok everywhere. */
-  static async start(masters = 3): Promise<RedisCluster> {
+  /**
+   * Starts `masters` cluster-enabled servers (and `replicasPerMaster` replicas of each),
+   * joins them, waits for cluster_state:ok everywhere.
+   */
+  static async start(masters = 3, replicasPerMaster = 0): Promise<RedisCluster> {
     const servers: RedisServer[] = [];
     try {
-      for (let i = 0; i < masters; i++) servers.push(await RedisServer.start({ cluster: true }));
+      for (let i = 0; i < masters * (1 + replicasPerMaster); i++)
+        servers.push(await RedisServer.start({ cluster: true }));
       const cluster = new RedisCluster(servers);
       const bins = findRedisBinaries()!;
       const addrs = servers.map((s) => `${s.host}:${s.port}`);
-      await run(bins.cli, ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes'], {
-        timeout: 30_000,
-      });
+      const replicas = String(replicasPerMaster);
+      await run(
+        bins.cli,
+        ['--cluster', 'create', ...addrs, '--cluster-replicas', replicas, '--cluster-yes'],
+        {
+          timeout: 30_000,
+        },
+      );
       await cluster.waitOk();
+      // A replica that never finished its first sync does not take over from a dead master.
+      await waitUntil(
+        'the replicas in sync',
+        async () => {
+          const infos = await Promise.all(servers.map((s) => s.cli('INFO', 'replication').catch(() => '')));
+          const synced = infos.filter((i) => i.includes('master_link_status:up')).length;
+          return synced === masters * replicasPerMaster;
+        },
+        20_000,
+      );
       return cluster;
     } catch (err) {
       await Promise.all(servers.map((s) => s.stop()));
@@ -432,9 +455,9 @@ export class RedisCluster {
   }
 }
 
-/** Convenience: `RedisCluster.start(masters)`. */
-export function startRedisCluster(masters = 3): Promise<RedisCluster> {
-  return RedisCluster.start(masters);
+/** Convenience: `RedisCluster.start(masters, replicasPerMaster)`. */
+export function startRedisCluster(masters = 3, replicasPerMaster = 0): Promise<RedisCluster> {
+  return RedisCluster.start(masters, replicasPerMaster);
 }
 
 /** A pino logger that keeps its records in memory (see ./log.ts). */

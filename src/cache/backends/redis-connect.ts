@@ -76,18 +76,35 @@ function commonOptions(o: ResolvedRedisOptions): RedisOptions {
   };
 }
 
-/** A lazily connecting single-server client. */
+/** A lazily connecting single-server client (the primary named by the sentinels, with `sentinels`). */
 export function createStandalone(o: ResolvedRedisOptions): Redis {
   const ep = resolveEndpoint(o);
-  return new Redis({
+  const base: RedisOptions = {
     ...commonOptions(o),
-    host: ep.host,
-    port: ep.port,
     username: ep.username,
     password: ep.password,
     db: ep.db ?? 0,
     tls: ep.tls,
     retryStrategy: backoff(o.maxReconnectDelayMs),
+  };
+  if (!o.sentinels) return new Redis({ ...base, host: ep.host, port: ep.port });
+  return new Redis({
+    ...base,
+    sentinels: o.sentinels.map((s) => ({ host: s.host, port: s.port })),
+    name: o.name,
+    // Always the primary: a replica would refuse writes and lags behind the deletes.
+    role: 'master',
+    sentinelUsername: o.sentinelUsername,
+    sentinelPassword: o.sentinelPassword,
+    enableTLSForSentinelMode: ep.tls !== undefined,
+    sentinelRetryStrategy: backoff(o.maxReconnectDelayMs),
+    sentinelCommandTimeout: o.operationTimeoutMs,
+    // Not ioredis' failoverDetector: its +switch-master arriving while the client is
+    // reconnecting (the primary just died) makes the client give up for good. A
+    // primary that dies closes the connection anyway, and Sentinel kills the clients
+    // of a primary it demotes alive; a write answered READONLY (a demoted primary
+    // that kept the connection) reconnects, which asks the sentinels again.
+    reconnectOnError: (err) => (/^READONLY/.test(err.message) ? 1 : false),
   });
 }
 

@@ -107,6 +107,8 @@ export class RedisLink {
   private describe(): string {
     const o = this.options;
     if (o.cluster) return `cluster ${o.cluster.map((n) => `${n.host}:${n.port}`).join(',')}`;
+    if (o.sentinels)
+      return `sentinel ${o.name} via ${o.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
     if (o.url) return o.url.replace(/\/\/[^@/]*@/, '//***@');
     return `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
   }

@@ -42,8 +42,20 @@ export const redisOptionsSchema = v.pipe(
     host: v.optional(v.pipe(v.string(), v.minLength(1))),
     /** Single server port (default 6379). */
     port: v.optional(port),
-    /** Redis Cluster seed nodes (no Sentinel). Any reachable master is enough; the rest is discovered. */
+    /** Redis Cluster seed nodes. Any reachable master is enough; the rest is discovered. */
     cluster: v.optional(v.pipe(v.array(clusterNodeSchema), v.minLength(1))),
+    /**
+     * Redis Sentinel: the sentinels asked where the primary of `name` is (any reachable one
+     * is enough). The connection follows a failover to the promoted replica.
+     */
+    sentinels: v.optional(
+      v.pipe(v.array(clusterNodeSchema), v.minLength(1, 'expected at least one sentinel')),
+    ),
+    /** Sentinel: the name of the monitored primary (`sentinel monitor <name> ...`). */
+    name: v.optional(v.pipe(v.string(), v.minLength(1))),
+    /** Sentinel: ACL user and password of the sentinels themselves (`username`/`password` are the servers'). */
+    sentinelUsername: v.optional(v.string()),
+    sentinelPassword: v.optional(v.string()),
     /** TLS: `true`, or `tls.connect` options. A `rediss://` URL turns it on too. */
     tls: v.optional(tlsSchema),
     /** ACL user name (Redis 6+). */
@@ -83,6 +95,31 @@ export const redisOptionsSchema = v.pipe(
   v.forward(
     v.check((o) => !(o.cluster && o.db), 'a Redis Cluster has only database 0'),
     ['db'],
+  ),
+  v.forward(
+    v.check(
+      (o) => !(o.sentinels && (o.cluster || o.url || o.host || o.port)),
+      'use either sentinels or cluster or url/host/port, not several',
+    ),
+    ['sentinels'],
+  ),
+  v.forward(
+    v.check((o) => !(o.sentinels && !o.name), 'sentinels need the name of the monitored primary'),
+    ['name'],
+  ),
+  v.forward(
+    v.check(
+      (o) => !(o.name !== undefined && !o.sentinels),
+      'name is the Sentinel primary name: give sentinels too',
+    ),
+    ['sentinels'],
+  ),
+  v.forward(
+    v.check(
+      (o) => !((o.sentinelUsername !== undefined || o.sentinelPassword !== undefined) && !o.sentinels),
+      'sentinelUsername / sentinelPassword apply only with sentinels',
+    ),
+    ['sentinels'],
   ),
 );
 

@@ -59,11 +59,11 @@ const redis = defineBackend({
   name: 'redis',
   optionsSchema: redisOptionsSchema,
   async create(options, context) {
-    const o: { url?: string; host?: string; cluster?: unknown } = options ?? {};
+    const o: { url?: string; host?: string; cluster?: unknown; sentinels?: unknown } = options ?? {};
     // Said once at start: writing to whatever listens on the default port, unasked, is a surprise.
-    if (o.url === undefined && o.host === undefined && o.cluster === undefined)
+    if (o.url === undefined && o.host === undefined && o.cluster === undefined && o.sentinels === undefined)
       context.logger.warn(
-        'cache backend redis: no CACHE_REDIS_URL nor cache.redis url/host/cluster given: using the default 127.0.0.1:6379',
+        'cache backend redis: no CACHE_REDIS_URL nor cache.redis url/host/cluster/sentinels given: using the default 127.0.0.1:6379',
       );
     const { RedisBackend } = await import('./redis.js');
     return new RedisBackend(options ?? {});
