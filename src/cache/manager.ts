@@ -238,46 +238,35 @@ export class CacheManager implements NodePart {
       host,
       logger: host.logger,
       hostsLocally: (service) => this.hosted.has(service),
-      scopeOf: (service) => `${this.started().config.global.prefix}${host.networkId()}/${service}/`,
+      scopeOf: (service) => this.scopeOf(service),
       shares: (backend) => {
         const { pool, config } = this.started();
-        return (
-          config.global.near.enabled &&
-          pool.isRemote(backend) &&
-          [...pool.values()].some((g) => g.name === backend)
-        );
+        return config.global.near.enabled && pool.isRemote(backend) && pool.has(backend);
       },
       install: async (service, name, resolved) => {
-        let svc = this.services.get(service);
-        if (svc === undefined) {
-          svc = {
-            name: service,
-            scope: `${this.started().config.global.prefix}${host.networkId()}/${service}/`,
-            generation: 0,
-            actions: new Map(),
-            guards: new Set(),
-          };
-          this.services.set(service, svc);
-        }
+        const svc = this.services.get(service) ?? this.serviceCache(service);
+        this.services.set(service, svc);
         await this.compile(svc, { service, name, path: `${service}/${name}`, options: {} }, resolved);
       },
       uninstall: (service, name) => {
         this.byPath.delete(`${service}/${name}`);
         const svc = this.services.get(service);
         svc?.actions.delete(name);
-        if (svc !== undefined && svc.actions.size === 0 && !this.hosted.has(service))
-          this.services.delete(service);
+        if (svc?.actions.size === 0 && !this.hosted.has(service)) this.services.delete(service);
       },
     });
-    const refresh = () => void remote.refresh();
-    const offCatalogs = network.catalogs.onChange(refresh);
-    network.on('peer:leave', refresh);
-    this.offRemote = () => {
-      offCatalogs();
-      network.off('peer:leave', refresh);
-      remote.clear();
-    };
+    this.offRemote = remote.watch();
     return remote;
+  }
+
+  /** `<prefix><network>/<service>/`: every key of the service starts with it. */
+  private scopeOf(service: string): string {
+    const { config, host } = this.started();
+    return `${config.global.prefix}${host.networkId()}/${service}/`;
+  }
+
+  private serviceCache(name: string): ServiceCache {
+    return { name, scope: this.scopeOf(name), generation: 0, actions: new Map(), guards: new Set() };
   }
 
   /** Whether member `peer` announced that it hosts `service`. */
@@ -294,13 +283,7 @@ export class CacheManager implements NodePart {
     );
     const svcLayers = serviceLayers(config, entry);
     const global = config.global;
-    const svc: ServiceCache = {
-      name: entry.name,
-      scope: `${global.prefix}${host.networkId()}/${entry.name}/`,
-      generation: 0,
-      actions: new Map(),
-      guards: new Set(),
-    };
+    const svc = this.serviceCache(entry.name);
     for (const action of entry.actions.values()) {
       if (action.internal) continue;
       const resolved = resolveAction(config, entry, action, svcLayers);

@@ -96,6 +96,11 @@ export class BackendPool {
     return this.remotes.has(name);
   }
 
+  /** True when a backend is open under `name`. */
+  has(name: string): boolean {
+    return this.guards.has(name);
+  }
+
   /** Every open backend. */
   values(): IterableIterator<GuardedBackend> {
     return this.guards.values();

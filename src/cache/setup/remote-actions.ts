@@ -69,6 +69,19 @@ export class RemoteActions {
     return this.running;
   }
 
+  /** Follows the members' catalogs (and departures) until the returned function is called. */
+  watch(): () => void {
+    const { network } = this.context;
+    const refresh = () => void this.refresh();
+    const offCatalogs = network.catalogs.onChange(refresh);
+    network.on('peer:leave', refresh);
+    return () => {
+      offCatalogs();
+      network.off('peer:leave', refresh);
+      this.clear();
+    };
+  }
+
   /** Removes every installed route. */
   clear(): void {
     for (const path of this.installed.keys()) this.remove(path);
