@@ -120,6 +120,9 @@ describe('stats()', () => {
     expect(s.maxLatencyMs).toBeGreaterThan(0);
     expect(s.avgLatencyMs).toBeGreaterThan(0);
     expect(s.avgLatencyMs).toBeLessThanOrEqual(s.maxLatencyMs);
+    expect(s.p50LatencyMs).toBeGreaterThan(0);
+    expect(s.p50LatencyMs).toBeLessThanOrEqual(s.p99LatencyMs);
+    expect(s.p99LatencyMs).toBeLessThanOrEqual(s.maxLatencyMs * 1.25);
   });
 });
 
@@ -194,5 +197,19 @@ describe('debug logs', () => {
     const node = await started({ logger });
     await traffic(node);
     expect(records.some((r) => String(r.msg).startsWith('Cache '))).toBe(false);
+  });
+});
+
+describe('latency percentiles', () => {
+  it('p50 and p99 of known samples, within the 25% bucket width', async () => {
+    const { ActionStats, summarize } = await import('../../../src/cache/operations/metrics.js');
+    const a = new ActionStats('s', 'a');
+    for (let i = 1; i <= 100; i++) a.recordLatency(i); // 1..100 ms
+    const v = summarize([a]);
+    expect(v.p50LatencyMs).toBeGreaterThan(50 / 1.25);
+    expect(v.p50LatencyMs).toBeLessThan(50 * 1.25);
+    expect(v.p99LatencyMs).toBeGreaterThan(99 / 1.25);
+    expect(v.p99LatencyMs).toBeLessThan(99 * 1.25);
+    expect(summarize([new ActionStats('s', 'b')]).p99LatencyMs).toBe(0);
   });
 });

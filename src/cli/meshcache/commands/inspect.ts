@@ -100,7 +100,7 @@ export function render(doc: StatsDocument, o: Output): string {
   const rows: string[][] = [];
   for (const n of doc.nodes) {
     if (n.stats === undefined) {
-      rows.push([shortPeer(n.peerId), paint(o, 'red', n.error?.code ?? 'ERROR'), '', '', '', '', '']);
+      rows.push([shortPeer(n.peerId), paint(o, 'red', n.error?.code ?? 'ERROR'), '', '', '', '', '', '']);
       continue;
     }
     const rate = (x: number, lookups: number) =>
@@ -112,7 +112,8 @@ export function render(doc: StatsDocument, o: Output): string {
         rate(a.hitRate, a.hits + a.misses),
         String(a.hits),
         String(a.misses),
-        ms(a.avgLatencyMs),
+        ms(a.p50LatencyMs),
+        ms(a.p99LatencyMs),
         ms(a.maxLatencyMs),
       ]);
     }
@@ -123,11 +124,12 @@ export function render(doc: StatsDocument, o: Output): string {
       rate(t.hitRate, t.hits + t.misses),
       String(t.hits),
       String(t.misses),
-      ms(t.avgLatencyMs),
+      ms(t.p50LatencyMs),
+      ms(t.p99LatencyMs),
       ms(t.maxLatencyMs),
     ]);
   }
-  return table(['NODE', 'ACTION', 'HIT RATE', 'HITS', 'MISSES', 'AVG MS', 'MAX MS'], rows, o);
+  return table(['NODE', 'ACTION', 'HIT RATE', 'HITS', 'MISSES', 'P50 MS', 'P99 MS', 'MAX MS'], rows, o);
 }
 
 function failed(doc: StatsDocument): OperationError | undefined {

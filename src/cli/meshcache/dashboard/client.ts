@@ -119,7 +119,7 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
         ]),
         h('div', { class: 'plot' }, [h('span', {}, ['hit rate']), spark('hitRate', s, function (p) { return p[1]; }, null, 1)]),
         h('div', { class: 'plot' }, [h('span', {}, ['req/s']), spark('rps', s, function (p) { return p[2]; })]),
-        h('div', { class: 'plot' }, [h('span', {}, ['ms mean/max']),
+        h('div', { class: 'plot' }, [h('span', {}, ['ms p50/p99']),
           spark('latency', s, function (p) { return p[3]; }, function (p) { return p[4]; })]),
       ]);
     }));

@@ -21,6 +21,8 @@ export interface ActionView {
   hitRate: number;
   avgLatencyMs: number;
   maxLatencyMs: number;
+  p50LatencyMs: number;
+  p99LatencyMs: number;
   evictions: number;
   series: Point[];
 }
@@ -159,8 +161,8 @@ export class Sampler {
         now,
         lookups > 0 ? (a.hits - prev!.hits) / lookups : null,
         seconds > 0 ? Math.max(0, lookups) / seconds : 0,
-        a.avgLatencyMs,
-        a.maxLatencyMs,
+        a.p50LatencyMs,
+        a.p99LatencyMs,
       ];
       const series = this.series.get(id) ?? [];
       series.push(point);
@@ -206,6 +208,8 @@ function pick(a: CacheStats['actions'][string]) {
     hitRate: a.hitRate,
     avgLatencyMs: a.avgLatencyMs,
     maxLatencyMs: a.maxLatencyMs,
+    p50LatencyMs: a.p50LatencyMs,
+    p99LatencyMs: a.p99LatencyMs,
     evictions: a.evictions,
   };
 }
