@@ -125,7 +125,7 @@ function authorizePeer(
 
 function peerAllowed(access: ResolvedGlobal['access'], peer: string): boolean {
   const peers = access.peers;
-  return peers === '*' || (peers !== undefined && peers.includes(peer));
+  return peers === '*' || peers?.includes(peer) === true;
 }
 
 /** Throws ACCESS_DENIED unless the caller of `ctx` may read this node's statistics (`$node/stats`). */

@@ -34,7 +34,15 @@ async function roundTrip(cache: Record<string, unknown>, network?: { id: string 
     let calls = 0;
     node.addService({
       name: 's',
-      actions: { a: { cache: { ttl: 60 }, handler: () => (calls++, parsed()) } },
+      actions: {
+        a: {
+          cache: { ttl: 60 },
+          handler: () => {
+            calls++;
+            return parsed();
+          },
+        },
+      },
     });
     await node.start();
     try {
