@@ -26,7 +26,6 @@ import type { CacheReport } from './operations/report.js';
 import { type CacheStats, collectStats } from './operations/stats.js';
 import type { ActionCache, ServiceCache } from './read/action-cache.js';
 import { cachingInvoker } from './read/invoker.js';
-import { entryReader } from './read/peek.js';
 import { compileAction } from './setup/compile.js';
 import { type ConfigInput, type LoadedConfig, loadConfig } from './setup/config.js';
 import { startNotes } from './setup/config-names.js';
@@ -301,7 +300,11 @@ export class CacheManager implements NodePart {
       invalidator,
       svc.actions,
       (peer, service) => this.peerHosts(peer, service),
-      entryReader(svc),
+      // Loaded on the first `cache/keys` or `cache/get`: most nodes never read entries this way.
+      {
+        keys: async (glob, limit) => (await import('./read/peek.js')).entryReader(svc).keys(glob, limit),
+        get: async (key) => (await import('./read/peek.js')).entryReader(svc).get(key),
+      },
     );
     const rules = [
       ...svcLayers.flatMap((l) => l?.options.events ?? []),

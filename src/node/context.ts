@@ -11,7 +11,8 @@ export interface CallTarget {
 
 /** Where a call that came from another node came from. */
 export interface RemoteOrigin {
-  readonly peer: string;
+  /** Undefined in the nested calls of a remote one (they are made by this node). */
+  readonly peer: string | undefined;
   readonly requestId?: string;
   readonly caller?: string;
 }
@@ -43,14 +44,12 @@ export class RequestContext {
   readonly meta: Readonly<Record<string, unknown>>;
   /** Set for event deliveries. */
   readonly event: EventInfo | undefined;
-  /**
-   * On a call from another node: that node's peer id, as the transport
-   * authenticated it. Undefined for a call made in this process.
-   */
-  readonly peer: string | undefined;
   private readonly seq: number;
-  /** The trace id of a call that came from another node. */
-  private readonly remoteRequestId: string | undefined;
+  /**
+   * Where a call from another node came from (its nested calls keep only the trace id):
+   * one field, so that a local call's context stays as small as it was.
+   */
+  private readonly origin: RemoteOrigin | undefined;
   private log: Logger | undefined;
 
   constructor(
@@ -64,9 +63,14 @@ export class RequestContext {
     remote?: RemoteOrigin,
   ) {
     this.seq = parent === undefined ? seq : parent.seq;
-    this.remoteRequestId = parent === undefined ? remote?.requestId : parent.remoteRequestId;
-    this.peer = remote?.peer;
-    this.caller = parent === undefined ? remote?.caller : parent.path;
+    if (parent === undefined) {
+      this.origin = remote;
+      this.caller = remote?.caller;
+    } else {
+      const trace = parent.origin?.requestId;
+      this.origin = trace === undefined ? undefined : { peer: undefined, requestId: trace };
+      this.caller = parent.path;
+    }
     this.depth = parent === undefined ? 0 : parent.depth + 1;
     this.cacheMode = options?.cache;
     this.deadline = parent === undefined ? 0 : parent.deadline;
@@ -96,7 +100,15 @@ export class RequestContext {
 
   /** Id of the outermost request of this trace. */
   get requestId(): string {
-    return this.remoteRequestId ?? `${this.node.instanceId}-${this.seq.toString(36)}`;
+    return this.origin?.requestId ?? `${this.node.instanceId}-${this.seq.toString(36)}`;
+  }
+
+  /**
+   * On a call from another node: that node's peer id, as the transport
+   * authenticated it. Undefined for a call made in this process (and its nested calls).
+   */
+  get peer(): string | undefined {
+    return this.origin?.peer;
   }
 
   /** Milliseconds left before this call's deadline (on any node it crossed), or undefined for none. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MeshError } from '../errors.js';
 import { type CallTarget, type EventInfo, RequestContext } from './context.js';
-import { invokeWithin } from './deadline.js';
+import { callWithDeadline, invokeWithin } from './deadline.js';
 import { EventBus } from './events.js';
 import { inject, notRunning, routeError } from './host-errors.js';
 import {
@@ -28,6 +28,7 @@ import {
   routable,
   routeCall,
 } from './remote-routing.js';
+import { isPlainObject } from './request-checks.js';
 import { assertTopic } from './topics.js';
 import type { EventHandler, Params, RequestOptions, ServiceDefinition } from './types.js';
 
@@ -275,12 +276,21 @@ export class Host {
     if (this.state !== 'running') return Promise.reject(notRunning(this.state));
     const action = this.routes.get(path);
     if (action === undefined) return this.callRemote(parent, path, params, options);
-    const bad = badCall(path, params, options);
-    if (bad !== undefined) return Promise.reject(bad);
+    // The local call is the hot path: the common case (plain params, no options) takes no call.
     if (params === undefined) params = {};
+    else if (options !== undefined || !isPlainObject(params)) {
+      const bad = badCall(path, params, options);
+      if (bad !== undefined) return Promise.reject(bad);
+    }
     const ctx = new RequestContext(this, action, parent, options, ++this.seq);
     const timeout = options?.timeout ?? (action.options.timeout as number | undefined) ?? this.requestTimeout;
-    return invokeWithin(action.invoker, ctx, params, timeout);
+    if (timeout > 0 || ctx.deadline > 0) return callWithDeadline(action.invoker, ctx, params, timeout);
+    try {
+      const result = action.invoker(ctx, params);
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** A call for a path this node does not host: handed to the routing parts, or NOT_FOUND. */
