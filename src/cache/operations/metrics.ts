@@ -80,8 +80,8 @@ export class ActionStats implements CacheCounters {
   latencyMaxMs = 0;
   /** The sampled latencies, by bucket (allocated with the first sample). */
   latencyHistogram: Uint32Array | undefined;
-  /** Counts lookups: one in 16 is timed (`startSample`). */
-  private tick = 0;
+  /** Counts lookups: one in 16 is timed (`startSample`, or written out on the memory hit path). */
+  tick = 0;
 
   constructor(
     readonly service: string,

@@ -9,7 +9,7 @@ import type { Params } from '../../node/types.js';
 import type { SyncCacheBackend } from '../backends/backend.js';
 import type { ActionCache } from './action-cache.js';
 import { answerEntry } from './answer.js';
-import { aside, skipsCache } from './aside.js';
+import { aside } from './aside.js';
 import { miss } from './miss.js';
 import { CacheEnvelope, deepCopy } from './snapshot.js';
 
@@ -21,11 +21,14 @@ export function memoryLookup(ac: ActionCache, backend: SyncCacheBackend, next: A
   const keyOf = ac.keyOf;
   const plainFrozen = ac.results === 'frozen';
   return (ctx, params) => {
-    if (skipsCache(ctx, params, condition)) return aside(ac, ctx, params, next);
+    // skipsCache (aside.ts) written out: the call was not inlined here, and cost 5% of a hit
+    // (bench/before-after.ts, memory hit 0.171 -> 0.156 µs).
+    if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx)))
+      return aside(ac, ctx, params, next);
     const fastKey = fastKeyOf === undefined ? undefined : fastKeyOf(params);
     let key: string | undefined;
     let value: unknown;
-    const started = stats.startSample();
+    const started = (stats.tick++ & 15) === 0 ? performance.now() : 0; // startSample(), written out likewise
     try {
       if (fastKey !== undefined) value = indexed!.getIn(fastTable!, fastKey);
       else {

@@ -12,7 +12,7 @@ import type { NearAction } from '../coherence/near-action.js';
 import type { ActionCache } from './action-cache.js';
 import { keyFor } from './action-key.js';
 import { answerEntry } from './answer.js';
-import { aside, skipsCache } from './aside.js';
+import { aside } from './aside.js';
 import { type KeepCopy, readRemote } from './remote-read.js';
 import { CacheEnvelope, deepCopy, snapshot } from './snapshot.js';
 
@@ -25,7 +25,9 @@ export function nearLookup(ac: ActionCache, near: NearAction, next: ActionInvoke
   // A backend that does not tell remaining lives leaves the tier alone (no copy may outlive its entry).
   const keeps = near.fillOnHit || ac.policies.tags !== undefined;
   return (ctx, params) => {
-    if (skipsCache(ctx, params, condition)) return aside(ac, ctx, params, next);
+    // skipsCache (aside.ts) written out, as in memory.ts: the hit path's check, inline.
+    if (ctx.cacheMode !== undefined || (condition !== undefined && !condition(params, ctx)))
+      return aside(ac, ctx, params, next);
     const fastKey = fastKeyOf === undefined ? undefined : fastKeyOf(params);
     let key: string | undefined;
     let hit: unknown;
