@@ -97,8 +97,8 @@ export class ActionStats implements CacheCounters {
     this.latencyCount++;
     this.latencySumMs += ms;
     if (ms > this.latencyMaxMs) this.latencyMaxMs = ms;
-    const h = (this.latencyHistogram ??= new Uint32Array(BUCKETS));
-    h[bucketOf(ms)]++;
+    if (this.latencyHistogram === undefined) this.latencyHistogram = new Uint32Array(BUCKETS);
+    this.latencyHistogram[bucketOf(ms)]++;
   }
 }
 
