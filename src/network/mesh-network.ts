@@ -366,8 +366,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
       for (const peer of this.membership.peers()) {
         this.direct.post(peer, posted, signal).catch((err: Error) => {
-          this.logger.debug({ peer, err: err.message }, 'catalog not announced: asked for again');
-          this.askCatalogOf(peer);
+          this.logger.debug({ peer, err: err.message }, 'catalog not announced: posted again shortly');
+          this.repostCatalog(peer);
         });
       }
     }, 0);
@@ -393,15 +393,13 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.catalogs.asked(peer, ask());
   }
 
-  /**
-   * Asks `peer` to ask for this node's catalog again: a member that missed a push
-   * gets it on its next ask; here the push is retried by a direct reply.
-   */
-  private askCatalogOf(peer: string): void {
-    const posted = postedFrame({ t: 'cat', r: this.catalogs.own() });
+  /** Posts this node's catalog to `peer` once more, half a second after a push to it failed. */
+  private repostCatalog(peer: string): void {
     setTimeout(() => {
-      if (this.membership.has(peer))
-        this.direct.post(peer, posted, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
+      if (this.node === undefined || !this.membership.has(peer)) return;
+      // Built now, not at the failure: the catalog may have changed since.
+      const posted = postedFrame({ t: 'cat', r: this.catalogs.own() });
+      this.direct.post(peer, posted, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
     }, 500).unref();
   }
 

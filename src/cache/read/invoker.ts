@@ -13,7 +13,8 @@
  * through to the handler.
  *
  * This file chooses one lookup per action: memory.ts, near.ts or remote.ts,
- * which never import each other; each opens with the one check of aside.ts.
+ * which never import each other; each opens with the check of aside.ts
+ * (written out in memory.ts and near.ts, where the call was not inlined).
  */
 import type { ActionInvoker } from '../../node/interceptors.js';
 import type { ActionCache } from './action-cache.js';

@@ -5,6 +5,7 @@
  * reply back into a result or the callee's error. Serving: decode a call from
  * a member and run it on this node's host.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { decodeValue, encodeStrict, encodeValue } from '../../codec/index.js';
 import { deserializeError, MeshError, parseSerializedError, serializeError } from '../../errors.js';
@@ -25,7 +26,9 @@ const SUSPECT_MS = 2_000;
 /** The longest a call waits for catalogs still being asked for before answering NOT_FOUND, ms. */
 const CATALOG_WAIT_MS = 2_000;
 
+/** The signal of a call without a deadline: it never aborts; every call in flight listens to it. */
 const NEVER = new AbortController().signal;
+setMaxListeners(0, NEVER);
 
 export class RemoteCalls {
   private server: ((call: IncomingCall) => Promise<unknown>) | undefined;
