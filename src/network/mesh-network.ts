@@ -18,6 +18,7 @@ import '../polyfills.js';
 import { EventEmitter } from 'node:events';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
 import { encodeValue } from '../codec/index.js';
 import { MeshError } from '../errors.js';
@@ -27,6 +28,7 @@ import { type ControlHandler, ControlInbox } from './control.js';
 import { MeshDht } from './dht.js';
 import { DirectService } from './direct.js';
 import { type EventHandler, receiveGossip } from './gossip-inbox.js';
+import { Heartbeats } from './heartbeats.js';
 import { Holders } from './holders.js';
 import { loadIdentity } from './identity.js';
 import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
@@ -50,6 +52,10 @@ export interface MeshNetworkEvents {
   'peer:leave': [peerId: string];
   online: [];
   offline: [];
+  /** In touch with the network, or not any more (heartbeats.ts). */
+  touch: [inTouch: boolean];
+  /** Invalidation notices of `peer` were missed, or can no longer be accounted for. */
+  missed: [peerId: string];
 }
 
 const encoder = new TextEncoder();
@@ -91,6 +97,10 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private remoteCalls: RemoteCalls;
   private callsDecided = false;
   private readonly callTransport: CallTransport;
+  /** Who this node heard, and whether it is in touch (heartbeats.ts). */
+  private readonly heartbeats: Heartbeats;
+  /** Reconciliations under way: held records are not served until they end. */
+  private holds = 0;
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
@@ -105,6 +115,30 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     };
     this.remoteCalls = new RemoteCalls(this.callTransport, this.catalogs, () => this.logger);
     this.clock.logger = this.logger;
+    this.heartbeats = new Heartbeats(
+      {
+        peers: () => this.membership.peers(),
+        post: (peer, frame) => {
+          if (this.node === undefined) return;
+          this.direct.post(peer, frame, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
+        },
+        hangUp: (peer) => {
+          this.logger.warn({ peer }, 'member silent past the staleness bound: hung up on');
+          void this.node?.hangUp(peerIdFromString(peer)).catch(() => {});
+        },
+        numbering: () => this.control.numbering(),
+        missed: (from, e, s) => this.control.missed(from, e, s),
+      },
+      {
+        touch: (inTouch) => {
+          this.servingChanged();
+          if (!inTouch) this.logger.warn('out of touch with a member: held copies are not served until back');
+          else this.logger.info('back in touch with every member');
+          this.emit('touch', inTouch);
+        },
+        missed: (peer) => this.emit('missed', peer),
+      },
+    );
     this.sync = new SyncService(this.networkId, this.logger);
     this.direct = new DirectService(
       this.networkId,
@@ -124,6 +158,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         control: this.control,
         calls: { answer: (req, from) => this.calls.answer(req, from) },
         catalogs: this.catalogs,
+        heartbeats: this.heartbeats,
       }),
     );
     this.membership = new Membership(
@@ -135,11 +170,13 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
           // that joined moments ago would otherwise wait for a stream open (or go by gossip).
           this.direct.connect(id);
           this.askCatalog(id);
+          this.heartbeats.joined(id);
           this.emit('peer:join', id);
         },
         leave: (id) => {
           this.holders.changed(id, 'leave');
           this.catalogs.forget(id);
+          this.heartbeats.left(id);
           this.emit('peer:leave', id);
         },
         online: () => this.emit('online'),
@@ -249,12 +286,47 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     node.services.pubsub.subscribe(eventsTopic(this.networkId));
     node.services.pubsub.subscribe(controlTopic(this.networkId));
     this.logger.info({ peerId: this.peerId, addresses: this.addresses() }, 'network started');
+    this.heartbeats.start();
     await this.membership.start(node, this.meshDht);
+  }
+
+  /**
+   * Asks to know within `boundMs` when a member falls silent: until then this
+   * node is `inTouch`; past it, records held for others are not served and
+   * `touch` says so (0: no bound; heartbeats others ask for are still sent).
+   */
+  keepInTouch(boundMs: number): void {
+    this.heartbeats.require(boundMs);
+  }
+
+  /** True while every member was heard within the bound (and a majority of the known ones is). */
+  get inTouch(): boolean {
+    return this.heartbeats.inTouch;
+  }
+
+  /** Heartbeats sent and received, lapses and hang-ups. */
+  get heartbeatCounters(): Readonly<Heartbeats['counters']> {
+    return this.heartbeats.counters;
+  }
+
+  /** Records held here are not served until `work` settles (a reconciliation). */
+  holdRecords<T>(work: Promise<T>): Promise<T> {
+    this.holds++;
+    this.servingChanged();
+    return work.finally(() => {
+      this.holds--;
+      this.servingChanged();
+    });
+  }
+
+  private servingChanged(): void {
+    this.datastore.serving = this.heartbeats.inTouch && this.holds === 0;
   }
 
   async stop(): Promise<void> {
     const node = this.node;
     if (node === undefined) return;
+    this.heartbeats.stop();
     const hadMembers = this.membership.stop();
     this.detach?.();
     this.meshDht?.close();

@@ -66,6 +66,24 @@ export class Invalidator implements ChangeSink {
     return found.flat().some(Boolean);
   }
 
+  /**
+   * How many holders a delete just resolved reached, on backends that keep copies on
+   * several machines (the fewest over the key's stored forms); undefined on others.
+   */
+  reach(service: string, key: string): { reached: number; holders: number } | undefined {
+    const svc = this.context.service(service);
+    let out: { reached: number; holders: number } | undefined;
+    for (const g of svc.guards) {
+      if (g.backend.deleteReach === undefined) continue;
+      for (const k of keyForms(key)) {
+        const r = g.backend.deleteReach(svc.scope + k);
+        if (r !== undefined && (out === undefined || r.holders - r.reached > out.holders - out.reached))
+          out = r;
+      }
+    }
+    return out;
+  }
+
   /** Removes the entries of a service whose action key matches a glob; returns how many. */
   async revoke(service: string, pattern: string): Promise<number> {
     const glob = compileGlob(pattern);

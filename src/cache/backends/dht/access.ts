@@ -149,9 +149,9 @@ export class RecordAccess {
     record: StoredRecord,
     ack: 'primary' | 'all',
     signal = this.state.signal(),
-  ): Promise<void> {
+  ): Promise<Reach> {
     const network = this.state.network;
-    if (network === undefined || !network.started) return;
+    if (network === undefined || !network.started) return { reached: 0, holders: 0 };
     const holders = this.holders(network, key);
     if (holders !== undefined) {
       const sends = holders.map((peer) =>
@@ -162,16 +162,16 @@ export class RecordAccess {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
         void all.then((ok) => (ok ? undefined : this.repairWrite(key, record)));
-        return;
+        return { reached: 1, holders: holders.length };
       }
       if (await all) {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
-        return;
+        return { reached: holders.length, holders: holders.length };
       }
       this.state.counters.fallbacks++;
     }
-    await this.replicate(key, record, signal);
+    return this.replicate(key, record, signal);
   }
 
   /** A holder missed a write acknowledged by the primary: a replicated put, in the background. */
@@ -196,9 +196,9 @@ export class RecordAccess {
   }
 
   /** Stores `record` on the `replication` closest peers (this node included when it is one of them). */
-  async replicate(key: string, record: StoredRecord, signal = this.state.signal()): Promise<void> {
+  async replicate(key: string, record: StoredRecord, signal = this.state.signal()): Promise<Reach> {
     const network = this.state.network;
-    if (network === undefined || !network.started) return;
+    if (network === undefined || !network.started) return { reached: 0, holders: 0 };
     const dht = network.dht;
     let closest: string[] = [];
     try {
@@ -226,5 +226,12 @@ export class RecordAccess {
       dht.storeLocal(key, record);
       this.state.counters.putFailures++;
     }
+    return { reached: stored, holders: targets.length };
   }
+}
+
+/** How many of a key's holders took a write (`primary`: only the first is known). */
+export interface Reach {
+  reached: number;
+  holders: number;
 }

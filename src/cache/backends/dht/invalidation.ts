@@ -150,9 +150,12 @@ export class Invalidations {
     }
   }
 
-  /** Learns the invalidations this node missed while away, from one of its peers. */
-  async pullRules(network: MeshNetwork): Promise<void> {
-    for (const peer of network.peers().slice(0, 2)) {
+  /** Learns the invalidations this node missed while away, from `first` (when a member) or another peer. */
+  async pullRules(network: MeshNetwork, first?: string): Promise<void> {
+    const peers = network.peers();
+    const order =
+      first !== undefined && peers.includes(first) ? [first, ...peers.filter((p) => p !== first)] : peers;
+    for (const peer of order.slice(0, 2)) {
       try {
         const raw = await network.sync.pull(peer, SYNC_NAME, this.state.signal());
         const snap = parseRuleLog(raw);

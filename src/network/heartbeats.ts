@@ -1,0 +1,231 @@
+/**
+ * Whether this node is in touch with the network: it heard every member within
+ * a limit, and those it hears are a majority of the members it knows.
+ *
+ * Each member posts every other a heartbeat (wire/heartbeat.ts) on the
+ * interval the receiver asks for. A heartbeat travels on the stream that
+ * carries the sender's invalidation notices, after them, and carries the
+ * number of the sender's latest notice: once a heartbeat arrives, every
+ * notice sent before it has arrived too, or is known to be missed.
+ *
+ * - A member silent past the limit puts this node out of touch: copies kept
+ *   coherent by notices must not be served (a partition, a frozen peer, a
+ *   silent connection). Silent for longer, it is hung up on.
+ * - A member that left without saying goodbye may be alive on the other side of
+ *   a partition: it counts against the majority until it returns (its heartbeat
+ *   then shows what was missed) or is forgotten (then whatever its notices could
+ *   have touched is treated as missed).
+ * - A node alone that never had a member is in touch (there is nobody to hear).
+ */
+import type { PostedFrame } from './wire/index.js';
+import { postedFrame } from './wire/index.js';
+
+/** What the heartbeats need from the network. */
+export interface HeartbeatLinks {
+  /** The connected members. */
+  peers(): string[];
+  /** Posts a frame to a member; failures are the silence the heartbeats watch for. */
+  post(peer: string, frame: PostedFrame): void;
+  /** Closes the connections to a member. */
+  hangUp(peer: string): void;
+  /** This node's notice numbering. */
+  numbering(): { e: string; s: number };
+  /** True when a member's numbering shows notices this node missed. */
+  missed(from: string, epoch: string, seq: number): boolean;
+}
+
+export interface HeartbeatEvents {
+  /** In touch or not any more. */
+  touch(inTouch: boolean): void;
+  /** Notices of `from` were missed, or can no longer be accounted for (`from` forgotten). */
+  missed(from: string): void;
+}
+
+/** Shortest heartbeat interval, ms. */
+const MIN_TICK_MS = 25;
+
+export class Heartbeats {
+  /** performance.now() of the last heartbeat of each connected member (or its first join). */
+  private readonly heard = new Map<string, number>();
+  /** Members that left without a goodbye, and when. */
+  private readonly gone = new Map<string, number>();
+  /** Every member ever heard from (a returning one must send a heartbeat before it counts). */
+  private readonly known = new Set<string>();
+  /** The interval each member asked for (ms). */
+  private readonly wants = new Map<string, number>();
+  private boundMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private tickMs = 0;
+  private lastTick = 0;
+  private running = false;
+  inTouch = true;
+  /** Heartbeats posted and received (diagnostics, benchmarks). */
+  readonly counters = { sent: 0, received: 0, lapses: 0, hungUp: 0 };
+
+  constructor(
+    private readonly links: HeartbeatLinks,
+    private readonly events: HeartbeatEvents,
+  ) {}
+
+  /**
+   * Asks to be told within `boundMs` when a member falls silent (0: this node
+   * needs no heartbeats; it still sends those the others ask for).
+   */
+  require(boundMs: number): void {
+    this.boundMs = boundMs;
+    this.reschedule();
+    for (const peer of this.links.peers()) this.send(peer);
+  }
+
+  /** The interval this node asks the others to send at. */
+  private get wantMs(): number {
+    return this.boundMs === 0 ? 0 : Math.max(MIN_TICK_MS, Math.floor(this.boundMs / 4));
+  }
+
+  /** Silent longer than this, a member puts this node out of touch. */
+  private get lapseMs(): number {
+    // One interval for the tick that notices it, a tenth of the bound for the way.
+    return this.boundMs - this.wantMs - Math.floor(this.boundMs / 10);
+  }
+
+  /** Silent longer than this, a member is hung up on (the rest of the network goes on). */
+  private get hangUpMs(): number {
+    return Math.max(2 * this.boundMs, 2_000);
+  }
+
+  /** A member gone without a goodbye is forgotten after this long. */
+  private get forgetMs(): number {
+    return Math.max(10 * this.boundMs, 10_000);
+  }
+
+  start(): void {
+    this.running = true;
+    this.reschedule();
+  }
+
+  /** Says goodbye to every member and stops. */
+  stop(): void {
+    if (this.running) {
+      const { e, s } = this.links.numbering();
+      const bye = postedFrame({ t: 'hb', e, s, w: 0, bye: 1 });
+      for (const peer of this.links.peers()) this.links.post(peer, bye);
+    }
+    this.running = false;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.heard.clear();
+    this.gone.clear();
+    this.wants.clear();
+    this.set(true);
+  }
+
+  joined(peer: string): void {
+    this.gone.delete(peer);
+    // A newcomer cannot have sent this node a notice yet; a returning member must show its numbering first.
+    if (!this.known.has(peer)) this.heard.set(peer, performance.now());
+    this.known.add(peer);
+    this.send(peer);
+    this.check();
+  }
+
+  left(peer: string): void {
+    const wasHeard = this.heard.delete(peer);
+    this.wants.delete(peer);
+    if (wasHeard || this.known.has(peer)) this.gone.set(peer, performance.now());
+    this.reschedule();
+    this.check();
+  }
+
+  receive(req: { e: string; s: number; w: number; bye?: 1 }, from: string): void {
+    this.counters.received++;
+    if (req.bye === 1) {
+      this.heard.delete(from);
+      this.wants.delete(from);
+      this.gone.delete(from);
+      this.known.delete(from);
+      this.reschedule();
+      this.check();
+      return;
+    }
+    // Missed notices first: what they could have touched is dropped before this node is back in touch.
+    if (this.links.missed(from, req.e, req.s)) this.events.missed(from);
+    // Before its join is seen (identify comes later), a heartbeat counts for nothing yet.
+    if (!this.heard.has(from) && !this.links.peers().includes(from)) return;
+    this.known.add(from);
+    this.heard.set(from, performance.now());
+    if (this.wants.get(from) !== req.w) {
+      this.wants.set(from, req.w);
+      this.reschedule();
+    }
+    if (!this.inTouch) this.check();
+  }
+
+  /** The tick: the one interval every member asks for at most, else none. */
+  private reschedule(): void {
+    let tick = this.wantMs;
+    for (const w of this.wants.values()) if (w > 0 && (tick === 0 || w < tick)) tick = w;
+    if (!this.running || tick === this.tickMs) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.tickMs = tick;
+    if (tick === 0) return;
+    this.lastTick = performance.now();
+    this.timer = setInterval(() => this.tick(), tick);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    // A late tick is this process's own delay: the others' heartbeats may be waiting unread.
+    const late = now - this.lastTick > 2 * this.tickMs;
+    this.lastTick = now;
+    for (const peer of this.links.peers()) this.send(peer);
+    if (!late && this.boundMs > 0) {
+      for (const [peer, at] of this.heard) {
+        if (now - at <= this.hangUpMs) continue;
+        this.counters.hungUp++;
+        this.heard.delete(peer);
+        this.links.hangUp(peer);
+      }
+    }
+    this.check(now);
+  }
+
+  private send(peer: string): void {
+    if (!this.running || this.tickMs === 0) return;
+    const { e, s } = this.links.numbering();
+    this.counters.sent++;
+    this.links.post(peer, postedFrame({ t: 'hb', e, s, w: this.wantMs }));
+  }
+
+  /** Recomputes whether this node is in touch. */
+  private check(now = performance.now()): void {
+    if (this.boundMs === 0) {
+      this.set(true);
+      return;
+    }
+    let fresh = 0;
+    let members = 0;
+    for (const peer of this.links.peers()) {
+      members++;
+      const at = this.heard.get(peer);
+      if (at !== undefined && now - at <= this.lapseMs) fresh++;
+    }
+    const majority = (fresh + 1) * 2 > members + this.gone.size + 1;
+    // Forgetting a member never brings back a copy it may have invalidated: its notices count as missed.
+    for (const [peer, at] of this.gone) {
+      if (now - at <= this.forgetMs) continue;
+      this.gone.delete(peer);
+      this.known.delete(peer);
+      this.events.missed(peer);
+    }
+    this.set(fresh === members && majority);
+  }
+
+  private set(inTouch: boolean): void {
+    if (inTouch === this.inTouch) return;
+    this.inTouch = inTouch;
+    if (!inTouch) this.counters.lapses++;
+    this.events.touch(inTouch);
+  }
+}
