@@ -256,6 +256,8 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         memory: process.memoryUsage(),
         cache: node.cache.stats(),
         dht: dht.stats(),
+        // Whether every member was heard within the staleness bound (src/network/heartbeats.ts).
+        touch: { inTouch: net.inTouch, ...net.heartbeatCounters },
       };
     }
     case 'dht': {
