@@ -77,3 +77,39 @@ describe('heartbeats among members (default bound 1000 ms)', () => {
     await until(a, true, 20_000);
   }, 60_000);
 });
+
+describe('memory backends on a network with coherence.boundMemory', () => {
+  let procs: NodeProcess[] = [];
+
+  beforeAll(async () => {
+    // A bound of 500 ms: cleared every 500 ms while out of touch; the silent member is hung up on after 2 s.
+    procs = await startProcesses(3, {
+      network: 'hbmem',
+      backend: 'memory',
+      args: ['--bound-memory', '--max-staleness-ms', '500'],
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const p of procs) p.child.kill('SIGCONT');
+    await stopProcesses(procs);
+  }, 60_000);
+
+  it('a node out of touch clears its memory backend and keeps clearing it: nothing it held is served', async () => {
+    const [a, , frozen] = procs as [NodeProcess, NodeProcess, NodeProcess];
+    expect((await a.request('user/get_user', { id: 2 })).ran).toBe(true);
+    expect((await a.request('user/get_user', { id: 2 })).ran).toBe(false); // a memory hit
+    frozen.child.kill('SIGSTOP');
+    try {
+      await until(a, false, 3_000);
+      expect((await a.request('user/get_user', { id: 2 })).ran).toBe(true);
+      // Stored again, then cleared again within the bound while still out of touch (before the hang-up).
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await touch(a)).inTouch).toBe(false);
+      expect((await a.request('user/get_user', { id: 2 })).ran).toBe(true);
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+  }, 60_000);
+});

@@ -157,10 +157,10 @@ export class Invalidator implements ChangeSink {
    * Changes were missed (a gap, a reconnection): drop what they could have touched.
    * `first`: the node's first peer arrived, not a return after losing every peer.
    */
-  flush(why: string, first = false): void {
+  flush(why: string, first = false, quietly = false): void {
     // A normal start caches nothing before its first peer: the flush still runs (it also
     // stops misses already running from storing), but there is nothing worth saying.
-    const quiet = first && !this.cachedAnything();
+    const quiet = quietly || (first && !this.cachedAnything());
     this.context.near.flush();
     const services = [...this.context.services()];
     fence(services);

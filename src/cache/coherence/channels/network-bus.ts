@@ -63,9 +63,9 @@ export class NetworkBus implements CoherenceChannel {
       clearing = undefined;
       if (inTouch || this.boundLocalMs === 0) return;
       // What a local backend stores meanwhile is fresh, but no delete from a silent member reaches it.
-      const clearLocal = () => sink.flush('out of touch with the network (coherence.boundMemory)', true);
-      clearLocal();
-      clearing = setInterval(clearLocal, this.boundLocalMs);
+      const why = 'out of touch with the network (coherence.boundMemory)';
+      sink.flush(why);
+      clearing = setInterval(() => sink.flush(why, false, true), this.boundLocalMs);
       clearing.unref();
     };
     this.network.on('online', online).on('offline', offline).on('missed', missed).on('touch', touch);
