@@ -25,6 +25,8 @@ const suites: Record<string, () => Promise<string>> = {
   weight: async () => (await import('./weight.js')).benchWeight(),
   // Two processes per framework, beside Moleculer's TCP transporter: about 30 s, only when asked for.
   remote: async () => (await import('./remote-calls.js')).benchRemoteCalls(),
+  // Heartbeats of the staleness bound at 5 and 20 node processes: about a minute, only when asked for.
+  heartbeats: async () => (await import('./heartbeats.js')).benchHeartbeats(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/dht.ts'], {

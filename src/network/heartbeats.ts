@@ -11,10 +11,11 @@
  * - A member silent past the limit puts this node out of touch: copies kept
  *   coherent by notices must not be served (a partition, a frozen peer, a
  *   silent connection). Silent for longer, it is hung up on.
- * - A member that left without saying goodbye may be alive on the other side of
- *   a partition: it counts against the majority until it returns (its heartbeat
- *   then shows what was missed) or is forgotten (then whatever its notices could
- *   have touched is treated as missed).
+ * - A member whose connection closed after it fell silent may be alive on the
+ *   other side of a partition: it counts against the majority until it returns
+ *   (its heartbeat then shows what was missed) or is forgotten (then whatever its
+ *   notices could have touched is treated as missed). One whose connection closed
+ *   while it was heard moments ago stopped or crashed.
  * - A node alone that never had a member is in touch (there is nobody to hear).
  */
 import type { PostedFrame } from './wire/index.js';
@@ -129,9 +130,12 @@ export class Heartbeats {
   }
 
   left(peer: string): void {
-    const wasHeard = this.heard.delete(peer);
+    const at = this.heard.get(peer);
+    this.heard.delete(peer);
     this.wants.delete(peer);
-    if (wasHeard || this.known.has(peer)) this.gone.set(peer, performance.now());
+    // Closed while heard moments ago: a stop or a crash. Silent first: maybe a partition, alive elsewhere.
+    const silent = at === undefined ? this.known.has(peer) : performance.now() - at > this.lapseMs;
+    if (silent) this.gone.set(peer, performance.now());
     this.reschedule();
     this.check();
   }

@@ -198,7 +198,9 @@ describe.skipIf(!available)('near tier in front of Redis (client tracking)', () 
       await waitFor(() => a.node.cache.stats().near?.live === false, 3_000);
       // The default bound is 1000 ms; the last answered ping was sent at most 250 ms before the pause.
       expect(performance.now() - stoppedAt).toBeLessThan(1_000);
-      expect(a.log.messages().some((m) => m.includes('did not answer within the staleness bound'))).toBe(true);
+      expect(a.log.messages().some((m) => m.includes('did not answer within the staleness bound'))).toBe(
+        true,
+      );
       // Not from the tier, and not failed: Redis does not answer, so the handler does.
       db.version = 31;
       expect(await version(a.node, 5)).toBe(31);

@@ -200,6 +200,21 @@ export class DhtBackend implements CacheBackend {
     return existed;
   }
 
+  /** Drops every record held here (they may have been invalidated where this node could not hear). */
+  private dropHeld(why: string): true {
+    const network = this.state.network;
+    if (network === undefined || !network.started) return true;
+    this.writing.clear();
+    let local = 0;
+    const dht = network.dht;
+    for (const { key } of [...dht.localRecords()]) {
+      dht.deleteLocal(key);
+      local++;
+    }
+    this.state.logger?.info({ local, why }, 'dropped the records held here');
+    return true;
+  }
+
   /** How many holders the last delete of `key` reached. */
   deleteReach(key: string): Reach | undefined {
     return this.reaches.get(key);
@@ -325,14 +340,7 @@ export class DhtBackend implements CacheBackend {
     if (network === undefined || !network.started) return;
     if (this.hadPeers && this.options.dropOnRejoin) {
       this.state.counters.rejoins++;
-      this.writing.clear();
-      let local = 0;
-      const dht = network.dht;
-      for (const { key } of [...dht.localRecords()]) {
-        dht.deleteLocal(key);
-        local++;
-      }
-      this.state.logger?.info({ local }, 'rejoined the network: dropped the records held here');
+      this.dropHeld('rejoined the network');
     }
     this.hadPeers = true;
     this.upkeep.rebase(network.peers());

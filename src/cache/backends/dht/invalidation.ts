@@ -150,8 +150,11 @@ export class Invalidations {
     }
   }
 
-  /** Learns the invalidations this node missed while away, from `first` (when a member) or another peer. */
-  async pullRules(network: MeshNetwork, first?: string): Promise<void> {
+  /**
+   * Learns the invalidations this node missed while away, from `first` (when a member) or
+   * another peer; false when no peer answered.
+   */
+  async pullRules(network: MeshNetwork, first?: string): Promise<boolean> {
     const peers = network.peers();
     const order =
       first !== undefined && peers.includes(first) ? [first, ...peers.filter((p) => p !== first)] : peers;
@@ -162,7 +165,7 @@ export class Invalidations {
         const shift = this.shiftFor(peer, (raw as { sent?: unknown } | undefined)?.sent);
         for (const [key, at] of snap.deletes) this.applyDelete(key, at + shift);
         for (const rule of snap.rules) this.applyRule({ ...rule, at: rule.at + shift });
-        return;
+        return true;
       } catch (err) {
         this.state.logger?.debug(
           { peer, err: (err as Error).message },
@@ -170,6 +173,7 @@ export class Invalidations {
         );
       }
     }
+    return false;
   }
 
   /** Sends a clock beacon in `delayMs` (batched: a burst of joins sends one per delay). */
