@@ -337,7 +337,15 @@ describe.skipIf(!available)('near tier in front of Redis (client tracking)', () 
       db.version = 51;
       await a.node.request('user/cache/delete', { key: 'get_user:9' });
       await waitFor(async () => (await version(b.node, 9)) === 51, 2_000);
+      // The pub/sub subscriber is pinged too: a silent Redis pauses the tier within the bound.
+      const stoppedAt = performance.now();
+      s2.pause();
+      await waitFor(() => b.node.cache.stats().near?.live === false, 3_000);
+      expect(performance.now() - stoppedAt).toBeLessThan(1_000);
+      s2.resume();
+      await waitFor(() => b.node.cache.stats().near?.live === true, 5_000);
     } finally {
+      s2.resume();
       await a.node.stop();
       await b.node.stop();
       await s2.stop();
