@@ -39,6 +39,7 @@ import { Membership } from './membership.js';
 import { controlTopic, eventsTopic } from './names.js';
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
 import { quickExit } from './quick-exit.js';
+import { CatalogExchange } from './services/catalog-exchange.js';
 import { ServiceCatalogs } from './services/catalogs.js';
 import { type CallTransport, RemoteCalls } from './services/remote-calls.js';
 import { SyncService } from './sync.js';
@@ -74,7 +75,6 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly membership: Membership;
   private readonly eventHandlers = new Set<EventHandler>();
   private detach: (() => void) | undefined;
-  private announceTimer: NodeJS.Timeout | undefined;
   /** Clears what libp2p leaves running after stop (quick-exit.ts). */
   private afterStop: (() => void) | undefined;
   readonly sync: SyncService;
@@ -90,6 +90,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly leases: Leases;
   /** What every member hosts (services/catalogs.ts). */
   readonly catalogs: ServiceCatalogs;
+  /** Sends and asks for catalogs (services/catalog-exchange.ts). */
+  private readonly catalogExchange: CatalogExchange;
   /** Requests to services other members host, both ways (services/remote-calls.ts); traced from start when an SDK is registered. */
   get calls(): RemoteCalls {
     return this.remoteCalls;
@@ -109,6 +111,21 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.control = new ControlInbox(() => this.logger);
     this.catalogs = new ServiceCatalogs(() => this.logger);
+    const network = this;
+    this.catalogExchange = new CatalogExchange(
+      this.catalogs,
+      {
+        get started() {
+          return network.node !== undefined;
+        },
+        peers: () => this.membership.peers(),
+        isMember: (peer) => this.membership.has(peer),
+        post: (peer, frame, signal) => this.direct.post(peer, frame, signal),
+        request: (peer, req, signal) => this.direct.request(peer, req, signal),
+        timeoutMs: this.options.dialTimeoutMs,
+      },
+      () => this.logger,
+    );
     this.callTransport = {
       request: (peer, req, signal) => this.direct.request(peer, req, signal),
       isMember: (peer) => this.membership.has(peer),
@@ -146,7 +163,6 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       this.options.dialTimeoutMs,
       this.options.maxMessageBytes,
     );
-    const network = this;
     this.direct.serve(
       dispatcher({
         get records() {
@@ -169,7 +185,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
           // The stream opens now, not on the first request: an invalidation sent to a member
           // that joined moments ago would otherwise wait for a stream open (or go by gossip).
           this.direct.connect(id);
-          this.askCatalog(id);
+          this.catalogExchange.ask(id);
           this.heartbeats.joined(id);
           this.emit('peer:join', id);
         },
@@ -335,8 +351,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.holders.reset();
     this.leases.table.clear();
     this.catalogs.clear();
-    clearTimeout(this.announceTimer);
-    this.announceTimer = undefined;
+    this.catalogExchange.stop();
     await this.sync.stop(node);
     await this.direct.stop(node);
     await node.stop();
@@ -429,50 +444,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
    * batched, posted once per turn of the event loop.
    */
   announce(): void {
-    this.catalogs.changed();
-    if (this.announceTimer !== undefined || this.node === undefined) return;
-    this.announceTimer = setTimeout(() => {
-      this.announceTimer = undefined;
-      if (this.node === undefined) return;
-      const posted = postedFrame({ t: 'cat', r: this.catalogs.own() });
-      const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
-      for (const peer of this.membership.peers()) {
-        this.direct.post(peer, posted, signal).catch((err: Error) => {
-          this.logger.debug({ peer, err: err.message }, 'catalog not announced: posted again shortly');
-          this.repostCatalog(peer);
-        });
-      }
-    }, 0);
-  }
-
-  /** Asks member `peer` for its catalog (once more after a failure). */
-  private askCatalog(peer: string): void {
-    const ask = async () => {
-      for (let attempt = 0; attempt < 3 && this.membership.has(peer); attempt++) {
-        try {
-          const reply = await this.direct.request(
-            peer,
-            { t: 'cat' },
-            AbortSignal.timeout(this.options.dialTimeoutMs),
-          );
-          if (reply.ok && reply.r !== undefined) this.catalogs.receive(reply.r, peer);
-          return;
-        } catch (err) {
-          this.logger.debug({ peer, attempt, err: (err as Error).message }, 'catalog ask failed');
-        }
-      }
-    };
-    this.catalogs.asked(peer, ask());
-  }
-
-  /** Posts this node's catalog to `peer` once more, half a second after a push to it failed. */
-  private repostCatalog(peer: string): void {
-    setTimeout(() => {
-      if (this.node === undefined || !this.membership.has(peer)) return;
-      // Built now, not at the failure: the catalog may have changed since.
-      const posted = postedFrame({ t: 'cat', r: this.catalogs.own() });
-      this.direct.post(peer, posted, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
-    }, 500).unref();
+    this.catalogExchange.announce();
   }
 
   /** Adds a filter that can refuse incoming DHT records (kept across restarts); returns a remover. */
