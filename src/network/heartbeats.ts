@@ -10,7 +10,9 @@
  *
  * - A member silent past the limit puts this node out of touch: copies kept
  *   coherent by notices must not be served (a partition, a frozen peer, a
- *   silent connection). Silent for longer, it is hung up on.
+ *   silent connection). Silent for longer, it is suspected: it no longer holds
+ *   the others back, but counts against the majority until it speaks again
+ *   (its connection is left alone: closing it would churn an overloaded network).
  * - A member whose connection closed after it fell silent may be alive on the
  *   other side of a partition: it counts against the majority until it returns
  *   (its heartbeat then shows what was missed) or is forgotten (then whatever its
@@ -27,8 +29,6 @@ export interface HeartbeatLinks {
   peers(): string[];
   /** Posts a frame to a member; failures are the silence the heartbeats watch for. */
   post(peer: string, frame: PostedFrame): void;
-  /** Closes the connections to a member. */
-  hangUp(peer: string): void;
   /** This node's notice numbering. */
   numbering(): { e: string; s: number };
   /** True when a member's numbering shows notices this node missed. */
@@ -57,11 +57,12 @@ export class Heartbeats {
   private boundMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private tickMs = 0;
-  private lastTick = 0;
   private running = false;
+  /** Members suspected at the last check. */
+  private suspects = 0;
   inTouch = true;
   /** Heartbeats posted and received (diagnostics, benchmarks). */
-  readonly counters = { sent: 0, received: 0, lapses: 0, hungUp: 0 };
+  readonly counters = { sent: 0, received: 0, lapses: 0, suspected: 0 };
 
   constructor(
     private readonly links: HeartbeatLinks,
@@ -89,8 +90,8 @@ export class Heartbeats {
     return this.boundMs - this.wantMs - Math.floor(this.boundMs / 10);
   }
 
-  /** Silent longer than this, a member is hung up on (the rest of the network goes on). */
-  private get hangUpMs(): number {
+  /** Silent longer than this, a member is suspected (the rest of the network goes on without it). */
+  private get suspectMs(): number {
     return Math.max(2 * this.boundMs, 2_000);
   }
 
@@ -122,8 +123,10 @@ export class Heartbeats {
 
   joined(peer: string): void {
     this.gone.delete(peer);
-    // A newcomer cannot have sent this node a notice yet; a returning member must show its numbering first.
-    if (!this.known.has(peer)) this.heard.set(peer, performance.now());
+    // A newcomer cannot have sent this node a notice yet; a returning member holds the others back
+    // (silent, not suspected) until its heartbeat shows its numbering.
+    const now = performance.now();
+    this.heard.set(peer, this.known.has(peer) ? now - this.lapseMs - 1 : now);
     this.known.add(peer);
     this.send(peer);
     this.check();
@@ -173,26 +176,13 @@ export class Heartbeats {
     this.timer = undefined;
     this.tickMs = tick;
     if (tick === 0) return;
-    this.lastTick = performance.now();
     this.timer = setInterval(() => this.tick(), tick);
     this.timer.unref();
   }
 
   private tick(): void {
-    const now = performance.now();
-    // A late tick is this process's own delay: the others' heartbeats may be waiting unread.
-    const late = now - this.lastTick > 2 * this.tickMs;
-    this.lastTick = now;
     for (const peer of this.links.peers()) this.send(peer);
-    if (!late && this.boundMs > 0) {
-      for (const [peer, at] of this.heard) {
-        if (now - at <= this.hangUpMs) continue;
-        this.counters.hungUp++;
-        this.heard.delete(peer);
-        this.links.hangUp(peer);
-      }
-    }
-    this.check(now);
+    this.check();
   }
 
   private send(peer: string): void {
@@ -209,12 +199,18 @@ export class Heartbeats {
       return;
     }
     let fresh = 0;
+    let suspected = 0;
     let members = 0;
     for (const peer of this.links.peers()) {
       members++;
       const at = this.heard.get(peer);
-      if (at !== undefined && now - at <= this.lapseMs) fresh++;
+      const age = at === undefined ? Number.POSITIVE_INFINITY : now - at;
+      if (age <= this.lapseMs) fresh++;
+      else if (age > this.suspectMs) suspected++;
     }
+    if (suspected > this.suspects) this.counters.suspected += suspected - this.suspects;
+    this.suspects = suspected;
+    // Silent, not yet suspected: it holds everyone back. Suspected, and gone: they count against the majority.
     const majority = (fresh + 1) * 2 > members + this.gone.size + 1;
     // Forgetting a member never brings back a copy it may have invalidated: its notices count as missed.
     for (const [peer, at] of this.gone) {
@@ -223,7 +219,7 @@ export class Heartbeats {
       this.known.delete(peer);
       this.events.missed(peer);
     }
-    this.set(fresh === members && majority);
+    this.set(fresh + suspected === members && majority);
   }
 
   private set(inTouch: boolean): void {

@@ -18,7 +18,6 @@ import '../polyfills.js';
 import { EventEmitter } from 'node:events';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
 import { encodeValue } from '../codec/index.js';
 import { MeshError } from '../errors.js';
@@ -138,10 +137,6 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         post: (peer, frame) => {
           if (this.node === undefined) return;
           this.direct.post(peer, frame, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
-        },
-        hangUp: (peer) => {
-          this.logger.warn({ peer }, 'member silent past the staleness bound: hung up on');
-          void this.node?.hangUp(peerIdFromString(peer)).catch(() => {});
         },
         numbering: () => this.control.numbering(),
         missed: (from, e, s) => this.control.missed(from, e, s),
