@@ -1,15 +1,16 @@
 /**
- * Whether this node is in touch with the network: it heard every member within
- * a limit, and those it hears are a majority of the members it knows.
+ * Whether this node is in touch with the network: it heard of every member
+ * within a limit, and those it hears of are a majority of the members it knows.
  *
- * Each member posts every other a heartbeat (wire/heartbeat.ts) on the
- * interval the receiver asks for. A heartbeat travels on the stream that
- * carries the sender's invalidation notices, after them, and carries the
- * number of the sender's latest notice: once a heartbeat arrives, every
- * notice sent before it has arrived too, or is known to be missed.
+ * Each tick a member posts a heartbeat to a few members (heartbeat-digest.ts):
+ * its own numbering, and a digest of what it heard of the others. A heartbeat
+ * travels on the stream that carries the sender's invalidation notices, after
+ * them; every piece of news carries the number of the member's latest notice:
+ * once it arrives, every notice that member sent before is here too, or is
+ * known to be missed (then dropped what it could touch, before anything else).
  *
- * - A member silent past the limit puts this node out of touch: copies kept
- *   coherent by notices must not be served (a partition, a frozen peer, a
+ * - A member not heard of past the limit puts this node out of touch: copies
+ *   kept coherent by notices must not be served (a partition, a frozen peer, a
  *   silent connection). Silent for longer, it is suspected: it no longer holds
  *   the others back, but counts against the majority until it speaks again
  *   (its connection is left alone: closing it would churn an overloaded network).
@@ -20,6 +21,7 @@
  *   while it was heard moments ago stopped or crashed.
  * - A node alone that never had a member is in touch (there is nobody to hear).
  */
+import { type DigestEntry, Rotation, tickFor } from './heartbeat-digest.js';
 import type { PostedFrame } from './wire/index.js';
 import { postedFrame } from './wire/index.js';
 
@@ -29,8 +31,8 @@ export interface HeartbeatLinks {
   peers(): string[];
   /** Posts a frame to a member; failures are the silence the heartbeats watch for. */
   post(peer: string, frame: PostedFrame): void;
-  /** This node's notice numbering. */
-  numbering(): { e: string; s: number };
+  /** This node's peer id and notice numbering. */
+  numbering(): { self: string; e: string; s: number };
   /** True when a member's numbering shows notices this node missed. */
   missed(from: string, epoch: string, seq: number): boolean;
 }
@@ -42,21 +44,22 @@ export interface HeartbeatEvents {
   missed(from: string): void;
 }
 
-/** Shortest heartbeat interval, ms. */
-const MIN_TICK_MS = 25;
-
 export class Heartbeats {
-  /** performance.now() of the last heartbeat of each connected member (or its first join). */
+  /** performance.now() the freshest news of each connected member dates from (or its first join). */
   private readonly heard = new Map<string, number>();
+  /** The latest notice numbering each member's news carried. */
+  private readonly numbers = new Map<string, { e: string; s: number }>();
+  private readonly rotation = new Rotation();
   /** Members that left without a goodbye, and when. */
   private readonly gone = new Map<string, number>();
   /** Every member ever heard from (a returning one must send a heartbeat before it counts). */
   private readonly known = new Set<string>();
-  /** The interval each member asked for (ms). */
+  /** The bound each member keeps (ms): the tick serves the tightest. */
   private readonly wants = new Map<string, number>();
   private boundMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private tickMs = 0;
+  private lastTick = 0;
   private running = false;
   /** Members suspected at the last check. */
   private suspects = 0;
@@ -76,18 +79,17 @@ export class Heartbeats {
   require(boundMs: number): void {
     this.boundMs = boundMs;
     this.reschedule();
-    for (const peer of this.links.peers()) this.send(peer);
+    this.tick();
   }
 
-  /** The interval this node asks the others to send at. */
-  private get wantMs(): number {
-    return this.boundMs === 0 ? 0 : Math.max(MIN_TICK_MS, Math.floor(this.boundMs / 4));
-  }
-
-  /** Silent longer than this, a member puts this node out of touch. */
+  /** Not heard of for longer than this, a member puts this node out of touch. */
   private get lapseMs(): number {
-    // One interval for the tick that notices it, a tenth of the bound for the way.
-    return this.boundMs - this.wantMs - Math.floor(this.boundMs / 10);
+    // One tick for the check that notices it, a tenth of the bound for the way.
+    return this.boundMs - this.tickFor(this.boundMs) - Math.floor(this.boundMs / 10);
+  }
+
+  private tickFor(boundMs: number): number {
+    return tickFor(boundMs, this.heard.size);
   }
 
   /** Silent longer than this, a member is suspected (the rest of the network goes on without it). */
@@ -116,8 +118,10 @@ export class Heartbeats {
     clearInterval(this.timer);
     this.timer = undefined;
     this.heard.clear();
+    this.numbers.clear();
     this.gone.clear();
     this.wants.clear();
+    this.tickMs = 0;
     this.set(true);
   }
 
@@ -128,13 +132,16 @@ export class Heartbeats {
     const now = performance.now();
     this.heard.set(peer, this.known.has(peer) ? now - this.lapseMs - 1 : now);
     this.known.add(peer);
-    this.send(peer);
+    this.reschedule();
+    // The newcomer hears of everyone at once.
+    this.send([peer]);
     this.check();
   }
 
   left(peer: string): void {
     const at = this.heard.get(peer);
     this.heard.delete(peer);
+    this.numbers.delete(peer);
     this.wants.delete(peer);
     // Closed while heard moments ago: a stop or a crash. Silent first: maybe a partition, alive elsewhere.
     const silent = at === undefined ? this.known.has(peer) : performance.now() - at > this.lapseMs;
@@ -143,10 +150,11 @@ export class Heartbeats {
     this.check();
   }
 
-  receive(req: { e: string; s: number; w: number; bye?: 1 }, from: string): void {
+  receive(req: { e: string; s: number; w: number; d?: DigestEntry[]; bye?: 1 }, from: string): void {
     this.counters.received++;
     if (req.bye === 1) {
       this.heard.delete(from);
+      this.numbers.delete(from);
       this.wants.delete(from);
       this.gone.delete(from);
       this.known.delete(from);
@@ -154,12 +162,15 @@ export class Heartbeats {
       this.check();
       return;
     }
-    // Missed notices first: what they could have touched is dropped before this node is back in touch.
-    if (this.links.missed(from, req.e, req.s)) this.events.missed(from);
     // Before its join is seen (identify comes later), a heartbeat counts for nothing yet.
     if (!this.heard.has(from) && !this.links.peers().includes(from)) return;
     this.known.add(from);
-    this.heard.set(from, performance.now());
+    const now = performance.now();
+    this.news(from, req.e, req.s, now);
+    const self = this.selfId();
+    if (req.d !== undefined)
+      for (const [peer, e, s, age] of req.d)
+        if (peer !== self && peer !== from) this.news(peer, e, s, now - age);
     if (this.wants.get(from) !== req.w) {
       this.wants.set(from, req.w);
       this.reschedule();
@@ -167,29 +178,64 @@ export class Heartbeats {
     if (!this.inTouch) this.check();
   }
 
-  /** The tick: the one interval every member asks for at most, else none. */
+  /** News of a connected member dated `at`: missed notices first (dropped before this node is back in touch). */
+  private news(peer: string, e: string, s: number, at: number): void {
+    const heard = this.heard.get(peer);
+    if (heard === undefined) return;
+    const known = this.numbers.get(peer);
+    if (known === undefined || known.e !== e || s > known.s) this.numbers.set(peer, { e, s });
+    if (this.links.missed(peer, e, s)) this.events.missed(peer);
+    if (at > heard) this.heard.set(peer, at);
+  }
+
+  private selfId(): string {
+    return this.links.numbering().self;
+  }
+
+  /** The tick of the tightest bound this node or a member keeps, for the size of the network; else none. */
   private reschedule(): void {
-    let tick = this.wantMs;
-    for (const w of this.wants.values()) if (w > 0 && (tick === 0 || w < tick)) tick = w;
+    let bound = this.boundMs;
+    for (const w of this.wants.values()) if (w > 0 && (bound === 0 || w < bound)) bound = w;
+    const tick = bound === 0 ? 0 : this.tickFor(bound);
     if (!this.running || tick === this.tickMs) return;
     clearInterval(this.timer);
     this.timer = undefined;
     this.tickMs = tick;
     if (tick === 0) return;
+    this.lastTick = performance.now();
     this.timer = setInterval(() => this.tick(), tick);
     this.timer.unref();
   }
 
   private tick(): void {
-    for (const peer of this.links.peers()) this.send(peer);
-    this.check();
+    const now = performance.now();
+    const late = now - this.lastTick > 1.5 * this.tickMs;
+    this.lastTick = now;
+    this.send(this.rotation.pick(this.links.peers()));
+    // A late tick is this process's own delay: heartbeats may wait unread, so they are read first.
+    if (late) setImmediate(() => this.check());
+    else this.check(now);
   }
 
-  private send(peer: string): void {
-    if (!this.running || this.tickMs === 0) return;
+  /** Posts this node's heartbeat, with what it heard of the others, to `peers`. */
+  private send(peers: readonly string[]): void {
+    if (!this.running || this.tickMs === 0 || peers.length === 0) return;
+    const now = performance.now();
+    const d: DigestEntry[] = [];
+    // Old news helps nobody: only members heard of within the suspicion limit.
+    for (const [peer, at] of this.heard) {
+      const n = this.numbers.get(peer);
+      const age = Math.round(now - at);
+      if (n !== undefined && age >= 0 && age < this.suspectMs) d.push([peer, n.e, n.s, age]);
+    }
     const { e, s } = this.links.numbering();
-    this.counters.sent++;
-    this.links.post(peer, postedFrame({ t: 'hb', e, s, w: this.wantMs }));
+    const frame = postedFrame(
+      d.length === 0 ? { t: 'hb', e, s, w: this.boundMs } : { t: 'hb', e, s, w: this.boundMs, d },
+    );
+    for (const peer of peers) {
+      this.counters.sent++;
+      this.links.post(peer, frame);
+    }
   }
 
   /** Recomputes whether this node is in touch. */

@@ -138,7 +138,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
           if (this.node === undefined) return;
           this.direct.post(peer, frame, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
         },
-        numbering: () => this.control.numbering(),
+        numbering: () => ({ self: this.selfId ?? '', ...this.control.numbering() }),
         missed: (from, e, s) => this.control.missed(from, e, s),
       },
       {

@@ -34,7 +34,10 @@ export interface WireComponents {
   };
   /** The members' heartbeats (who this node heard, and when). */
   readonly heartbeats: {
-    receive(req: { t: 'hb'; e: string; s: number; w: number; bye?: 1 }, from: string): void;
+    receive(
+      req: { t: 'hb'; e: string; s: number; w: number; d?: Array<[string, string, number, number]>; bye?: 1 },
+      from: string,
+    ): void;
   };
 }
 

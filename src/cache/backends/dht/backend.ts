@@ -338,12 +338,15 @@ export class DhtBackend implements CacheBackend {
   private onOnline(): void {
     const network = this.state.network;
     if (network === undefined || !network.started) return;
-    if (this.hadPeers && this.options.dropOnRejoin) {
+    const returning = this.hadPeers;
+    if (returning && this.options.dropOnRejoin) {
       this.state.counters.rejoins++;
       this.dropHeld('rejoined the network');
     }
     this.hadPeers = true;
     this.upkeep.rebase(network.peers());
-    void network.holdRecords(this.invalidations.pullRules(network)).catch(() => {});
+    const pull = this.invalidations.pullRules(network);
+    // Back after losing every peer: what is held here is not served before the deletes missed are known.
+    if (returning) void network.holdRecords(pull).catch(() => {});
   }
 }
