@@ -1,0 +1,256 @@
+/**
+ * The partition scenario shared by test/network/partition.test.ts and
+ * bench/partition.ts: node processes (test/fixtures/scripts/partition-node.ts)
+ * and a redis-server inside the namespaces of a `NetnsLab`, and `runCut`: every
+ * node requests the key in a loop, the victim's link is cut, another node
+ * deletes the entry (after the shared "database" moved to a new version), the
+ * link comes back, and each node's answers are measured against the time the
+ * delete resolved. All processes run on one machine, so their Date.now() agree.
+ */
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NodeProcess } from './cluster.js';
+import type { NetnsLab } from './netns.js';
+import { findRedisBinaries } from './redis-server.js';
+
+export const PARTITION_NODE_SCRIPT = fileURLToPath(
+  new URL('../fixtures/scripts/partition-node.ts', import.meta.url),
+);
+/** The port redis-server listens on inside its own namespace (never the machine's 6379). */
+export const REDIS_PORT = 6479;
+/** The port every DHT node listens on, on its namespace's address. */
+export const P2P_PORT = 4001;
+/** How long any process of a scenario may live, s. */
+const LIFETIME_SEC = 600;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The "database" every process reads: `{ version }` in a JSON file, replaced atomically. */
+export class SharedDb {
+  readonly dir = mkdtempSync(join(tmpdir(), 'meshcache-partition-'));
+  readonly file = join(this.dir, 'db.json');
+  version = 0;
+
+  constructor() {
+    this.set(1);
+  }
+
+  set(version: number): void {
+    this.version = version;
+    writeFileSync(`${this.file}.tmp`, JSON.stringify({ version }));
+    renameSync(`${this.file}.tmp`, this.file);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts redis-server in the participant's namespace, on its address; resolves its URL once it answers. */
+export async function startRedisIn(lab: NetnsLab, name: string, dir: string): Promise<string> {
+  const bins = findRedisBinaries();
+  if (bins === undefined) throw new Error('redis-server / redis-cli not found');
+  const address = lab.address(name);
+  const child = lab.spawn(name, bins.server, [
+    ...['--bind', address, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no'],
+    ...['--dir', dir, '--daemonize', 'no', '--protected-mode', 'no'],
+  ]);
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const pong = await lab
+      .run(name, bins.cli, ['-h', address, '-p', String(REDIS_PORT), 'PING'], 2000)
+      .catch(() => '');
+    if (pong.trim() === 'PONG') return `redis://${address}:${REDIS_PORT}`;
+    if (child.exitCode !== null || Date.now() > until)
+      throw new Error(`redis-server in ${lab.namespace(name)} did not answer: ${stderr}`);
+    await sleep(50);
+  }
+}
+
+export interface PartitionNodeOptions {
+  backend: 'redis' | 'dht';
+  db: SharedDb;
+  redisUrl?: string;
+  /** DHT: the network id, and the multiaddrs to bootstrap from. */
+  network?: string;
+  bootstrap?: string[];
+  replication?: number;
+  maxStalenessMs?: number;
+}
+
+/** Starts one partition node in the participant's namespace. */
+export async function startNodeIn(
+  lab: NetnsLab,
+  name: string,
+  o: PartitionNodeOptions,
+): Promise<NodeProcess> {
+  const args = ['--backend', o.backend, '--max-staleness-ms', String(o.maxStalenessMs ?? 1000)];
+  if (o.redisUrl !== undefined) args.push('--redis-url', o.redisUrl);
+  if (o.backend === 'dht') args.push('--listen', `/ip4/${lab.address(name)}/tcp/${P2P_PORT}`);
+  const proc = await NodeProcess.spawn({
+    network: o.network ?? 'none',
+    name,
+    source: PARTITION_NODE_SCRIPT,
+    wrap: lab.wrap(name, LIFETIME_SEC),
+    db: o.db.file,
+    ...(o.bootstrap === undefined ? {} : { bootstrap: o.bootstrap }),
+    ...(o.replication === undefined ? {} : { replication: o.replication }),
+    args,
+    readyTimeoutMs: 90_000,
+  });
+  lab.adopt(proc.child);
+  return proc;
+}
+
+/** Waits until every node's near tier is live (its coherence channel is up). */
+export async function waitNearLive(nodes: NodeProcess[], timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const infos = await Promise.all(nodes.map((n) => n.call({ cmd: 'info' })));
+    if (infos.every((i) => (i.near as { live?: boolean } | null)?.live === true)) return;
+    if (Date.now() > until)
+      throw new Error(`near tiers not live: ${infos.map((i) => JSON.stringify(i.near)).join(' ')}`);
+    await sleep(100);
+  }
+}
+
+export interface Sample {
+  at: number;
+  ms: number;
+  version?: number;
+  ran?: boolean;
+  error?: string;
+}
+
+/** What one node answered during a cut, measured against the delete. */
+export interface NodeReport {
+  answers: number;
+  failures: Sample[];
+  /** Answers with the old value before the cut (the node had something stale to serve). */
+  oldBeforeCut: number;
+  answersDuringCut: number;
+  /** Last answer with the old value after the delete resolved, ms after it (0: none). */
+  staleWindowMs: number;
+  /** Answers with the old value after the link came back. */
+  staleAfterRestore: number;
+  slowestMs: number;
+}
+
+export interface CutReport {
+  cutAt: number;
+  deleteStartedAt: number;
+  deletedAt: number;
+  restoredAt: number;
+  deleteResult: Record<string, unknown>;
+  /** Log records at warn or above the deleter wrote from the cut to the end. */
+  deleterWarnings: Array<Record<string, unknown>>;
+  nodes: Record<string, NodeReport>;
+}
+
+export interface CutOptions {
+  lab: NetnsLab;
+  /** Participant name → its node process (the victim and the deleter among them). */
+  nodes: Record<string, NodeProcess>;
+  victim: string;
+  deleter: string;
+  db: SharedDb;
+  id: number;
+  cutMs: number;
+  /** After the cut, before the delete (the victim has not noticed anything yet). */
+  deleteAfterMs?: number;
+  /** How long the loops keep reading after the link came back. */
+  afterRestoreMs?: number;
+  everyMs?: number;
+}
+
+/** Runs one cut (see the file comment); the link is restored even when a step fails. */
+export async function runCut(o: CutOptions): Promise<CutReport> {
+  const entries = Object.entries(o.nodes);
+  const deleter = o.nodes[o.deleter]!;
+  const oldVersion = o.db.version;
+  const params = { id: o.id };
+  const stderrBefore = deleter.stderr.length;
+  await Promise.all(
+    entries.map(([, n]) =>
+      n.call({ cmd: 'loop', path: 'user/get', params, everyMs: o.everyMs ?? 20, timeoutMs: 5000 }),
+    ),
+  );
+  let restored: Promise<number> | undefined;
+  try {
+    await sleep(300);
+    const cutAt = await o.lab.cut(o.victim);
+    restored = sleep(Math.max(0, cutAt + o.cutMs - Date.now())).then(() => o.lab.restore(o.victim));
+    await sleep(o.deleteAfterMs ?? 250);
+    o.db.set(oldVersion + 1);
+    const del = await deleter.call({ cmd: 'delete', key: `get:${o.id}` }, 60_000);
+    const restoredAt = await restored;
+    await sleep(o.afterRestoreMs ?? 3000);
+    const results = await Promise.all(entries.map(([, n]) => n.call({ cmd: 'stopLoop' }, 30_000)));
+    const times = { cutAt, deletedAt: Number(del.at), restoredAt };
+    const nodes: Record<string, NodeReport> = {};
+    entries.forEach(([name], i) => {
+      nodes[name] = analyse(results[i]!.samples as Sample[], oldVersion, times);
+    });
+    return {
+      ...times,
+      deleteStartedAt: Number(del.startedAt),
+      deleteResult: del.result as Record<string, unknown>,
+      deleterWarnings: warnings(deleter.stderr.slice(stderrBefore)),
+      nodes,
+    };
+  } finally {
+    // A failed step must not leave the victim cut off for the next case.
+    if (restored === undefined) await o.lab.restore(o.victim).catch(() => {});
+    else await restored.catch(() => o.lab.restore(o.victim).catch(() => {}));
+  }
+}
+
+/** One node's answers against the cut, the delete and the restore. */
+export function analyse(
+  samples: Sample[],
+  oldVersion: number,
+  t: { cutAt: number; deletedAt: number; restoredAt: number },
+): NodeReport {
+  const old = samples.filter(
+    (s) => s.error === undefined && s.version !== undefined && s.version <= oldVersion,
+  );
+  const staleAfterDelete = old.filter((s) => s.at > t.deletedAt);
+  const last = Math.max(t.deletedAt, ...staleAfterDelete.map((s) => s.at));
+  return {
+    answers: samples.length,
+    failures: samples.filter((s) => s.error !== undefined),
+    oldBeforeCut: old.filter((s) => s.at <= t.cutAt).length,
+    answersDuringCut: samples.filter((s) => s.at > t.cutAt && s.at <= t.restoredAt).length,
+    staleWindowMs: last - t.deletedAt,
+    staleAfterRestore: old.filter((s) => s.at > t.restoredAt).length,
+    slowestMs: Math.max(0, ...samples.map((s) => s.ms)),
+  };
+}
+
+/** The pino records at warn (40) or above in a process's stderr chunks. */
+function warnings(chunks: string[]): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of chunks.join('').split('\n')) {
+    try {
+      const rec = JSON.parse(line) as Record<string, unknown>;
+      if (Number(rec.level) >= 40) out.push(rec);
+    } catch {}
+  }
+  return out;
+}
+
+/** A one-line summary of a cut, for the test log and the benchmark. */
+export function describeCut(label: string, r: CutReport): string {
+  const parts = Object.entries(r.nodes).map(
+    ([name, n]) =>
+      `${name}: stale ${n.staleWindowMs} ms after delete, ${n.staleAfterRestore} stale after restore, ` +
+      `${n.answersDuringCut} answers in cut, ${n.failures.length} failed, slowest ${n.slowestMs.toFixed(0)} ms`,
+  );
+  const del = `delete took ${r.deletedAt - r.deleteStartedAt} ms -> ${JSON.stringify(r.deleteResult)}`;
+  return `[partition] ${label}: ${del}; ${parts.join('; ')}`;
+}
