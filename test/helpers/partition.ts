@@ -1,123 +1,16 @@
 /**
- * The partition scenario shared by test/network/partition.test.ts and
- * bench/partition.ts: node processes (test/fixtures/scripts/partition-node.ts)
- * and a redis-server inside the namespaces of a `NetnsLab`, and `runCut`: every
- * node requests the key in a loop, the victim's link is cut, another node
- * deletes the entry (after the shared "database" moved to a new version), the
- * link comes back, and each node's answers are measured against the time the
- * delete resolved. All processes run on one machine, so their Date.now() agree.
+ * The measurement of a partition, shared by test/network/partition.test.ts and
+ * bench/partition.ts. `runCut`: every node of a scenario (./partition-setup.ts)
+ * requests the key in a loop, the victim's link is cut, another node deletes
+ * the entry (after the shared "database" moved to a new version), the link
+ * comes back, and each node's answers are measured against the time the delete
+ * resolved. All processes run on one machine, so their Date.now() agree.
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NodeProcess } from './cluster.js';
+import type { NodeProcess } from './cluster.js';
 import type { NetnsLab } from './netns.js';
-import { findRedisBinaries } from './redis-server.js';
+import type { SharedDb } from './partition-setup.js';
 
-export const PARTITION_NODE_SCRIPT = fileURLToPath(
-  new URL('../fixtures/scripts/partition-node.ts', import.meta.url),
-);
-/** The port redis-server listens on inside its own namespace (never the machine's 6379). */
-export const REDIS_PORT = 6479;
-/** The port every DHT node listens on, on its namespace's address. */
-export const P2P_PORT = 4001;
-/** How long any process of a scenario may live, s. */
-const LIFETIME_SEC = 600;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The "database" every process reads: `{ version }` in a JSON file, replaced atomically. */
-export class SharedDb {
-  readonly dir = mkdtempSync(join(tmpdir(), 'meshcache-partition-'));
-  readonly file = join(this.dir, 'db.json');
-  version = 0;
-
-  constructor() {
-    this.set(1);
-  }
-
-  set(version: number): void {
-    this.version = version;
-    writeFileSync(`${this.file}.tmp`, JSON.stringify({ version }));
-    renameSync(`${this.file}.tmp`, this.file);
-  }
-
-  remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** Starts redis-server in the participant's namespace, on its address; resolves its URL once it answers. */
-export async function startRedisIn(lab: NetnsLab, name: string, dir: string): Promise<string> {
-  const bins = findRedisBinaries();
-  if (bins === undefined) throw new Error('redis-server / redis-cli not found');
-  const address = lab.address(name);
-  const child = lab.spawn(name, bins.server, [
-    ...['--bind', address, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no'],
-    ...['--dir', dir, '--daemonize', 'no', '--protected-mode', 'no'],
-  ]);
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const pong = await lab
-      .run(name, bins.cli, ['-h', address, '-p', String(REDIS_PORT), 'PING'], 2000)
-      .catch(() => '');
-    if (pong.trim() === 'PONG') return `redis://${address}:${REDIS_PORT}`;
-    if (child.exitCode !== null || Date.now() > until)
-      throw new Error(`redis-server in ${lab.namespace(name)} did not answer: ${stderr}`);
-    await sleep(50);
-  }
-}
-
-export interface PartitionNodeOptions {
-  backend: 'redis' | 'dht';
-  db: SharedDb;
-  redisUrl?: string;
-  /** DHT: the network id, and the multiaddrs to bootstrap from. */
-  network?: string;
-  bootstrap?: string[];
-  replication?: number;
-  maxStalenessMs?: number;
-}
-
-/** Starts one partition node in the participant's namespace. */
-export async function startNodeIn(
-  lab: NetnsLab,
-  name: string,
-  o: PartitionNodeOptions,
-): Promise<NodeProcess> {
-  const args = ['--backend', o.backend, '--max-staleness-ms', String(o.maxStalenessMs ?? 1000)];
-  if (o.redisUrl !== undefined) args.push('--redis-url', o.redisUrl);
-  if (o.backend === 'dht') args.push('--listen', `/ip4/${lab.address(name)}/tcp/${P2P_PORT}`);
-  const proc = await NodeProcess.spawn({
-    network: o.network ?? 'none',
-    name,
-    source: PARTITION_NODE_SCRIPT,
-    wrap: lab.wrap(name, LIFETIME_SEC),
-    db: o.db.file,
-    ...(o.bootstrap === undefined ? {} : { bootstrap: o.bootstrap }),
-    ...(o.replication === undefined ? {} : { replication: o.replication }),
-    args,
-    readyTimeoutMs: 90_000,
-  });
-  lab.adopt(proc.child);
-  return proc;
-}
-
-/** Waits until every node's near tier is live (its coherence channel is up). */
-export async function waitNearLive(nodes: NodeProcess[], timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const infos = await Promise.all(nodes.map((n) => n.call({ cmd: 'info' })));
-    if (infos.every((i) => (i.near as { live?: boolean } | null)?.live === true)) return;
-    if (Date.now() > until)
-      throw new Error(`near tiers not live: ${infos.map((i) => JSON.stringify(i.near)).join(' ')}`);
-    await sleep(100);
-  }
-}
 
 export interface Sample {
   at: number;

@@ -8,18 +8,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NodeProcess, stopProcesses, waitForMesh } from '../helpers/cluster.js';
 import { NetnsLab, netnsAvailable, sweepStaleLabs } from '../helpers/netns.js';
-import {
-  type CutReport,
-  describeCut,
-  P2P_PORT,
-  runCut,
-  SharedDb,
-  startNodeIn,
-  startRedisIn,
-  waitNearLive,
-} from '../helpers/partition.js';
+import { type CutReport, describeCut, runCut } from '../helpers/partition.js';
+import { dhtScenario, redisScenario, type Scenario } from '../helpers/partition-setup.js';
 import { redisAvailable } from '../helpers/redis-server.js';
 
 const netns = netnsAvailable();
@@ -103,122 +94,49 @@ describe.skipIf(!netns)('the namespace harness', () => {
   });
 });
 
-describe.skipIf(!netns || !redis)('partition: Redis with the near tier', () => {
-  let lab: NetnsLab;
-  const db = new SharedDb();
-  const nodes: Record<string, NodeProcess> = {};
-
+/** One cut per length on a scenario started once: the victim A, the deleter C. */
+function cutCases(start: () => Promise<Scenario>, backend: 'redis' | 'dht') {
+  let scenario: Scenario | undefined;
   beforeAll(async () => {
-    lab = await NetnsLab.create(['redis', 'a', 'c']);
-    const redisUrl = await startRedisIn(lab, 'redis', db.dir);
-    const [a, c] = await Promise.all(
-      ['a', 'c'].map((n) =>
-        startNodeIn(lab, n, { backend: 'redis', redisUrl, db, maxStalenessMs: BOUND_MS }),
-      ),
-    );
-    Object.assign(nodes, { a, c });
-    if ((a?.ready as { coherenceOption?: boolean } | undefined)?.coherenceOption === false)
-      console.warn('[partition] this build refuses cache.coherence: the nodes run with the defaults');
-  }, 120_000);
-
+    scenario = await start();
+    if (!scenario.coherenceOption)
+      console.warn('[partition] this build refuses cache.coherence: the nodes run with its defaults');
+  }, 180_000);
   afterAll(async () => {
-    await stopProcesses(Object.values(nodes));
-    await lab?.destroy();
-    db.remove();
-    expect(lab?.existing() ?? []).toEqual([]);
-  });
+    expect(await scenario?.close()).toEqual([]);
+  }, 60_000);
 
   it.each(CUTS)(
-    'A cut off for %i ms while C deletes: stale at most maxStalenessMs, no failed request',
+    'A cut off for %i ms while C deletes',
     async (cutMs) => {
-      const { a, c } = nodes as { a: NodeProcess; c: NodeProcess };
-      const id = cutMs;
-      await waitNearLive([a, c]);
-      expect((await a.request('user/get', { id })).result).toMatchObject({ version: db.version });
-      expect((await a.request('user/get', { id })).ran).toBe(false); // a near hit from now on
-      const report = await runCut({ lab, nodes, victim: 'a', deleter: 'c', db, id, cutMs });
-      console.log(describeCut(`redis, cut ${cutMs} ms`, report));
+      const s = scenario!;
+      const ready = await s.prepare();
+      expect(ready.victimHit).toBe(true);
+      if (backend === 'dht') expect(ready.victimHolds).toBe(true);
+      const { lab, nodes, db } = s;
+      const report = await runCut({ lab, nodes, db, id: ready.id, victim: 'a', deleter: 'c', cutMs });
+      console.log(describeCut(`${backend}, cut ${cutMs} ms`, report));
       expect(report.deleteResult).toMatchObject({ deleted: true });
       expectBounded(report, 'a');
+      if (backend === 'dht') {
+        // The delete could not reach A: it says so, and warns.
+        const holders = report.deleteResult.holders as { reached: number; total: number } | undefined;
+        expect.soft(holders, 'the delete result holders').toBeDefined();
+        expect
+          .soft(holders?.reached ?? Number.NaN, 'holders reached')
+          .toBeLessThan(holders?.total ?? Number.NaN);
+        const warned = report.deleterWarnings.some((w) => /holder/i.test(JSON.stringify(w)));
+        expect.soft(warned, 'a warning on C naming the holders').toBe(true);
+      }
     },
     120_000,
   );
+}
+
+describe.skipIf(!netns || !redis)('partition: Redis with the near tier', () => {
+  cutCases(() => redisScenario(BOUND_MS), 'redis');
 });
 
 describe.skipIf(!netns)('partition: the DHT backend', () => {
-  let lab: NetnsLab;
-  const db = new SharedDb();
-  const network = `partition-${process.pid}`;
-  const nodes: Record<string, NodeProcess> = {};
-  const used = new Set<number>();
-
-  beforeAll(async () => {
-    lab = await NetnsLab.create(['b', 'a', 'c', 'd']);
-    const options = { backend: 'dht' as const, db, network, replication: 3, maxStalenessMs: BOUND_MS };
-    const b = await startNodeIn(lab, 'b', options);
-    const bootstrap = [`/ip4/${lab.address('b')}/tcp/${P2P_PORT}/p2p/${b.ready.peerId}`];
-    const rest = await Promise.all(
-      ['a', 'c', 'd'].map((n) => startNodeIn(lab, n, { ...options, bootstrap })),
-    );
-    Object.assign(nodes, { b, a: rest[0], c: rest[1], d: rest[2] });
-    await waitForMesh(Object.values(nodes), 3, 60_000);
-  }, 180_000);
-
-  afterAll(async () => {
-    await stopProcesses(Object.values(nodes));
-    await lab?.destroy();
-    db.remove();
-    expect(lab?.existing() ?? []).toEqual([]);
-  });
-
-  /** An id whose entry A holds (one of its `replication` closest peers), not used by another case. */
-  async function keyHeldByA(): Promise<number> {
-    for (let id = 1; id < 200; id++) {
-      if (used.has(id)) continue;
-      const r = await nodes.a!.call({ cmd: 'holders', key: `cache:${network}/user/get:${id}` });
-      if ((r.holders as string[] | null)?.includes(String(r.self))) {
-        used.add(id);
-        return id;
-      }
-    }
-    throw new Error('no key among 200 has A as a holder');
-  }
-
-  it.each(CUTS)(
-    'A (a holder) cut off for %i ms while C deletes: stale at most maxStalenessMs, holders reported',
-    async (cutMs) => {
-      const { a, c } = nodes as { a: NodeProcess; c: NodeProcess };
-      await waitForMesh(Object.values(nodes), 3, 60_000); // A is back from the previous cut
-      await waitNearLive(Object.values(nodes));
-      const id = await keyHeldByA();
-      const key = `cache:${network}/user/get:${id}`;
-      expect((await c.request('user/get', { id })).ran).toBe(true);
-      expect((await a.request('user/get', { id })).result).toMatchObject({ version: db.version });
-      expect(await a.call({ cmd: 'holders', key })).toMatchObject({ holds: true });
-      const report = await runCut({
-        lab,
-        nodes,
-        victim: 'a',
-        deleter: 'c',
-        db,
-        id,
-        cutMs,
-        afterRestoreMs: 4000,
-      });
-      console.log(describeCut(`dht, cut ${cutMs} ms`, report));
-      expect(report.deleteResult).toMatchObject({ deleted: true });
-      expectBounded(report, 'a');
-      // The delete could not reach A: it says so, and warns.
-      const holders = report.deleteResult.holders as { reached: number; total: number } | undefined;
-      expect.soft(holders, 'delete result holders').toBeDefined();
-      expect.soft(holders?.reached ?? Number.NaN).toBeLessThan(holders?.total ?? Number.NaN);
-      expect
-        .soft(
-          report.deleterWarnings.some((w) => /holder/i.test(JSON.stringify(w))),
-          'a warning on C',
-        )
-        .toBe(true);
-    },
-    120_000,
-  );
+  cutCases(() => dhtScenario(BOUND_MS), 'dht');
 });
