@@ -146,9 +146,16 @@ export class NetnsLab {
     liveLabs.add(lab);
     if (!exitHook) {
       exitHook = true;
-      process.once('exit', () => {
+      const cleanup = () => {
         for (const l of liveLabs) l.destroySync();
-      });
+      };
+      process.once('exit', cleanup);
+      // A signal ends the process without 'exit': clean up, then let the signal do what it would have.
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+        process.once(sig, () => {
+          cleanup();
+          if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+        });
     }
     try {
       await lab.build();
