@@ -17,6 +17,8 @@ const BOUND_MS = 1000;
 interface Row {
   backend: string;
   windows: number[];
+  /** Runs whose loop ended on the old value (their window is a lower bound). */
+  open: number;
   afterRestore: number;
   failed: number;
   slowestMs: number;
@@ -45,7 +47,7 @@ async function measure(backend: string, start: () => Promise<Scenario>): Promise
           victim: 'a',
           deleter: 'c',
           cutMs: CUT_MS,
-          afterRestoreMs: 2500,
+          afterRestoreMs: 4000,
         }),
       );
       process.stderr.write(
@@ -60,6 +62,7 @@ async function measure(backend: string, start: () => Promise<Scenario>): Promise
   return {
     backend,
     windows: reports.map((r) => r.nodes.a!.staleWindowMs),
+    open: reports.filter((r) => r.nodes.a!.staleAtEnd).length,
     afterRestore: reports.reduce((n, r) => n + r.nodes.a!.staleAfterRestore, 0),
     failed: all.reduce((n, x) => n + x.failures.length, 0),
     slowestMs: Math.max(...all.map((x) => x.slowestMs)),
@@ -76,7 +79,8 @@ export async function benchPartition(): Promise<string> {
   rows.push(await measure('DHT (A a holder) + near tier', () => dhtScenario(BOUND_MS)));
   const lines = [
     `A cut off for ${CUT_MS / 1000} s, C deletes 250 ms into the cut; A and every other node request the key every 20 ms.`,
-    'Stale window: the last answer with the old value on A, after the delete resolved (0: none).',
+    'Stale window: the last answer with the old value on A, after the delete resolved (0: none);',
+    '">=": in some runs A still answered the old value when the loop stopped, 4 s after the restore.',
     '',
     '| backend | runs | stale window p50 | max | bound (maxStalenessMs) | stale answers after restore | failed requests | slowest answer |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -84,7 +88,7 @@ export async function benchPartition(): Promise<string> {
   for (const r of rows) {
     const s = [...r.windows].sort((a, b) => a - b);
     lines.push(
-      `| ${r.backend}${r.note} | ${s.length} | ${quantile(s, 0.5)} ms | ${s.at(-1)} ms | ${BOUND_MS} ms | ${r.afterRestore} | ${r.failed} | ${r.slowestMs.toFixed(0)} ms |`,
+      `| ${r.backend}${r.note} | ${s.length} | ${quantile(s, 0.5)} ms | ${r.open > 0 ? '>= ' : ''}${s.at(-1)} ms | ${BOUND_MS} ms | ${r.afterRestore} | ${r.failed} | ${r.slowestMs.toFixed(0)} ms |`,
     );
   }
   return lines.join('\n');
