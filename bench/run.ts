@@ -25,14 +25,14 @@ const suites: Record<string, () => Promise<string>> = {
   weight: async () => (await import('./weight.js')).benchWeight(),
   // Two processes per framework, beside Moleculer's TCP transporter: about 30 s, only when asked for.
   remote: async () => (await import('./remote-calls.js')).benchRemoteCalls(),
-  // Network namespaces (root), Redis and 4 DHT node processes, 5 cuts of 5 s each: minutes, only when asked for.
-  partition: async () => (await import('./partition.js')).benchPartition(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/dht.ts'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
+  // Network namespaces (root), Redis and 4 DHT node processes, 5 cuts of 5 s each: minutes, only when asked for.
+  partition: async () => (await import('./partition.js')).benchPartition(),
 };
 const DEFAULT = [
   'request',
