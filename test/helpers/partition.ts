@@ -35,6 +35,8 @@ export interface NodeReport {
   answersDuringCut: number;
   /** Last answer with the old value after the delete resolved, ms after it (0: none). */
   staleWindowMs: number;
+  /** Last answer with the old value after the delete was called, ms after the call (0: none). */
+  staleFromCallMs: number;
   /** Answers with the old value after the link came back. */
   staleAfterRestore: number;
   /** The last answer of the loop was still the old value: the window is at least what it says. */
@@ -98,14 +100,13 @@ export async function runCut(o: CutOptions): Promise<CutReport> {
     const restoredAt = await restored;
     await sleep(o.afterRestoreMs ?? 5000);
     const results = await Promise.all(entries.map(([, n]) => n.call({ cmd: 'stopLoop' }, 30_000)));
-    const times = { cutAt, deletedAt: Number(del.at), restoredAt };
+    const times = { cutAt, deleteStartedAt: Number(del.startedAt), deletedAt: Number(del.at), restoredAt };
     const nodes: Record<string, NodeReport> = {};
     entries.forEach(([name], i) => {
       nodes[name] = analyse(results[i]!.samples as Sample[], oldVersion, times);
     });
     return {
       ...times,
-      deleteStartedAt: Number(del.startedAt),
       deleteResult: del.result as Record<string, unknown>,
       deleterWarnings: warnings(deleter.stderr.slice(stderrBefore)),
       nodes,
@@ -121,19 +122,20 @@ export async function runCut(o: CutOptions): Promise<CutReport> {
 export function analyse(
   samples: Sample[],
   oldVersion: number,
-  t: { cutAt: number; deletedAt: number; restoredAt: number },
+  t: { cutAt: number; deleteStartedAt: number; deletedAt: number; restoredAt: number },
 ): NodeReport {
   const old = samples.filter(
     (s) => s.error === undefined && s.version !== undefined && s.version <= oldVersion,
   );
-  const staleAfterDelete = old.filter((s) => s.at > t.deletedAt);
-  const last = Math.max(t.deletedAt, ...staleAfterDelete.map((s) => s.at));
+  const lastAfter = (from: number) =>
+    Math.max(from, ...old.filter((s) => s.at > from).map((s) => s.at)) - from;
   return {
     answers: samples.length,
     failures: samples.filter((s) => s.error !== undefined),
     oldBeforeCut: old.filter((s) => s.at <= t.cutAt).length,
     answersDuringCut: samples.filter((s) => s.at > t.cutAt && s.at <= t.restoredAt).length,
-    staleWindowMs: last - t.deletedAt,
+    staleWindowMs: lastAfter(t.deletedAt),
+    staleFromCallMs: lastAfter(t.deleteStartedAt),
     staleAfterRestore: old.filter((s) => s.at > t.restoredAt).length,
     staleAtEnd: samples.length > 0 && old.includes(samples[samples.length - 1]!),
     slowestMs: Math.max(0, ...samples.map((s) => s.ms)),
@@ -156,7 +158,8 @@ function warnings(chunks: string[]): Array<Record<string, unknown>> {
 export function describeCut(label: string, r: CutReport): string {
   const parts = Object.entries(r.nodes).map(
     ([name, n]) =>
-      `${name}: stale ${n.staleAtEnd ? '>= ' : ''}${n.staleWindowMs} ms after delete, ` +
+      `${name}: stale ${n.staleAtEnd ? '>= ' : ''}${n.staleWindowMs} ms after delete ` +
+      `(${n.staleFromCallMs} ms after its call), ` +
       `${n.staleAfterRestore} stale after restore, ` +
       `${n.answersDuringCut} answers in cut, ${n.failures.length} failed, slowest ${n.slowestMs.toFixed(0)} ms`,
   );
