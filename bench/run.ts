@@ -33,6 +33,8 @@ const suites: Record<string, () => Promise<string>> = {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
+  // Network namespaces (root), Redis and 4 DHT node processes, 5 cuts of 5 s each: minutes, only when asked for.
+  partition: async () => (await import('./partition.js')).benchPartition(),
 };
 const DEFAULT = [
   'request',
