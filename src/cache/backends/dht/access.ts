@@ -157,19 +157,24 @@ export class RecordAccess {
       const sends = holders.map((peer) =>
         network.dht.directPut(peer, key, record, signal).catch(() => false),
       );
-      const all = Promise.all(sends).then((results) => results.every(Boolean));
+      const settled = Promise.all(sends);
+      const all = settled.then((results) => results.every(Boolean));
       if (ack === 'primary' && (await sends[0]) === true) {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
         void all.then((ok) => (ok ? undefined : this.repairWrite(key, record)));
         return { reached: 1, holders: holders.length };
       }
-      if (await all) {
+      const took = (await settled).filter(Boolean).length;
+      if (took === holders.length) {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
-        return { reached: holders.length, holders: holders.length };
+        return { reached: took, holders: holders.length };
       }
       this.state.counters.fallbacks++;
+      // The lookup may find no more (the holder that did not answer is still away): the direct count stands.
+      const replicated = await this.replicate(key, record, signal);
+      return { reached: Math.max(took, replicated.reached), holders: holders.length };
     }
     return this.replicate(key, record, signal);
   }
