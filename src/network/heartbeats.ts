@@ -178,6 +178,13 @@ export class Heartbeats {
     if (!this.inTouch) this.check();
   }
 
+  /** True when member `peer` was not heard of within the limit (a write to it would wait in vain). */
+  silent(peer: string): boolean {
+    if (this.boundMs === 0) return false;
+    const at = this.heard.get(peer);
+    return at !== undefined && performance.now() - at > this.lapseMs;
+  }
+
   /** News of a connected member dated `at`: missed notices first (dropped before this node is back in touch). */
   private news(peer: string, e: string, s: number, at: number): void {
     const heard = this.heard.get(peer);

@@ -315,7 +315,12 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     return this.heartbeats.inTouch;
   }
 
-  /** Heartbeats sent and received, lapses and hang-ups. */
+  /** True when member `peer` was not heard of within the staleness bound (see `inTouch`). */
+  silent(peer: string): boolean {
+    return this.heartbeats.silent(peer);
+  }
+
+  /** Heartbeats sent and received, lapses and suspicions. */
   get heartbeatCounters(): Readonly<Heartbeats['counters']> {
     return this.heartbeats.counters;
   }
