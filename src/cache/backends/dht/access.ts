@@ -42,7 +42,10 @@ export class RecordAccess {
   async read(key: string, signal?: AbortSignal): Promise<StoredRecord | undefined> {
     const network = this.state.network;
     if (network === undefined || !network.started) return undefined;
-    const holders = this.holders(network, key);
+    const all = this.holders(network, key);
+    // A holder not heard of within the staleness bound does not serve: asking it would only wait.
+    const holders = all?.filter((peer) => !network.silent(peer));
+    if (holders !== undefined && holders.length === 0) return undefined;
     if (holders !== undefined) {
       const { oneHop, opTimeoutMs } = this.state.options;
       const answer = await readOneHop(

@@ -170,7 +170,7 @@ export class DhtBackend implements CacheBackend {
     const local = started ? network.dht.readLocal(k) : undefined;
     this.writing.delete(k);
     let existed = local !== undefined && local.deleted !== true && !isExpired(local);
-    const deadline = this.state.signal(); // one bound for the whole delete (lookup + tombstone)
+    const deadline = this.state.signal(); // the lookup's bound (the tombstone gets its own)
     if (!existed && started) {
       // Looked up before the delete is broadcast: once it is, the holders drop their copies.
       const found = await this.access.read(k, deadline);
@@ -188,7 +188,8 @@ export class DhtBackend implements CacheBackend {
       writer: this.selfId(),
       deleted: true,
     };
-    const reach = await this.access.write(k, tombstone, 'all', deadline);
+    // Its own bound: a lookup that waited for a holder cut off moments ago must not leave the tombstone no time.
+    const reach = await this.access.write(k, tombstone, 'all', this.state.signal());
     this.reaches.set(key, reach);
     // Asked right after the delete resolves: a short memory is enough.
     if (this.reaches.size > 1_000) this.reaches.delete(this.reaches.keys().next().value as string);
