@@ -31,6 +31,12 @@ const suites: Record<string, () => Promise<string>> = {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
+  // 5 to 100 node processes (BENCH_SCALE_NODES): about half an hour on 2 cores, only when asked for.
+  scale: async () =>
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/scale.ts'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
 };
 const DEFAULT = [
   'request',
