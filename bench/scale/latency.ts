@@ -44,6 +44,7 @@ export interface DhtLatencies {
 /**
  * Three writers put `perWriter` keys each; up to three other nodes read
  * another writer's keys (only those they hold no copy of) and absent keys.
+ * The three writers run at once, then the three readers.
  */
 export async function dhtLatencies(procs: NodeProcess[], perWriter: number): Promise<DhtLatencies> {
   const writers = procs.slice(0, 3);
@@ -53,17 +54,22 @@ export async function dhtLatencies(procs: NodeProcess[], perWriter: number): Pro
   const warm = new Samples();
   // Warm-up (JIT, streams): not counted.
   await Promise.all(writers.map((w, i) => timeOp(w, 'set', keys(i, 'warm').slice(0, 20), warm)));
-  for (const [i, r] of readers.entries())
-    await timeOp(r, 'get', keys(i % writers.length, 'warm').slice(0, 20), warm);
+  await Promise.all(
+    readers.map((r, i) => timeOp(r, 'get', keys(i % writers.length, 'warm').slice(0, 20), warm)),
+  );
   const put = new Samples();
   const hit = new Samples();
   const miss = new Samples();
-  for (const [i, w] of writers.entries()) await timeOp(w, 'set', keys(i, 'v'), put);
-  for (const [i, r] of readers.entries()) {
-    const w = (i + 1) % writers.length;
-    await timeOp(r, 'getRemote', keys(w, 'v'), hit);
-    await timeOp(r, 'get', keys(w, 'absent'), miss);
-  }
+  // Nodes measure at the same time (each its operations one after the other): a kad-dht
+  // lookup takes seconds on a loaded machine, and the phase must stay bounded.
+  await Promise.all(writers.map((w, i) => timeOp(w, 'set', keys(i, 'v'), put)));
+  await Promise.all(
+    readers.map(async (r, i) => {
+      const w = (i + 1) % writers.length;
+      await timeOp(r, 'getRemote', keys(w, 'v'), hit);
+      await timeOp(r, 'get', keys(w, 'absent'), miss);
+    }),
+  );
   return { put: put.latency, hit: hit.latency, miss: miss.latency };
 }
 

@@ -3,9 +3,12 @@
  * adds: `scale-stats` (members, libp2p connections, message counts, memory),
  * `load` (a steady rate of DHT reads, writes and deletes for a while) and
  * `time-call` (latency of node.request on a path, e.g. `echo/ping` hosted
- * elsewhere). Also the `echo` service (`--services echo`): one uncached action,
+ * elsewhere) and `cpu-profile` (a V8 CPU profile of this process for a while,
+ * written to a file: where an idle node spends its time). Also the `echo` service (`--services echo`): one uncached action,
  * so a remote call measures the call itself, not a cache.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import type { DhtBackend } from '#meshcache/cache/backends/dht/index.js';
 import type { Node, RequestContext, ServiceDefinition } from '#meshcache/index.js';
 import type { MeshNetwork } from '#meshcache/network/index.js';
@@ -55,6 +58,10 @@ export async function scaleCommand(
         prefix: String(cmd.prefix ?? 'cache:scale/load/k'),
         durationMs: Number(cmd.durationMs ?? 10_000),
       });
+    case 'cpu-profile':
+      return {
+        file: await cpuProfile(String(cmd.file), Number(cmd.ms ?? 30_000), Number(cmd.intervalUs ?? 100)),
+      };
     case 'time-call': {
       const path = String(cmd.path);
       const count = Number(cmd.count ?? 100);
@@ -143,4 +150,25 @@ async function runLoad(dht: DhtBackend, o: LoadOptions): Promise<Record<string, 
   });
   await Promise.allSettled([...running]);
   return { done, ms: performance.now() - started };
+}
+
+/** Profiles this process for `ms` (sampling every `intervalUs`) and writes the .cpuprofile to `file`. */
+async function cpuProfile(file: string, ms: number, intervalUs: number): Promise<string> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  try {
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: intervalUs });
+    await post('Profiler.start');
+    await new Promise((r) => setTimeout(r, ms));
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(file, JSON.stringify(profile));
+    return file;
+  } finally {
+    session.disconnect();
+  }
 }

@@ -14,7 +14,7 @@ export function scaleOptions(overrides: Partial<ScaleOptions> = {}): ScaleOption
     loadMs: env('BENCH_SCALE_LOAD_MS', 20_000),
     load: { reads, writes, deletes },
     joinTimeoutMs: env('BENCH_SCALE_JOIN_TIMEOUT_MS', 90_000),
-    perWriter: 30,
+    perWriter: 20,
     reachRounds: 20,
     calls: 200,
     bare: process.env.BENCH_SCALE_BARE !== '0',
