@@ -11,11 +11,12 @@
  *   BENCH_SCALE_NODES=5,20 npx tsx bench/scale.ts
  *
  * Env: BENCH_SCALE_IDLE_MS (30000), BENCH_SCALE_SETTLE_MS (10000),
- * BENCH_SCALE_LOAD_MS (20000), BENCH_SCALE_LOAD ("10,1,0.1": reads, writes,
+ * BENCH_SCALE_LOAD_MS (20000), BENCH_SCALE_JSON (a file for the raw results), BENCH_SCALE_LOAD ("10,1,0.1": reads, writes,
  * deletes per node and second), BENCH_SCALE_BARE (1), BENCH_NO_BUILD=1 (skip
  * `npm run build:bench`). Ctrl-C kills every node process it started.
  */
 import '../src/polyfills.js';
+import { writeFileSync } from 'node:fs';
 import { machine } from './harness.js';
 import { buildForBench, scaleOptions } from './scale/options.js';
 import { scaleTables } from './scale/report.js';
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
     results.push(await runScale(n, options));
     // Each size as it completes (a later one may fail).
     process.stderr.write(`${scaleTables(results.slice(-1))}\n`);
+    // The raw results too (BENCH_SCALE_JSON=<file>), to render the tables again.
+    if (process.env.BENCH_SCALE_JSON) writeFileSync(process.env.BENCH_SCALE_JSON, JSON.stringify(results));
   }
   const l = options.load;
   console.log(

@@ -105,7 +105,9 @@ function diff(
       const start = pick(r0[i] as NodeReport);
       for (const [kind, n] of Object.entries(pick(end))) {
         const d = n - (start[kind] ?? 0);
-        if (d > 0) out[kind] = (out[kind] ?? 0) + d / seconds / r1.length;
+        // One name per protocol whatever the network id, so sizes line up in one table.
+        const k = kind.replace(/\/meshcache\/[^/]+\//, '/meshcache/<id>/');
+        if (d > 0) out[k] = (out[k] ?? 0) + d / seconds / r1.length;
       }
     });
     return out;
