@@ -14,6 +14,7 @@ import type { NodeProcess } from '../../test/helpers/cluster.js';
 import { Fleet, killOnExit } from './fleet.js';
 import { buildForBench } from './options.js';
 import { cpuPercent, sample, uptime } from './procfs.js';
+import { meshReport } from './window.js';
 
 interface ProfileNode {
   id: number;
@@ -71,26 +72,39 @@ async function main(): Promise<void> {
       readyTimeoutMs: 120_000,
     }));
     const procs: NodeProcess[] = [first, ...rest];
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline) {
-      const m = await Promise.all(
-        procs.map(async (p) => Number((await p.call({ cmd: 'scale-stats' })).members)),
-      );
+    const t0 = Date.now();
+    let m: number[] = [];
+    while (Date.now() < t0 + 120_000) {
+      m = await Promise.all(procs.map(async (p) => Number((await p.call({ cmd: 'scale-stats' })).members)));
       if (m.every((x) => x >= n - 1)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
+    const joined = `members ${Math.min(...m)}..${Math.max(...m)} of ${n - 1}, ${((Date.now() - t0) / 1000).toFixed(1)} s after the last start`;
     await new Promise((r) => setTimeout(r, 15_000));
     const target = procs[Math.floor(n / 2)] as NodeProcess;
     const pid = target.child.pid ?? -1;
     const file = join(tmpdir(), `meshcache-idle-${pid}.cpuprofile`);
+    const c0 = await meshReport(target);
     const before = sample(pid);
     await target.call({ cmd: 'cpu-profile', file, ms: seconds * 1000 }, seconds * 1000 + 30_000);
     const after = sample(pid);
+    const c1 = await meshReport(target);
     const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
     const { functions, places } = topFrames(profile);
     const total = places.filter(([k]) => k !== '(idle)').reduce((a, [, v]) => a + v, 0);
     console.log(`# idle profile: node ${target.name} of ${n}, ${seconds} s (${file})`);
-    console.log(`uptime: ${uptime()}`);
+    console.log(`uptime: ${uptime()}; ${joined}; ${c1.connections} connections at the end`);
+    const rates = Object.entries(c1.sent)
+      .map(([k, v]): [string, number] => [`sent ${k}`, v - (c0.sent[k] ?? 0)])
+      .concat(
+        Object.entries(c1.received).map(([k, v]): [string, number] => [
+          `received ${k}`,
+          v - (c0.received[k] ?? 0),
+        ]),
+      )
+      .filter(([, d]) => d > 0)
+      .map(([k, d]) => `${k} ${(d / seconds).toFixed(2)}/s`);
+    console.log(`messages of the profiled node meanwhile: ${rates.join(', ') || 'none'}`);
     if (before && after)
       console.log(
         `CPU from /proc over the profile: ${cpuPercent(before, after).toFixed(2)}% of a core (profiler included)`,
