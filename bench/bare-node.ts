@@ -6,7 +6,7 @@
  * watch, stop). `watch` with `key` replies when a gossip message carrying that
  * key arrives; `publish` sends one and replies with the time it was sent.
  *
- *   node dist-bench/bench/bare-node.js [--bootstrap <multiaddr>,...]
+ *   node dist-bench/bench/bare-node.js [--bootstrap <multiaddr>,...] [--discovery-ms 3000]
  */
 
 import { createInterface } from 'node:readline';
@@ -26,7 +26,13 @@ import { createLibp2p } from 'libp2p';
 
 const { values } = parseArgs({
   strict: false,
-  options: { bootstrap: { type: 'string', default: '' }, name: { type: 'string', default: 'bare' } },
+  options: {
+    bootstrap: { type: 'string', default: '' },
+    name: { type: 'string', default: 'bare' },
+    // How often the node looks up its own id, ms: 3 s for the DHT benchmark's quick mesh; the
+    // scale benchmark passes meshcache's discoveryIntervalMs (60 s) to compare idle costs.
+    'discovery-ms': { type: 'string', default: '3000' },
+  },
 });
 const TOPIC = '/bare/events';
 const now = () => performance.timeOrigin + performance.now();
@@ -86,7 +92,7 @@ const discover = async () => {
   }
 };
 setTimeout(() => void discover().catch(() => {}), 500).unref();
-setInterval(() => void discover().catch(() => {}), 3_000).unref();
+setInterval(() => void discover().catch(() => {}), Number(values['discovery-ms'])).unref();
 
 async function handle(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
   switch (cmd.cmd) {
@@ -94,6 +100,7 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       return {
         peerId: node.peerId.toString(),
         peers: node.getPeers().map(String),
+        connections: node.getConnections().length,
         gossipPeers: pubsub.getSubscribers(TOPIC).map(String),
         memory: process.memoryUsage(),
       };

@@ -35,6 +35,12 @@ const suites: Record<string, () => Promise<string>> = {
     }),
   // Network namespaces (root), Redis and 4 DHT node processes, 5 cuts of 5 s each: minutes, only when asked for.
   partition: async () => (await import('./partition.js')).benchPartition(),
+  // 5 to 100 node processes (BENCH_SCALE_NODES): about half an hour on 2 cores, only when asked for.
+  scale: async () =>
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/scale.ts'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
 };
 const DEFAULT = [
   'request',

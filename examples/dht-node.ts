@@ -3,17 +3,18 @@
  * Used by the cluster demo, the multi-process tests and the DHT benchmark.
  *
  *   node --import tsx examples/dht-node.ts --network demo --name n1 [--bootstrap <multiaddr>,...] [--psk <swarm.key>]
- *     [--services user,report] [--identity <key file>] [--access-peers <peer id>,...|*]
+ *     [--services user,report,echo] [--identity <key file>] [--access-peers <peer id>,...|*]
  *
  * By default it hosts a `user` service whose `get_user` is cached (60 s, key `get_user:<id>`),
  * with the event rule `user.updated` → `get_user:{id}`, and `update_user`, which
  * publishes `user.updated` (`--services` may add `report`, examples/report-service.ts,
- * or leave `user` out). On start it prints `{"type":"ready",...}`; then each
+ * and `echo`, one uncached action of bench/scale/node-commands.ts, or leave `user`
+ * out). On start it prints `{"type":"ready",...}`; then each
  * command line `{"id":1,"cmd":"request","path":"user/get_user","params":{"id":1}}`
  * gets one reply line `{"type":"reply","id":1,"ok":true,...}`. Commands:
  * request, publish, info, dht (direct backend calls), time (latency samples
  * measured inside the process), watch (report when an invalidation is applied),
- * stop. Values travel encoded with the cache codec (`encodeValue`).
+ * stop, and the scale benchmark's (bench/scale/node-commands.ts). Values travel encoded with the cache codec (`encodeValue`).
  */
 import '#meshcache/polyfills.js';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { decodeValue, encodeValue } from '#meshcache/codec/index.js';
 import { Node, type RequestContext } from '#meshcache/index.js';
 import { eventsTopic, type MeshNetwork } from '#meshcache/network/index.js';
 import { rawGet, rawPut } from '../bench/raw-kad.js';
+import { echoService, scaleCommand } from '../bench/scale/node-commands.js';
 import { reportService } from './report-service.js';
 
 const { values } = parseArgs({
@@ -150,6 +152,7 @@ if (hosted.has('user'))
   });
 
 if (hosted.has('report')) node.addService(reportService(name, () => ++counts.report));
+if (hosted.has('echo')) node.addService(echoService());
 
 function send(msg: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(msg)}\n`);
@@ -414,6 +417,8 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       setImmediate(() => process.exit(0));
       return {};
   }
+  const scaled = networked ? await scaleCommand(cmd, { node, dht, network }) : undefined;
+  if (scaled !== undefined) return scaled;
   throw new Error(`unknown command ${String(cmd.cmd)}`);
 }
 

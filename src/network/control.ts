@@ -5,6 +5,7 @@
  * seen (./invalidations.ts), handlers isolated from each other's errors.
  */
 import type { Logger } from 'pino';
+import { bump, controlKind, type MessageCounts, newCounts } from './counters.js';
 import {
   INVALIDATION_MARK,
   type InvalidationHandler,
@@ -25,7 +26,11 @@ export class ControlInbox {
   private readonly sequencer = new InvalidationSequencer();
   private readonly seen = new Map<string, number>();
 
-  constructor(private readonly logger: () => Logger) {}
+  constructor(
+    private readonly logger: () => Logger,
+    /** Messages delivered, per kind (counters.ts). */
+    private readonly counts: MessageCounts = newCounts(),
+  ) {}
 
   /** Delivers a message once to the control handlers, or a notice to the invalidation handlers. */
   deliver(body: Record<string, unknown>, from: string): void {
@@ -33,6 +38,7 @@ export class ControlInbox {
     const now = Date.now();
     if (this.seen.has(id)) return;
     this.seen.set(id, now);
+    bump(this.counts.received, controlKind(body));
     if (this.seen.size > SEEN_MAX) {
       for (const [k, at] of this.seen)
         if (now - at > SEEN_MS || this.seen.size > SEEN_MAX / 2) this.seen.delete(k);

@@ -7,6 +7,7 @@
 import type { Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { MeshError, serializeError } from '../errors.js';
+import { bump, type MessageCounts, requestKind } from './counters.js';
 import { deferWindowUpdates } from './window-updates.js';
 import {
   bytesOf,
@@ -38,6 +39,8 @@ export interface ServeOptions {
   readonly deferWindowUpdates: boolean;
   /** Largest message read or answered, bytes. */
   readonly maxMessage: number;
+  /** Requests received and replies sent, per kind (counters.ts). */
+  readonly counts: MessageCounts;
 }
 
 /** Answers every request arriving on `stream` from `from`. */
@@ -75,6 +78,7 @@ export function serveStream(stream: Stream, from: string, options: ServeOptions)
           });
         }
         writer.write(bytes);
+        bump(options.counts.sent, 'rec:reply');
       };
       if (isUnread(raw)) {
         // Skipped by the reader: answered (when its id could be read), the stream goes on.
@@ -91,6 +95,7 @@ export function serveStream(stream: Stream, from: string, options: ServeOptions)
         continue;
       }
       const req = parseDirectRequest(raw);
+      bump(options.counts.received, req === undefined ? 'rec:?' : requestKind(req.t, id === 0));
       if (id === 0) {
         // Posted (no reply wanted).
         if (req !== undefined) answerPosted(req, from, options.handler(), logger);

@@ -25,6 +25,7 @@ import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Logger } from 'pino';
 import { MeshError } from '../errors.js';
+import { bump, type MessageCounts, newCounts, requestKind } from './counters.js';
 import { serveStream } from './direct-serve.js';
 import { answerOnce, requestOnce } from './direct-single.js';
 import type { MeshLibp2p } from './libp2p.js';
@@ -81,6 +82,8 @@ export class DirectService {
    * the window is used (window-updates.ts); `yamux`: after every frame (benchmarks compare both).
    */
   windowUpdates: 'deferred' | 'yamux' = 'deferred';
+  /** Frames sent and received per kind (counters.ts); the network shares its own. */
+  counts: MessageCounts = newCounts();
 
   constructor(
     private readonly networkId: string,
@@ -109,6 +112,7 @@ export class DirectService {
         logger: this.logger,
         maxMessage: this.maxMessage,
         deferWindowUpdates: this.windowUpdates === 'deferred',
+        counts: this.counts,
       }),
     );
     await node.handle(singleShotProtocol(this.networkId), (stream, connection) =>
@@ -152,6 +156,7 @@ export class DirectService {
     const ch = this.channel(peerId);
     if (ch.stream === undefined) await this.open(peerId, ch, signal);
     (ch.writer as BatchedWriter).write(framed.bytes);
+    bump(this.counts.sent, framed.kind);
     return true;
   }
 
@@ -229,6 +234,7 @@ export class DirectService {
           },
         });
         writer.write(bytes);
+        bump(this.counts.sent, requestKind(req.t));
       });
     } finally {
       if (slotted) {
@@ -328,6 +334,7 @@ export class DirectService {
       for (const raw of messages) {
         const id = (raw as { i?: unknown } | null)?.i;
         const waiter = typeof id === 'number' ? ch.pending.get(id) : undefined;
+        bump(this.counts.received, 'rec:reply');
         if (waiter === undefined) continue; // answered after its request gave up
         ch.pending.delete(id as number);
         if (isUnread(raw)) {

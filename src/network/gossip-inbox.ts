@@ -8,6 +8,7 @@
 import type { Message } from '@libp2p/gossipsub';
 import type { Logger } from 'pino';
 import { decodeValue } from '../codec/index.js';
+import { bump, type MessageCounts } from './counters.js';
 import type { MeshLibp2p } from './libp2p.js';
 import { controlTopic, eventsTopic } from './names.js';
 
@@ -21,6 +22,8 @@ export interface GossipInboxOptions {
   readonly control: (body: Record<string, unknown>, from: string) => void;
   /** The event handlers (read at every message: handlers added later receive). */
   readonly events: ReadonlySet<EventHandler>;
+  /** Messages received per topic (counters.ts). */
+  readonly counts: MessageCounts;
 }
 
 const decoder = new TextDecoder();
@@ -33,6 +36,7 @@ export function receiveGossip(node: MeshLibp2p, options: GossipInboxOptions): ()
   const onMessage = (evt: CustomEvent<Message>) => {
     const msg = evt.detail;
     if (msg.topic !== events && msg.topic !== control) return;
+    bump(options.counts.received, msg.topic === control ? 'gossip:control' : 'gossip:events');
     const from = msg.type === 'signed' ? msg.from.toString() : '';
     let body: Record<string, unknown>;
     try {

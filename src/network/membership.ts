@@ -8,6 +8,7 @@ import type { IdentifyResult, PeerId } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import { withDeadline } from '../node/deadline-signal.js';
+import { bump, type MessageCounts, newCounts } from './counters.js';
 import type { MeshDht } from './dht.js';
 import type { MeshLibp2p } from './libp2p.js';
 import { kadProtocol } from './names.js';
@@ -42,6 +43,8 @@ export class Membership {
     private readonly options: MembershipOptions,
     private readonly events: MembershipEvents,
     private readonly logger: Logger,
+    /** Joins, leaves, lookups and dials (counters.ts). */
+    private readonly counts: MessageCounts = newCounts(),
   ) {}
 
   /** Peer ids of the connected members. */
@@ -96,6 +99,7 @@ export class Membership {
       if (this.members.has(id) || !evt.detail.protocols.includes(kad)) return;
       if (node.getConnections(evt.detail.peerId).length === 0) return;
       this.members.add(id);
+      bump(this.counts.received, 'member:join');
       this.logger.debug({ peer: id }, 'peer joined');
       if (this.members.size === 1) {
         this.events.online();
@@ -111,6 +115,7 @@ export class Membership {
     const onDisconnect = (evt: CustomEvent<PeerId>) => {
       const id = evt.detail.toString();
       if (!this.members.delete(id)) return;
+      bump(this.counts.received, 'member:leave');
       this.logger.debug({ peer: id }, 'peer left');
       this.events.leave(id);
       if (this.members.size === 0) this.events.offline();
@@ -140,6 +145,7 @@ export class Membership {
       if (dht === undefined || this.members.size === 0) return;
       this.discovering = true;
       this.discoverAgain = false;
+      bump(this.counts.sent, 'discovery:lookup');
       dht
         .selfLookup(AbortSignal.timeout(this.options.dialTimeoutMs))
         .catch((err: Error) => this.logger.debug({ err: err.message }, 'peer discovery lookup failed'))
@@ -164,6 +170,7 @@ export class Membership {
       if (id === self) return false;
       return id === undefined ? initial || this.members.size === 0 : !connected.has(id);
     });
+    if (targets.length > 0) bump(this.counts.sent, 'bootstrap:dial', targets.length);
     // `start()` awaits these dials: a ref'd deadline, cleared once they settle.
     const results = await withDeadline(this.options.dialTimeoutMs, (signal) =>
       Promise.allSettled(targets.map((addr) => node.dial(multiaddr(addr), { signal }))),

@@ -24,6 +24,7 @@ import { MeshError } from '../errors.js';
 import { registeredTracer } from '../node/tracing.js';
 import { ClockWatch } from './clock.js';
 import { type ControlHandler, ControlInbox } from './control.js';
+import { bump, controlKind, countStreams, type MessageCounts, newCounts, snapshot } from './counters.js';
 import { MeshDht } from './dht.js';
 import { DirectService } from './direct.js';
 import { type EventHandler, receiveGossip } from './gossip-inbox.js';
@@ -81,6 +82,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly direct: DirectService;
   /** The holders of keys, computed locally (holders.ts). */
   private readonly holders: Holders;
+  /** Messages sent and received per kind, shared by the pieces below (counters.ts). */
+  private readonly counts = newCounts();
   /** Control messages and invalidation notices from the other members (control.ts). */
   private readonly control: ControlInbox;
   /** How direct control messages use gossip (publishControl); benchmarks compare both. */
@@ -108,7 +111,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.options = resolveNetworkOptions(options);
     this.networkId = this.options.id;
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
-    this.control = new ControlInbox(() => this.logger);
+    this.control = new ControlInbox(() => this.logger, this.counts);
     this.catalogs = new ServiceCatalogs(() => this.logger);
     const network = this;
     this.catalogExchange = new CatalogExchange(
@@ -158,6 +161,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       this.options.dialTimeoutMs,
       this.options.maxMessageBytes,
     );
+    this.direct.counts = this.counts;
     this.direct.serve(
       dispatcher({
         get records() {
@@ -194,6 +198,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         offline: () => this.emit('offline'),
       },
       this.logger,
+      this.counts,
     );
     this.holders = new Holders(this.membership);
     this.leases = new Leases({
@@ -296,6 +301,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     await this.direct.start(node);
     node.services.pubsub.subscribe(eventsTopic(this.networkId));
     node.services.pubsub.subscribe(controlTopic(this.networkId));
+    countStreams(node, this.counts);
     this.logger.info({ peerId: this.peerId, addresses: this.addresses() }, 'network started');
     this.heartbeats.start();
     await this.membership.start(node, this.meshDht);
@@ -361,6 +367,18 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.logger.info('network stopped');
   }
 
+  /**
+   * Messages sent and received since the network was made, per kind (counters.ts
+   * lists the kinds), with the members and libp2p connections now.
+   */
+  stats(): MessageCounts & { members: number; connections: number } {
+    return {
+      ...snapshot(this.counts),
+      members: this.membership.size,
+      connections: this.node?.getConnections().length ?? 0,
+    };
+  }
+
   /** Publishes an application event to every other node of this network. */
   async publishEvent(topic: string, data: unknown): Promise<void> {
     const payload = JSON.stringify({ t: topic, d: encodeValue(data) });
@@ -382,6 +400,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
    * is not connected to (a partial mesh), which only gossip relays reach.
    */
   async publishControl(message: Record<string, unknown>, direct = false): Promise<void> {
+    bump(this.counts.sent, controlKind(message));
     if (direct) {
       const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
       const ctl = { t: 'ctl', m: message } as const;
@@ -454,6 +473,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
 
   private async publish(topic: string, payload: string): Promise<void> {
     const node = this.requireNode();
+    bump(this.counts.sent, topic === eventsTopic(this.networkId) ? 'gossip:events' : 'gossip:control');
     try {
       await node.services.pubsub.publish(topic, encoder.encode(payload));
     } catch (err) {
@@ -478,6 +498,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       logger: this.logger,
       control: (body, from) => this.control.deliver(body, from),
       events: this.eventHandlers,
+      counts: this.counts,
     });
   }
 }

@@ -103,6 +103,8 @@ export function frame(value: object, limit = MAX_MESSAGE): Uint8Array {
 /** A request framed once for every peer it is posted to (id 0: no reply wanted). */
 export interface PostedFrame {
   readonly bytes: Uint8Array;
+  /** What it counts as when sent (counters.ts). */
+  readonly kind: string;
 }
 
 /** What a reader found in a frame it could not use: too large (skipped) or not JSON. */

@@ -4,6 +4,7 @@
  * envelope are in format.ts.
  */
 import * as v from 'valibot';
+import { requestKind } from '../counters.js';
 import { callKind } from './call.js';
 import { type CatalogRequest, catalogKind } from './catalog.js';
 import { type CtlRequest, ctlKind } from './ctl.js';
@@ -68,5 +69,5 @@ export function dispatcher(components: WireComponents): DirectHandler {
 }
 
 export function postedFrame(req: DirectRequest): PostedFrame {
-  return { bytes: frame({ ...req, i: 0 }) };
+  return { bytes: frame({ ...req, i: 0 }), kind: requestKind(req.t, true) };
 }

@@ -1,0 +1,126 @@
+/**
+ * Where an idle node's CPU goes: starts N node processes (built code, default
+ * 20), waits for the membership and a quiet period, then takes a V8 CPU
+ * profile of one node for a while and prints the functions and the packages
+ * with the most self time, beside the node's CPU from /proc over the same time.
+ *
+ *   BENCH_NO_BUILD=1 npx tsx bench/scale/idle-profile.ts [nodes=20] [seconds=30]
+ */
+import '../../src/polyfills.js';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NodeProcess } from '../../test/helpers/cluster.js';
+import { Fleet, killOnExit } from './fleet.js';
+import { buildForBench } from './options.js';
+import { cpuPercent, sample, uptime } from './procfs.js';
+import { meshReport } from './window.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time per function and per package (or file of ours), ms, largest first. */
+export function topFrames(profile: Profile): {
+  functions: Array<[string, number]>;
+  places: Array<[string, number]>;
+} {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const fn = new Map<string, number>();
+  const place = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const dt = (profile.timeDeltas[i] ?? 0) / 1000;
+    if (node === undefined) return;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(dist|dist-bench)\//, '$1/');
+    fn.set(
+      `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`,
+      (fn.get(`${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`) ?? 0) + dt,
+    );
+    const pkg =
+      url === ''
+        ? `(${functionName})`
+        : (/node_modules\/(@[^/]+\/[^/]+|[^/]+)/.exec(url)?.[1] ?? where.split('/').slice(0, 3).join('/'));
+    place.set(pkg, (place.get(pkg) ?? 0) + dt);
+  });
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
+  return { functions: sorted(fn), places: sorted(place) };
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 20);
+  const seconds = Number(process.argv[3] ?? 30);
+  if (process.env.BENCH_NO_BUILD !== '1') buildForBench();
+  const fleet = new Fleet();
+  killOnExit(fleet);
+  const network = `profile-${process.pid}`;
+  try {
+    const first = await fleet.spawn({ network, name: 'node-1', near: false, built: true });
+    const rest = await fleet.spawnMany(n - 1, 4, (i) => ({
+      network,
+      name: `node-${i + 2}`,
+      near: false,
+      built: true,
+      bootstrap: first.ready.addresses,
+      readyTimeoutMs: 120_000,
+    }));
+    const procs: NodeProcess[] = [first, ...rest];
+    const t0 = Date.now();
+    let m: number[] = [];
+    while (Date.now() < t0 + 120_000) {
+      m = await Promise.all(procs.map(async (p) => Number((await p.call({ cmd: 'scale-stats' })).members)));
+      if (m.every((x) => x >= n - 1)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const joined = `members ${Math.min(...m)}..${Math.max(...m)} of ${n - 1}, ${((Date.now() - t0) / 1000).toFixed(1)} s after the last start`;
+    await new Promise((r) => setTimeout(r, 15_000));
+    const target = procs[Math.floor(n / 2)] as NodeProcess;
+    const pid = target.child.pid ?? -1;
+    const file = join(tmpdir(), `meshcache-idle-${pid}.cpuprofile`);
+    const c0 = await meshReport(target);
+    const before = sample(pid);
+    await target.call({ cmd: 'cpu-profile', file, ms: seconds * 1000 }, seconds * 1000 + 30_000);
+    const after = sample(pid);
+    const c1 = await meshReport(target);
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+    const { functions, places } = topFrames(profile);
+    const total = places.filter(([k]) => k !== '(idle)').reduce((a, [, v]) => a + v, 0);
+    console.log(`# idle profile: node ${target.name} of ${n}, ${seconds} s (${file})`);
+    console.log(`uptime: ${uptime()}; ${joined}; ${c1.connections} connections at the end`);
+    const rates = Object.entries(c1.sent)
+      .map(([k, v]): [string, number] => [`sent ${k}`, v - (c0.sent[k] ?? 0)])
+      .concat(
+        Object.entries(c1.received).map(([k, v]): [string, number] => [
+          `received ${k}`,
+          v - (c0.received[k] ?? 0),
+        ]),
+      )
+      .filter(([, d]) => d > 0)
+      .map(([k, d]) => `${k} ${(d / seconds).toFixed(2)}/s`);
+    console.log(`messages of the profiled node meanwhile: ${rates.join(', ') || 'none'}`);
+    if (before && after)
+      console.log(
+        `CPU from /proc over the profile: ${cpuPercent(before, after).toFixed(2)}% of a core (profiler included)`,
+      );
+    console.log(
+      `sampled non-idle time: ${total.toFixed(1)} ms (${((total / (seconds * 1000)) * 100).toFixed(2)}% of a core)\n`,
+    );
+    console.log('| package or file | self ms |\n|---|---:|');
+    for (const [k, v] of places.slice(0, 20)) console.log(`| ${k} | ${v.toFixed(1)} |`);
+    console.log('\n| function | self ms |\n|---|---:|');
+    for (const [k, v] of functions.filter(([k]) => !k.startsWith('(idle)')).slice(0, 30))
+      console.log(`| ${k} | ${v.toFixed(1)} |`);
+  } finally {
+    await fleet.stop();
+    fleet.killAll();
+  }
+}
+
+await main();
