@@ -139,7 +139,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         peers: () => this.membership.peers(),
         post: (peer, frame) => {
           if (this.node === undefined) return;
-          this.direct.post(peer, frame, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
+          this.direct.post(peer, frame, this.postSignal()).catch(() => {});
         },
         numbering: () => ({ self: this.selfId ?? '', ...this.control.numbering() }),
         missed: (from, e, s) => this.control.missed(from, e, s),
@@ -330,6 +330,16 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   get heartbeatCounters(): Readonly<Heartbeats['counters']> {
     return this.heartbeats.counters;
   }
+
+  /** A dial bound for heartbeat posts, shared for a second (a timer per post would cost more than the post). */
+  private postSignal(): AbortSignal {
+    const now = performance.now();
+    if (this.postBound === undefined || now - this.postBound.at > 1_000)
+      this.postBound = { at: now, signal: AbortSignal.timeout(this.options.dialTimeoutMs) };
+    return this.postBound.signal;
+  }
+
+  private postBound: { at: number; signal: AbortSignal } | undefined;
 
   /** Records held here are not served until `work` settles (a reconciliation). */
   holdRecords<T>(work: Promise<T>): Promise<T> {
