@@ -334,7 +334,10 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   /** A dial bound for heartbeat posts, shared for a second (a timer per post would cost more than the post). */
   private postSignal(): AbortSignal {
     const now = performance.now();
-    if (this.postBound === undefined || now - this.postBound.at > 1_000)
+    if (
+      this.postBound === undefined ||
+      now - this.postBound.at > Math.min(1_000, this.options.dialTimeoutMs / 2)
+    )
       this.postBound = { at: now, signal: AbortSignal.timeout(this.options.dialTimeoutMs) };
     return this.postBound.signal;
   }
