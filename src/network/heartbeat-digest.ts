@@ -16,10 +16,13 @@ const MIN_TICK_MS = 20;
 /** One member as a digest tells it: peer id, notice epoch, latest notice number, age of the news (ms). */
 export type DigestEntry = [peer: string, epoch: string, seq: number, ageMs: number];
 
-/** Hops word of a member takes to reach every other (a margin over log base FANOUT + 1). */
+/**
+ * Hops word of a member takes to reach every other: each tick it reaches FANOUT
+ * more members directly and each of them passes it on, so log base FANOUT + 1.
+ */
 export function hops(members: number): number {
   if (members <= FANOUT) return 1;
-  return Math.ceil(Math.log(members + 1) / Math.log(FANOUT + 1)) + 1;
+  return Math.ceil(Math.log(members + 1) / Math.log(FANOUT + 1));
 }
 
 /**
