@@ -25,12 +25,16 @@ const suites: Record<string, () => Promise<string>> = {
   weight: async () => (await import('./weight.js')).benchWeight(),
   // Two processes per framework, beside Moleculer's TCP transporter: about 30 s, only when asked for.
   remote: async () => (await import('./remote-calls.js')).benchRemoteCalls(),
+  // Heartbeats of the staleness bound at 5 and 20 node processes: about a minute, only when asked for.
+  heartbeats: async () => (await import('./heartbeats.js')).benchHeartbeats(),
   // 5 and 20 node processes: minutes on 2 cores, so only when asked for (`npm run bench -- dht`).
   dht: async () =>
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/dht.ts'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
+  // Network namespaces (root), Redis and 4 DHT node processes, 5 cuts of 5 s each: minutes, only when asked for.
+  partition: async () => (await import('./partition.js')).benchPartition(),
   // 5 to 100 node processes (BENCH_SCALE_NODES): about half an hour on 2 cores, only when asked for.
   scale: async () =>
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/scale.ts'], {

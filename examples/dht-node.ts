@@ -51,6 +51,10 @@ const { values } = parseArgs({
     identity: { type: 'string' },
     /** Peer ids (comma-separated, or `*`) allowed to manage this node's caches from elsewhere. */
     'access-peers': { type: 'string' },
+    /** `cache.coherence.maxStalenessMs` (default 1000; 0: no bound). */
+    'max-staleness-ms': { type: 'string', default: '1000' },
+    /** `cache.coherence.boundMemory`: memory backends cleared while out of touch. */
+    'bound-memory': { type: 'boolean', default: false },
   },
 });
 
@@ -87,6 +91,10 @@ const node = new Node({
       near: { enabled: values.near !== 'off' },
       ttl: 60,
       failure: { opTimeoutMs: 5000 },
+      coherence: {
+        maxStalenessMs: Number(values['max-staleness-ms']),
+        boundMemory: values['bound-memory'],
+      },
       ...(accessPeers === undefined
         ? {}
         : { access: { peers: accessPeers === '*' ? ('*' as const) : accessPeers.split(',') } }),
@@ -259,6 +267,8 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
         memory: process.memoryUsage(),
         cache: node.cache.stats(),
         dht: dht.stats(),
+        // Whether every member was heard within the staleness bound (src/network/heartbeats.ts).
+        touch: { inTouch: net.inTouch, ...net.heartbeatCounters },
       };
     }
     case 'dht': {

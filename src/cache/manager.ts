@@ -116,7 +116,12 @@ export class CacheManager implements NodePart {
     const bus =
       network === undefined
         ? undefined
-        : new (await import('./coherence/channels/network-bus.js')).NetworkBus(network, host.logger);
+        : new (await import('./coherence/channels/network-bus.js')).NetworkBus(
+            network,
+            host.logger,
+            global.coherence.boundMemory ? global.coherence.maxStalenessMs : 0,
+          );
+    network?.keepInTouch(global.coherence.maxStalenessMs);
     const near = new NearTiers({
       settings: global.near,
       logger: host.logger,
@@ -124,6 +129,7 @@ export class CacheManager implements NodePart {
       bus,
       remote,
       defaultBackend: global.backend,
+      maxStalenessMs: global.coherence.maxStalenessMs,
     });
     const base = tagBase(global.prefix, host.networkId());
     const invalidator = new Invalidator({

@@ -65,6 +65,16 @@ export class ControlInbox {
     return this.sequencer.wrap(notice);
   }
 
+  /** This node's notice numbering, for its heartbeats. */
+  numbering(): { e: string; s: number } {
+    return { e: this.sequencer.epoch, s: this.sequencer.latest };
+  }
+
+  /** A member's numbering from its heartbeat: true when notices of it were missed. */
+  missed(from: string, epoch: string, seq: number): boolean {
+    return this.sequencer.observe(from, epoch, seq);
+  }
+
   onControl(handler: ControlHandler): () => void {
     this.controlHandlers.add(handler);
     return () => this.controlHandlers.delete(handler);

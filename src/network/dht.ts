@@ -159,7 +159,7 @@ export class MeshDht {
 
   /** One-hop read: the record `peerId` holds for `key` (undefined: none); throws when the peer does not answer. */
   async directGet(peerId: string, key: string, signal: AbortSignal): Promise<StoredRecord | undefined> {
-    if (peerId === this.selfId) return this.readLocal(key);
+    if (peerId === this.selfId) return this.readServed(key);
     if (this.direct === undefined) throw new Error('no direct protocol');
     const reply = await this.direct.request(peerId, { t: 'get', k: key }, signal);
     if (!reply.ok) throw new Error(`peer ${peerId} refused the read`);
@@ -181,6 +181,8 @@ export class MeshDht {
   answerDirect(req: GetRequest | PutRequest): DirectReply {
     const sent = Date.now();
     if (req.t === 'get') {
+      // Refused, not "none": the reader asks another holder.
+      if (!this.datastore.serving) return { ok: false, sent };
       const rec = this.readLocal(req.k);
       return rec === undefined ? { ok: true, sent } : { ok: true, sent, r: recordText(rec) };
     }
@@ -286,6 +288,11 @@ export class MeshDht {
   /** The record this node stores for `key`, if any. */
   readLocal(key: string): StoredRecord | undefined {
     return this.datastore.readLocal(recordDatastoreKey(toDhtKey(key)))?.record;
+  }
+
+  /** The record this node holds for `key`, when it may serve it (see `LwwDatastore.serving`). */
+  readServed(key: string): StoredRecord | undefined {
+    return this.datastore.serving ? this.readLocal(key) : undefined;
   }
 
   /** Removes this node's copy of `key`. */

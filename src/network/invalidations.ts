@@ -77,6 +77,22 @@ export class InvalidationSequencer {
     return { c: INVALIDATION_MARK, e: this.epoch, s: ++this.seq, n: notice };
   }
 
+  /** The number of this node's latest notice (heartbeats carry it). */
+  get latest(): number {
+    return this.seq;
+  }
+
+  /**
+   * A member's latest number, from its heartbeat: true when notices of it were missed
+   * (numbers this node never received). Later copies of them are still applied as they come.
+   */
+  observe(from: string, epoch: string, seq: number): boolean {
+    const last = this.seen.get(from);
+    if (last !== undefined && last.epoch === epoch && seq <= last.seq) return false;
+    this.seen.set(from, { epoch, seq });
+    return last !== undefined && last.epoch === epoch;
+  }
+
   /** Numbers a notice that could not be sent (no peer): receivers will see the gap. */
   skip(): void {
     this.seq++;

@@ -73,6 +73,13 @@ export class LwwDatastore extends MemoryDatastore {
   /** Decoded records by datastore key, filled on read and dropped on every write or delete of the key. */
   private readonly decoded = new Map<string, LocalRecord>();
 
+  /**
+   * False while this node cannot vouch for the records it holds (out of touch
+   * with the network, or reconciling after it): they are kept, and still take
+   * deletes and writes, but nobody is served from them (kad lookups included).
+   */
+  serving = true;
+
   /** With `clock`, incoming records are re-based into this node's clock and bounded by it (docs/dht.md, "Clocks"). */
   constructor(private readonly clock?: ClockWatch) {
     super();
@@ -143,6 +150,16 @@ export class LwwDatastore extends MemoryDatastore {
     super.put(key, new DhtRecord(incoming.dhtKey, encodeRecord(record), new Date()).serialize());
     this.decoded.set(key.toString(), entry);
     return true;
+  }
+
+  override get(key: Key, options?: Parameters<MemoryDatastore['get']>[1]): Uint8Array {
+    if (!this.serving && key.toString().startsWith(RECORD_KEY_PREFIX)) {
+      // kad-dht answers a NotFoundError (by name) as "no record here".
+      const err = new Error('record held but not served (out of touch)');
+      err.name = 'NotFoundError';
+      throw err;
+    }
+    return super.get(key, options) as Uint8Array;
   }
 
   override delete(key: Key, options?: Parameters<MemoryDatastore['delete']>[1]): void | Promise<void> {

@@ -28,6 +28,7 @@ import { bump, controlKind, countStreams, type MessageCounts, newCounts, snapsho
 import { MeshDht } from './dht.js';
 import { DirectService } from './direct.js';
 import { type EventHandler, receiveGossip } from './gossip-inbox.js';
+import { Heartbeats } from './heartbeats.js';
 import { Holders } from './holders.js';
 import { loadIdentity } from './identity.js';
 import type { InvalidationHandler, InvalidationNotice } from './invalidations.js';
@@ -38,6 +39,7 @@ import { Membership } from './membership.js';
 import { controlTopic, eventsTopic } from './names.js';
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from './options.js';
 import { quickExit } from './quick-exit.js';
+import { CatalogExchange } from './services/catalog-exchange.js';
 import { ServiceCatalogs } from './services/catalogs.js';
 import { type CallTransport, RemoteCalls } from './services/remote-calls.js';
 import { SyncService } from './sync.js';
@@ -51,6 +53,10 @@ export interface MeshNetworkEvents {
   'peer:leave': [peerId: string];
   online: [];
   offline: [];
+  /** In touch with the network, or not any more (heartbeats.ts). */
+  touch: [inTouch: boolean];
+  /** Invalidation notices of `peer` were missed, or can no longer be accounted for. */
+  missed: [peerId: string];
 }
 
 const encoder = new TextEncoder();
@@ -69,7 +75,6 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private readonly membership: Membership;
   private readonly eventHandlers = new Set<EventHandler>();
   private detach: (() => void) | undefined;
-  private announceTimer: NodeJS.Timeout | undefined;
   /** Clears what libp2p leaves running after stop (quick-exit.ts). */
   private afterStop: (() => void) | undefined;
   readonly sync: SyncService;
@@ -87,6 +92,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   readonly leases: Leases;
   /** What every member hosts (services/catalogs.ts). */
   readonly catalogs: ServiceCatalogs;
+  /** Sends and asks for catalogs (services/catalog-exchange.ts). */
+  private readonly catalogExchange: CatalogExchange;
   /** Requests to services other members host, both ways (services/remote-calls.ts); traced from start when an SDK is registered. */
   get calls(): RemoteCalls {
     return this.remoteCalls;
@@ -94,6 +101,10 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private remoteCalls: RemoteCalls;
   private callsDecided = false;
   private readonly callTransport: CallTransport;
+  /** Who this node heard, and whether it is in touch (heartbeats.ts). */
+  private readonly heartbeats: Heartbeats;
+  /** Reconciliations under way: held records are not served until they end. */
+  private holds = 0;
 
   constructor(options: NetworkOptions, logger: Logger) {
     super();
@@ -102,12 +113,47 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.logger = logger.child({ component: 'network', networkId: this.networkId });
     this.control = new ControlInbox(() => this.logger, this.counts);
     this.catalogs = new ServiceCatalogs(() => this.logger);
+    const network = this;
+    this.catalogExchange = new CatalogExchange(
+      this.catalogs,
+      {
+        get started() {
+          return network.node !== undefined;
+        },
+        peers: () => this.membership.peers(),
+        isMember: (peer) => this.membership.has(peer),
+        post: (peer, frame, signal) => this.direct.post(peer, frame, signal),
+        request: (peer, req, signal) => this.direct.request(peer, req, signal),
+        timeoutMs: this.options.dialTimeoutMs,
+      },
+      () => this.logger,
+    );
     this.callTransport = {
       request: (peer, req, signal) => this.direct.request(peer, req, signal),
       isMember: (peer) => this.membership.has(peer),
     };
     this.remoteCalls = new RemoteCalls(this.callTransport, this.catalogs, () => this.logger);
     this.clock.logger = this.logger;
+    this.heartbeats = new Heartbeats(
+      {
+        peers: () => this.membership.peers(),
+        post: (peer, frame) => {
+          if (this.node === undefined) return;
+          this.direct.post(peer, frame, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
+        },
+        numbering: () => ({ self: this.selfId ?? '', ...this.control.numbering() }),
+        missed: (from, e, s) => this.control.missed(from, e, s),
+      },
+      {
+        touch: (inTouch) => {
+          this.servingChanged();
+          if (!inTouch) this.logger.warn('out of touch with a member: held copies are not served until back');
+          else this.logger.info('back in touch with every member');
+          this.emit('touch', inTouch);
+        },
+        missed: (peer) => this.emit('missed', peer),
+      },
+    );
     this.sync = new SyncService(this.networkId, this.logger);
     this.direct = new DirectService(
       this.networkId,
@@ -116,7 +162,6 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
       this.options.maxMessageBytes,
     );
     this.direct.counts = this.counts;
-    const network = this;
     this.direct.serve(
       dispatcher({
         get records() {
@@ -128,6 +173,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         control: this.control,
         calls: { answer: (req, from) => this.calls.answer(req, from) },
         catalogs: this.catalogs,
+        heartbeats: this.heartbeats,
       }),
     );
     this.membership = new Membership(
@@ -138,12 +184,14 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
           // The stream opens now, not on the first request: an invalidation sent to a member
           // that joined moments ago would otherwise wait for a stream open (or go by gossip).
           this.direct.connect(id);
-          this.askCatalog(id);
+          this.catalogExchange.ask(id);
+          this.heartbeats.joined(id);
           this.emit('peer:join', id);
         },
         leave: (id) => {
           this.holders.changed(id, 'leave');
           this.catalogs.forget(id);
+          this.heartbeats.left(id);
           this.emit('peer:leave', id);
         },
         online: () => this.emit('online'),
@@ -255,12 +303,52 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     node.services.pubsub.subscribe(controlTopic(this.networkId));
     countStreams(node, this.counts);
     this.logger.info({ peerId: this.peerId, addresses: this.addresses() }, 'network started');
+    this.heartbeats.start();
     await this.membership.start(node, this.meshDht);
+  }
+
+  /**
+   * Asks to know within `boundMs` when a member falls silent: until then this
+   * node is `inTouch`; past it, records held for others are not served and
+   * `touch` says so (0: no bound; heartbeats others ask for are still sent).
+   */
+  keepInTouch(boundMs: number): void {
+    this.heartbeats.require(boundMs);
+  }
+
+  /** True while every member was heard within the bound (and a majority of the known ones is). */
+  get inTouch(): boolean {
+    return this.heartbeats.inTouch;
+  }
+
+  /** True when member `peer` was not heard of within the staleness bound (see `inTouch`). */
+  silent(peer: string): boolean {
+    return this.heartbeats.silent(peer);
+  }
+
+  /** Heartbeats sent and received, lapses and suspicions. */
+  get heartbeatCounters(): Readonly<Heartbeats['counters']> {
+    return this.heartbeats.counters;
+  }
+
+  /** Records held here are not served until `work` settles (a reconciliation). */
+  holdRecords<T>(work: Promise<T>): Promise<T> {
+    this.holds++;
+    this.servingChanged();
+    return work.finally(() => {
+      this.holds--;
+      this.servingChanged();
+    });
+  }
+
+  private servingChanged(): void {
+    this.datastore.serving = this.heartbeats.inTouch && this.holds === 0;
   }
 
   async stop(): Promise<void> {
     const node = this.node;
     if (node === undefined) return;
+    this.heartbeats.stop();
     const hadMembers = this.membership.stop();
     this.detach?.();
     this.meshDht?.close();
@@ -269,8 +357,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.holders.reset();
     this.leases.table.clear();
     this.catalogs.clear();
-    clearTimeout(this.announceTimer);
-    this.announceTimer = undefined;
+    this.catalogExchange.stop();
     await this.sync.stop(node);
     await this.direct.stop(node);
     await node.stop();
@@ -376,50 +463,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
    * batched, posted once per turn of the event loop.
    */
   announce(): void {
-    this.catalogs.changed();
-    if (this.announceTimer !== undefined || this.node === undefined) return;
-    this.announceTimer = setTimeout(() => {
-      this.announceTimer = undefined;
-      if (this.node === undefined) return;
-      const posted = postedFrame({ t: 'cat', r: this.catalogs.own() });
-      const signal = AbortSignal.timeout(this.options.dialTimeoutMs);
-      for (const peer of this.membership.peers()) {
-        this.direct.post(peer, posted, signal).catch((err: Error) => {
-          this.logger.debug({ peer, err: err.message }, 'catalog not announced: posted again shortly');
-          this.repostCatalog(peer);
-        });
-      }
-    }, 0);
-  }
-
-  /** Asks member `peer` for its catalog (once more after a failure). */
-  private askCatalog(peer: string): void {
-    const ask = async () => {
-      for (let attempt = 0; attempt < 3 && this.membership.has(peer); attempt++) {
-        try {
-          const reply = await this.direct.request(
-            peer,
-            { t: 'cat' },
-            AbortSignal.timeout(this.options.dialTimeoutMs),
-          );
-          if (reply.ok && reply.r !== undefined) this.catalogs.receive(reply.r, peer);
-          return;
-        } catch (err) {
-          this.logger.debug({ peer, attempt, err: (err as Error).message }, 'catalog ask failed');
-        }
-      }
-    };
-    this.catalogs.asked(peer, ask());
-  }
-
-  /** Posts this node's catalog to `peer` once more, half a second after a push to it failed. */
-  private repostCatalog(peer: string): void {
-    setTimeout(() => {
-      if (this.node === undefined || !this.membership.has(peer)) return;
-      // Built now, not at the failure: the catalog may have changed since.
-      const posted = postedFrame({ t: 'cat', r: this.catalogs.own() });
-      this.direct.post(peer, posted, AbortSignal.timeout(this.options.dialTimeoutMs)).catch(() => {});
-    }, 500).unref();
+    this.catalogExchange.announce();
   }
 
   /** Adds a filter that can refuse incoming DHT records (kept across restarts); returns a remover. */

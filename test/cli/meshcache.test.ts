@@ -22,7 +22,8 @@ import {
 
 const NETWORK = 'cli-ops';
 
-describe('meshcache against a network of node processes', () => {
+// Each command is a process that joins the network (about 2 s): seven of them outlast the default 30 s on a busy machine.
+describe('meshcache against a network of node processes', { timeout: 90_000 }, () => {
   let home: Awaited<ReturnType<typeof operatorHome>>;
   let operator: string;
   let users: NodeProcess;

@@ -47,6 +47,8 @@ export interface SpawnOptions {
   source?: string;
   /** More command-line arguments of the script. */
   args?: string[];
+  /** Leading command words the process runs under, e.g. `ip netns exec <ns>` (test/helpers/netns.ts). */
+  wrap?: string[];
 }
 
 export interface ReadyInfo {
@@ -96,7 +98,10 @@ export class NodeProcess {
     args.push('--log-level', options.logLevel ?? 'warn');
     if (options.args !== undefined) args.push(...options.args);
     const started = performance.now();
-    const child = spawn(process.execPath, args, {
+    const [command, ...lead] = options.wrap?.length
+      ? [...options.wrap, process.execPath]
+      : [process.execPath];
+    const child = spawn(command as string, [...lead, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
     });

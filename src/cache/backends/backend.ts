@@ -38,6 +38,12 @@ export interface CacheBackend {
   set(key: string, value: unknown, ttlSeconds: number): void | Promise<void>;
   /** Removes one key; true if it was there. */
   delete(key: string): boolean | Promise<boolean>;
+  /**
+   * Capability (a store that keeps copies on several machines): how many of `key`'s
+   * holders the last `delete(key)` reached, asked right after it resolved; reported in
+   * the delete's result, and a warning when short.
+   */
+  deleteReach?(key: string): { reached: number; holders: number } | undefined;
   /** Removes every key starting with `prefix` (all keys without one); returns how many, if known. */
   clear(prefix?: string): number | undefined | Promise<number | undefined> | void | Promise<void>;
   /** Capability: lists the keys starting with `prefix`; lets the layer revoke by pattern. */

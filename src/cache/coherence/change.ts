@@ -30,6 +30,7 @@ export interface ChangeSink {
   /**
    * Changes may have been missed (a gap, a reconnection): drop whatever they could have touched.
    * `first`: the node's first peer arrived (not a return after losing every peer).
+   * `quiet`: nothing worth a log line (a periodic clear while out of touch).
    */
-  flush(why: string, first?: boolean): void;
+  flush(why: string, first?: boolean, quiet?: boolean): void;
 }

@@ -66,6 +66,24 @@ export class Invalidator implements ChangeSink {
     return found.flat().some(Boolean);
   }
 
+  /**
+   * How many holders a delete just resolved reached, on backends that keep copies on
+   * several machines (the fewest over the key's stored forms); undefined on others.
+   */
+  reach(service: string, key: string): { reached: number; holders: number } | undefined {
+    const svc = this.context.service(service);
+    let out: { reached: number; holders: number } | undefined;
+    for (const g of svc.guards) {
+      if (g.backend.deleteReach === undefined) continue;
+      for (const k of keyForms(key)) {
+        const r = g.backend.deleteReach(svc.scope + k);
+        if (r !== undefined && (out === undefined || r.holders - r.reached > out.holders - out.reached))
+          out = r;
+      }
+    }
+    return out;
+  }
+
   /** Removes the entries of a service whose action key matches a glob; returns how many. */
   async revoke(service: string, pattern: string): Promise<number> {
     const glob = compileGlob(pattern);
@@ -139,10 +157,10 @@ export class Invalidator implements ChangeSink {
    * Changes were missed (a gap, a reconnection): drop what they could have touched.
    * `first`: the node's first peer arrived, not a return after losing every peer.
    */
-  flush(why: string, first = false): void {
+  flush(why: string, first = false, quietly = false): void {
     // A normal start caches nothing before its first peer: the flush still runs (it also
     // stops misses already running from storing), but there is nothing worth saying.
-    const quiet = first && !this.cachedAnything();
+    const quiet = quietly || (first && !this.cachedAnything());
     this.context.near.flush();
     const services = [...this.context.services()];
     fence(services);

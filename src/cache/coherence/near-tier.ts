@@ -54,6 +54,8 @@ export class NearTier {
   private readonly maxAgeSeconds: number;
   /** Coherence up: the tier may serve and be filled. */
   private live: boolean;
+  /** Notices may have been lost since the tier last served: it starts again empty. */
+  private lost: boolean;
   /** Counts invalidations; a reader's token is its value when the read started. */
   private clock = 0;
   /** `clock` at the last invalidation covering every key (flush, clear, revoke, coherence lost). */
@@ -79,6 +81,7 @@ export class NearTier {
     this.maxEntries = settings.maxEntries;
     this.mode = mode;
     this.live = live;
+    this.lost = !live;
   }
 
   /** The near copy of `key` (a CacheEnvelope), or undefined. Synchronous. */
@@ -235,16 +238,26 @@ export class NearTier {
     for (const key of this.tagsOf.keys()) if (!this.store.has(key)) this.unindex(key);
   }
 
-  /** The coherence channel is down: serve nothing, store nothing, until `up()`. */
+  /** The coherence channel is down (notices may have been lost): serve nothing, store nothing, until `up()`. */
   down(): void {
-    if (!this.live) return;
     this.live = false;
+    if (this.lost) return;
+    this.lost = true;
     this.flush();
   }
 
-  /** The coherence channel is back: start again from an empty tier. */
+  /**
+   * The channel cannot vouch for the copies for now, but lost nothing: they are
+   * not served, and keep taking every invalidation, until `up()`.
+   */
+  pause(): void {
+    this.live = false;
+  }
+
+  /** The coherence channel is back: after a loss, start again from an empty tier. */
   up(): void {
-    this.flush();
+    if (this.lost) this.flush();
+    this.lost = false;
     this.live = true;
   }
 

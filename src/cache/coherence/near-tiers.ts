@@ -38,6 +38,8 @@ export interface NearContext {
   /** Whether a guard's backend is remote. */
   readonly remote: (guard: GuardedBackend) => boolean;
   readonly defaultBackend: string;
+  /** The staleness bound, ms (0: none). */
+  readonly maxStalenessMs: number;
 }
 
 interface Tiered {
@@ -87,6 +89,7 @@ export class NearTiers {
         tier,
         logger.child({ backend: guard.name }),
         settings.redis,
+        this.context.maxStalenessMs,
       );
       this.attach(guard.name, tier, redis);
       await redis.start();
@@ -109,9 +112,11 @@ export class NearTiers {
     return tier;
   }
 
-  /** The tier serves while its channel is live, and starts again empty when it comes back. */
+  /** The tier serves while its channel is live, and starts again empty when it comes back after a loss. */
   private attach(name: string, tier: NearTier, channel: CoherenceChannel): void {
-    const unlisten = channel.onLive((live) => (live ? tier.up() : tier.down()));
+    const unlisten = channel.onLive((state) =>
+      state === 'live' ? tier.up() : state === 'paused' ? tier.pause() : tier.down(),
+    );
     this.tiers.set(name, { tier, channel, unlisten });
   }
 

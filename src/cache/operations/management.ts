@@ -162,7 +162,11 @@ export function addManagementActions(
   host.addInternalAction(service, 'cache/delete', async (ctx, params) => {
     const key = deleteKey(service, actions, ctx, params);
     authorize(access, ctx, service, peerHosts, 'delete');
-    return { deleted: await invalidator.delete(service, key) };
+    const deleted = await invalidator.delete(service, key);
+    const reach = invalidator.reach(service, key);
+    return reach === undefined
+      ? { deleted }
+      : { deleted, holders: { reached: reach.reached, total: reach.holders } };
   });
   host.addInternalAction(service, 'cache/revoke', async (ctx, params) => {
     const parsed = v.safeParse(revokeParams, params);

@@ -26,7 +26,7 @@ const FIRST_BACKOFF_MS = 25;
 const MAX_BACKOFF_MS = 200;
 /** A lease command of a backend that does not bound its own operations fails after this long. */
 const LEASE_OP_TIMEOUT_MS = 1_000;
-/** Run the handler ourselves when the deadline is this close. */
+/** Run the handler ourselves when the deadline is this close, at least (see `margin`). */
 const DEADLINE_MARGIN_MS = 20;
 
 export interface ClusterCoalescing {
@@ -55,6 +55,9 @@ export async function clusterSingleFlight<S>(
   const token = randomUUID();
   let backoff = FIRST_BACKOFF_MS;
   let waited = false;
+  // A quarter of the request's time is kept for the handler: a waiter that ran it with 20 ms left timed out on a busy machine.
+  const margin =
+    ctx.deadline > 0 ? Math.max(DEADLINE_MARGIN_MS, (ctx.deadline - Date.now()) / 4) : DEADLINE_MARGIN_MS;
   for (;;) {
     let taken: boolean;
     try {
@@ -77,7 +80,7 @@ export async function clusterSingleFlight<S>(
       waited = true;
       onWaited();
     }
-    const left = ctx.deadline > 0 ? ctx.deadline - Date.now() - DEADLINE_MARGIN_MS : Number.POSITIVE_INFINITY;
+    const left = ctx.deadline > 0 ? ctx.deadline - Date.now() - margin : Number.POSITIVE_INFINITY;
     if (left <= 0) return run();
     await b.waitLease!(lease, Math.min(backoff, left));
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);

@@ -96,6 +96,7 @@ export const DEFAULTS = {
   maxKeyLength: 200,
   failure: { failureThreshold: 5, cooldownMs: 5_000, managementTimeoutMs: 30_000 },
   near: { enabled: true, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeSeconds: 60, redis: 'auto' },
+  coherence: { maxStalenessMs: 1000, boundMemory: false },
 } as const;
 
 /** The near tier's settings (`cache.near`), defaults filled in. */
@@ -138,7 +139,14 @@ export interface ResolvedGlobal {
     managementTimeoutMs: number;
   };
   near: NearSettings;
+  coherence: CoherenceSettings;
   tracing: { keys: boolean };
+}
+
+/** The staleness bound's settings (`cache.coherence`), defaults filled in. */
+export interface CoherenceSettings {
+  maxStalenessMs: number;
+  boundMemory: boolean;
 }
 
 /** A validated configuration: the merged global level, plus per-source service layers. */
@@ -278,6 +286,7 @@ function mergeGlobal(sources: GlobalConfig[], defaults: SectionDefaults): Resolv
     events: sources.flatMap((s) => s.events ?? []),
     access: { allow: [], ...(nested('access') as GlobalConfig['access']) },
     near: { ...DEFAULTS.near, ...(nested('near') as Partial<NearSettings>) },
+    coherence: { ...DEFAULTS.coherence, ...(nested('coherence') as Partial<CoherenceSettings>) },
     tracing: { keys: false, ...(nested('tracing') as { keys?: boolean }) },
   };
 }

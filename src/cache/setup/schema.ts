@@ -175,6 +175,26 @@ const nearSchema = strict({
   redis: v.optional(v.picklist(['auto', 'tracking', 'pubsub'])),
 });
 
+const coherenceSchema = strict({
+  /**
+   * Longest time, in ms, after an invalidation resolved on any node that another
+   * node may still serve the old value, whatever happens to the network: a node
+   * that cannot show it heard its coherence channel within it stops serving near
+   * copies (and DHT records it holds) until it can. 0: no bound (no heartbeats).
+   * @default 1000
+   */
+  maxStalenessMs: v.optional(
+    v.union([v.literal(0), v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(3_600_000))]),
+  ),
+  /**
+   * Memory backends on a network: `true` clears them when the node is out of touch
+   * with a member (and on an interval of the bound while it stays so), so they also
+   * never serve a value invalidated elsewhere later than the bound.
+   * @default false (they keep serving what they hold; notices reach them when the network works)
+   */
+  boundMemory: v.optional(v.boolean()),
+});
+
 export const globalShape = {
   ...commonShape,
   /**
@@ -210,6 +230,8 @@ export const globalShape = {
   failure: v.optional(failureSchema),
   /** The in-process tier in front of remote backends (src/cache/coherence/near-tiers.ts, README "Near tier"). */
   near: v.optional(nearSchema),
+  /** The staleness bound across nodes (README "Staleness bound"). */
+  coherence: v.optional(coherenceSchema),
   /** OpenTelemetry spans, recorded only when the application registered an SDK before `node.start()`. */
   tracing: v.optional(tracingSchema),
 };

@@ -10,6 +10,7 @@ import { type CatalogRequest, catalogKind } from './catalog.js';
 import { type CtlRequest, ctlKind } from './ctl.js';
 import { type DirectReply, frame, type PostedFrame } from './format.js';
 import { type GetRequest, getKind } from './get.js';
+import { type HeartbeatRequest, heartbeatKind } from './heartbeat.js';
 import type { CallWire, MessageKind, WireComponents } from './kind.js';
 import { type LeaseRequest, leaseKind } from './lease.js';
 import { type PutRequest, putKind } from './put.js';
@@ -17,14 +18,21 @@ import { type PutRequest, putKind } from './put.js';
 export * from './format.js';
 export type { CallWire, MessageKind, WireComponents } from './kind.js';
 export { MAX_LEASE_MS } from './lease.js';
-export type { CatalogRequest, CtlRequest, GetRequest, LeaseRequest, PutRequest };
+export type { CatalogRequest, CtlRequest, GetRequest, HeartbeatRequest, LeaseRequest, PutRequest };
 
 /** Every request a member may send. */
-export type DirectRequest = GetRequest | PutRequest | CtlRequest | LeaseRequest | CallWire | CatalogRequest;
+export type DirectRequest =
+  | GetRequest
+  | PutRequest
+  | CtlRequest
+  | LeaseRequest
+  | CallWire
+  | CatalogRequest
+  | HeartbeatRequest;
 
 /** The table of kinds, by `t`. */
 const KINDS = new Map<string, MessageKind<DirectRequest>>(
-  [getKind, putKind, ctlKind, leaseKind, callKind, catalogKind].map((k) => [
+  [getKind, putKind, ctlKind, leaseKind, callKind, catalogKind, heartbeatKind].map((k) => [
     k.t,
     k as unknown as MessageKind<DirectRequest>,
   ]),
@@ -38,6 +46,7 @@ export const directRequestSchema = v.variant('t', [
   leaseKind.schema,
   callKind.schema,
   catalogKind.schema,
+  heartbeatKind.schema,
 ] as never) as unknown as v.GenericSchema<unknown, DirectRequest>;
 
 /** Checks a request against its kind's rules (undefined: an unknown kind, or refused). */

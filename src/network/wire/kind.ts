@@ -32,6 +32,13 @@ export interface WireComponents {
     answer(): DirectReply;
     receive(text: string, from: string): void;
   };
+  /** The members' heartbeats (who this node heard, and when). */
+  readonly heartbeats: {
+    receive(
+      req: { t: 'hb'; e: string; s: number; w: number; d?: Array<[string, string, number, number]>; bye?: 1 },
+      from: string,
+    ): void;
+  };
 }
 
 /** A remote request on the wire (call.ts has its rules). */

@@ -60,8 +60,10 @@ describe('DHT cache with a node whose clock is off', () => {
       const s = skewed.get(skew) as NodeProcess;
       expect((await s.request('user/get_user', { id })).ran).toBe(true);
       // B had not read the key: its clock has not followed the skewed record.
+      // Every holder took the tombstone: the result says so.
       expect((await b.request('user/cache/delete', { key: `get_user:${id}` })).result).toEqual({
         deleted: true,
+        holders: { reached: 3, total: 3 },
       });
       const onC = await c.request('user/get_user', { id });
       expect(onC.ran).toBe(true);

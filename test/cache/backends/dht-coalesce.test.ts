@@ -92,8 +92,9 @@ describe("coalesce: 'cluster' on the DHT, three nodes", () => {
     holder.network!.leases.table.acquire(key, 'dead-node', 5000);
     handlerMs = 0;
     const t = Date.now();
-    expect(await nodes[2]!.request('report/build', { id: 3 }, { timeout: 600 })).toMatchObject({ id: 3 });
-    expect(Date.now() - t).toBeLessThan(1500); // well before the 5 s lease
+    // A deadline with room for the handler on a loaded machine, and far short of the 5 s lease.
+    expect(await nodes[2]!.request('report/build', { id: 3 }, { timeout: 1500 })).toMatchObject({ id: 3 });
+    expect(Date.now() - t).toBeLessThan(3000);
   });
 });
 

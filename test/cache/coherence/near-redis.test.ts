@@ -184,6 +184,37 @@ describe.skipIf(!available)('near tier in front of Redis (client tracking)', () 
     }
   });
 
+  it('a silent Redis (SIGSTOP): the tier stops serving within the staleness bound, every request is answered, and it serves again, unflushed, once Redis answers', async () => {
+    const own = await startRedisServer();
+    const a = makeNode({ url: own.url });
+    await a.node.start();
+    try {
+      await waitFor(() => a.node.cache.stats().near?.live === true, 5_000);
+      db.version = 30;
+      expect(await version(a.node, 5)).toBe(30);
+      const flushes = a.node.cache.stats().near!.flushes;
+      const stoppedAt = performance.now();
+      own.pause();
+      await waitFor(() => a.node.cache.stats().near?.live === false, 3_000);
+      // The default bound is 1000 ms; the last answered ping was sent at most 250 ms before the pause.
+      expect(performance.now() - stoppedAt).toBeLessThan(1_000);
+      expect(a.log.messages().some((m) => m.includes('did not answer within the staleness bound'))).toBe(
+        true,
+      );
+      // Not from the tier, and not failed: Redis does not answer, so the handler does.
+      db.version = 31;
+      expect(await version(a.node, 5)).toBe(31);
+      own.resume();
+      await waitFor(() => a.node.cache.stats().near?.live === true, 5_000);
+      // A silence is not a loss: the connection delivered every notice in order, nothing was flushed.
+      expect(a.node.cache.stats().near!.flushes).toBe(flushes);
+    } finally {
+      own.resume();
+      await a.node.stop();
+      await own.stop();
+    }
+  });
+
   it('a killed data connection (tracking lost with it) plus a DEL during the outage leave no stale near entry', async () => {
     const a = makeNode({ url: server.url });
     await a.node.start();
@@ -306,7 +337,15 @@ describe.skipIf(!available)('near tier in front of Redis (client tracking)', () 
       db.version = 51;
       await a.node.request('user/cache/delete', { key: 'get_user:9' });
       await waitFor(async () => (await version(b.node, 9)) === 51, 2_000);
+      // The pub/sub subscriber is pinged too: a silent Redis pauses the tier within the bound.
+      const stoppedAt = performance.now();
+      s2.pause();
+      await waitFor(() => b.node.cache.stats().near?.live === false, 3_000);
+      expect(performance.now() - stoppedAt).toBeLessThan(1_000);
+      s2.resume();
+      await waitFor(() => b.node.cache.stats().near?.live === true, 5_000);
     } finally {
+      s2.resume();
       await a.node.stop();
       await b.node.stop();
       await s2.stop();

@@ -42,7 +42,10 @@ export class RecordAccess {
   async read(key: string, signal?: AbortSignal): Promise<StoredRecord | undefined> {
     const network = this.state.network;
     if (network === undefined || !network.started) return undefined;
-    const holders = this.holders(network, key);
+    const all = this.holders(network, key);
+    // A holder not heard of within the staleness bound does not serve: asking it would only wait.
+    const holders = all?.filter((peer) => !network.silent(peer));
+    if (holders !== undefined && holders.length === 0) return undefined;
     if (holders !== undefined) {
       const { oneHop, opTimeoutMs } = this.state.options;
       const answer = await readOneHop(
@@ -149,29 +152,38 @@ export class RecordAccess {
     record: StoredRecord,
     ack: 'primary' | 'all',
     signal = this.state.signal(),
-  ): Promise<void> {
+  ): Promise<Reach> {
     const network = this.state.network;
-    if (network === undefined || !network.started) return;
+    if (network === undefined || !network.started) return { reached: 0, holders: 0 };
     const holders = this.holders(network, key);
     if (holders !== undefined) {
-      const sends = holders.map((peer) =>
-        network.dht.directPut(peer, key, record, signal).catch(() => false),
-      );
-      const all = Promise.all(sends).then((results) => results.every(Boolean));
+      const sends = holders.map((peer) => {
+        const put = network.dht.directPut(peer, key, record, signal).catch(() => false);
+        // A holder not heard of within the staleness bound does not serve: sent, not waited for.
+        return network.silent(peer) ? false : put;
+      });
+      const settled = Promise.all(sends);
+      const all = settled.then((results) => results.every(Boolean));
       if (ack === 'primary' && (await sends[0]) === true) {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
         void all.then((ok) => (ok ? undefined : this.repairWrite(key, record)));
-        return;
+        return { reached: 1, holders: holders.length };
       }
-      if (await all) {
+      const took = (await settled).filter(Boolean).length;
+      const silent = holders.filter((peer) => network.silent(peer)).length;
+      // Every holder that can answer took it: a lookup would only wait for the silent ones.
+      if (took === holders.length || (silent > 0 && took + silent === holders.length)) {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
-        return;
+        return { reached: took, holders: holders.length };
       }
       this.state.counters.fallbacks++;
+      // The lookup may find no more (the holder that did not answer is still away): the direct count stands.
+      const replicated = await this.replicate(key, record, signal);
+      return { reached: Math.max(took, replicated.reached), holders: holders.length };
     }
-    await this.replicate(key, record, signal);
+    return this.replicate(key, record, signal);
   }
 
   /** A holder missed a write acknowledged by the primary: a replicated put, in the background. */
@@ -196,9 +208,9 @@ export class RecordAccess {
   }
 
   /** Stores `record` on the `replication` closest peers (this node included when it is one of them). */
-  async replicate(key: string, record: StoredRecord, signal = this.state.signal()): Promise<void> {
+  async replicate(key: string, record: StoredRecord, signal = this.state.signal()): Promise<Reach> {
     const network = this.state.network;
-    if (network === undefined || !network.started) return;
+    if (network === undefined || !network.started) return { reached: 0, holders: 0 };
     const dht = network.dht;
     let closest: string[] = [];
     try {
@@ -226,5 +238,12 @@ export class RecordAccess {
       dht.storeLocal(key, record);
       this.state.counters.putFailures++;
     }
+    return { reached: stored, holders: targets.length };
   }
+}
+
+/** How many of a key's holders took a write (`primary`: only the first is known). */
+export interface Reach {
+  reached: number;
+  holders: number;
 }

@@ -23,7 +23,7 @@ import { isExpired, type MeshNetwork, type StoredRecord, writeClock } from '../.
 import { compileGlob } from '../../keys/glob.js';
 import type { BackendContext, CacheBackend, TaggedRead } from '../backend.js';
 import { assertTtl } from '../ttl.js';
-import { newRecord, RecordAccess } from './access.js';
+import { newRecord, type Reach, RecordAccess } from './access.js';
 import { Invalidations, SYNC_NAME } from './invalidation.js';
 import { type DhtOptions, parseDhtOptions, type ResolvedDhtOptions } from './options.js';
 import { RuleLog } from './rules.js';
@@ -103,16 +103,24 @@ export class DhtBackend implements CacheBackend {
     };
     const onLeave = () => this.upkeep.schedule();
     const onOnline = () => this.onOnline();
+    // Notices of a member were missed (or it was forgotten): learn what it invalidated before serving again.
+    const onMissed = (peer: string) => void network.holdRecords(inv.pullRules(network, peer)).catch(() => {});
     const onOffline = () => {
       this.hadPeers = true;
     };
-    network.on('peer:join', onJoin).on('peer:leave', onLeave).on('online', onOnline).on('offline', onOffline);
+    network
+      .on('peer:join', onJoin)
+      .on('peer:leave', onLeave)
+      .on('online', onOnline)
+      .on('offline', onOffline)
+      .on('missed', onMissed);
     this.detach.push(() =>
       network
         .off('peer:join', onJoin)
         .off('peer:leave', onLeave)
         .off('online', onOnline)
-        .off('offline', onOffline),
+        .off('offline', onOffline)
+        .off('missed', onMissed),
     );
     this.detach.push(
       network.addWriteFilter(
@@ -146,7 +154,7 @@ export class DhtBackend implements CacheBackend {
     const record = newRecord(encodeValue(value), ttlSeconds, this.selfId());
     const network = this.requireNetwork();
     if (!network.started) return;
-    const write = this.access.write(k, record, this.options.writeAck);
+    const write = this.access.write(k, record, this.options.writeAck).then(() => {});
     if (!this.options.writeBehind) return write;
     this.writing.set(k, record);
     const done = write.finally(() => {
@@ -162,7 +170,7 @@ export class DhtBackend implements CacheBackend {
     const local = started ? network.dht.readLocal(k) : undefined;
     this.writing.delete(k);
     let existed = local !== undefined && local.deleted !== true && !isExpired(local);
-    const deadline = this.state.signal(); // one bound for the whole delete (lookup + tombstone)
+    const deadline = this.state.signal(); // the lookup's bound (the tombstone gets its own)
     if (!existed && started) {
       // Looked up before the delete is broadcast: once it is, the holders drop their copies.
       const found = await this.access.read(k, deadline);
@@ -180,9 +188,40 @@ export class DhtBackend implements CacheBackend {
       writer: this.selfId(),
       deleted: true,
     };
-    await this.access.write(k, tombstone, 'all', deadline);
+    // Its own bound: a lookup that waited for a holder cut off moments ago must not leave the tombstone no time.
+    const reach = await this.access.write(k, tombstone, 'all', this.state.signal());
+    this.reaches.set(key, reach);
+    // Asked right after the delete resolves: a short memory is enough.
+    if (this.reaches.size > 1_000) this.reaches.delete(this.reaches.keys().next().value as string);
+    if (reach.reached < reach.holders)
+      this.state.logger?.warn(
+        { key: k, reached: reach.reached, holders: reach.holders },
+        'delete reached only some holders of the key: the others drop it when they are back in touch (their copies are not served meanwhile)',
+      );
     return existed;
   }
+
+  /** Drops every record held here (they may have been invalidated where this node could not hear). */
+  private dropHeld(why: string): true {
+    const network = this.state.network;
+    if (network === undefined || !network.started) return true;
+    this.writing.clear();
+    let local = 0;
+    const dht = network.dht;
+    for (const { key } of [...dht.localRecords()]) {
+      dht.deleteLocal(key);
+      local++;
+    }
+    this.state.logger?.info({ local, why }, 'dropped the records held here');
+    return true;
+  }
+
+  /** How many holders the last delete of `key` reached. */
+  deleteReach(key: string): Reach | undefined {
+    return this.reaches.get(key);
+  }
+
+  private readonly reaches = new Map<string, Reach>();
 
   /** Tags (docs/tags.md, ./tags.ts): the entry, the latest invalidation of its tag records, the tag clock. */
   getTagged(key: string): Promise<TaggedRead> {
@@ -300,19 +339,15 @@ export class DhtBackend implements CacheBackend {
   private onOnline(): void {
     const network = this.state.network;
     if (network === undefined || !network.started) return;
-    if (this.hadPeers && this.options.dropOnRejoin) {
+    const returning = this.hadPeers;
+    if (returning && this.options.dropOnRejoin) {
       this.state.counters.rejoins++;
-      this.writing.clear();
-      let local = 0;
-      const dht = network.dht;
-      for (const { key } of [...dht.localRecords()]) {
-        dht.deleteLocal(key);
-        local++;
-      }
-      this.state.logger?.info({ local }, 'rejoined the network: dropped the records held here');
+      this.dropHeld('rejoined the network');
     }
     this.hadPeers = true;
     this.upkeep.rebase(network.peers());
-    void this.invalidations.pullRules(network);
+    const pull = this.invalidations.pullRules(network);
+    // Back after losing every peer: what is held here is not served before the deletes missed are known.
+    if (returning) void network.holdRecords(pull).catch(() => {});
   }
 }

@@ -150,16 +150,22 @@ export class Invalidations {
     }
   }
 
-  /** Learns the invalidations this node missed while away, from one of its peers. */
-  async pullRules(network: MeshNetwork): Promise<void> {
-    for (const peer of network.peers().slice(0, 2)) {
+  /**
+   * Learns the invalidations this node missed while away, from `first` (when a member) or
+   * another peer; false when no peer answered.
+   */
+  async pullRules(network: MeshNetwork, first?: string): Promise<boolean> {
+    const peers = network.peers();
+    const order =
+      first !== undefined && peers.includes(first) ? [first, ...peers.filter((p) => p !== first)] : peers;
+    for (const peer of order.slice(0, 2)) {
       try {
         const raw = await network.sync.pull(peer, SYNC_NAME, this.state.signal());
         const snap = parseRuleLog(raw);
         const shift = this.shiftFor(peer, (raw as { sent?: unknown } | undefined)?.sent);
         for (const [key, at] of snap.deletes) this.applyDelete(key, at + shift);
         for (const rule of snap.rules) this.applyRule({ ...rule, at: rule.at + shift });
-        return;
+        return true;
       } catch (err) {
         this.state.logger?.debug(
           { peer, err: (err as Error).message },
@@ -167,6 +173,7 @@ export class Invalidations {
         );
       }
     }
+    return false;
   }
 
   /** Sends a clock beacon in `delayMs` (batched: a burst of joins sends one per delay). */

@@ -50,7 +50,7 @@ export function readOneHop(
   for (const h of holders) {
     if (h !== self) remotes.push(h);
     else {
-      own = dht.readLocal(key);
+      own = dht.readServed(key);
       // `all` compares this node's copy with the others' instead.
       if (own !== undefined && options.mode !== 'all') return { ok: true, record: own };
     }

@@ -7,6 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { LiveState } from './channel.js';
+import { RedisHeartbeat } from './redis-heartbeat.js';
 
 /** What a tracker tells the channel that owns it. */
 export interface TrackerOwner {
@@ -17,6 +19,8 @@ export interface TrackerOwner {
   tracked(message: Buffer[] | Buffer | null): void;
   /** A tracker went up or down. */
   changed(): void;
+  /** The staleness bound, ms (0: no heartbeat). */
+  readonly boundMs: number;
   /** The server refused CLIENT TRACKING. */
   refused(err: unknown): void;
 }
@@ -34,7 +38,9 @@ function refused(err: unknown): boolean {
 /** One data connection and the subscriber its invalidations are redirected to. */
 export class Tracker {
   readonly name = `meshcache-near-${randomBytes(6).toString('hex')}`;
+  /** Tracking is on, redirected to a subscribed connection. */
   up = false;
+  private readonly heartbeat: RedisHeartbeat | undefined;
   private sub: Redis | undefined;
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -43,7 +49,21 @@ export class Tracker {
   constructor(
     readonly data: Redis,
     private readonly owner: TrackerOwner,
-  ) {}
+  ) {
+    this.heartbeat =
+      owner.boundMs === 0
+        ? undefined
+        : new RedisHeartbeat(
+            () => [this.sub?.ping() ?? Promise.reject(new Error('no subscriber')), this.data.ping()],
+            owner.boundMs,
+            { lapse: () => owner.changed(), resume: () => owner.changed() },
+          );
+  }
+
+  /** Down while tracking is off; paused while the connections are not shown to deliver within the bound. */
+  get state(): LiveState {
+    return !this.up ? 'down' : this.heartbeat?.lapsed === true ? 'paused' : 'live';
+  }
 
   async start(): Promise<void> {
     const sub = this.data.duplicate({
@@ -77,6 +97,7 @@ export class Tracker {
       );
     }
     await this.resync();
+    this.heartbeat?.start();
   }
 
   private setDown(): void {
@@ -95,6 +116,7 @@ export class Tracker {
     const sub = this.sub;
     if (this.closed || sub === undefined || sub.status !== 'ready') return;
     if (this.data.status !== 'ready' && this.data.status !== 'wait') return;
+    const startedAt = performance.now();
     try {
       // Idempotent; covers a subscriber whose first SUBSCRIBE failed (Redis was down at start).
       await sub.subscribe(TRACKING_CHANNEL);
@@ -114,6 +136,7 @@ export class Tracker {
       );
       if (this.closed) return;
       this.up = true;
+      this.heartbeat?.vouch(startedAt);
       this.owner.changed();
     } catch (err) {
       if (refused(err)) this.owner.refused(err);
@@ -138,6 +161,7 @@ export class Tracker {
 
   async stop(): Promise<void> {
     this.closed = true;
+    this.heartbeat?.stop();
     for (const d of this.detach) d();
     const sub = this.sub;
     this.sub = undefined;

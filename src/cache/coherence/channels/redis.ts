@@ -21,13 +21,14 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../../backends/backend.js';
 import { type Change, type ChangeSink, revokeChange } from '../change.js';
-import { type CoherenceChannel, Liveness } from './channel.js';
+import { type CoherenceChannel, Liveness, type LiveState } from './channel.js';
 import { parsePubsub } from './pubsub-notice.js';
+import { RedisHeartbeat } from './redis-heartbeat.js';
 import { Tracker, type TrackerOwner } from './redis-tracker.js';
 
 export class RedisChannel implements CoherenceChannel, TrackerOwner {
   mode: 'tracking' | 'pubsub';
-  private readonly liveness = new Liveness(false);
+  private readonly liveness = new Liveness('down');
   /** The Redis keys tracked: the backend's keyPrefix + the node's scope root (`cache:<network>/`). */
   readonly trackedPrefix: string;
   private readonly trackers = new Map<Redis, Tracker>();
@@ -44,6 +45,8 @@ export class RedisChannel implements CoherenceChannel, TrackerOwner {
     private readonly tier: ChangeSink,
     readonly logger: Logger,
     want: 'auto' | 'tracking' | 'pubsub',
+    /** The staleness bound, ms: heartbeats on the connections that carry notices (0: none). */
+    readonly boundMs = 0,
   ) {
     this.trackedPrefix = connection.keyPrefix + scopeRoot;
     this.channel = `${this.trackedPrefix}__meshcache:near`;
@@ -57,7 +60,11 @@ export class RedisChannel implements CoherenceChannel, TrackerOwner {
     return this.liveness.live;
   }
 
-  onLive(listener: (live: boolean) => void): () => void {
+  get state(): LiveState {
+    return this.liveness.state;
+  }
+
+  onLive(listener: (state: LiveState) => void): () => void {
     return this.liveness.on(listener);
   }
 
@@ -118,16 +125,21 @@ export class RedisChannel implements CoherenceChannel, TrackerOwner {
   /** Called when a tracker goes up or down: the tier serves only while every tracker is up. */
   changed(): void {
     if (this.closed || this.mode !== 'tracking') return;
-    const all = this.trackers.size > 0 && [...this.trackers.values()].every((t) => t.up);
-    if (all) {
-      this.liveness.set(true);
-      this.saidLive();
-    } else if (this.live) {
-      this.liveness.set(false);
+    const states = [...this.trackers.values()].map((t) => t.state);
+    const state: LiveState =
+      states.length === 0 || states.includes('down') ? 'down' : states.includes('paused') ? 'paused' : 'live';
+    const was = this.liveness.state;
+    this.liveness.set(state);
+    if (state === 'live') this.saidLive();
+    else if (was === 'live' && state === 'down')
       this.logger.warn(
         'near tier: a Redis tracking connection is down; near copies are not served until it is back',
       );
-    }
+    else if (was === 'live')
+      this.logger.warn(
+        { boundMs: this.boundMs },
+        'near tier: Redis did not answer within the staleness bound; near copies are not served until it does',
+      );
   }
 
   /** A tracking notice: the Redis keys written or deleted by another client (null: the whole db). */
@@ -167,7 +179,7 @@ export class RedisChannel implements CoherenceChannel, TrackerOwner {
     const sub = client.duplicate() as Redis | Cluster;
     this.pubsubSub = sub;
     sub.on('error', () => {});
-    sub.on('close', () => !this.closed && this.liveness.set(false));
+    sub.on('close', () => !this.closed && this.liveness.set('down'));
     sub.on('ready', () => !this.closed && !this.live && void this.pubsubReady(sub));
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.onPubsub(message);
@@ -185,9 +197,22 @@ export class RedisChannel implements CoherenceChannel, TrackerOwner {
   }
 
   private async pubsubReady(sub: Redis | Cluster): Promise<void> {
+    const at = performance.now();
     await sub.subscribe(this.channel);
-    if (!this.closed) this.liveness.set(true);
+    if (this.closed) return;
+    if (this.boundMs > 0 && this.pubsubBeat === undefined) {
+      // The answer to a PING on the subscriber comes after every message Redis forwarded to it before.
+      this.pubsubBeat = new RedisHeartbeat(() => [sub.ping()], this.boundMs, {
+        lapse: () => this.liveness.set('paused'),
+        resume: () => this.liveness.state === 'paused' && this.liveness.set('live'),
+      });
+      this.pubsubBeat.start();
+    }
+    this.pubsubBeat?.vouch(at);
+    this.liveness.set('live');
   }
+
+  private pubsubBeat: RedisHeartbeat | undefined;
 
   private onPubsub(raw: string): void {
     const n = parsePubsub(raw);
@@ -228,6 +253,7 @@ export class RedisChannel implements CoherenceChannel, TrackerOwner {
     this.detachCluster?.();
     await Promise.all([...this.trackers.values()].map((t) => t.stop()));
     this.trackers.clear();
+    this.pubsubBeat?.stop();
     this.pubsubSub?.disconnect();
     this.pubsubSub = undefined;
   }
