@@ -12,7 +12,9 @@
  *
  * Env: BENCH_SCALE_IDLE_MS (30000), BENCH_SCALE_SETTLE_MS (10000),
  * BENCH_SCALE_LOAD_MS (20000), BENCH_SCALE_JSON (a file for the raw results), BENCH_SCALE_LOAD ("10,1,0.1": reads, writes,
- * deletes per node and second), BENCH_SCALE_BARE (1), BENCH_NO_BUILD=1 (skip
+ * deletes per node and second), BENCH_SCALE_BARE (1), BENCH_SCALE_JOIN_TIMEOUT_MS
+ * (90000), BENCH_SCALE_PER_WRITER (20), BENCH_SCALE_REACH_ROUNDS (20),
+ * BENCH_SCALE_CALLS (200), BENCH_NO_BUILD=1 (skip
  * `npm run build:bench`). Ctrl-C kills every node process it started.
  */
 import '../src/polyfills.js';

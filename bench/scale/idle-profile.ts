@@ -46,7 +46,7 @@ export function topFrames(profile: Profile): {
     );
     const pkg =
       url === ''
-        ? `(${functionName})`
+        ? functionName
         : (/node_modules\/(@[^/]+\/[^/]+|[^/]+)/.exec(url)?.[1] ?? where.split('/').slice(0, 3).join('/'));
     place.set(pkg, (place.get(pkg) ?? 0) + dt);
   });
