@@ -188,7 +188,13 @@ export class Heartbeats {
   /** News of a connected member dated `at`: missed notices first (dropped before this node is back in touch). */
   private news(peer: string, e: string, s: number, at: number): void {
     const heard = this.heard.get(peer);
-    if (heard === undefined) return;
+    if (heard === undefined) {
+      // Not connected here but alive elsewhere (a partition closed this node's connection to it):
+      // its numbering still shows the notices this node missed.
+      if ((this.gone.has(peer) || this.known.has(peer)) && this.links.missed(peer, e, s))
+        this.events.missed(peer);
+      return;
+    }
     const known = this.numbers.get(peer);
     if (known === undefined || known.e !== e || s > known.s) this.numbers.set(peer, { e, s });
     if (this.links.missed(peer, e, s)) this.events.missed(peer);

@@ -223,9 +223,11 @@ export class RecordAccess {
       closest = this.state.network?.peers() ?? [];
     }
     const targets = sortByDistance(key, [...closest, dht.selfId]).slice(0, this.state.options.replication);
+    // Its own bound: a lookup that waited for an unreachable peer must not leave the stores no time.
+    const storing = this.state.signal();
     const results = await Promise.all(
       targets.map((peer) =>
-        dht.storeAt(peer, key, record, signal).catch((err: Error) => {
+        dht.storeAt(peer, key, record, storing).catch((err: Error) => {
           this.state.logger?.debug({ key, peer, err: err.message }, 'dht put failed');
           return false;
         }),
