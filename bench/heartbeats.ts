@@ -16,6 +16,8 @@ import { type NodeProcess, startProcesses, stopProcesses, waitForMesh } from '..
 
 const TICKS = 100; // USER_HZ on Linux
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
+/** Time after the mesh formed before the idle window (joins, lookups and catalogs settle). */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 3_000);
 
 /** CPU seconds (user + system) a process used so far. */
 function cpuSeconds(pid: number | undefined): number {
@@ -53,7 +55,7 @@ async function measure(nodes: number, boundMs: number): Promise<Row> {
   try {
     // A pair that has not met yet on a loaded machine does not stop the measure: the table says so.
     await waitForMesh(procs, nodes - 1).catch(() => {});
-    await new Promise((r) => setTimeout(r, 3_000)); // joins, lookups and catalogs settle
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     const before = await Promise.all(procs.map(counters));
     const cpu0 = procs.map((p) => cpuSeconds(p.child.pid));
     const t0 = performance.now();
@@ -86,7 +88,7 @@ export async function benchHeartbeats(): Promise<string> {
     rows.push(await measure(n, 0));
   }
   const lines = [
-    `Idle ${IDLE_MS / 1000} s per network, averages per node; load before: ${loadavg()
+    `Idle ${IDLE_MS / 1000} s per network after ${SETTLE_MS / 1000} s to settle, averages per node; load before: ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
     '',

@@ -54,6 +54,9 @@ function selectNewest(_key: Uint8Array, records: Uint8Array[]): number {
   return Math.max(best, 0);
 }
 
+/** How often libp2p's connection monitor pings each connection, ms (libp2p's default: 10 s). */
+const CONNECTION_PING_MS = 30_000;
+
 /** Ping streams allowed at once per connection, each way (the connection monitor's and kad-dht's). */
 const PING_STREAMS = 4;
 
@@ -76,6 +79,9 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
       allow: [...init.allow],
       dialTimeout: init.dialTimeoutMs,
     },
+    // Silence that matters is seen by the members' heartbeats within the staleness bound; the monitor
+    // only reclaims dead connections, and its pings (a new stream each) were most of an idle node's work.
+    connectionMonitor: { pingInterval: CONNECTION_PING_MS },
     services: {
       identify: identify(),
       // libp2p's connection monitor pings every connection on this protocol too; with the
