@@ -75,6 +75,11 @@ export class ControlInbox {
     return this.sequencer.observe(from, epoch, seq);
   }
 
+  /** The latest numbering known of member `peer`. */
+  numberOf(peer: string): { e: string; s: number } | undefined {
+    return this.sequencer.latestOf(peer);
+  }
+
   onControl(handler: ControlHandler): () => void {
     this.controlHandlers.add(handler);
     return () => this.controlHandlers.delete(handler);

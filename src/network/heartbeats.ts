@@ -33,8 +33,10 @@ export interface HeartbeatLinks {
   post(peer: string, frame: PostedFrame): void;
   /** This node's peer id and notice numbering. */
   numbering(): { self: string; e: string; s: number };
-  /** True when a member's numbering shows notices this node missed. */
+  /** True when a member's numbering shows notices this node missed (and remembers it). */
   missed(from: string, epoch: string, seq: number): boolean;
+  /** The latest numbering known of a member (from its notices or news of it). */
+  numberOf(peer: string): { e: string; s: number } | undefined;
 }
 
 export interface HeartbeatEvents {
@@ -47,8 +49,6 @@ export interface HeartbeatEvents {
 export class Heartbeats {
   /** performance.now() the freshest news of each connected member dates from (or its first join). */
   private readonly heard = new Map<string, number>();
-  /** The latest notice numbering each member's news carried. */
-  private readonly numbers = new Map<string, { e: string; s: number }>();
   private readonly rotation = new Rotation();
   /** Members that left without a goodbye, and when. */
   private readonly gone = new Map<string, number>();
@@ -118,7 +118,6 @@ export class Heartbeats {
     clearInterval(this.timer);
     this.timer = undefined;
     this.heard.clear();
-    this.numbers.clear();
     this.gone.clear();
     this.wants.clear();
     this.tickMs = 0;
@@ -141,7 +140,6 @@ export class Heartbeats {
   left(peer: string): void {
     const at = this.heard.get(peer);
     this.heard.delete(peer);
-    this.numbers.delete(peer);
     this.wants.delete(peer);
     // Closed while heard moments ago: a stop or a crash. Silent first: maybe a partition, alive elsewhere.
     const silent = at === undefined ? this.known.has(peer) : performance.now() - at > this.lapseMs;
@@ -154,7 +152,6 @@ export class Heartbeats {
     this.counters.received++;
     if (req.bye === 1) {
       this.heard.delete(from);
-      this.numbers.delete(from);
       this.wants.delete(from);
       this.gone.delete(from);
       this.known.delete(from);
@@ -188,17 +185,11 @@ export class Heartbeats {
   /** News of a connected member dated `at`: missed notices first (dropped before this node is back in touch). */
   private news(peer: string, e: string, s: number, at: number): void {
     const heard = this.heard.get(peer);
-    if (heard === undefined) {
-      // Not connected here but alive elsewhere (a partition closed this node's connection to it):
-      // its numbering still shows the notices this node missed.
-      if ((this.gone.has(peer) || this.known.has(peer)) && this.links.missed(peer, e, s))
-        this.events.missed(peer);
-      return;
-    }
-    const known = this.numbers.get(peer);
-    if (known === undefined || known.e !== e || s > known.s) this.numbers.set(peer, { e, s });
+    // A member this node lost its connection to may be alive elsewhere: its numbering still shows
+    // the notices this node missed. News of a stranger counts for nothing.
+    if (heard === undefined && !this.known.has(peer)) return;
     if (this.links.missed(peer, e, s)) this.events.missed(peer);
-    if (at > heard) this.heard.set(peer, at);
+    if (heard !== undefined && at > heard) this.heard.set(peer, at);
   }
 
   private selfId(): string {
@@ -237,7 +228,7 @@ export class Heartbeats {
     const d: DigestEntry[] = [];
     // Old news helps nobody: only members heard of within the suspicion limit.
     for (const [peer, at] of this.heard) {
-      const n = this.numbers.get(peer);
+      const n = this.links.numberOf(peer);
       const age = Math.round(now - at);
       if (n !== undefined && age >= 0 && age < this.suspectMs) d.push([peer, n.e, n.s, age]);
     }

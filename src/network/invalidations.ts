@@ -93,6 +93,12 @@ export class InvalidationSequencer {
     return last !== undefined && last.epoch === epoch;
   }
 
+  /** The latest numbering known of `from`. */
+  latestOf(from: string): { e: string; s: number } | undefined {
+    const last = this.seen.get(from);
+    return last === undefined ? undefined : { e: last.epoch, s: last.seq };
+  }
+
   /** Numbers a notice that could not be sent (no peer): receivers will see the gap. */
   skip(): void {
     this.seq++;

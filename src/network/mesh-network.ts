@@ -143,6 +143,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         },
         numbering: () => ({ self: this.selfId ?? '', ...this.control.numbering() }),
         missed: (from, e, s) => this.control.missed(from, e, s),
+        numberOf: (peer) => this.control.numberOf(peer),
       },
       {
         touch: (inTouch) => {

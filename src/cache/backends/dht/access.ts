@@ -157,10 +157,11 @@ export class RecordAccess {
     if (network === undefined || !network.started) return { reached: 0, holders: 0 };
     const holders = this.holders(network, key);
     if (holders !== undefined) {
+      // A holder not heard of within the staleness bound does not serve: sent, not waited for.
+      const silent = holders.filter((peer) => network.silent(peer));
       const sends = holders.map((peer) => {
         const put = network.dht.directPut(peer, key, record, signal).catch(() => false);
-        // A holder not heard of within the staleness bound does not serve: sent, not waited for.
-        return network.silent(peer) ? false : put;
+        return silent.includes(peer) ? false : put;
       });
       const settled = Promise.all(sends);
       const all = settled.then((results) => results.every(Boolean));
@@ -171,9 +172,8 @@ export class RecordAccess {
         return { reached: 1, holders: holders.length };
       }
       const took = (await settled).filter(Boolean).length;
-      const silent = holders.filter((peer) => network.silent(peer)).length;
       // Every holder that can answer took it: a lookup would only wait for the silent ones.
-      if (took === holders.length || (silent > 0 && took + silent === holders.length)) {
+      if (took + silent.length === holders.length) {
         this.state.counters.puts++;
         this.state.counters.directWrites++;
         return { reached: took, holders: holders.length };

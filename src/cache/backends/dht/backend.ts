@@ -103,8 +103,14 @@ export class DhtBackend implements CacheBackend {
     };
     const onLeave = () => this.upkeep.schedule();
     const onOnline = () => this.onOnline();
-    // Notices of a member were missed (or it was forgotten): learn what it invalidated before serving again.
-    const onMissed = (peer: string) => void network.holdRecords(inv.pullRules(network, peer)).catch(() => {});
+    // Notices of a member were missed (or it was forgotten): learn what it invalidated before serving
+    // again; with nobody to learn from, drop what is held here.
+    const onMissed = (peer: string) => {
+      const reconcile = inv.pullRules(network, peer).then((pulled) => {
+        if (!pulled) this.dropHeld('missed invalidation notices, and no member to learn them from');
+      });
+      void network.holdRecords(reconcile).catch(() => {});
+    };
     const onOffline = () => {
       this.hadPeers = true;
     };
@@ -202,9 +208,9 @@ export class DhtBackend implements CacheBackend {
   }
 
   /** Drops every record held here (they may have been invalidated where this node could not hear). */
-  private dropHeld(why: string): true {
+  private dropHeld(why: string): void {
     const network = this.state.network;
-    if (network === undefined || !network.started) return true;
+    if (network === undefined || !network.started) return;
     this.writing.clear();
     let local = 0;
     const dht = network.dht;
@@ -213,7 +219,6 @@ export class DhtBackend implements CacheBackend {
       local++;
     }
     this.state.logger?.info({ local, why }, 'dropped the records held here');
-    return true;
   }
 
   /** How many holders the last delete of `key` reached. */
