@@ -13,11 +13,11 @@
  * and replies with the outcome of each; `info`; `stop`.
  */
 import '#meshcache/polyfills.js';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { decodeValue, encodeValue } from '#meshcache/codec/index.js';
 import { MeshError, Node, type RequestContext } from '#meshcache/index.js';
+import { send, serveCommands } from './command-loop.js';
 
 const { values } = parseArgs({
   options: {
@@ -107,10 +107,6 @@ if (hosted.has('front')) {
   });
 }
 
-function send(msg: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(msg)}\n`);
-}
-
 function failure(err: unknown): { code: string; message: string } {
   return {
     code: MeshError.is(err) ? err.code : String((err as { code?: unknown }).code ?? 'ERROR'),
@@ -185,16 +181,4 @@ send({
   sinceProcessStartMs: performance.now(),
   rss: process.memoryUsage().rss,
 });
-createInterface({ input: process.stdin }).on('line', (line) => {
-  let cmd: Record<string, unknown>;
-  try {
-    cmd = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return;
-  }
-  handle(cmd).then(
-    (r) => send({ type: 'reply', id: cmd.id, ok: true, ...r }),
-    (err: Error) => send({ type: 'reply', id: cmd.id, ok: false, error: err.message }),
-  );
-});
-process.stdin.on('end', () => void node.stop().finally(() => process.exit(0)));
+serveCommands(handle, () => node.stop());

@@ -18,7 +18,6 @@
  */
 import '#meshcache/polyfills.js';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { DhtBackend } from '#meshcache/cache/backends/dht/index.js';
@@ -29,6 +28,7 @@ import { Node, type RequestContext } from '#meshcache/index.js';
 import { eventsTopic, type MeshNetwork } from '#meshcache/network/index.js';
 import { rawGet, rawPut } from '../bench/raw-kad.js';
 import { echoService, scaleCommand } from '../bench/scale/node-commands.js';
+import { send, serveCommands } from './command-loop.js';
 import { reportService } from './report-service.js';
 
 const { values } = parseArgs({
@@ -153,10 +153,6 @@ if (hosted.has('user'))
 
 if (hosted.has('report')) node.addService(reportService(name, () => ++counts.report));
 if (hosted.has('echo')) node.addService(echoService());
-
-function send(msg: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(msg)}\n`);
-}
 
 /** p50/p99/mean of samples in ms. */
 function summary(samples: number[]): { n: number; p50: number; p99: number; mean: number } {
@@ -435,32 +431,4 @@ send({
   rss: process.memoryUsage().rss,
 });
 
-const rl = createInterface({ input: process.stdin });
-rl.on('line', (line) => {
-  let cmd: Record<string, unknown>;
-  try {
-    cmd = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    send({ type: 'error', error: `not JSON: ${line}` });
-    return;
-  }
-  handle(cmd).then(
-    (out) => send({ type: 'reply', id: cmd.id, ok: true, ...out }),
-    (err: Error) =>
-      send({
-        type: 'reply',
-        id: cmd.id,
-        ok: false,
-        error: err.message,
-        code: (err as { code?: string }).code,
-      }),
-  );
-});
-rl.on('close', () => {
-  void node.stop().finally(() => process.exit(0));
-});
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => {
-    void node.stop().finally(() => process.exit(0));
-  });
-}
+serveCommands(handle, () => node.stop());
