@@ -13,6 +13,7 @@
  * /tmp/before <commit>`, `npm run build` there).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
@@ -25,6 +26,9 @@ if (beforeDir === undefined || afterDir === undefined) {
   console.error('usage: bench/before-after.ts <before-dist> <after-dist>');
   process.exit(2);
 }
+// What `import 'meshcache'` loads in that build: the bundle where the build makes one.
+const entryOf = (dir: string) =>
+  pathToFileURL(existsSync(`${dir}/bundle/meshcache.js`) ? `${dir}/bundle/meshcache.js` : `${dir}/index.js`).href;
 const KEYS = 100;
 const silent = pino({ level: 'silent' });
 type NodeClass = typeof NodeType;
@@ -50,7 +54,7 @@ function userNode(Node: NodeClass, cache: Record<string, unknown>, network?: Rec
 }
 
 async function nodesOf(dir: string, redisUrl: string, tag: string) {
-  const { Node } = (await import(pathToFileURL(`${dir}/index.js`).href)) as { Node: NodeClass };
+  const { Node } = (await import(entryOf(dir))) as { Node: NodeClass };
   const redis = { url: redisUrl, operationTimeoutMs: 2000 };
   const nodes = {
     memory: userNode(Node, { backend: 'memory' }),
@@ -149,7 +153,7 @@ await server.stop();
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 9);
 const script = (dir: string) => `
   const t0 = performance.now();
-  const { Node } = await import(${JSON.stringify(pathToFileURL(`${dir}/index.js`).href)});
+  const { Node } = await import(${JSON.stringify(entryOf(dir))});
   const node = new Node({ env: {} });
   node.addService({ name: 'user', actions: { get_user: { cache: { ttl: 60, keys: ['id'] }, handler: (_c, p) => ({ id: p.id }) } } });
   await node.start();

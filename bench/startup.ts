@@ -1,6 +1,7 @@
 /**
  * Time from `import` to the first cached hit, in a fresh process
- * each run: meshcache (built `dist/`, memory backend, no config file) beside
+ * each run: meshcache (the built package as a user imports it: `dist/bundle/`,
+ * memory backend, no config file) beside
  * BentoCache (memory driver) and lru-cache. Also the import time of the
  * libraries meshcache depends on, to show where start-up goes. Needs
  * `npm run build` first (run.ts does it).
@@ -19,7 +20,7 @@ function nodeScript(appLogger: boolean): string {
     : 'undefined';
   return `
     const t0 = performance.now();
-    const { Node } = await import(${JSON.stringify(`${ROOT}dist/index.js`)});
+    const { Node } = await import(${JSON.stringify(`${ROOT}dist/bundle/meshcache.js`)});
     const node = new Node({ env: {}, logger: ${logger} });
     node.addService({ name: 'user', actions: { get_user: { cache: { ttl: 60, keys: ['id'] }, handler: (_c, p) => ({ id: p.id }) } } });
     await node.start();
@@ -52,7 +53,7 @@ const SCRIPTS: Record<string, string> = {
     console.log(performance.now() - t0);`,
 };
 
-const IMPORTS = ['zod', 'valibot', 'pino', 'yaml', 'prom-client', 'ioredis', 'libp2p'];
+const IMPORTS = ['valibot', 'pino', 'yaml', 'prom-client', 'ioredis', 'libp2p'];
 
 function timeScript(source: string): number {
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', source], {
@@ -66,7 +67,7 @@ function timeScript(source: string): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function benchStartup(): Promise<string> {
-  if (!existsSync(`${ROOT}dist/index.js`)) {
+  if (!existsSync(`${ROOT}dist/bundle/meshcache.js`)) {
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   }
   const times: Record<string, number[]> = {};

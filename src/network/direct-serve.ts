@@ -19,6 +19,7 @@ import {
   frame,
   isUnread,
   MAX_IN_FLIGHT,
+  MAX_MESSAGE,
   parseDirectRequest,
 } from './wire/index.js';
 import { BatchedWriter } from './wire/writer.js';
@@ -68,14 +69,15 @@ export function serveStream(stream: Stream, from: string, options: ServeOptions)
         if (stream.writeStatus !== 'writable') return;
         let bytes: Uint8Array;
         try {
-          bytes = frame({ ...r, i: id }, options.maxMessage);
+          bytes = frame(r, options.maxMessage, id);
         } catch (err) {
           if (!(err instanceof FrameTooLargeError)) throw err;
           const limit = `network.maxMessageBytes (${err.limit})`;
-          bytes = frame({
-            ...refused('TOO_LARGE', `reply of ${err.size} bytes is larger than ${limit}`),
-            i: id,
-          });
+          bytes = frame(
+            refused('TOO_LARGE', `reply of ${err.size} bytes is larger than ${limit}`),
+            MAX_MESSAGE,
+            id,
+          );
         }
         writer.write(bytes);
         bump(options.counts.sent, 'rec:reply');

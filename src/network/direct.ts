@@ -198,7 +198,7 @@ export class DirectService {
     signal.throwIfAborted();
     const id = this.nextId++;
     // Framed before anything is sent: a message past the bound fails alone, the stream stays.
-    const bytes = this.frameOrRefuse({ ...req, i: id }, peerId);
+    const bytes = this.frameOrRefuse(req, id, peerId);
     const ch = this.channel(peerId);
     // Calls may run long: they do not take the slots record requests wait for.
     const slotted = req.t !== 'call';
@@ -244,9 +244,9 @@ export class DirectService {
     }
   }
 
-  private frameOrRefuse(message: DirectRequest & { i: number }, peerId: string): Uint8Array {
+  private frameOrRefuse(message: DirectRequest, id: number, peerId: string): Uint8Array {
     try {
-      return frame(message, this.maxMessage);
+      return frame(message, this.maxMessage, id);
     } catch (err) {
       if (!(err instanceof FrameTooLargeError)) throw err;
       throw new MeshError(

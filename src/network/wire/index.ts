@@ -8,7 +8,7 @@ import { requestKind } from '../counters.js';
 import { callKind } from './call.js';
 import { type CatalogRequest, catalogKind } from './catalog.js';
 import { type CtlRequest, ctlKind } from './ctl.js';
-import { type DirectReply, frame, type PostedFrame } from './format.js';
+import { type DirectReply, frame, MAX_MESSAGE, type PostedFrame } from './format.js';
 import { type GetRequest, getKind } from './get.js';
 import { type HeartbeatRequest, heartbeatKind } from './heartbeat.js';
 import type { CallWire, MessageKind, WireComponents } from './kind.js';
@@ -69,5 +69,5 @@ export function dispatcher(components: WireComponents): DirectHandler {
 }
 
 export function postedFrame(req: DirectRequest): PostedFrame {
-  return { bytes: frame({ ...req, i: 0 }), kind: requestKind(req.t, true) };
+  return { bytes: frame(req, MAX_MESSAGE, 0), kind: requestKind(req.t, true) };
 }
