@@ -28,7 +28,8 @@ if (beforeDir === undefined || afterDir === undefined) {
 }
 // What `import 'meshcache'` loads in that build: the bundle where the build makes one.
 const entryOf = (dir: string) =>
-  pathToFileURL(existsSync(`${dir}/bundle/meshcache.js`) ? `${dir}/bundle/meshcache.js` : `${dir}/index.js`).href;
+  pathToFileURL(existsSync(`${dir}/bundle/meshcache.js`) ? `${dir}/bundle/meshcache.js` : `${dir}/index.js`)
+    .href;
 const KEYS = 100;
 const silent = pino({ level: 'silent' });
 type NodeClass = typeof NodeType;
