@@ -10,13 +10,13 @@ import { gossipsub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { PrivateKey } from '@libp2p/interface';
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht';
-import { noise } from '@libp2p/noise';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { yamux } from '@libp2p/yamux';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { DHT_DATASTORE_PREFIX, type LwwDatastore } from './lww-datastore.js';
 import { kadProtocol } from './names.js';
+import { quietNoise } from './noise-reader.js';
 import { compareRecords, decodeRecord, RECORD_NAMESPACE } from './record.js';
 
 /** The namespace of plain kad-dht records used by the benchmark's raw put/get baseline. */
@@ -72,7 +72,7 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
     start: false,
     addresses: { listen: [...init.listen] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [quietNoise()],
     streamMuxers: [yamux()],
     ...protector,
     connectionManager: {
