@@ -8,10 +8,10 @@
  *
  * A server prints `{"ready":...,"address":...}`; a client prints one JSON line of results.
  */
-import '../src/polyfills.js';
 import { parseArgs } from 'node:util';
+// The built package, as a user runs it (tsx would wrap every function of src/ in a naming helper).
+import { Node, type RequestContext } from 'meshcache';
 import { pino } from 'pino';
-import { Node, type RequestContext } from '../src/index.js';
 
 const { values } = parseArgs({
   options: {

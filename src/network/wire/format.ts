@@ -93,8 +93,9 @@ export class FrameTooLargeError extends Error {
 export function frame(value: object, limit = MAX_MESSAGE, id?: number): Uint8Array {
   let json = JSON.stringify(value);
   if (id !== undefined) json = json.length === 2 ? `{"i":${id}}` : `{"i":${id},${json.slice(1)}`;
-  // One allocation: the JSON is written after the 4-byte header (at most 3 bytes per UTF-16 unit).
-  const out = new Uint8Array(4 + json.length * 3);
+  // One allocation, not zero-filled (only the written bytes are sent): the JSON goes after
+  // the 4-byte header (at most 3 bytes per UTF-16 unit).
+  const out = Buffer.allocUnsafe(4 + json.length * 3);
   const { written } = encoder.encodeInto(json, out.subarray(4));
   if (written > limit) throw new FrameTooLargeError(written, limit);
   out[0] = written >>> 24;

@@ -16,7 +16,9 @@
  * later are compared last-write-wins with it in the background, and holders
  * that answered with an older copy (or none) are repaired.
  */
+
 import { compareRecords, type MeshDht, type MeshNetwork, type StoredRecord } from '../../../network/index.js';
+import { type DeadlineSignal, deadlineSignal } from '../../../node/deadline-signal.js';
 
 export interface OneHopAnswer {
   /** False when no copy was found and some holder did not answer (the caller falls back to a lookup). */
@@ -64,7 +66,8 @@ class Read {
   private asked = 0;
   private settled = false;
   private hedge: NodeJS.Timeout | undefined;
-  private readonly signal: AbortSignal;
+  /** Cleared once every member asked has answered (AbortSignal.timeout cost ~5 µs a read). */
+  private readonly deadline: DeadlineSignal;
 
   constructor(
     private readonly dht: MeshDht,
@@ -76,7 +79,7 @@ class Read {
     /** This node's own copy (`all` mode), compared with the answers. */
     private readonly own?: StoredRecord,
   ) {
-    this.signal = AbortSignal.timeout(options.timeoutMs);
+    this.deadline = deadlineSignal(options.timeoutMs);
   }
 
   start(): void {
@@ -90,7 +93,7 @@ class Read {
 
   private ask(peer: string): void {
     this.asked++;
-    this.dht.directGet(peer, this.key, this.signal).then(
+    this.dht.directGet(peer, this.key, this.deadline.signal).then(
       (record) => this.reply({ peer, record, failed: false }),
       () => this.reply({ peer, record: undefined, failed: true }),
     );
@@ -113,6 +116,7 @@ class Read {
     }
     if (this.replies.length < this.asked || this.asked < this.remotes.length) return;
     // Everyone asked has answered.
+    this.deadline.done();
     const best = this.best();
     if (!this.settled) {
       this.settled = true;
