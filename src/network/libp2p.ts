@@ -16,7 +16,7 @@ import { yamux } from '@libp2p/yamux';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { DHT_DATASTORE_PREFIX, type LwwDatastore } from './lww-datastore.js';
 import { kadProtocol } from './names.js';
-import { quietNoise } from './noise-reader.js';
+import { meshNoise } from './noise.js';
 import { compareRecords, decodeRecord, RECORD_NAMESPACE } from './record.js';
 
 /** The namespace of plain kad-dht records used by the benchmark's raw put/get baseline. */
@@ -72,7 +72,7 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
     start: false,
     addresses: { listen: [...init.listen] },
     transports: [tcp()],
-    connectionEncrypters: [quietNoise()],
+    connectionEncrypters: [meshNoise()],
     streamMuxers: [yamux()],
     ...protector,
     connectionManager: {
