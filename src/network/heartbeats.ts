@@ -37,6 +37,8 @@ export interface HeartbeatLinks {
   missed(from: string, epoch: string, seq: number): boolean;
   /** The latest numbering known of a member (from its notices or news of it). */
   numberOf(peer: string): { e: string; s: number } | undefined;
+  /** A member's wall clock when it sent a heartbeat (its clock offset is measured from it). */
+  observeClock(peer: string, sent: number): void;
 }
 
 export interface HeartbeatEvents {
@@ -107,6 +109,14 @@ export class Heartbeats {
     this.reschedule();
   }
 
+  /**
+   * True while this node posts heartbeats (it or a member keeps a bound): every
+   * member then hears this node, and its clock, within a rotation of ticks.
+   */
+  get sending(): boolean {
+    return this.running && this.tickMs > 0;
+  }
+
   /** Says goodbye to every member and stops. */
   stop(): void {
     if (this.running) {
@@ -148,8 +158,12 @@ export class Heartbeats {
     this.check();
   }
 
-  receive(req: { e: string; s: number; w: number; d?: DigestEntry[]; bye?: 1 }, from: string): void {
+  receive(
+    req: { e: string; s: number; w: number; d?: DigestEntry[]; at?: number; bye?: 1 },
+    from: string,
+  ): void {
     this.counters.received++;
+    if (req.at !== undefined) this.links.observeClock(from, req.at);
     if (req.bye === 1) {
       this.heard.delete(from);
       this.wants.delete(from);
@@ -233,8 +247,10 @@ export class Heartbeats {
       if (n !== undefined && age >= 0 && age < this.suspectMs) d.push([peer, n.e, n.s, age]);
     }
     const { e, s } = this.links.numbering();
+    // The wall clock goes along: every member measures this node's clock offset from it.
+    const at = Date.now();
     const frame = postedFrame(
-      d.length === 0 ? { t: 'hb', e, s, w: this.boundMs } : { t: 'hb', e, s, w: this.boundMs, d },
+      d.length === 0 ? { t: 'hb', e, s, w: this.boundMs, at } : { t: 'hb', e, s, w: this.boundMs, at, d },
     );
     for (const peer of peers) {
       this.counters.sent++;

@@ -144,6 +144,9 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         numbering: () => ({ self: this.selfId ?? '', ...this.control.numbering() }),
         missed: (from, e, s) => this.control.missed(from, e, s),
         numberOf: (peer) => this.control.numberOf(peer),
+        observeClock: (peer, sent) => {
+          this.clock.observe(peer, sent);
+        },
       },
       {
         touch: (inTouch) => {
@@ -318,6 +321,15 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   }
 
   /** True while every member was heard within the bound (and a majority of the known ones is). */
+  /**
+   * True while this node posts heartbeats to every member in turn (a staleness
+   * bound is kept here or by a member): they carry its wall clock, so clock
+   * beacons are not needed.
+   */
+  get sendsHeartbeats(): boolean {
+    return this.heartbeats.sending;
+  }
+
   get inTouch(): boolean {
     return this.heartbeats.inTouch;
   }

@@ -56,11 +56,17 @@ describe('hb on the wire', () => {
       { ...base, d: [['x'.repeat(129), 'e', 1, 5]] },
       { ...base, d: 'digest' },
       { ...base, d: Array.from({ length: 10_001 }, () => entry) },
+      { ...base, at: 1_765_000_000_000 },
+      { ...base, at: 1_765_000_000_000, d: [entry] },
+      { ...base, at: -1 },
+      { ...base, at: 1.5 },
+      { ...base, at: '1765000000000' },
     ];
     for (const b of beats)
       expect(parseDirectRequest(b) !== undefined, JSON.stringify(b).slice(0, 80)).toBe(
         v.safeParse(directRequestSchema, b).success,
       );
     expect(parseDirectRequest({ ...base, d: [entry] })).toEqual({ ...base, d: [entry] });
+    expect(parseDirectRequest({ ...base, at: 5, d: [entry] })).toEqual({ ...base, at: 5, d: [entry] });
   });
 });

@@ -2,7 +2,9 @@
  * `hb`: a member's heartbeat, posted to a few members each tick: the epoch and
  * number of its latest invalidation notice (a receiver that holds less missed
  * some), the staleness bound it keeps, what it heard of the other members (a
- * digest: ../heartbeat-digest.ts), and `bye` when it leaves on purpose.
+ * digest: ../heartbeat-digest.ts), its wall clock (`at`: the receivers measure
+ * its clock offset from it, as from a clock beacon), and `bye` when it leaves
+ * on purpose.
  */
 import * as v from 'valibot';
 import type { MessageKind } from './kind.js';
@@ -14,6 +16,8 @@ export interface HeartbeatRequest {
   s: number;
   /** The sender's staleness bound, ms (0: it needs none). */
   w: number;
+  /** The sender's wall clock at sending, ms since the epoch (receivers measure its clock offset). */
+  at?: number;
   /** What the sender heard of other members: [peer, epoch, latest number, age ms]. */
   d?: Array<[string, string, number, number]>;
   /** The sender is stopping: not a silence to worry about. */
@@ -45,6 +49,7 @@ export const heartbeatKind: MessageKind<HeartbeatRequest> = {
     e: v.pipe(v.string(), v.maxLength(64)),
     s: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
     w: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_WANT_MS)),
+    at: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
     d: v.optional(
       v.pipe(
         v.array(
@@ -64,10 +69,14 @@ export const heartbeatKind: MessageKind<HeartbeatRequest> = {
     if (typeof m.e !== 'string' || m.e.length > 64) return undefined;
     if (!count(m.s, Number.MAX_SAFE_INTEGER) || !count(m.w, MAX_WANT_MS)) return undefined;
     if (m.bye !== undefined && m.bye !== 1) return undefined;
+    if (m.at !== undefined && !count(m.at, Number.MAX_SAFE_INTEGER)) return undefined;
     if (m.bye === 1) return { t: 'hb', e: m.e, s: m.s, w: m.w, bye: 1 };
-    if (m.d === undefined) return { t: 'hb', e: m.e, s: m.s, w: m.w };
+    const req: HeartbeatRequest = { t: 'hb', e: m.e, s: m.s, w: m.w };
+    if (m.at !== undefined) req.at = m.at;
+    if (m.d === undefined) return req;
     if (!Array.isArray(m.d) || m.d.length > MAX_DIGEST || !m.d.every(entry)) return undefined;
-    return { t: 'hb', e: m.e, s: m.s, w: m.w, d: m.d as Array<[string, string, number, number]> };
+    req.d = m.d as Array<[string, string, number, number]>;
+    return req;
   },
   answer: (c, req, from) => {
     c.heartbeats.receive(req, from);

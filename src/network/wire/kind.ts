@@ -35,7 +35,15 @@ export interface WireComponents {
   /** The members' heartbeats (who this node heard, and when). */
   readonly heartbeats: {
     receive(
-      req: { t: 'hb'; e: string; s: number; w: number; d?: Array<[string, string, number, number]>; bye?: 1 },
+      req: {
+        t: 'hb';
+        e: string;
+        s: number;
+        w: number;
+        d?: Array<[string, string, number, number]>;
+        at?: number;
+        bye?: 1;
+      },
       from: string,
     ): void;
   };

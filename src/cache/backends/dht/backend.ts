@@ -97,6 +97,8 @@ export class DhtBackend implements CacheBackend {
     );
     const onJoin = () => {
       this.upkeep.schedule();
+      // Heartbeats carry this node's clock to every member (the newcomer first): no beacon then.
+      if (network.sendsHeartbeats) return;
       // Soon, and again once gossip subscriptions surely reached the newcomer.
       inv.scheduleBeacon(250);
       inv.scheduleBeacon(3_000);
@@ -136,7 +138,7 @@ export class DhtBackend implements CacheBackend {
     this.upkeep.rebase(network.peers());
     this.sweepTimer = setInterval(() => {
       this.sweep();
-      inv.scheduleBeacon(0);
+      if (!network.sendsHeartbeats) inv.scheduleBeacon(0);
     }, this.options.sweepIntervalMs);
     this.sweepTimer.unref();
   }

@@ -1,0 +1,10 @@
+import '../src/polyfills.js';
+import { startProcesses, stopProcesses, waitForMesh } from '../test/helpers/cluster.js';
+const n = Number(process.env.N ?? 20);
+const procs = await startProcesses(n, { network: `idleprof-${n}`, backend: 'dht', built: true, args: ['--max-staleness-ms', process.env.BOUND ?? '1000'], env: { NODE_OPTIONS: '--import /tmp/sc/prof-import.mjs', PROF_DELAY_MS: '50000' } });
+await waitForMesh(procs, n - 1).catch(() => {});
+await new Promise((r) => setTimeout(r, Number(process.env.SETTLE ?? 15000)));
+const c0 = Date.now();
+await new Promise((r) => setTimeout(r, 20000));
+console.log('idle window', Date.now() - c0);
+await stopProcesses(procs);
