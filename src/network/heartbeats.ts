@@ -39,6 +39,11 @@ export interface HeartbeatLinks {
   numberOf(peer: string): { e: string; s: number } | undefined;
   /** A member's wall clock when it sent a heartbeat (its clock offset is measured from it). */
   observeClock(peer: string, sent: number): void;
+  /**
+   * A member heard of by others that this node never met: past the few dozen
+   * members a discovery lookup finds, this is how the membership completes.
+   */
+  introduce(peer: string): void;
 }
 
 export interface HeartbeatEvents {
@@ -200,8 +205,11 @@ export class Heartbeats {
   private news(peer: string, e: string, s: number, at: number): void {
     const heard = this.heard.get(peer);
     // A member this node lost its connection to may be alive elsewhere: its numbering still shows
-    // the notices this node missed. News of a stranger counts for nothing.
-    if (heard === undefined && !this.known.has(peer)) return;
+    // the notices this node missed. News of a stranger counts for nothing, but names a member to meet.
+    if (heard === undefined && !this.known.has(peer)) {
+      this.links.introduce(peer);
+      return;
+    }
     if (this.links.missed(peer, e, s)) this.events.missed(peer);
     if (heard !== undefined && at > heard) this.heard.set(peer, at);
   }

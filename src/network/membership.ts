@@ -5,6 +5,7 @@
  * it to the members closest to it: all of them in a network of a few dozen).
  */
 import type { IdentifyResult, PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import { withDeadline } from '../node/deadline-signal.js';
@@ -12,6 +13,11 @@ import { bump, type MessageCounts, newCounts } from './counters.js';
 import type { MeshDht } from './dht.js';
 import type { MeshLibp2p } from './libp2p.js';
 import { kadProtocol } from './names.js';
+
+/** A stranger named again within this time is not dialed again, ms. */
+const INTRODUCE_RETRY_MS = 10_000;
+/** Most strangers remembered (a bound against digests naming made-up peers). */
+const MAX_INTRODUCED = 10_000;
 
 export interface MembershipEvents {
   join(peerId: string): void;
@@ -38,6 +44,8 @@ export class Membership {
   private followUpTimer: NodeJS.Timeout | undefined;
   private discovering = false;
   private detach: (() => void) | undefined;
+  /** Strangers named by members, by when they were last dialed (performance.now()). */
+  private readonly introduced = new Map<string, number>();
 
   constructor(
     private readonly options: MembershipOptions,
@@ -76,6 +84,31 @@ export class Membership {
     this.redialTimer.unref();
   }
 
+  /**
+   * Dials `peerId`, a member another member heard of and this node never met
+   * (not more than once per INTRODUCE_RETRY_MS): the addresses come from the
+   * peer store (kad-dht's answers fill it) or a kad-dht peer lookup.
+   */
+  introduce(peerId: string): void {
+    const node = this.node;
+    if (node === undefined || this.members.has(peerId)) return;
+    const now = performance.now();
+    const last = this.introduced.get(peerId);
+    if (last !== undefined && now - last < INTRODUCE_RETRY_MS) return;
+    if (this.introduced.size >= MAX_INTRODUCED) this.introduced.clear();
+    this.introduced.set(peerId, now);
+    let id: PeerId;
+    try {
+      id = peerIdFromString(peerId);
+    } catch {
+      return;
+    }
+    bump(this.counts.sent, 'member:introduced');
+    void withDeadline(this.options.dialTimeoutMs, (signal) => node.dial(id, { signal })).catch((err: Error) =>
+      this.logger.debug({ peer: peerId, err: err.message }, 'could not dial a member heard of'),
+    );
+  }
+
   /** Stops the timers and forgets the members; returns whether there were any. */
   stop(): boolean {
     clearInterval(this.redialTimer);
@@ -89,6 +122,7 @@ export class Membership {
     this.dht = undefined;
     const had = this.members.size > 0;
     this.members.clear();
+    this.introduced.clear();
     return had;
   }
 

@@ -147,6 +147,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         observeClock: (peer, sent) => {
           this.clock.observe(peer, sent);
         },
+        introduce: (peer) => this.membership.introduce(peer),
       },
       {
         touch: (inTouch) => {
