@@ -18,6 +18,12 @@ import { kadProtocol } from './names.js';
 const INTRODUCE_RETRY_MS = 10_000;
 /** Most strangers remembered (a bound against digests naming made-up peers). */
 const MAX_INTRODUCED = 10_000;
+/**
+ * Introduction dials in flight at once: a newcomer hears of every member in its first
+ * digests, and dialing them all at once (a handshake, identify and catalog each) is the
+ * burst that churns a loaded machine; the rest are named again by later digests.
+ */
+const MAX_INTRODUCING = 2;
 
 export interface MembershipEvents {
   join(peerId: string): void;
@@ -46,6 +52,7 @@ export class Membership {
   private detach: (() => void) | undefined;
   /** Strangers named by members, by when they were last dialed (performance.now()). */
   private readonly introduced = new Map<string, number>();
+  private introducing = 0;
 
   constructor(
     private readonly options: MembershipOptions,
@@ -91,7 +98,7 @@ export class Membership {
    */
   introduce(peerId: string): void {
     const node = this.node;
-    if (node === undefined || this.members.has(peerId)) return;
+    if (node === undefined || this.members.has(peerId) || this.introducing >= MAX_INTRODUCING) return;
     const now = performance.now();
     const last = this.introduced.get(peerId);
     if (last !== undefined && now - last < INTRODUCE_RETRY_MS) return;
@@ -104,9 +111,12 @@ export class Membership {
       return;
     }
     bump(this.counts.sent, 'member:introduced');
-    void withDeadline(this.options.dialTimeoutMs, (signal) => node.dial(id, { signal })).catch((err: Error) =>
-      this.logger.debug({ peer: peerId, err: err.message }, 'could not dial a member heard of'),
-    );
+    this.introducing++;
+    void withDeadline(this.options.dialTimeoutMs, (signal) => node.dial(id, { signal }))
+      .catch((err: Error) =>
+        this.logger.debug({ peer: peerId, err: err.message }, 'could not dial a member heard of'),
+      )
+      .finally(() => this.introducing--);
   }
 
   /** Stops the timers and forgets the members; returns whether there were any. */
