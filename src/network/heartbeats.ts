@@ -22,8 +22,7 @@
  * - A node alone that never had a member is in touch (there is nobody to hear).
  */
 import { type DigestEntry, Rotation, tickFor } from './heartbeat-digest.js';
-import type { PostedFrame } from './wire/index.js';
-import { postedFrame } from './wire/index.js';
+import { type HeartbeatRequest, type PostedFrame, postedFrame } from './wire/index.js';
 
 /** What the heartbeats need from the network. */
 export interface HeartbeatLinks {
@@ -163,10 +162,7 @@ export class Heartbeats {
     this.check();
   }
 
-  receive(
-    req: { e: string; s: number; w: number; d?: DigestEntry[]; at?: number; bye?: 1 },
-    from: string,
-  ): void {
+  receive(req: HeartbeatRequest, from: string): void {
     this.counters.received++;
     if (req.at !== undefined) this.links.observeClock(from, req.at);
     if (req.bye === 1) {
@@ -256,10 +252,9 @@ export class Heartbeats {
     }
     const { e, s } = this.links.numbering();
     // The wall clock goes along: every member measures this node's clock offset from it.
-    const at = Date.now();
-    const frame = postedFrame(
-      d.length === 0 ? { t: 'hb', e, s, w: this.boundMs, at } : { t: 'hb', e, s, w: this.boundMs, at, d },
-    );
+    const req: HeartbeatRequest = { t: 'hb', e, s, w: this.boundMs, at: Date.now() };
+    if (d.length > 0) req.d = d;
+    const frame = postedFrame(req);
     for (const peer of peers) {
       this.counters.sent++;
       this.links.post(peer, frame);

@@ -321,7 +321,6 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     this.heartbeats.require(boundMs);
   }
 
-  /** True while every member was heard within the bound (and a majority of the known ones is). */
   /**
    * True while this node posts heartbeats to every member in turn (a staleness
    * bound is kept here or by a member): they carry its wall clock, so clock
@@ -331,6 +330,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     return this.heartbeats.sending;
   }
 
+  /** True while every member was heard within the bound (and a majority of the known ones is). */
   get inTouch(): boolean {
     return this.heartbeats.inTouch;
   }

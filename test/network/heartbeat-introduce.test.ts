@@ -30,6 +30,7 @@ describe('what a heartbeat hands on', () => {
     const { hb, introduced, clocks } = harness(['a', 'b']);
     hb.receive(
       {
+        t: 'hb',
         e: 'ea',
         s: 0,
         w: 1000,
@@ -50,7 +51,7 @@ describe('what a heartbeat hands on', () => {
 
   it('a heartbeat from a peer that is not a member yet introduces nobody', () => {
     const { hb, introduced } = harness(['a']);
-    hb.receive({ e: 'ez', s: 0, w: 1000, d: [['stranger', 'ex', 0, 5]] }, 'not-yet');
+    hb.receive({ t: 'hb', e: 'ez', s: 0, w: 1000, d: [['stranger', 'ex', 0, 5]] }, 'not-yet');
     expect(introduced).toEqual([]);
     hb.stop();
   });

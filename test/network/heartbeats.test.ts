@@ -29,18 +29,25 @@ async function until(p: NodeProcess, want: boolean, timeoutMs: number): Promise<
   throw new Error(`${p.name} not ${want ? 'in' : 'out of'} touch after ${timeoutMs} ms`);
 }
 
-describe('heartbeats among members (default bound 1000 ms)', () => {
-  let procs: NodeProcess[] = [];
-
+/**
+ * Starts `count` node processes before the tests of the enclosing describe (then lets them
+ * exchange heartbeats for 1.5 s) and stops them after, waking any a test froze.
+ */
+function processesFor(count: number, options: Parameters<typeof startProcesses>[1]): NodeProcess[] {
+  const procs: NodeProcess[] = [];
   beforeAll(async () => {
-    procs = await startProcesses(4, { network: 'hb', backend: 'dht', replication: 3 });
+    procs.push(...(await startProcesses(count, options)));
     await new Promise((r) => setTimeout(r, 1_500));
   }, 120_000);
-
   afterAll(async () => {
     for (const p of procs) p.child.kill('SIGCONT');
     await stopProcesses(procs);
   }, 60_000);
+  return procs;
+}
+
+describe('heartbeats among members (default bound 1000 ms)', () => {
+  const procs = processesFor(4, { network: 'hb', backend: 'dht', replication: 3 });
 
   it('heartbeats flow and every member is in touch while the network works', async () => {
     for (const p of procs) {
@@ -79,22 +86,12 @@ describe('heartbeats among members (default bound 1000 ms)', () => {
 });
 
 describe('memory backends on a network with coherence.boundMemory', () => {
-  let procs: NodeProcess[] = [];
-
-  beforeAll(async () => {
-    // A bound of 500 ms: cleared every 500 ms while out of touch; the silent member is suspected after 2 s.
-    procs = await startProcesses(3, {
-      network: 'hbmem',
-      backend: 'memory',
-      args: ['--bound-memory', '--max-staleness-ms', '500'],
-    });
-    await new Promise((r) => setTimeout(r, 1_500));
-  }, 120_000);
-
-  afterAll(async () => {
-    for (const p of procs) p.child.kill('SIGCONT');
-    await stopProcesses(procs);
-  }, 60_000);
+  // A bound of 500 ms: cleared every 500 ms while out of touch; the silent member is suspected after 2 s.
+  const procs = processesFor(3, {
+    network: 'hbmem',
+    backend: 'memory',
+    args: ['--bound-memory', '--max-staleness-ms', '500'],
+  });
 
   it('a node out of touch clears its memory backend and keeps clearing it: nothing it held is served', async () => {
     const [a, , frozen] = procs as [NodeProcess, NodeProcess, NodeProcess];

@@ -162,57 +162,64 @@ export class RemoteCalls {
     // A timer cleared when the call settles: AbortSignal.timeout cost ~5 µs a call and kept its
     // timer until the deadline.
     const deadline = call.deadline > 0 ? deadlineSignal(Math.max(0, call.deadline - Date.now())) : undefined;
-    const signal = deadline?.signal ?? NEVER;
     try {
-      const tried = new Set<string>();
-      for (;;) {
-        const peer = this.pick(hosts, tried);
-        if (peer === undefined) {
-          throw new MeshError('UNAVAILABLE', `no member hosting '${call.path}' could be reached`, {
-            path: call.path,
-            tried: [...tried],
-          });
-        }
-        tried.add(peer);
-        const wire: CallWire = { t: 'call', p: call.path, a: params, d: 0 };
-        if (meta !== undefined) wire.m = meta;
-        if (call.cache !== undefined) wire.c = call.cache;
-        wire.rid = call.requestId;
-        if (call.caller !== undefined) wire.from = call.caller;
-        this.stamp(wire, peer);
-        this.inFlight.set(peer, (this.inFlight.get(peer) ?? 0) + 1);
-        let reply: DirectReply;
-        try {
-          wire.d = call.deadline > 0 ? Math.max(1, call.deadline - Date.now()) : 0;
-          if (signal.aborted) throw this.timeout(call);
-          this.sent++;
-          reply = await this.transport.request(peer, wire, signal);
-        } catch (err) {
-          if (signal.aborted) throw this.timeout(call);
-          if (err instanceof NotSentError) {
-            this.suspects.set(peer, Date.now() + SUSPECT_MS);
-            this.logger().debug(
-              { peer, path: call.path, err: err.message },
-              'remote call not sent: next host',
-            );
-            continue;
-          }
-          if (err instanceof MeshError) throw err;
-          this.suspects.set(peer, Date.now() + SUSPECT_MS);
-          throw new MeshError(
-            'UNAVAILABLE',
-            `member ${peer} serving '${call.path}' was lost before it answered: ${(err as Error).message}`,
-            { path: call.path, peer },
-          );
-        } finally {
-          const n = (this.inFlight.get(peer) ?? 1) - 1;
-          if (n === 0) this.inFlight.delete(peer);
-          else this.inFlight.set(peer, n);
-        }
-        return this.unwrap(reply, peer);
-      }
+      return await this.sendToHosts(call, hosts, params, meta, deadline?.signal ?? NEVER);
     } finally {
       deadline?.done();
+    }
+  }
+
+  /** Tries `hosts` in the order `pick` gives until one takes the call (a call written is never resent). */
+  private async sendToHosts(
+    call: OutgoingCall,
+    hosts: readonly string[],
+    params: string,
+    meta: string | undefined,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const tried = new Set<string>();
+    for (;;) {
+      const peer = this.pick(hosts, tried);
+      if (peer === undefined) {
+        throw new MeshError('UNAVAILABLE', `no member hosting '${call.path}' could be reached`, {
+          path: call.path,
+          tried: [...tried],
+        });
+      }
+      tried.add(peer);
+      const wire: CallWire = { t: 'call', p: call.path, a: params, d: 0 };
+      if (meta !== undefined) wire.m = meta;
+      if (call.cache !== undefined) wire.c = call.cache;
+      wire.rid = call.requestId;
+      if (call.caller !== undefined) wire.from = call.caller;
+      this.stamp(wire, peer);
+      this.inFlight.set(peer, (this.inFlight.get(peer) ?? 0) + 1);
+      let reply: DirectReply;
+      try {
+        wire.d = call.deadline > 0 ? Math.max(1, call.deadline - Date.now()) : 0;
+        if (signal.aborted) throw this.timeout(call);
+        this.sent++;
+        reply = await this.transport.request(peer, wire, signal);
+      } catch (err) {
+        if (signal.aborted) throw this.timeout(call);
+        if (err instanceof NotSentError) {
+          this.suspects.set(peer, Date.now() + SUSPECT_MS);
+          this.logger().debug({ peer, path: call.path, err: err.message }, 'remote call not sent: next host');
+          continue;
+        }
+        if (err instanceof MeshError) throw err;
+        this.suspects.set(peer, Date.now() + SUSPECT_MS);
+        throw new MeshError(
+          'UNAVAILABLE',
+          `member ${peer} serving '${call.path}' was lost before it answered: ${(err as Error).message}`,
+          { path: call.path, peer },
+        );
+      } finally {
+        const n = (this.inFlight.get(peer) ?? 1) - 1;
+        if (n === 0) this.inFlight.delete(peer);
+        else this.inFlight.set(peer, n);
+      }
+      return this.unwrap(reply, peer);
     }
   }
 

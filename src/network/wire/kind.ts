@@ -4,8 +4,10 @@
  * both in agreement), and how this node answers it, given only the parts of
  * the network the kind needs.
  */
+
 import type * as v from 'valibot';
 import type { DirectReply } from './format.js';
+import type { HeartbeatRequest } from './heartbeat.js';
 
 /** The parts of a node that message kinds answer with (each kind picks the ones it needs). */
 export interface WireComponents {
@@ -33,20 +35,7 @@ export interface WireComponents {
     receive(text: string, from: string): void;
   };
   /** The members' heartbeats (who this node heard, and when). */
-  readonly heartbeats: {
-    receive(
-      req: {
-        t: 'hb';
-        e: string;
-        s: number;
-        w: number;
-        d?: Array<[string, string, number, number]>;
-        at?: number;
-        bye?: 1;
-      },
-      from: string,
-    ): void;
-  };
+  readonly heartbeats: { receive(req: HeartbeatRequest, from: string): void };
 }
 
 /** A remote request on the wire (call.ts has its rules). */

@@ -10,10 +10,9 @@
 import type { Stream } from '@libp2p/interface';
 
 export class BatchedWriter {
+  /** The batch to send (a flush is due whenever it holds anything). */
   private queue: Uint8Array[] = [];
   private size = 0;
-  /** True from the first write of a batch until it is sent. */
-  private batching = false;
 
   constructor(
     private readonly stream: Stream,
@@ -24,13 +23,10 @@ export class BatchedWriter {
   write(bytes: Uint8Array): void {
     this.queue.push(bytes);
     this.size += bytes.byteLength;
-    if (this.batching) return;
-    this.batching = true;
-    process.nextTick(this.flush);
+    if (this.queue.length === 1) process.nextTick(this.flush);
   }
 
   private readonly flush = (): void => {
-    this.batching = false;
     const queue = this.queue;
     if (queue.length === 0) return;
     const size = this.size;
