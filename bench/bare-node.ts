@@ -6,7 +6,7 @@
  * watch, stop). `watch` with `key` replies when a gossip message carrying that
  * key arrives; `publish` sends one and replies with the time it was sent.
  *
- *   node dist-bench/bench/bare-node.js [--bootstrap <multiaddr>,...] [--discovery-ms 3000]
+ *   node dist-bench/bench/bare-node.js [--bootstrap <multiaddr>,...] [--discovery-ms 3000] [--count 1]
  */
 
 import { createInterface } from 'node:readline';
@@ -32,6 +32,8 @@ const { values } = parseArgs({
     // How often the node looks up its own id, ms: 3 s for the DHT benchmark's quick mesh; the
     // scale benchmark passes meshcache's discoveryIntervalMs (60 s) to compare idle costs.
     'discovery-ms': { type: 'string', default: '3000' },
+    /** Nodes in this process (one unless the machine runs out of room for a process each). */
+    count: { type: 'string', default: '1' },
   },
 });
 const TOPIC = '/bare/events';
@@ -39,62 +41,90 @@ const now = () => performance.timeOrigin + performance.now();
 const send = (msg: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(msg)}\n`);
 
 const started = performance.now();
-const node = await createLibp2p({
-  privateKey: await generateKeyPair('Ed25519'),
-  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-  transports: [tcp()],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
-  connectionManager: { allow: ['/ip4/127.0.0.1'] },
-  services: {
-    identify: identify(),
-    ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }), // as src/network/libp2p.ts
-    dht: kadDHT({ protocol: '/bare/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }),
-    pubsub: gossipsub({
-      allowPublishToZeroTopicPeers: true,
-      emitSelf: false,
-      floodPublish: true,
-      scoreParams: { IPColocationFactorWeight: 0 },
-    }),
-  },
-});
-// biome-ignore lint/suspicious/noExplicitAny: gossipsub's service type is not exported in a usable form
-const pubsub = node.services.pubsub as any;
-pubsub.subscribe(TOPIC);
-const waiters = new Map<string, (at: number) => void>();
-pubsub.addEventListener('message', (evt: CustomEvent<{ topic: string; data: Uint8Array }>) => {
-  if (evt.detail.topic !== TOPIC) return;
-  const at = now();
-  const { key } = JSON.parse(new TextDecoder().decode(evt.detail.data)) as { key: string };
-  waiters.get(key)?.(at);
-  waiters.delete(key);
-});
-const bootstrap = String(values.bootstrap)
+
+/** One bare node: libp2p with meshcache's services, subscribed to TOPIC, looking up its own id now and then. */
+async function startBare(bootstrap: string[]) {
+  const node = await createLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { allow: ['/ip4/127.0.0.1'] },
+    services: {
+      identify: identify(),
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }), // as src/network/libp2p.ts
+      dht: kadDHT({ protocol: '/bare/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        floodPublish: true,
+        scoreParams: { IPColocationFactorWeight: 0 },
+      }),
+    },
+  });
+  const pubsub = node.services.pubsub as any;
+  pubsub.subscribe(TOPIC);
+  const waiters = new Map<string, (at: number) => void>();
+  pubsub.addEventListener('message', (evt: CustomEvent<{ topic: string; data: Uint8Array }>) => {
+    if (evt.detail.topic !== TOPIC) return;
+    const at = now();
+    const { key } = JSON.parse(new TextDecoder().decode(evt.detail.data)) as { key: string };
+    waiters.get(key)?.(at);
+    waiters.delete(key);
+  });
+  await Promise.allSettled(bootstrap.map((a) => node.dial(multiaddr(a))));
+  // Like the meshcache node's discovery: look up this node's id so it connects to the others.
+  const discover = async () => {
+    for await (const _ of node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes, {
+      signal: AbortSignal.timeout(5_000),
+    })) {
+      // drain
+    }
+  };
+  setTimeout(() => void discover().catch(() => {}), 500).unref();
+  setInterval(() => void discover().catch(() => {}), Number(values['discovery-ms'])).unref();
+  return { node, pubsub, waiters };
+}
+
+// With --count K this process holds K nodes (the scale benchmark's largest sizes); the first one
+// joins --bootstrap (or starts alone), the others join the first.
+const given = String(values.bootstrap)
   .split(',')
   .filter((s) => s.length > 0);
-await Promise.allSettled(bootstrap.map((a) => node.dial(multiaddr(a))));
+const nodes: Array<Awaited<ReturnType<typeof startBare>>> = [];
+for (let i = 0; i < Math.max(1, Number(values.count)); i++) {
+  const first = nodes[0];
+  nodes.push(
+    await startBare(given.length > 0 || first === undefined ? given : first.node.getMultiaddrs().map(String)),
+  );
+}
+const { node } = nodes[0] as (typeof nodes)[number];
 const startMs = performance.now() - started;
 send({
   type: 'ready',
   name: values.name,
   peerId: node.peerId.toString(),
   addresses: node.getMultiaddrs().map(String),
+  nodes: nodes.map((n, i) => ({
+    name: i === 0 ? values.name : `${values.name}.${i}`,
+    peerId: n.node.peerId.toString(),
+    addresses: n.node.getMultiaddrs().map(String),
+  })),
   startMs,
   sinceProcessStartMs: performance.now(),
   rss: process.memoryUsage().rss,
 });
-// Like the meshcache node's discovery: look up this node's id so it connects to the others.
-const discover = async () => {
-  for await (const _ of node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes, {
-    signal: AbortSignal.timeout(5_000),
-  })) {
-    // drain
-  }
-};
-setTimeout(() => void discover().catch(() => {}), 500).unref();
-setInterval(() => void discover().catch(() => {}), Number(values['discovery-ms'])).unref();
 
 async function handle(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (cmd.cmd === 'stop') {
+    await Promise.allSettled(nodes.map((n) => n.node.stop()));
+    setImmediate(() => process.exit(0));
+    return {};
+  }
+  const one = nodes[Number(cmd.node ?? 0)];
+  if (one === undefined) throw new Error(`no node ${String(cmd.node)} here (${nodes.length} nodes)`);
+  const { node, pubsub, waiters } = one;
   switch (cmd.cmd) {
     case 'info':
       return {
@@ -116,10 +146,6 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       });
       return { at };
     }
-    case 'stop':
-      await node.stop();
-      setImmediate(() => process.exit(0));
-      return {};
   }
   throw new Error(`unknown command ${String(cmd.cmd)}`);
 }

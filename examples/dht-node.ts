@@ -22,12 +22,17 @@ import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { DhtBackend } from '#meshcache/cache/backends/dht/index.js';
 import { MemoryBackend } from '#meshcache/cache/backends/memory.js';
-import { compileGlob } from '#meshcache/cache/keys/glob.js';
 import { decodeValue, encodeValue } from '#meshcache/codec/index.js';
 import { Node, type RequestContext } from '#meshcache/index.js';
 import { eventsTopic, type MeshNetwork } from '#meshcache/network/index.js';
 import { rawGet, rawPut } from '../bench/raw-kad.js';
-import { echoService, scaleCommand } from '../bench/scale/node-commands.js';
+import {
+  echoService,
+  invalidationApplied,
+  scaleCommand,
+  summary,
+  timeEach,
+} from '../bench/scale/node-commands.js';
 import { send, serveCommands } from './command-loop.js';
 import { reportService } from './report-service.js';
 
@@ -153,37 +158,6 @@ if (hosted.has('user'))
 
 if (hosted.has('report')) node.addService(reportService(name, () => ++counts.report));
 if (hosted.has('echo')) node.addService(echoService());
-
-/** p50/p99/mean of samples in ms. */
-function summary(samples: number[]): { n: number; p50: number; p99: number; mean: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-  return {
-    n: s.length,
-    p50: at(0.5),
-    p99: at(0.99),
-    mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
-  };
-}
-
-/** Measures `op` for each key sequentially; returns the latency summary in ms. */
-async function timeEach(
-  keys: string[],
-  op: (key: string) => unknown,
-): Promise<ReturnType<typeof summary> & { samples: number[]; failures: number }> {
-  const samples: number[] = [];
-  let failures = 0;
-  for (const key of keys) {
-    const t = performance.now();
-    try {
-      await op(key);
-    } catch {
-      failures++; // timed out or failed: its duration still counts
-    }
-    samples.push(performance.now() - t);
-  }
-  return { ...summary(samples), samples, failures };
-}
 
 /** Measures a synchronous hit in batches (per-op ns, p50/p99 over batches). */
 function timeSync(
@@ -363,28 +337,11 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
       }
       throw new Error(`unknown time op ${String(cmd.op)}`);
     }
-    case 'watch': {
+    case 'watch':
       // Replies once an invalidation matching `key` or `prefix` was applied here, with the time it happened.
-      const key = cmd.key as string | undefined;
-      const prefix = cmd.prefix as string | undefined;
-      const at = await new Promise<number>((resolve) => {
-        const off = dht.onInvalidation((info) => {
-          const hit =
-            key !== undefined
-              ? info.key === key ||
-                (info.prefix !== undefined &&
-                  key.startsWith(info.prefix) &&
-                  (info.pattern === undefined ||
-                    compileGlob(info.pattern).test(key.slice(info.prefix.length))))
-              : info.prefix === prefix;
-          if (!hit) return;
-          off();
-          resolve(now());
-        });
-        send({ type: 'watching', id: cmd.id });
-      });
-      return { at };
-    }
+      return {
+        at: await invalidationApplied(dht, cmd, () => send({ type: 'watching', id: cmd.id })),
+      };
     case 'watchNotice': {
       // Replies once another node's invalidation notice naming `key` arrived here (the near
       // bus, registered at start, has applied it by the time this later listener runs).

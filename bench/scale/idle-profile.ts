@@ -4,7 +4,7 @@
  * profile of one node for a while and prints the functions and the packages
  * with the most self time, beside the node's CPU from /proc over the same time.
  *
- *   BENCH_NO_BUILD=1 npx tsx bench/scale/idle-profile.ts [nodes=20] [seconds=30]
+ *   BENCH_NO_BUILD=1 [BENCH_IDLE_SETTLE_MS=15000] npx tsx bench/scale/idle-profile.ts [nodes=20] [seconds=30] [-- node flags...]
  */
 import '../../src/polyfills.js';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeProcess } from '../../test/helpers/cluster.js';
 import { Fleet, killOnExit } from './fleet.js';
+import { membersOf } from './members.js';
 import { buildForBench } from './options.js';
 import { cpuPercent, sample, uptime } from './procfs.js';
 import { meshReport } from './window.js';
@@ -55,14 +56,17 @@ export function topFrames(profile: Profile): {
 }
 
 async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 20);
-  const seconds = Number(process.argv[3] ?? 30);
+  const sep = process.argv.indexOf('--');
+  const positional = process.argv.slice(2, sep === -1 ? undefined : sep);
+  const n = Number(positional[0] ?? 20);
+  const seconds = Number(positional[1] ?? 30);
+  const args = sep === -1 ? [] : process.argv.slice(sep + 1);
   if (process.env.BENCH_NO_BUILD !== '1') buildForBench();
   const fleet = new Fleet();
   killOnExit(fleet);
   const network = `profile-${process.pid}`;
   try {
-    const first = await fleet.spawn({ network, name: 'node-1', near: false, built: true });
+    const first = await fleet.spawn({ network, name: 'node-1', near: false, built: true, args });
     const rest = await fleet.spawnMany(n - 1, 4, (i) => ({
       network,
       name: `node-${i + 2}`,
@@ -70,6 +74,7 @@ async function main(): Promise<void> {
       built: true,
       bootstrap: first.ready.addresses,
       readyTimeoutMs: 120_000,
+      args,
     }));
     const procs: NodeProcess[] = [first, ...rest];
     const t0 = Date.now();
@@ -80,15 +85,17 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
     const joined = `members ${Math.min(...m)}..${Math.max(...m)} of ${n - 1}, ${((Date.now() - t0) / 1000).toFixed(1)} s after the last start`;
-    await new Promise((r) => setTimeout(r, 15_000));
+    await new Promise((r) => setTimeout(r, Number(process.env.BENCH_IDLE_SETTLE_MS ?? 15_000)));
     const target = procs[Math.floor(n / 2)] as NodeProcess;
     const pid = target.child.pid ?? -1;
     const file = join(tmpdir(), `meshcache-idle-${pid}.cpuprofile`);
-    const c0 = await meshReport(target);
+    const [member] = membersOf(target);
+    if (member === undefined) throw new Error('no node');
+    const c0 = await meshReport(member);
     const before = sample(pid);
     await target.call({ cmd: 'cpu-profile', file, ms: seconds * 1000 }, seconds * 1000 + 30_000);
     const after = sample(pid);
-    const c1 = await meshReport(target);
+    const c1 = await meshReport(member);
     const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
     const { functions, places } = topFrames(profile);
     const total = places.filter(([k]) => k !== '(idle)').reduce((a, [, v]) => a + v, 0);

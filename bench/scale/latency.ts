@@ -4,7 +4,7 @@
  * membership is not complete), miss, a remote call, and invalidation reach
  * (a revoke on one node until the slowest node applied it).
  */
-import type { NodeProcess } from '../../test/helpers/cluster.js';
+import type { Member } from './members.js';
 
 export interface Latency {
   readonly n: number;
@@ -30,7 +30,7 @@ class Samples {
   }
 }
 
-async function timeOp(p: NodeProcess, op: string, keys: string[], into: Samples): Promise<void> {
+async function timeOp(p: Member, op: string, keys: string[], into: Samples): Promise<void> {
   const r = await p.call({ cmd: 'time', op, keys }, 300_000);
   into.add(r.stats as { samples: number[]; failures: number });
 }
@@ -46,7 +46,7 @@ export interface DhtLatencies {
  * another writer's keys (only those they hold no copy of) and absent keys.
  * The three writers run at once, then the three readers.
  */
-export async function dhtLatencies(procs: NodeProcess[], perWriter: number): Promise<DhtLatencies> {
+export async function dhtLatencies(procs: Member[], perWriter: number): Promise<DhtLatencies> {
   const writers = procs.slice(0, 3);
   const readers = procs.length > 3 ? procs.slice(-3) : procs.slice(-1);
   const keys = (w: number, kind: string) =>
@@ -74,7 +74,7 @@ export async function dhtLatencies(procs: NodeProcess[], perWriter: number): Pro
 }
 
 /** `caller` calls `path` (hosted elsewhere only) `count` times, after a warm-up. */
-export async function callLatency(caller: NodeProcess, path: string, count: number): Promise<Latency> {
+export async function callLatency(caller: Member, path: string, count: number): Promise<Latency> {
   await caller.call({ cmd: 'time-call', path, count: 20 }, 300_000);
   const r = await caller.call({ cmd: 'time-call', path, count }, 300_000);
   const s = new Samples();
@@ -97,14 +97,14 @@ export interface Reach {
  * origin revokes, and the slowest node's time from the revoke to its applying
  * it is one sample (all on one machine: one clock).
  */
-export async function invalidationReach(procs: NodeProcess[], rounds: number): Promise<Reach> {
+export async function invalidationReach(procs: Member[], rounds: number): Promise<Reach> {
   const slowest: number[] = [];
   let missedRounds = 0;
   let reached = 0;
   for (let r = 0; r < rounds; r++) {
     const key = `cache:scale/inv/k${r}`;
     const watches = await Promise.all(procs.map((p) => p.watch({ key }, 10_000)));
-    const origin = procs[(r * 7 + 1) % procs.length] as NodeProcess;
+    const origin = procs[(r * 7 + 1) % procs.length] as Member;
     const reply = await origin.call({
       cmd: 'dht',
       op: 'revoke',

@@ -10,6 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import type { DhtBackend } from '#meshcache/cache/backends/dht/index.js';
+import { compileGlob } from '#meshcache/cache/keys/glob.js';
 import type { Node, RequestContext, ServiceDefinition } from '#meshcache/index.js';
 import type { MeshNetwork } from '#meshcache/network/index.js';
 
@@ -25,6 +26,65 @@ export function echoService(): ServiceDefinition {
     name: 'echo',
     actions: { ping: async (_ctx: RequestContext, p: Record<string, unknown>) => p },
   };
+}
+
+/** p50/p99/mean of samples in ms. */
+export function summary(samples: number[]): { n: number; p50: number; p99: number; mean: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+  return {
+    n: s.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
+  };
+}
+
+/** Measures `op` for each key sequentially; returns the latency summary in ms. */
+export async function timeEach(
+  keys: string[],
+  op: (key: string) => unknown,
+): Promise<ReturnType<typeof summary> & { samples: number[]; failures: number }> {
+  const samples: number[] = [];
+  let failures = 0;
+  for (const key of keys) {
+    const t = performance.now();
+    try {
+      await op(key);
+    } catch {
+      failures++; // timed out or failed: its duration still counts
+    }
+    samples.push(performance.now() - t);
+  }
+  return { ...summary(samples), samples, failures };
+}
+
+/**
+ * Resolves with the epoch ms at which an invalidation matching `cmd.key` (or
+ * rules of `cmd.prefix`) was applied by `dht`; `listening` runs once it listens.
+ */
+export function invalidationApplied(
+  dht: DhtBackend,
+  cmd: Record<string, unknown>,
+  listening: () => void,
+): Promise<number> {
+  const key = cmd.key as string | undefined;
+  const prefix = cmd.prefix as string | undefined;
+  return new Promise<number>((resolve) => {
+    const off = dht.onInvalidation((info) => {
+      const hit =
+        key !== undefined
+          ? info.key === key ||
+            (info.prefix !== undefined &&
+              key.startsWith(info.prefix) &&
+              (info.pattern === undefined || compileGlob(info.pattern).test(key.slice(info.prefix.length))))
+          : info.prefix === prefix;
+      if (!hit) return;
+      off();
+      resolve(performance.timeOrigin + performance.now());
+    });
+    listening();
+  });
 }
 
 /** Most operations of the load in flight at once; the ones due past it are skipped (and counted). */

@@ -15,6 +15,7 @@ import {
   type Latency,
   type Reach,
 } from './latency.js';
+import { HOST_SCRIPT, type Member, membersOf, nodeNames } from './members.js';
 import { alive, uptime } from './procfs.js';
 import {
   bareReport,
@@ -42,13 +43,17 @@ export interface ScaleOptions {
   readonly bare: boolean;
   /** Processes started at once. */
   readonly concurrency: number;
+  /** Nodes per OS process at a size (1: a process each; more where the machine runs out). */
+  readonly perProcess: (nodes: number) => number;
   readonly progress: (msg: string) => void;
 }
 
 export interface ScaleResult {
   readonly nodes: number;
-  /** Node processes (one node each). */
+  /** OS processes the meshcache nodes ran in (N when each had its own). */
   readonly processes: number;
+  /** OS processes the bare libp2p nodes ran in. */
+  readonly bareProcesses: number;
   /** From the first spawn until every process was up, ms. */
   readonly spawnMs: number;
   /** From the first spawn until every node counted N - 1 members, ms (NaN: not reached). */
@@ -73,7 +78,7 @@ export interface ScaleResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until every node counts `want` members; the time it happened (performance.now()), or NaN. */
-async function waitMembership(procs: NodeProcess[], want: number, timeoutMs: number): Promise<number> {
+async function waitMembership(procs: Member[], want: number, timeoutMs: number): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const members = await Promise.all(procs.map(async (p) => (await meshReport(p)).members ?? 0));
@@ -90,21 +95,12 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
   const network = `scale-${n}-${process.pid}`;
   try {
     const t0 = performance.now();
-    const first = await fleet.spawn({ network, name: 'node-1', near: false, built: true });
-    const bootstrap = first.ready.addresses;
-    // node-2 alone hosts `echo`: the remote call goes from the last node to it.
-    const rest = await fleet.spawnMany(n - 1, o.concurrency, (i) => ({
-      network,
-      name: `node-${i + 2}`,
-      near: false,
-      built: true,
-      bootstrap,
-      readyTimeoutMs: 120_000,
-      ...(i === 0 ? { args: ['--services', 'user,echo'] } : {}),
-    }));
-    const mesh = [first, ...rest];
+    const perProcess = Math.max(1, Math.min(n, o.perProcess(n)));
+    const hosts = await spawnMesh(fleet, network, n, perProcess, o.concurrency);
+    const mesh = hosts.flatMap(membersOf);
+    const first = mesh[0] as Member;
     const spawnMs = performance.now() - t0;
-    o.progress(`${n} processes up in ${(spawnMs / 1000).toFixed(1)} s`);
+    o.progress(`${n} nodes in ${hosts.length} processes up in ${(spawnMs / 1000).toFixed(1)} s`);
     const joinedAt = await waitMembership(mesh, n - 1, o.joinTimeoutMs);
     const joinMs = joinedAt - t0;
     const members = summarize(await Promise.all(mesh.map(async (p) => (await meshReport(p)).members ?? 0)));
@@ -114,25 +110,12 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
         : `full membership in ${(joinMs / 1000).toFixed(1)} s`,
     );
 
-    let bare: NodeProcess[] = [];
+    let bare: Member[] = [];
+    let bareHosts: NodeProcess[] = [];
     let bareConnected = summarize([]);
     if (o.bare) {
-      const b1 = await fleet.spawn({
-        network,
-        name: 'bare-1',
-        script: BARE_NODE_SCRIPT,
-        args: ['--discovery-ms', '60000'],
-      });
-      const others = await fleet.spawnMany(n - 1, o.concurrency, (i) => ({
-        network,
-        name: `bare-${i + 2}`,
-        script: BARE_NODE_SCRIPT,
-        bootstrap: b1.ready.addresses,
-        readyTimeoutMs: 120_000,
-        // meshcache's discoveryIntervalMs: the same upkeep on both sides.
-        args: ['--discovery-ms', '60000'],
-      }));
-      bare = [b1, ...others];
+      bareHosts = await spawnBare(fleet, network, n, perProcess, o.concurrency);
+      bare = bareHosts.flatMap(membersOf);
       const deadline = performance.now() + o.joinTimeoutMs;
       for (;;) {
         const peers = await Promise.all(
@@ -142,7 +125,9 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
         if (bareConnected.min >= n - 1 || performance.now() > deadline) break;
         await sleep(250);
       }
-      o.progress(`${n} bare libp2p processes up, ${bareConnected.min}..${bareConnected.max} peers each`);
+      o.progress(
+        `${n} bare libp2p nodes in ${bareHosts.length} processes up, ${bareConnected.min}..${bareConnected.max} peers each`,
+      );
     }
 
     await sleep(o.settleMs);
@@ -151,11 +136,11 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
       measureWindow(mesh, meshReport, o.idleMs),
       bare.length > 0 ? measureWindow(bare, bareReport, o.idleMs) : Promise.resolve(undefined),
     ]);
-    await fleet.stop(bare);
+    await fleet.stop(bareHosts);
 
     o.progress('latencies');
     const dht = await dhtLatencies(mesh, o.perWriter);
-    const call = await callLatency(mesh[n - 1] as NodeProcess, 'echo/ping', o.calls);
+    const call = await callLatency(mesh[n - 1] as Member, 'echo/ping', o.calls);
     const reach = await invalidationReach(mesh, o.reachRounds);
 
     o.progress(`load window ${o.loadMs / 1000} s`);
@@ -179,7 +164,8 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
     const leftovers = fleet.pids.filter(alive).length;
     return {
       nodes: n,
-      processes: n,
+      processes: hosts.length,
+      bareProcesses: bareHosts.length,
       spawnMs,
       joinMs,
       members,
@@ -201,4 +187,79 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
     fleet.killAll();
     release();
   }
+}
+
+/**
+ * Starts the `n` meshcache nodes: a process each (examples/dht-node.ts), or
+ * `perProcess` to a process (bench/scale/node-host.ts). node-1 starts first and
+ * everyone joins it; node-2 alone hosts `echo` (the remote call's target).
+ */
+export async function spawnMesh(
+  fleet: Fleet,
+  network: string,
+  n: number,
+  perProcess: number,
+  concurrency: number,
+  /** Flags for every node (examples/dht-node.ts's, which node-host.ts shares in part). */
+  nodeArgs: string[] = [],
+): Promise<NodeProcess[]> {
+  if (perProcess === 1) {
+    const first = await fleet.spawn({ network, name: 'node-1', near: false, built: true, args: nodeArgs });
+    const rest = await fleet.spawnMany(n - 1, concurrency, (i) => ({
+      network,
+      name: `node-${i + 2}`,
+      near: false,
+      built: true,
+      bootstrap: first.ready.addresses,
+      readyTimeoutMs: 120_000,
+      args: i === 0 ? [...nodeArgs, '--services', 'user,echo'] : nodeArgs,
+    }));
+    return [first, ...rest];
+  }
+  const names = nodeNames('node', 1, n);
+  const groups = Array.from({ length: Math.ceil(n / perProcess) }, (_, i) =>
+    names.slice(i * perProcess, (i + 1) * perProcess),
+  );
+  const host = (i: number, bootstrap?: string[]) => ({
+    network,
+    name: `host-${i + 1}`,
+    script: HOST_SCRIPT,
+    near: false,
+    readyTimeoutMs: 300_000,
+    args: [...nodeArgs, '--nodes', (groups[i] as string[]).join(','), '--echo', 'node-2'],
+    ...(bootstrap === undefined ? {} : { bootstrap }),
+  });
+  const first = await fleet.spawn(host(0));
+  const rest = await fleet.spawnMany(groups.length - 1, concurrency, (i) =>
+    host(i + 1, first.ready.addresses),
+  );
+  return [first, ...rest];
+}
+
+/** Starts `n` bare libp2p nodes, `perProcess` to a process (bench/bare-node.ts --count), all joining the first. */
+export async function spawnBare(
+  fleet: Fleet,
+  network: string,
+  n: number,
+  perProcess: number,
+  concurrency: number,
+): Promise<NodeProcess[]> {
+  const processes = Math.ceil(n / perProcess);
+  // meshcache's discoveryIntervalMs: the same upkeep on both sides; the last process holds the rest.
+  const args = (i: number) => [
+    '--discovery-ms',
+    '60000',
+    '--count',
+    String(i < processes - 1 ? perProcess : n - perProcess * (processes - 1)),
+  ];
+  const first = await fleet.spawn({ network, name: 'bare-1', script: BARE_NODE_SCRIPT, args: args(0) });
+  const others = await fleet.spawnMany(processes - 1, concurrency, (i) => ({
+    network,
+    name: `bare-${i + 2}`,
+    script: BARE_NODE_SCRIPT,
+    bootstrap: first.ready.addresses,
+    readyTimeoutMs: 300_000,
+    args: args(i + 1),
+  }));
+  return [first, ...others];
 }

@@ -3,7 +3,7 @@
  * utime + stime), RSS, bytes read and written, libp2p connections and the
  * messages per second of each kind the node counted (network.stats()).
  */
-import type { NodeProcess } from '../../test/helpers/cluster.js';
+import type { Member } from './members.js';
 import { cpuPercent, type ProcSample, sample } from './procfs.js';
 
 /** What a node process reports about itself: connections, and message counts when it has them. */
@@ -15,7 +15,7 @@ export interface NodeReport {
 }
 
 /** A meshcache node (`scale-stats`). */
-export async function meshReport(p: NodeProcess): Promise<NodeReport> {
+export async function meshReport(p: Member): Promise<NodeReport> {
   const r = await p.call({ cmd: 'scale-stats' }, 60_000);
   return {
     connections: Number(r.connections),
@@ -26,7 +26,7 @@ export async function meshReport(p: NodeProcess): Promise<NodeReport> {
 }
 
 /** A bare libp2p node (`info`): connections only. */
-export async function bareReport(p: NodeProcess): Promise<NodeReport> {
+export async function bareReport(p: Member): Promise<NodeReport> {
   const r = await p.call({ cmd: 'info' }, 60_000);
   return { connections: Number(r.connections), sent: {}, received: {} };
 }
@@ -58,31 +58,39 @@ export function summarize(xs: number[]): Summary {
   return { mean: ok.reduce((a, b) => a + b, 0) / ok.length, min: Math.min(...ok), max: Math.max(...ok) };
 }
 
-type Reporter = (p: NodeProcess) => Promise<NodeReport>;
+type Reporter = (p: Member) => Promise<NodeReport>;
 
 /**
  * Measures `procs` from now until `during` resolves (or `ms` passed, when no
  * `during` is given). Counts are read at both ends (two commands per node).
  */
 export async function measureWindow(
-  procs: NodeProcess[],
+  procs: Member[],
   report: Reporter,
   ms: number,
   during?: () => Promise<unknown>,
 ): Promise<WindowStats> {
-  const pids = procs.map((p) => p.child.pid ?? -1);
+  const pids = [...new Set(procs.map((p) => p.pid))];
   const r0 = await Promise.all(procs.map(report));
-  const s0 = pids.map(sample);
+  const s0 = new Map(pids.map((pid) => [pid, sample(pid)]));
   if (during === undefined) await new Promise((r) => setTimeout(r, ms));
   else await during();
-  const s1 = pids.map(sample);
+  const s1 = new Map(pids.map((pid) => [pid, sample(pid)]));
   const r1 = await Promise.all(procs.map(report));
-  return diff(s0, s1, r0, r1);
+  return diff(
+    procs.map((p) => s0.get(p.pid)),
+    procs.map((p) => s1.get(p.pid)),
+    procs.map((p) => p.share),
+    r0,
+    r1,
+  );
 }
 
 function diff(
   s0: Array<ProcSample | undefined>,
   s1: Array<ProcSample | undefined>,
+  /** Nodes in each one's process: a process's CPU, RSS and I/O are split evenly among them. */
+  shares: number[],
   r0: NodeReport[],
   r1: NodeReport[],
 ): WindowStats {
@@ -95,9 +103,10 @@ function diff(
     if (a === undefined || b === undefined) return;
     const dt = (b.at - a.at) / 1000;
     seconds = Math.max(seconds, dt);
-    cpu.push(cpuPercent(a, b));
-    rss.push(b.rssBytes / 2 ** 20);
-    io.push((b.ioBytes - a.ioBytes) / 1024 / dt);
+    const share = shares[i] ?? 1;
+    cpu.push(cpuPercent(a, b) / share);
+    rss.push(b.rssBytes / 2 ** 20 / share);
+    io.push((b.ioBytes - a.ioBytes) / 1024 / dt / share);
   });
   const rates = (pick: (r: NodeReport) => Record<string, number>) => {
     const out: Record<string, number> = {};

@@ -62,7 +62,7 @@ export interface ReadyInfo {
   rss: number;
 }
 
-type Reply = Record<string, unknown> & { ok: boolean; error?: string };
+export type Reply = Record<string, unknown> & { ok: boolean; error?: string };
 
 /** One node process, driven with JSON-line commands. */
 export class NodeProcess {
