@@ -10,7 +10,7 @@ import { gossipsub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { PrivateKey } from '@libp2p/interface';
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht';
-import { ping } from '@libp2p/ping';
+import { type Ping, ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { yamux } from '@libp2p/yamux';
 import { createLibp2p, type Libp2p } from 'libp2p';
@@ -33,7 +33,7 @@ export interface MeshLibp2pInit {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: gossipsub's service type is not exported in a usable form
-export type MeshServices = { dht: KadDHT; pubsub: any; identify: unknown; ping: unknown };
+export type MeshServices = { dht: KadDHT; pubsub: any; identify: unknown; ping: Ping };
 export type MeshLibp2p = Libp2p<MeshServices>;
 
 /** Picks the newest meshcache record (last-write-wins); unreadable records lose. */
@@ -54,10 +54,7 @@ function selectNewest(_key: Uint8Array, records: Uint8Array[]): number {
   return Math.max(best, 0);
 }
 
-/** How often libp2p's connection monitor pings each connection, ms (libp2p's default: 10 s). */
-const CONNECTION_PING_MS = 30_000;
-
-/** Ping streams allowed at once per connection, each way (the connection monitor's and kad-dht's). */
+/** Ping streams allowed at once per connection, each way (the connection watch's and kad-dht's). */
 const PING_STREAMS = 4;
 
 export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p> {
@@ -79,14 +76,13 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
       allow: [...init.allow],
       dialTimeout: init.dialTimeoutMs,
     },
-    // Silence that matters is seen by the members' heartbeats within the staleness bound; the monitor
-    // only reclaims dead connections, and its pings (a new stream each) were most of an idle node's work.
-    connectionMonitor: { pingInterval: CONNECTION_PING_MS },
+    // Replaced by connection-watch.ts, which rests while heartbeats judge silence (a failed ping of
+    // libp2p's monitor closed healthy connections of a saturated machine: churn that fed itself).
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
-      // libp2p's connection monitor pings every connection on this protocol too; with the
-      // default limit of one outbound stream, its ping overlapping kad-dht's (or a slow
-      // previous one) failed, and a failed ping aborts the connection (seen at 20 processes).
+      // The connection watch pings on this protocol too; with the default limit of one
+      // outbound stream, its ping overlapping kad-dht's (or a slow previous one) failed.
       ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: PING_STREAMS }),
       dht: kadDHT({
         protocol: kadProtocol(init.networkId),

@@ -23,6 +23,7 @@ import { encodeValue } from '../codec/index.js';
 import { MeshError } from '../errors.js';
 import { registeredTracer } from '../node/tracing.js';
 import { ClockWatch } from './clock.js';
+import { ConnectionWatch } from './connection-watch.js';
 import { type ControlHandler, ControlInbox } from './control.js';
 import { bump, controlKind, countStreams, type MessageCounts, newCounts, snapshot } from './counters.js';
 import { MeshDht } from './dht.js';
@@ -77,6 +78,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
   private detach: (() => void) | undefined;
   /** Clears what libp2p leaves running after stop (quick-exit.ts). */
   private afterStop: (() => void) | undefined;
+  private watch: ConnectionWatch | undefined;
   readonly sync: SyncService;
   /** The one-hop record protocol (advanced use, benchmarks). */
   readonly direct: DirectService;
@@ -309,6 +311,12 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     countStreams(node, this.counts);
     this.logger.info({ peerId: this.peerId, addresses: this.addresses() }, 'network started');
     this.heartbeats.start();
+    this.watch = new ConnectionWatch({
+      node,
+      heartbeatsRun: () => this.heartbeats.sending,
+      logger: this.logger,
+    });
+    this.watch.start();
     await this.membership.start(node, this.meshDht);
   }
 
@@ -376,6 +384,8 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
     const node = this.node;
     if (node === undefined) return;
     this.heartbeats.stop();
+    this.watch?.stop();
+    this.watch = undefined;
     const hadMembers = this.membership.stop();
     this.detach?.();
     this.meshDht?.close();
