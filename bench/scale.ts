@@ -1,8 +1,9 @@
 /**
  * Networks of 5 to 100 meshcache nodes: N node processes (examples/dht-node.ts
  * built to dist-bench/, on dist/) joined in one DHT network on 127.0.0.1, one
- * node per process, and N bare libp2p processes (bench/bare-node.ts) beside
- * them for the idle comparison. Per size: time to full membership; DHT hit
+ * node per process (several to a process at 50 and 100: the machine's 2 cores
+ * run out), and as many bare libp2p nodes (bench/bare-node.ts), as many to a
+ * process, beside them for the idle comparison. Per size: time to full membership; DHT hit
  * (reader holding no copy), miss and put; invalidation reach to the slowest
  * node; a remote call; and per node at idle and under a steady load: CPU,
  * RSS, connections, messages per second by kind (network.stats()).
@@ -14,7 +15,10 @@
  * BENCH_SCALE_LOAD_MS (20000), BENCH_SCALE_JSON (a file for the raw results), BENCH_SCALE_LOAD ("10,1,0.1": reads, writes,
  * deletes per node and second), BENCH_SCALE_BARE (1), BENCH_SCALE_JOIN_TIMEOUT_MS
  * (90000), BENCH_SCALE_PER_WRITER (20), BENCH_SCALE_REACH_ROUNDS (20),
- * BENCH_SCALE_CALLS (200), BENCH_NO_BUILD=1 (skip
+ * BENCH_SCALE_CALLS (200), BENCH_SCALE_PER_PROCESS ("1,50:5,100:5": nodes per OS
+ * process, a count for every size and N:K for size N; bench/scale/node-host.ts
+ * holds several), BENCH_SCALE_NODE_ARGS (flags for every node, e.g.
+ * "--max-staleness-ms 5000"), BENCH_NO_BUILD=1 (skip
  * `npm run build:bench`). Ctrl-C kills every node process it started.
  */
 import '../src/polyfills.js';

@@ -19,6 +19,7 @@ export function scaleOptions(overrides: Partial<ScaleOptions> = {}): ScaleOption
     calls: env('BENCH_SCALE_CALLS', 200),
     bare: process.env.BENCH_SCALE_BARE !== '0',
     concurrency: 4,
+    nodeArgs: (process.env.BENCH_SCALE_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0),
     perProcess: perProcessOf(process.env.BENCH_SCALE_PER_PROCESS ?? DEFAULT_PER_PROCESS),
     progress: () => {},
     ...overrides,

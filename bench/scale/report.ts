@@ -63,7 +63,7 @@ export function scaleTables(results: ScaleResult[]): string {
       .map(([k, v]) => `${k} ${f(v, 1)}/s`)
       .join(', ');
     out.push(
-      `- N = ${r.nodes}: idle window ${f(r.idle.seconds)} s, load window ${f(r.loaded.seconds)} s (load done, all nodes: ${done}); reach: ${r.reach.nodesReached}/${r.reach.nodesExpected} node applications, ${r.reach.missedRounds} rounds with a node not reached in 10 s; bare peers ${r.bareConnected.min}..${r.bareConnected.max}; processes left after stop: ${r.leftovers}`,
+      `- N = ${r.nodes}: idle window ${f(r.idle.seconds)} s, load window ${f(r.loaded.seconds)} s (load done, all nodes: ${done}); reach: ${r.reach.nodesReached}/${r.reach.nodesExpected} node applications, ${r.reach.missedRounds} rounds with a node not reached in 10 s; bare peers ${r.bareConnected.min}..${r.bareConnected.max}; ${r.nodes} meshcache nodes in ${r.processes} processes, bare in ${r.bareProcesses}; processes left after stop: ${r.leftovers}`,
     );
     out.push(`  - uptime before: \`${r.uptimeBefore}\`; after: \`${r.uptimeAfter}\``);
   }

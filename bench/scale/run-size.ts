@@ -45,6 +45,8 @@ export interface ScaleOptions {
   readonly concurrency: number;
   /** Nodes per OS process at a size (1: a process each; more where the machine runs out). */
   readonly perProcess: (nodes: number) => number;
+  /** Flags for every meshcache node (e.g. `--max-staleness-ms 5000`). */
+  readonly nodeArgs?: readonly string[];
   readonly progress: (msg: string) => void;
 }
 
@@ -96,7 +98,7 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
   try {
     const t0 = performance.now();
     const perProcess = Math.max(1, Math.min(n, o.perProcess(n)));
-    const hosts = await spawnMesh(fleet, network, n, perProcess, o.concurrency);
+    const hosts = await spawnMesh(fleet, network, n, perProcess, o.concurrency, [...(o.nodeArgs ?? [])]);
     const mesh = hosts.flatMap(membersOf);
     const first = mesh[0] as Member;
     const spawnMs = performance.now() - t0;
