@@ -24,6 +24,13 @@ const MAX_INTRODUCED = 10_000;
  * burst that churns a loaded machine; the rest are named again by later digests.
  */
 const MAX_INTRODUCING = 2;
+/**
+ * Two strangers hear of each other from the same digests, at about the same time: if
+ * both dialed, libp2p would keep both connections (a second set of buffers and upkeep
+ * per pair). The one with the smaller peer id dials; the other only if they are still
+ * strangers this long after it first heard of the other, ms.
+ */
+const INTRODUCE_DEFER_MS = 3_000;
 
 export interface MembershipEvents {
   join(peerId: string): void;
@@ -103,6 +110,11 @@ export class Membership {
     const last = this.introduced.get(peerId);
     if (last !== undefined && now - last < INTRODUCE_RETRY_MS) return;
     if (this.introduced.size >= MAX_INTRODUCED) this.introduced.clear();
+    if (last === undefined && node.peerId.toString() > peerId) {
+      // Due again INTRODUCE_DEFER_MS from now, if the other side has not dialed by then.
+      this.introduced.set(peerId, now - INTRODUCE_RETRY_MS + INTRODUCE_DEFER_MS);
+      return;
+    }
     this.introduced.set(peerId, now);
     let id: PeerId;
     try {
