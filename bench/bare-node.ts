@@ -88,16 +88,14 @@ async function startBare(bootstrap: string[]) {
 }
 
 // With --count K this process holds K nodes (the scale benchmark's largest sizes); the first one
-// joins --bootstrap (or starts alone), the others join the first.
+// joins --bootstrap (or starts alone), the others join it and --bootstrap.
 const given = String(values.bootstrap)
   .split(',')
   .filter((s) => s.length > 0);
 const nodes: Array<Awaited<ReturnType<typeof startBare>>> = [];
 for (let i = 0; i < Math.max(1, Number(values.count)); i++) {
-  const first = nodes[0];
-  nodes.push(
-    await startBare(given.length > 0 || first === undefined ? given : first.node.getMultiaddrs().map(String)),
-  );
+  const sibling = nodes[0]?.node.getMultiaddrs().map(String) ?? [];
+  nodes.push(await startBare([...sibling, ...given]));
 }
 const { node } = nodes[0] as (typeof nodes)[number];
 const startMs = performance.now() - started;

@@ -10,8 +10,8 @@
  *   node dist-bench/bench/scale/node-host.js --network n --name host-2 --nodes node-5,node-6
  *     [--bootstrap <multiaddr>,...] [--echo node-2] [--max-staleness-ms 1000]
  *
- * Without --bootstrap the first node of the list starts alone and the others
- * join it. Commands: scale-stats, load, time-call, cpu-profile (node-commands.ts),
+ * The first node of the list joins --bootstrap (or starts alone without it);
+ * the others join it and --bootstrap. Commands: scale-stats, load, time-call, cpu-profile (node-commands.ts),
  * time (set, get, getRemote), watch, dht revoke, info, stop.
  */
 import '#meshcache/polyfills.js';
@@ -76,9 +76,10 @@ const given = values.bootstrap.split(',').filter((s) => s.length > 0);
 const started = performance.now();
 const hosted: Hosted[] = [];
 for (const name of names) {
-  // With no bootstrap given, this process holds the network's first node: the others join it.
-  const bootstrap = given.length > 0 || hosted[0] === undefined ? given : hosted[0].network().addresses();
-  hosted.push(await startNode(name, bootstrap));
+  // The first node joins the given bootstrap; the others join it as well as the given one, so
+  // the network's first node is not dialled by every node of every process at once.
+  const sibling = hosted[0]?.network().addresses() ?? [];
+  hosted.push(await startNode(name, [...sibling, ...given]));
 }
 
 async function handle(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
