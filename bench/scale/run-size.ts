@@ -147,7 +147,11 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
 
     o.progress(`load window ${o.loadMs / 1000} s`);
     const loadKeys = Array.from({ length: 200 }, (_, i) => `cache:scale/load/k${i}`);
-    await first.call({ cmd: 'time', op: 'set', keys: loadKeys }, 300_000);
+    // On a network that never formed the writes are kad-dht lookups that may outlast the wait: the
+    // load still runs (its reads then miss), and the run goes on to report what it measured.
+    await first
+      .call({ cmd: 'time', op: 'set', keys: loadKeys }, 300_000)
+      .catch((err: Error) => o.progress(`load keys not all written: ${err.message}`));
     const replies: Array<Record<string, unknown>> = [];
     const loaded = await measureWindow(mesh, meshReport, o.loadMs, async () => {
       const rs = await Promise.all(
