@@ -9,7 +9,6 @@
  *   node dist-bench/bench/bare-node.js [--bootstrap <multiaddr>,...] [--discovery-ms 3000] [--count 1]
  */
 
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 // Node 20 lacks Promise.withResolvers, which libp2p uses: the same polyfill as meshcache (nothing else of it).
 import '#meshcache/polyfills.js';
@@ -23,6 +22,7 @@ import { tcp } from '@libp2p/tcp';
 import { yamux } from '@libp2p/yamux';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
+import { send, serveNodeCommands } from '../examples/command-loop.js';
 
 const { values } = parseArgs({
   strict: false,
@@ -38,7 +38,6 @@ const { values } = parseArgs({
 });
 const TOPIC = '/bare/events';
 const now = () => performance.timeOrigin + performance.now();
-const send = (msg: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(msg)}\n`);
 
 const started = performance.now();
 
@@ -92,12 +91,13 @@ async function startBare(bootstrap: string[]) {
 const given = String(values.bootstrap)
   .split(',')
   .filter((s) => s.length > 0);
-const nodes: Array<Awaited<ReturnType<typeof startBare>>> = [];
+type Bare = Awaited<ReturnType<typeof startBare>>;
+const nodes: Bare[] = [];
 for (let i = 0; i < Math.max(1, Number(values.count)); i++) {
   const sibling = nodes[0]?.node.getMultiaddrs().map(String) ?? [];
   nodes.push(await startBare([...sibling, ...given]));
 }
-const { node } = nodes[0] as (typeof nodes)[number];
+const { node } = nodes[0] as Bare;
 const startMs = performance.now() - started;
 send({
   type: 'ready',
@@ -114,15 +114,10 @@ send({
   rss: process.memoryUsage().rss,
 });
 
-async function handle(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
-  if (cmd.cmd === 'stop') {
-    await Promise.allSettled(nodes.map((n) => n.node.stop()));
-    setImmediate(() => process.exit(0));
-    return {};
-  }
-  const one = nodes[Number(cmd.node ?? 0)];
-  if (one === undefined) throw new Error(`no node ${String(cmd.node)} here (${nodes.length} nodes)`);
-  const { node, pubsub, waiters } = one;
+async function handle(
+  { node, pubsub, waiters }: Bare,
+  cmd: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   switch (cmd.cmd) {
     case 'info':
       return {
@@ -148,10 +143,4 @@ async function handle(cmd: Record<string, unknown>): Promise<Record<string, unkn
   throw new Error(`unknown command ${String(cmd.cmd)}`);
 }
 
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const cmd = JSON.parse(line) as Record<string, unknown>;
-  handle(cmd).then(
-    (out) => send({ type: 'reply', id: cmd.id, ok: true, ...out }),
-    (err: Error) => send({ type: 'reply', id: cmd.id, ok: false, error: err.message }),
-  );
-});
+serveNodeCommands(nodes, handle, (n) => n.node.stop());

@@ -41,3 +41,26 @@ export function serveCommands(
     .on('close', exit);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, exit);
 }
+
+/**
+ * `serveCommands` for a process that holds several nodes: `stop` stops them
+ * all and exits; any other command goes to the node it names by index
+ * (`"node": 2`; the first one without).
+ */
+export function serveNodeCommands<T>(
+  nodes: readonly T[],
+  handle: (node: T, cmd: Record<string, unknown>) => Promise<Record<string, unknown>>,
+  stop: (node: T) => unknown,
+): void {
+  const stopAll = () => Promise.allSettled(nodes.map(async (n) => stop(n)));
+  serveCommands(async (cmd) => {
+    if (cmd.cmd === 'stop') {
+      await stopAll();
+      setImmediate(() => process.exit(0));
+      return {};
+    }
+    const node = nodes[Number(cmd.node ?? 0)];
+    if (node === undefined) throw new Error(`no node ${String(cmd.node)} here (${nodes.length} nodes)`);
+    return handle(node, cmd);
+  }, stopAll);
+}

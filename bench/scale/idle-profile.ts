@@ -15,6 +15,7 @@ import { Fleet, killOnExit } from './fleet.js';
 import { membersOf } from './members.js';
 import { buildForBench } from './options.js';
 import { cpuPercent, sample, uptime } from './procfs.js';
+import { spawnMesh } from './run-size.js';
 import { meshReport } from './window.js';
 
 interface ProfileNode {
@@ -66,17 +67,7 @@ async function main(): Promise<void> {
   killOnExit(fleet);
   const network = `profile-${process.pid}`;
   try {
-    const first = await fleet.spawn({ network, name: 'node-1', near: false, built: true, args });
-    const rest = await fleet.spawnMany(n - 1, 4, (i) => ({
-      network,
-      name: `node-${i + 2}`,
-      near: false,
-      built: true,
-      bootstrap: first.ready.addresses,
-      readyTimeoutMs: 120_000,
-      args,
-    }));
-    const procs: NodeProcess[] = [first, ...rest];
+    const procs: NodeProcess[] = await spawnMesh(fleet, network, n, 1, 4, args);
     const t0 = Date.now();
     let m: number[] = [];
     while (Date.now() < t0 + 120_000) {

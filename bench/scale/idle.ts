@@ -15,21 +15,15 @@ import { Fleet, killOnExit } from './fleet.js';
 import { type Member, membersOf } from './members.js';
 import { buildForBench, perProcessOf } from './options.js';
 import { uptime } from './procfs.js';
-import { spawnBare, spawnMesh } from './run-size.js';
+import { barePeers, meshMembers, spawnBare, spawnMesh, waitForAll } from './run-size.js';
 import { bareReport, measureWindow, meshReport, type WindowStats } from './window.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits (at most 2 min) until every node counts `want` others; says how far they got. */
 async function joined(nodes: Member[], count: (m: Member) => Promise<number>, want: number) {
-  const deadline = performance.now() + 120_000;
-  let seen: number[] = [];
-  while (performance.now() < deadline) {
-    seen = await Promise.all(nodes.map(count));
-    if (seen.every((m) => m >= want)) break;
-    await sleep(500);
-  }
-  return `${Math.min(...seen)}..${Math.max(...seen)} of ${want}`;
+  const { counts } = await waitForAll(nodes, count, want, 120_000);
+  return `${counts.min}..${counts.max} of ${want}`;
 }
 
 function row(label: string, w: WindowStats): string {
@@ -57,16 +51,12 @@ async function main(): Promise<void> {
   try {
     const hosts = await spawnMesh(fleet, network, n, perProcess, 4, nodeArgs);
     const mesh = hosts.flatMap(membersOf);
-    const members = await joined(mesh, async (m) => (await meshReport(m)).members ?? 0, n - 1);
+    const members = await joined(mesh, meshMembers, n - 1);
     let bare: Member[] = [];
     let bareJoined = '';
     if (withBare) {
       bare = (await spawnBare(fleet, network, n, perProcess, 4)).flatMap(membersOf);
-      bareJoined = await joined(
-        bare,
-        async (m) => ((await m.call({ cmd: 'info' })).peers as string[]).length,
-        n - 1,
-      );
+      bareJoined = await joined(bare, barePeers, n - 1);
     }
     await sleep(settleMs);
     const [idle, bareIdle] = await Promise.all([

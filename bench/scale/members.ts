@@ -14,7 +14,6 @@ export const HOST_SCRIPT = fileURLToPath(
 
 export interface Member {
   readonly name: string;
-  readonly addresses: readonly string[];
   /** Its process; CPU, RSS and I/O of a process are split evenly among the `share` nodes it holds. */
   readonly pid: number;
   readonly share: number;
@@ -25,7 +24,6 @@ export interface Member {
 
 interface HostedInfo {
   readonly name: string;
-  readonly addresses: string[];
 }
 
 /** The nodes a process holds: one, or those its ready line lists. */
@@ -36,7 +34,6 @@ export function membersOf(p: NodeProcess): Member[] {
     return [
       {
         name: hosted?.[0]?.name ?? p.name,
-        addresses: p.ready.addresses,
         pid,
         share: 1,
         call: (cmd, timeoutMs) => p.call(cmd, timeoutMs),
@@ -45,7 +42,6 @@ export function membersOf(p: NodeProcess): Member[] {
     ];
   return hosted.map((h, node) => ({
     name: h.name,
-    addresses: h.addresses,
     pid,
     share: hosted.length,
     call: (cmd, timeoutMs) => p.call({ ...cmd, node }, timeoutMs),

@@ -20,7 +20,7 @@ import { destination, pino } from 'pino';
 import { DhtBackend } from '#meshcache/cache/backends/dht/index.js';
 import { Node } from '#meshcache/index.js';
 import type { MeshNetwork } from '#meshcache/network/index.js';
-import { send, serveCommands } from '../../examples/command-loop.js';
+import { send, serveNodeCommands } from '../../examples/command-loop.js';
 import { echoService, invalidationApplied, scaleCommand, timeEach } from './node-commands.js';
 
 const { values } = parseArgs({
@@ -82,14 +82,7 @@ for (const name of names) {
   hosted.push(await startNode(name, [...sibling, ...given]));
 }
 
-async function handle(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
-  if (cmd.cmd === 'stop') {
-    await Promise.allSettled(hosted.map((h) => h.node.stop()));
-    setImmediate(() => process.exit(0));
-    return {};
-  }
-  const h = hosted[Number(cmd.node ?? 0)];
-  if (h === undefined) throw new Error(`no node ${String(cmd.node)} here (${hosted.length} nodes)`);
+async function handle(h: Hosted, cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
   switch (cmd.cmd) {
     case 'info':
       return { peerId: h.network().peerId, peers: h.network().peers(), name: h.name };
@@ -143,4 +136,4 @@ send({
   rss: process.memoryUsage().rss,
 });
 
-serveCommands(handle, () => Promise.allSettled(hosted.map((h) => h.node.stop())));
+serveNodeCommands(hosted, handle, (h) => h.node.stop());

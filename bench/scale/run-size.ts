@@ -79,16 +79,29 @@ export interface ScaleResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until every node counts `want` members; the time it happened (performance.now()), or NaN. */
-async function waitMembership(procs: Member[], want: number, timeoutMs: number): Promise<number> {
+/**
+ * Polls every node's `count` (members, peers) until all reach `want` or
+ * `timeoutMs` passed: when it happened (performance.now(); NaN: never) and the
+ * last counts.
+ */
+export async function waitForAll(
+  nodes: Member[],
+  count: (m: Member) => Promise<number>,
+  want: number,
+  timeoutMs: number,
+): Promise<{ at: number; counts: Summary }> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const members = await Promise.all(procs.map(async (p) => (await meshReport(p)).members ?? 0));
-    if (members.every((m) => m >= want)) return performance.now();
-    if (performance.now() > deadline) return Number.NaN;
+    const counts = await Promise.all(nodes.map(count));
+    if (counts.every((c) => c >= want)) return { at: performance.now(), counts: summarize(counts) };
+    if (performance.now() > deadline) return { at: Number.NaN, counts: summarize(counts) };
     await sleep(250);
   }
 }
+
+/** A meshcache node's members; a bare libp2p node's peers. */
+export const meshMembers = async (m: Member) => (await meshReport(m)).members ?? 0;
+export const barePeers = async (m: Member) => ((await m.call({ cmd: 'info' })).peers as string[]).length;
 
 export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult> {
   const fleet = new Fleet();
@@ -103,9 +116,9 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
     const first = mesh[0] as Member;
     const spawnMs = performance.now() - t0;
     o.progress(`${n} nodes in ${hosts.length} processes up in ${(spawnMs / 1000).toFixed(1)} s`);
-    const joinedAt = await waitMembership(mesh, n - 1, o.joinTimeoutMs);
-    const joinMs = joinedAt - t0;
-    const members = summarize(await Promise.all(mesh.map(async (p) => (await meshReport(p)).members ?? 0)));
+    const joined = await waitForAll(mesh, meshMembers, n - 1, o.joinTimeoutMs);
+    const joinMs = joined.at - t0;
+    const members = joined.counts;
     o.progress(
       Number.isNaN(joinMs)
         ? `membership not complete after ${o.joinTimeoutMs / 1000} s: ${members.min}..${members.max} of ${n - 1}`
@@ -118,15 +131,7 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
     if (o.bare) {
       bareHosts = await spawnBare(fleet, network, n, perProcess, o.concurrency);
       bare = bareHosts.flatMap(membersOf);
-      const deadline = performance.now() + o.joinTimeoutMs;
-      for (;;) {
-        const peers = await Promise.all(
-          bare.map(async (p) => ((await p.call({ cmd: 'info' })).peers as string[]).length),
-        );
-        bareConnected = summarize(peers);
-        if (bareConnected.min >= n - 1 || performance.now() > deadline) break;
-        await sleep(250);
-      }
+      bareConnected = (await waitForAll(bare, barePeers, n - 1, o.joinTimeoutMs)).counts;
       o.progress(
         `${n} bare libp2p nodes in ${bareHosts.length} processes up, ${bareConnected.min}..${bareConnected.max} peers each`,
       );

@@ -16,7 +16,6 @@
  * later are compared last-write-wins with it in the background, and holders
  * that answered with an older copy (or none) are repaired.
  */
-
 import { compareRecords, type MeshDht, type MeshNetwork, type StoredRecord } from '../../../network/index.js';
 import { type DeadlineSignal, deadlineSignal } from '../../../node/deadline-signal.js';
 
