@@ -39,10 +39,11 @@ export interface HeartbeatLinks {
   /** A member's wall clock when it sent a heartbeat (its clock offset is measured from it). */
   observeClock(peer: string, sent: number): void;
   /**
-   * A member heard of by others that this node never met: past the few dozen
-   * members a discovery lookup finds, this is how the membership completes.
+   * Members `via` heard of that this node has no connection to (never met, or
+   * lost): past the few dozen members a discovery lookup finds, this is how the
+   * membership completes, and how a lost connection comes back.
    */
-  introduce(peer: string): void;
+  introduce(peers: readonly string[], via: string): void;
 }
 
 export interface HeartbeatEvents {
@@ -180,9 +181,12 @@ export class Heartbeats {
     const now = performance.now();
     this.news(from, req.e, req.s, now);
     const self = this.selfId();
-    if (req.d !== undefined)
+    if (req.d !== undefined) {
+      const strangers: string[] = [];
       for (const [peer, e, s, age] of req.d)
-        if (peer !== self && peer !== from) this.news(peer, e, s, now - age);
+        if (peer !== self && peer !== from && !this.news(peer, e, s, now - age)) strangers.push(peer);
+      if (strangers.length > 0) this.links.introduce(strangers, from);
+    }
     if (this.wants.get(from) !== req.w) {
       this.wants.set(from, req.w);
       this.reschedule();
@@ -197,17 +201,20 @@ export class Heartbeats {
     return at !== undefined && performance.now() - at > this.lapseMs;
   }
 
-  /** News of a connected member dated `at`: missed notices first (dropped before this node is back in touch). */
-  private news(peer: string, e: string, s: number, at: number): void {
+  /**
+   * News of a member dated `at`: missed notices first (dropped before this node is back in touch).
+   * False when this node has no connection to `peer`: a stranger's news counts for nothing, and a
+   * member this node lost its connection to only shows what was missed; either is one to meet.
+   */
+  private news(peer: string, e: string, s: number, at: number): boolean {
     const heard = this.heard.get(peer);
+    if (heard === undefined && !this.known.has(peer)) return false;
     // A member this node lost its connection to may be alive elsewhere: its numbering still shows
-    // the notices this node missed. News of a stranger counts for nothing, but names a member to meet.
-    if (heard === undefined && !this.known.has(peer)) {
-      this.links.introduce(peer);
-      return;
-    }
+    // the notices this node missed.
     if (this.links.missed(peer, e, s)) this.events.missed(peer);
-    if (heard !== undefined && at > heard) this.heard.set(peer, at);
+    if (heard === undefined) return false;
+    if (at > heard) this.heard.set(peer, at);
+    return true;
   }
 
   private selfId(): string {

@@ -5,32 +5,16 @@
  * it to the members closest to it: all of them in a network of a few dozen).
  */
 import type { IdentifyResult, PeerId } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import { withDeadline } from '../node/deadline-signal.js';
+import { addressesOf } from './addresses.js';
 import { bump, type MessageCounts, newCounts } from './counters.js';
 import type { MeshDht } from './dht.js';
+import { Introductions } from './introductions.js';
 import type { MeshLibp2p } from './libp2p.js';
 import { kadProtocol } from './names.js';
-
-/** A stranger named again within this time is not dialed again, ms. */
-const INTRODUCE_RETRY_MS = 10_000;
-/** Most strangers remembered (a bound against digests naming made-up peers). */
-const MAX_INTRODUCED = 10_000;
-/**
- * Introduction dials in flight at once: a newcomer hears of every member in its first
- * digests, and dialing them all at once (a handshake, identify and catalog each) is the
- * burst that churns a loaded machine; the rest are named again by later digests.
- */
-const MAX_INTRODUCING = 2;
-/**
- * Two strangers hear of each other from the same digests, at about the same time: if
- * both dialed, libp2p would keep both connections (a second set of buffers and upkeep
- * per pair). The one with the smaller peer id dials; the other only if they are still
- * strangers this long after it first heard of the other, ms.
- */
-const INTRODUCE_DEFER_MS = 3_000;
+import type { DirectReply, WhereRequest } from './wire/index.js';
 
 export interface MembershipEvents {
   join(peerId: string): void;
@@ -57,17 +41,24 @@ export class Membership {
   private followUpTimer: NodeJS.Timeout | undefined;
   private discovering = false;
   private detach: (() => void) | undefined;
-  /** Strangers named by members, by when they were last dialed (performance.now()). */
-  private readonly introduced = new Map<string, number>();
-  private introducing = 0;
+  private readonly introductions: Introductions;
 
   constructor(
     private readonly options: MembershipOptions,
     private readonly events: MembershipEvents,
+    /** Sends a `where` request to a member (introductions ask where strangers listen). */
+    request: (peer: string, req: WhereRequest, signal: AbortSignal) => Promise<DirectReply>,
     private readonly logger: Logger,
     /** Joins, leaves, lookups and dials (counters.ts). */
     private readonly counts: MessageCounts = newCounts(),
-  ) {}
+  ) {
+    this.introductions = new Introductions(
+      { node: () => this.node, isMember: (peer) => this.members.has(peer), request },
+      options.dialTimeoutMs,
+      logger,
+      counts,
+    );
+  }
 
   /** Peer ids of the connected members. */
   peers(): string[] {
@@ -99,36 +90,18 @@ export class Membership {
   }
 
   /**
-   * Dials `peerId`, a member another member heard of and this node never met
-   * (not more than once per INTRODUCE_RETRY_MS): the addresses come from the
-   * peer store (kad-dht's answers fill it) or a kad-dht peer lookup.
+   * Meets the members of `peers` this node never met, named by member `via`
+   * (introductions.ts).
    */
-  introduce(peerId: string): void {
+  introduce(peers: readonly string[], via: string): void {
+    this.introductions.introduce(peers, via);
+  }
+
+  /** The reply to a member's `where`: the addresses of those of `peers` this node is connected to. */
+  addressesOf(peers: readonly string[]): Promise<DirectReply> {
     const node = this.node;
-    if (node === undefined || this.members.has(peerId) || this.introducing >= MAX_INTRODUCING) return;
-    const now = performance.now();
-    const last = this.introduced.get(peerId);
-    if (last !== undefined && now - last < INTRODUCE_RETRY_MS) return;
-    if (this.introduced.size >= MAX_INTRODUCED) this.introduced.clear();
-    if (last === undefined && node.peerId.toString() > peerId) {
-      // Due again INTRODUCE_DEFER_MS from now, if the other side has not dialed by then.
-      this.introduced.set(peerId, now - INTRODUCE_RETRY_MS + INTRODUCE_DEFER_MS);
-      return;
-    }
-    this.introduced.set(peerId, now);
-    let id: PeerId;
-    try {
-      id = peerIdFromString(peerId);
-    } catch {
-      return;
-    }
-    bump(this.counts.sent, 'member:introduced');
-    this.introducing++;
-    void withDeadline(this.options.dialTimeoutMs, (signal) => node.dial(id, { signal }))
-      .catch((err: Error) =>
-        this.logger.debug({ peer: peerId, err: err.message }, 'could not dial a member heard of'),
-      )
-      .finally(() => this.introducing--);
+    if (node === undefined) return Promise.resolve({ ok: false });
+    return addressesOf(node, peers, (peer) => this.members.has(peer));
   }
 
   /** Stops the timers and forgets the members; returns whether there were any. */
@@ -144,7 +117,7 @@ export class Membership {
     this.dht = undefined;
     const had = this.members.size > 0;
     this.members.clear();
-    this.introduced.clear();
+    this.introductions.clear();
     return had;
   }
 

@@ -149,7 +149,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         observeClock: (peer, sent) => {
           this.clock.observe(peer, sent);
         },
-        introduce: (peer) => this.membership.introduce(peer),
+        introduce: (peers, via) => this.membership.introduce(peers, via),
       },
       {
         touch: (inTouch) => {
@@ -181,6 +181,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         calls: { answer: (req, from) => this.calls.answer(req, from) },
         catalogs: this.catalogs,
         heartbeats: this.heartbeats,
+        members: { addressesOf: (peers) => this.membership.addressesOf(peers) },
       }),
     );
     this.membership = new Membership(
@@ -204,6 +205,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         online: () => this.emit('online'),
         offline: () => this.emit('offline'),
       },
+      (peer, req, signal) => this.direct.request(peer, req, signal),
       this.logger,
       this.counts,
     );

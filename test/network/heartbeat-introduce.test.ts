@@ -9,6 +9,7 @@ import { type HeartbeatLinks, Heartbeats } from '../../src/network/heartbeats.js
 
 function harness(members: string[]) {
   const introduced: string[] = [];
+  const vias: string[] = [];
   const clocks: Array<[string, number]> = [];
   const links: HeartbeatLinks = {
     peers: () => members,
@@ -17,17 +18,20 @@ function harness(members: string[]) {
     missed: () => false,
     numberOf: () => ({ e: 'e1', s: 0 }),
     observeClock: (peer, sent) => clocks.push([peer, sent]),
-    introduce: (peer) => introduced.push(peer),
+    introduce: (peers, via) => {
+      introduced.push(...peers);
+      vias.push(via);
+    },
   };
   const hb = new Heartbeats(links, { touch: () => {}, missed: () => {} });
   hb.start();
   for (const m of members) hb.joined(m);
-  return { hb, introduced, clocks };
+  return { hb, introduced, vias, clocks };
 }
 
 describe('what a heartbeat hands on', () => {
-  it('introduces the strangers a digest names, and only them', () => {
-    const { hb, introduced, clocks } = harness(['a', 'b']);
+  it('introduces the strangers a digest names, and only them, at once and by who named them', () => {
+    const { hb, introduced, vias, clocks } = harness(['a', 'b']);
     hb.receive(
       {
         t: 'hb',
@@ -40,12 +44,22 @@ describe('what a heartbeat hands on', () => {
           ['self', 'e0', 0, 10],
           ['a', 'ea', 0, 0],
           ['stranger', 'ex', 3, 50],
+          ['other', 'ey', 0, 70],
         ],
       },
       'a',
     );
-    expect(introduced).toEqual(['stranger']);
+    expect(introduced).toEqual(['stranger', 'other']);
+    expect(vias).toEqual(['a']);
     expect(clocks).toEqual([['a', 1_765_000_000_000]]);
+    hb.stop();
+  });
+
+  it('a member this node lost its connection to is met again when a digest names it', () => {
+    const { hb, introduced } = harness(['a', 'b']);
+    hb.left('b');
+    hb.receive({ t: 'hb', e: 'ea', s: 0, w: 1000, d: [['b', 'eb', 0, 10]] }, 'a');
+    expect(introduced).toEqual(['b']);
     hb.stop();
   });
 

@@ -10,9 +10,12 @@ import { stopAll, testLogger, waitFor } from '../helpers/p2p.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** What a member's digest would make the membership do. */
+/** What a member's digest would make the membership do (named by a member it does not have: no one to ask where). */
 function introduce(net: MeshNetwork, peer: string): void {
-  (net as unknown as { membership: { introduce(p: string): void } }).membership.introduce(peer);
+  (net as unknown as { membership: { introduce(p: string[], via: string): void } }).membership.introduce(
+    [peer],
+    'no-member',
+  );
 }
 
 function conns(from: MeshNetwork, to: MeshNetwork) {

@@ -14,11 +14,21 @@ import { type HeartbeatRequest, heartbeatKind } from './heartbeat.js';
 import type { CallWire, MessageKind, WireComponents } from './kind.js';
 import { type LeaseRequest, leaseKind } from './lease.js';
 import { type PutRequest, putKind } from './put.js';
+import { MAX_WHERE_PEERS, type WhereRequest, whereKind } from './where.js';
 
 export * from './format.js';
 export type { CallWire, MessageKind, WireComponents } from './kind.js';
 export { MAX_LEASE_MS } from './lease.js';
-export type { CatalogRequest, CtlRequest, GetRequest, HeartbeatRequest, LeaseRequest, PutRequest };
+export type {
+  CatalogRequest,
+  CtlRequest,
+  GetRequest,
+  HeartbeatRequest,
+  LeaseRequest,
+  PutRequest,
+  WhereRequest,
+};
+export { MAX_WHERE_PEERS };
 
 /** Every request a member may send. */
 export type DirectRequest =
@@ -28,11 +38,12 @@ export type DirectRequest =
   | LeaseRequest
   | CallWire
   | CatalogRequest
-  | HeartbeatRequest;
+  | HeartbeatRequest
+  | WhereRequest;
 
 /** The table of kinds, by `t`. */
 const KINDS = new Map<string, MessageKind<DirectRequest>>(
-  [getKind, putKind, ctlKind, leaseKind, callKind, catalogKind, heartbeatKind].map((k) => [
+  [getKind, putKind, ctlKind, leaseKind, callKind, catalogKind, heartbeatKind, whereKind].map((k) => [
     k.t,
     k as unknown as MessageKind<DirectRequest>,
   ]),
@@ -47,6 +58,7 @@ export const directRequestSchema = v.variant('t', [
   callKind.schema,
   catalogKind.schema,
   heartbeatKind.schema,
+  whereKind.schema,
 ] as never) as unknown as v.GenericSchema<unknown, DirectRequest>;
 
 /** Checks a request against its kind's rules (undefined: an unknown kind, or refused). */

@@ -36,6 +36,8 @@ export interface WireComponents {
   };
   /** The members' heartbeats (who this node heard, and when). */
   readonly heartbeats: { receive(req: HeartbeatRequest, from: string): void };
+  /** The members this node is connected to: where they listen. */
+  readonly members: { addressesOf(peers: readonly string[]): Promise<DirectReply> };
 }
 
 /** A remote request on the wire (call.ts has its rules). */
