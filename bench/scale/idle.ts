@@ -22,7 +22,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits (at most 2 min) until every node counts `want` others; says how far they got. */
 async function joined(nodes: Member[], count: (m: Member) => Promise<number>, want: number) {
-  const { counts } = await waitForAll(nodes, count, want, 120_000);
+  const { counts } = await waitForAll(nodes, count, want, 120_000, (c, ms) =>
+    console.error(`  ${c.min}..${c.max} of ${want} after ${(ms / 1000).toFixed(0)} s`),
+  );
   return `${counts.min}..${counts.max} of ${want}`;
 }
 

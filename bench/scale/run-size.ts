@@ -89,12 +89,22 @@ export async function waitForAll(
   count: (m: Member) => Promise<number>,
   want: number,
   timeoutMs: number,
+  /** Told how far the nodes got every `everyMs` while they are not all there. */
+  report?: (counts: Summary, elapsedMs: number) => void,
+  everyMs = 10_000,
 ): Promise<{ at: number; counts: Summary }> {
-  const deadline = performance.now() + timeoutMs;
+  const start = performance.now();
+  const deadline = start + timeoutMs;
+  let reported = start;
   for (;;) {
     const counts = await Promise.all(nodes.map(count));
     if (counts.every((c) => c >= want)) return { at: performance.now(), counts: summarize(counts) };
-    if (performance.now() > deadline) return { at: Number.NaN, counts: summarize(counts) };
+    const now = performance.now();
+    if (now > deadline) return { at: Number.NaN, counts: summarize(counts) };
+    if (report !== undefined && now - reported >= everyMs) {
+      reported = now;
+      report(summarize(counts), now - start);
+    }
     await sleep(250);
   }
 }
@@ -116,7 +126,9 @@ export async function runScale(n: number, o: ScaleOptions): Promise<ScaleResult>
     const first = mesh[0] as Member;
     const spawnMs = performance.now() - t0;
     o.progress(`${n} nodes in ${hosts.length} processes up in ${(spawnMs / 1000).toFixed(1)} s`);
-    const joined = await waitForAll(mesh, meshMembers, n - 1, o.joinTimeoutMs);
+    const joined = await waitForAll(mesh, meshMembers, n - 1, o.joinTimeoutMs, (c, ms) =>
+      o.progress(`members ${c.min}..${c.max} of ${n - 1} after ${(ms / 1000).toFixed(0)} s`),
+    );
     const joinMs = joined.at - t0;
     const members = joined.counts;
     o.progress(

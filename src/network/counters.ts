@@ -9,7 +9,8 @@
  *   (gossipsub's own upkeep is not counted here: see `stream:`);
  * - `ctl:<c>:<op>` a control message delivered once (whichever way it came) or sent;
  * - `member:join`, `member:leave`, `member:introduced` (a member named in a heartbeat
- *   digest that this node never met, dialed), `discovery:lookup`, `bootstrap:dial`;
+ *   digest that this node has no connection to, dialed), `member:unreached` (that dial
+ *   failed), `discovery:lookup`, `bootstrap:dial`;
  * - `stream:<protocol>` a libp2p stream opened by (sent) or to (received) this
  *   node: identify, ping, kad-dht and sync open one per exchange.
  */

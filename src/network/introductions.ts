@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { withDeadline } from '../node/deadline-signal.js';
 import { knownAddresses, learnAddresses } from './addresses.js';
 import { bump, type MessageCounts } from './counters.js';
-import type { MeshLibp2p } from './libp2p.js';
+import { BACKGROUND_DIAL_FACTOR, type MeshLibp2p } from './libp2p.js';
 import { type DirectReply, MAX_WHERE_PEERS, type WhereRequest } from './wire/index.js';
 
 /** A stranger named again within this time is not dialed again, ms. */
@@ -26,7 +26,8 @@ const MAX_QUEUED = 1_000;
  * digests, and dialing them all at once (a handshake, identify and catalog each) is the
  * burst that churns a loaded machine.
  */
-const MAX_INTRODUCING = 2;
+const MAX_INTRODUCING = 4;
+
 /**
  * Two strangers hear of each other from the same digests, at about the same time: if
  * both dialed, libp2p would keep both connections (a second set of buffers and upkeep
@@ -110,10 +111,19 @@ export class Introductions {
     }
     if (node === undefined) return;
     bump(this.counts.sent, 'member:introduced');
+    const timeoutMs = this.dialTimeoutMs * BACKGROUND_DIAL_FACTOR;
     try {
+      const open = node.getConnections(id).find((c) => c.status === 'open');
+      if (open !== undefined) {
+        // Connected, yet not a member: identify failed (timed out on a loaded machine, say)
+        // and libp2p does not run it again. Its result makes the peer a member.
+        await withDeadline(timeoutMs, (signal) => node.services.identify.identify(open, { signal }));
+        return;
+      }
       if ((await knownAddresses(node, id)).length === 0) await this.locate(node, peer, via);
-      await withDeadline(this.dialTimeoutMs, (signal) => node.dial(id, { signal }));
+      await withDeadline(timeoutMs, (signal) => node.dial(id, { signal }));
     } catch (err) {
+      bump(this.counts.sent, 'member:unreached');
       this.logger.debug({ peer, err: (err as Error).message }, 'could not dial a member heard of');
     }
   }

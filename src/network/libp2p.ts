@@ -7,7 +7,7 @@
  * an IP address.
  */
 import { gossipsub } from '@libp2p/gossipsub';
-import { identify } from '@libp2p/identify';
+import { type Identify, identify } from '@libp2p/identify';
 import type { PrivateKey } from '@libp2p/interface';
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht';
 import { type Ping, ping } from '@libp2p/ping';
@@ -18,6 +18,15 @@ import { DHT_DATASTORE_PREFIX, type LwwDatastore } from './lww-datastore.js';
 import { kadProtocol } from './names.js';
 import { meshNoise } from './noise.js';
 import { compareRecords, decodeRecord, RECORD_NAMESPACE } from './record.js';
+
+/**
+ * How many times `dialTimeoutMs` libp2p lets a dial, and identify, take. Callers that
+ * wait for a dial (bootstrap, requests) still give up after `dialTimeoutMs`; dials
+ * nothing waits for (meeting members heard of) may take longer: on a loaded machine a
+ * handshake or identify cut short is work lost, done again later. An identify that
+ * times out leaves a connection whose peer never becomes a member.
+ */
+export const BACKGROUND_DIAL_FACTOR = 3;
 
 /** The namespace of plain kad-dht records used by the benchmark's raw put/get baseline. */
 export const RAW_NAMESPACE = 'raw';
@@ -33,7 +42,7 @@ export interface MeshLibp2pInit {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: gossipsub's service type is not exported in a usable form
-export type MeshServices = { dht: KadDHT; pubsub: any; identify: unknown; ping: Ping };
+export type MeshServices = { dht: KadDHT; pubsub: any; identify: Identify; ping: Ping };
 export type MeshLibp2p = Libp2p<MeshServices>;
 
 /** Picks the newest meshcache record (last-write-wins); unreadable records lose. */
@@ -74,13 +83,13 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
     ...protector,
     connectionManager: {
       allow: [...init.allow],
-      dialTimeout: init.dialTimeoutMs,
+      dialTimeout: init.dialTimeoutMs * BACKGROUND_DIAL_FACTOR,
     },
     // Replaced by connection-watch.ts, which rests while heartbeats judge silence (a failed ping of
     // libp2p's monitor closed healthy connections of a saturated machine: churn that fed itself).
     connectionMonitor: { enabled: false },
     services: {
-      identify: identify(),
+      identify: identify({ timeout: init.dialTimeoutMs * BACKGROUND_DIAL_FACTOR }),
       // The connection watch pings on this protocol too; with the default limit of one
       // outbound stream, its ping overlapping kad-dht's (or a slow previous one) failed.
       ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: PING_STREAMS }),

@@ -16,6 +16,15 @@ import type { MeshLibp2p } from './libp2p.js';
 import { kadProtocol } from './names.js';
 import type { DirectReply, WhereRequest } from './wire/index.js';
 
+/**
+ * Least time between the end of a discovery lookup and the next one a join asks
+ * for, ms. A lookup opens a stream to each of the dozens of members it asks; in a
+ * network whose members join all at once, a lookup after every join would keep
+ * every node looking up without pause. Heartbeat digests name the members the
+ * lookups miss (introductions.ts).
+ */
+const LOOKUP_GAP_MS = 10_000;
+
 export interface MembershipEvents {
   join(peerId: string): void;
   leave(peerId: string): void;
@@ -40,6 +49,8 @@ export class Membership {
   private discoverAgain = false;
   private followUpTimer: NodeJS.Timeout | undefined;
   private discovering = false;
+  /** performance.now() the last discovery lookup ended (-Infinity: none yet). */
+  private lookupEndedAt = Number.NEGATIVE_INFINITY;
   private detach: (() => void) | undefined;
   private readonly introductions: Introductions;
 
@@ -135,7 +146,7 @@ export class Membership {
         // Members that joined the bootstrap peer at the same moment as this one were not
         // in its routing table for the first lookup: look once more a little later.
         clearTimeout(this.followUpTimer);
-        this.followUpTimer = setTimeout(() => this.discoverSoon(0), 2_000);
+        this.followUpTimer = setTimeout(() => this.discoverSoon(0, true), 2_000);
         this.followUpTimer.unref();
       }
       this.events.join(id);
@@ -160,14 +171,20 @@ export class Membership {
   /**
    * A discovery lookup shortly (after a member joins, and every `discoveryIntervalMs`).
    * Asked while one runs, it runs once more afterwards: members that joined at the same
-   * moment may not have been known to the peers the first lookup asked.
+   * moment may not have been known to the peers the first lookup asked. Unless `now`,
+   * it waits for LOOKUP_GAP_MS to pass since the last one.
    */
-  private discoverSoon(delayMs = 200): void {
+  private discoverSoon(delayMs = 200, now = false): void {
     if (this.discovering) {
       this.discoverAgain = true;
       return;
     }
-    if (this.discoverTimer !== undefined || this.dht === undefined) return;
+    if (this.dht === undefined) return;
+    if (this.discoverTimer !== undefined) {
+      if (!now) return;
+      clearTimeout(this.discoverTimer);
+    }
+    const wait = now ? delayMs : Math.max(delayMs, this.lookupEndedAt + LOOKUP_GAP_MS - performance.now());
     this.discoverTimer = setTimeout(() => {
       this.discoverTimer = undefined;
       const dht = this.dht;
@@ -180,9 +197,10 @@ export class Membership {
         .catch((err: Error) => this.logger.debug({ err: err.message }, 'peer discovery lookup failed'))
         .finally(() => {
           this.discovering = false;
+          this.lookupEndedAt = performance.now();
           if (this.discoverAgain) this.discoverSoon(1_000);
         });
-    }, delayMs);
+    }, wait);
     this.discoverTimer.unref();
   }
 

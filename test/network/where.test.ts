@@ -88,6 +88,25 @@ describe('where members listen', () => {
     expect(libp2pOf(lo).getConnections(libp2pOf(hi).peerId)[0]?.direction).toBe('outbound');
   });
 
+  it('a connected peer that never became a member (identify failed) is identified again, not dialed', {
+    timeout: 40_000,
+  }, async () => {
+    nets = await startCluster(3, { id: `where-${Date.now()}` });
+    const [first, x, y] = nets as [MeshNetwork, MeshNetwork, MeshNetwork];
+    const node = libp2pOf(x);
+    const other = libp2pOf(y).peerId;
+    expect(node.getConnections(other).length).toBeGreaterThan(0);
+    // As if identify had timed out when the connection opened: connected, not a member.
+    (x as unknown as { membership: { members: Set<string> } }).membership.members.delete(y.peerId);
+    expect(x.peers()).not.toContain(y.peerId);
+    const connections = node.getConnections(other).map((c) => c.id);
+    const whereBefore = x.stats().sent['rec:where'] ?? 0;
+    membership(x).introduce([y.peerId], first.peerId);
+    await waitFor(() => x.peers().includes(y.peerId), 15_000, 'member again');
+    expect(node.getConnections(other).map((c) => c.id)).toEqual(connections);
+    expect(x.stats().sent['rec:where'] ?? 0).toBe(whereBefore);
+  });
+
   it('answers only for its members, and the asker keeps only what it asked about', {
     timeout: 40_000,
   }, async () => {
