@@ -31,7 +31,9 @@ export interface NetworkOptions {
    */
   allow?: string[];
   /**
-   * How long one dial may take, ms.
+   * How long a dial that something waits for may take (a bootstrap peer, a
+   * request's first stream to a member), ms. Dials in the background (meeting a
+   * member heard of) and identify may take three times as long.
    * @default 5_000
    */
   dialTimeoutMs?: number;
@@ -41,7 +43,8 @@ export interface NetworkOptions {
    */
   redialIntervalMs?: number;
   /**
-   * How often a node looks up its own id to find more members, ms (also shortly after each join).
+   * How often a node looks up its own id to find more members, ms (also after a join,
+   * at most once per 10 s).
    * @default 60_000
    */
   discoveryIntervalMs?: number;
