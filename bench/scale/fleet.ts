@@ -26,12 +26,13 @@ export class Fleet {
   async spawnMany(
     count: number,
     concurrency: number,
-    options: (i: number) => SpawnOptions,
+    /** The options of the i-th process, given those already up. */
+    options: (i: number, up: readonly NodeProcess[]) => SpawnOptions,
   ): Promise<NodeProcess[]> {
     const out: NodeProcess[] = [];
     for (let i = 0; i < count; i += concurrency) {
       const batch = Array.from({ length: Math.min(concurrency, count - i) }, (_, j) =>
-        this.spawn(options(i + j)),
+        this.spawn(options(i + j, out)),
       );
       const settled = await Promise.allSettled(batch);
       for (const s of settled) if (s.status === 'fulfilled') out.push(s.value);

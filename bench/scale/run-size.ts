@@ -253,10 +253,21 @@ export async function spawnMesh(
     ...(bootstrap === undefined ? {} : { bootstrap }),
   });
   const first = await fleet.spawn(host(0));
-  const rest = await fleet.spawnMany(groups.length - 1, concurrency, (i) =>
-    host(i + 1, first.ready.addresses),
+  const rest = await fleet.spawnMany(groups.length - 1, concurrency, (i, up) =>
+    host(i + 1, bootstrapOf(first, up)),
   );
   return [first, ...rest];
+}
+
+/**
+ * The bootstrap list of a process that holds several nodes: the network's first node
+ * and the first node of one process already up, picked at random. A deployment lists
+ * a few bootstrap peers; with one only, the 100th node to dial it in the same minute
+ * waits behind the other 98 handshakes, bare libp2p's as much as meshcache's.
+ */
+function bootstrapOf(first: NodeProcess, up: readonly NodeProcess[]): string[] {
+  const other = up[Math.floor(Math.random() * up.length)];
+  return [...first.ready.addresses, ...(other?.ready.addresses ?? [])];
 }
 
 /** Starts `n` bare libp2p nodes, `perProcess` to a process (bench/bare-node.ts --count), all joining the first. */
@@ -276,11 +287,11 @@ export async function spawnBare(
     String(i < processes - 1 ? perProcess : n - perProcess * (processes - 1)),
   ];
   const first = await fleet.spawn({ network, name: 'bare-1', script: BARE_NODE_SCRIPT, args: args(0) });
-  const others = await fleet.spawnMany(processes - 1, concurrency, (i) => ({
+  const others = await fleet.spawnMany(processes - 1, concurrency, (i, up) => ({
     network,
     name: `bare-${i + 2}`,
     script: BARE_NODE_SCRIPT,
-    bootstrap: first.ready.addresses,
+    bootstrap: perProcess > 1 ? bootstrapOf(first, up) : first.ready.addresses,
     readyTimeoutMs: 300_000,
     args: args(i + 1),
   }));

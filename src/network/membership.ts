@@ -12,7 +12,7 @@ import { addressesOf } from './addresses.js';
 import { bump, type MessageCounts, newCounts } from './counters.js';
 import type { MeshDht } from './dht.js';
 import { Introductions } from './introductions.js';
-import type { MeshLibp2p } from './libp2p.js';
+import { BACKGROUND_DIAL_FACTOR, type MeshLibp2p } from './libp2p.js';
 import { kadProtocol } from './names.js';
 import type { DirectReply, WhereRequest } from './wire/index.js';
 
@@ -49,6 +49,8 @@ export class Membership {
   private discoverAgain = false;
   private followUpTimer: NodeJS.Timeout | undefined;
   private discovering = false;
+  /** A redial of the bootstrap list runs (it may outlast the interval). */
+  private redialing = false;
   /** performance.now() the last discovery lookup ended (-Infinity: none yet). */
   private lookupEndedAt = Number.NEGATIVE_INFINITY;
   private detach: (() => void) | undefined;
@@ -94,7 +96,12 @@ export class Membership {
     const o = this.options;
     const discoverEvery = Math.max(1, Math.round(o.discoveryIntervalMs / o.redialIntervalMs));
     this.redialTimer = setInterval(() => {
-      void this.dialBootstrap(false);
+      if (!this.redialing) {
+        this.redialing = true;
+        void this.dialBootstrap(false).finally(() => {
+          this.redialing = false;
+        });
+      }
       if (++ticks % discoverEvery === 0 || this.members.size === 0) this.discoverSoon();
     }, o.redialIntervalMs);
     this.redialTimer.unref();
@@ -218,8 +225,13 @@ export class Membership {
       return id === undefined ? initial || this.members.size === 0 : !connected.has(id);
     });
     if (targets.length > 0) bump(this.counts.sent, 'bootstrap:dial', targets.length);
-    // `start()` awaits these dials: a ref'd deadline, cleared once they settle.
-    const results = await withDeadline(this.options.dialTimeoutMs, (signal) =>
+    // `start()` awaits the first dials: a ref'd deadline, cleared once they settle. Nothing waits
+    // for a redial: on a loaded machine it gets longer (a bootstrap peer every other node dials
+    // at once answers late, and a handshake cut short is work lost).
+    const timeoutMs = initial
+      ? this.options.dialTimeoutMs
+      : this.options.dialTimeoutMs * BACKGROUND_DIAL_FACTOR;
+    const results = await withDeadline(timeoutMs, (signal) =>
       Promise.allSettled(targets.map((addr) => node.dial(multiaddr(addr), { signal }))),
     );
     const failures: Array<{ address: string; reason: string }> = [];
