@@ -26,7 +26,7 @@ for (let i = 0; i < 14; i++) {
   const reps = await Promise.all(mesh.map(async (m, idx) => ({ idx, r: await meshReport(m) })));
   reps.sort((a, b) => (a.r.members ?? 0) - (b.r.members ?? 0));
   const t = ((performance.now() - t0) / 1000).toFixed(0);
-  const keys = ['member:introduced', 'member:unreached', 'rec:where', 'discovery:lookup', 'member:join'];
+  const keys = ['member:introduced', 'member:unreached', 'rec:where', 'discovery:lookup', 'member:join', 'bootstrap:dial'];
   for (const { idx, r } of reps.slice(0, 3)) {
     const c = keys.map((k) => `${k.split(':')[1]}=${(r.sent[k] ?? 0) + (r.received[k] ?? 0)}`).join(' ');
     const why = Object.entries(r.sent)

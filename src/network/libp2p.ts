@@ -84,6 +84,10 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
     connectionManager: {
       allow: [...init.allow],
       dialTimeout: init.dialTimeoutMs * BACKGROUND_DIAL_FACTOR,
+      // libp2p's own cap per address (6 s) would cut them short all the same, and so would
+      // the answering side's (10 s), on the bootstrap peer every newcomer dials at once.
+      addressDialTimeout: init.dialTimeoutMs * BACKGROUND_DIAL_FACTOR,
+      inboundUpgradeTimeout: init.dialTimeoutMs * BACKGROUND_DIAL_FACTOR,
     },
     // Replaced by connection-watch.ts, which rests while heartbeats judge silence (a failed ping of
     // libp2p's monitor closed healthy connections of a saturated machine: churn that fed itself).
