@@ -14,6 +14,14 @@ import { spawnMesh } from './run-size.js';
 import { meshReport } from './window.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const KEYS = [
+  'member:introduced',
+  'member:unreached',
+  'rec:where',
+  'discovery:lookup',
+  'member:join',
+  'bootstrap:dial',
+];
 const n = Number(process.argv[2] ?? 50);
 const fleet = new Fleet();
 const release = killOnExit(fleet);
@@ -26,16 +34,10 @@ for (let i = 0; i < 14; i++) {
   const reps = await Promise.all(mesh.map(async (m, idx) => ({ idx, r: await meshReport(m) })));
   reps.sort((a, b) => (a.r.members ?? 0) - (b.r.members ?? 0));
   const t = ((performance.now() - t0) / 1000).toFixed(0);
-  const keys = ['member:introduced', 'member:unreached', 'rec:where', 'discovery:lookup', 'member:join', 'bootstrap:dial'];
   for (const { idx, r } of reps.slice(0, 3)) {
-    const c = keys.map((k) => `${k.split(':')[1]}=${(r.sent[k] ?? 0) + (r.received[k] ?? 0)}`).join(' ');
-    const why = Object.entries(r.sent)
-      .filter(([k]) => k.startsWith('why:'))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' | ');
-    console.log(
-      `${t}s node${idx} members=${r.members} conns=${r.connections} hb-in=${r.received['rec:hb:posted'] ?? 0} ${c} ${why}`,
-    );
+    const c = KEYS.map((k) => `${k.split(':')[1]}=${(r.sent[k] ?? 0) + (r.received[k] ?? 0)}`).join(' ');
+    const hb = r.received['rec:hb:posted'] ?? 0;
+    console.log(`${t}s node${idx} members=${r.members} conns=${r.connections} hb-in=${hb} ${c}`);
   }
   if ((reps[0]?.r.members ?? 0) >= n - 1) break;
   await sleep(10_000);
