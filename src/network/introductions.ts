@@ -69,7 +69,7 @@ export class Introductions {
       const last = this.introduced.get(peer);
       if (last !== undefined && now - last < INTRODUCE_RETRY_MS) continue;
       if (this.introduced.size >= MAX_INTRODUCED) this.introduced.clear();
-      if (last === undefined && self > peer) {
+      if (last === undefined && self > peer && !connected(node, peer)) {
         // Due again INTRODUCE_DEFER_MS from now, if the other side has not dialed by then.
         this.introduced.set(peer, now - INTRODUCE_RETRY_MS + INTRODUCE_DEFER_MS);
         continue;
@@ -150,4 +150,10 @@ export class Introductions {
       this.logger.debug({ via, err: (err as Error).message }, 'could not ask a member where others listen');
     }
   }
+}
+
+/** True when `node` has a connection to `peer` (then meeting it is an identify, not a dial). */
+function connected(node: MeshLibp2p, peer: string): boolean {
+  for (const c of node.getConnections()) if (c.remotePeer.toString() === peer) return true;
+  return false;
 }

@@ -92,7 +92,9 @@ describe('where members listen', () => {
     timeout: 40_000,
   }, async () => {
     nets = await startCluster(3, { id: `where-${Date.now()}` });
-    const [first, x, y] = nets as [MeshNetwork, MeshNetwork, MeshNetwork];
+    const [first, a, b] = nets as [MeshNetwork, MeshNetwork, MeshNetwork];
+    // The larger id: the one that would wait for the other to dial a stranger.
+    const [y, x] = a.peerId < b.peerId ? [a, b] : [b, a];
     const node = libp2pOf(x);
     const other = libp2pOf(y).peerId;
     expect(node.getConnections(other).length).toBeGreaterThan(0);
