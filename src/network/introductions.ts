@@ -64,12 +64,18 @@ export class Introductions {
     if (node === undefined) return;
     const self = node.peerId.toString();
     const now = performance.now();
+    // Peers with a connection, read once per digest and only if a stranger's turn needs it.
+    let linked: Set<string> | undefined;
+    const connected = (peer: string): boolean => {
+      linked ??= new Set(node.getPeers().map(String));
+      return linked.has(peer);
+    };
     for (const peer of peers) {
       if (peer === self || this.queue.has(peer) || this.links.isMember(peer)) continue;
       const last = this.introduced.get(peer);
       if (last !== undefined && now - last < INTRODUCE_RETRY_MS) continue;
       if (this.introduced.size >= MAX_INTRODUCED) this.introduced.clear();
-      if (last === undefined && self > peer && !connected(node, peer)) {
+      if (last === undefined && self > peer && !connected(peer)) {
         // Due again INTRODUCE_DEFER_MS from now, if the other side has not dialed by then.
         this.introduced.set(peer, now - INTRODUCE_RETRY_MS + INTRODUCE_DEFER_MS);
         continue;
@@ -103,13 +109,13 @@ export class Introductions {
 
   private async meet(peer: string, via: string): Promise<void> {
     const node = this.links.node();
+    if (node === undefined) return;
     let id: PeerId;
     try {
       id = peerIdFromString(peer);
     } catch {
       return;
     }
-    if (node === undefined) return;
     bump(this.counts.sent, 'member:introduced');
     const timeoutMs = this.dialTimeoutMs * BACKGROUND_DIAL_FACTOR;
     try {
@@ -150,10 +156,4 @@ export class Introductions {
       this.logger.debug({ via, err: (err as Error).message }, 'could not ask a member where others listen');
     }
   }
-}
-
-/** True when `node` has a connection to `peer` (then meeting it is an identify, not a dial). */
-function connected(node: MeshLibp2p, peer: string): boolean {
-  for (const c of node.getConnections()) if (c.remotePeer.toString() === peer) return true;
-  return false;
 }

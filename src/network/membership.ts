@@ -178,20 +178,20 @@ export class Membership {
   /**
    * A discovery lookup shortly (after a member joins, and every `discoveryIntervalMs`).
    * Asked while one runs, it runs once more afterwards: members that joined at the same
-   * moment may not have been known to the peers the first lookup asked. Unless `now`,
+   * moment may not have been known to the peers the first lookup asked. Unless `urgent`,
    * it waits for LOOKUP_GAP_MS to pass since the last one.
    */
-  private discoverSoon(delayMs = 200, now = false): void {
+  private discoverSoon(delayMs = 200, urgent = false): void {
     if (this.discovering) {
       this.discoverAgain = true;
       return;
     }
     if (this.dht === undefined) return;
     if (this.discoverTimer !== undefined) {
-      if (!now) return;
+      if (!urgent) return;
       clearTimeout(this.discoverTimer);
     }
-    const wait = now ? delayMs : Math.max(delayMs, this.lookupEndedAt + LOOKUP_GAP_MS - performance.now());
+    const wait = urgent ? delayMs : Math.max(delayMs, this.lookupEndedAt + LOOKUP_GAP_MS - performance.now());
     this.discoverTimer = setTimeout(() => {
       this.discoverTimer = undefined;
       const dht = this.dht;

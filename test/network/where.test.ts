@@ -39,6 +39,13 @@ describe('where members listen', () => {
     nets = [];
   });
 
+  /** Three members: the bootstrap node, and the other two by peer id (`lo` < `hi`). */
+  async function threeMembers(): Promise<{ first: MeshNetwork; lo: MeshNetwork; hi: MeshNetwork }> {
+    nets = await startCluster(3, { id: `where-${Date.now()}` });
+    const [first, a, b] = nets as [MeshNetwork, MeshNetwork, MeshNetwork];
+    return a.peerId < b.peerId ? { first, lo: a, hi: b } : { first, lo: b, hi: a };
+  }
+
   it('hand checks agree with the schema', () => {
     const peer = '12D3KooWExample';
     const requests: unknown[] = [
@@ -63,9 +70,7 @@ describe('where members listen', () => {
   it('a stranger named by a member is met by one question to that member and one dial', {
     timeout: 40_000,
   }, async () => {
-    nets = await startCluster(3, { id: `where-${Date.now()}` });
-    const [first, x, y] = nets as [MeshNetwork, MeshNetwork, MeshNetwork];
-    const [lo, hi] = x.peerId < y.peerId ? [x, y] : [y, x];
+    const { first, lo, hi } = await threeMembers();
     // Make them strangers: no connection, and nothing in their peer stores about each other.
     await libp2pOf(lo).hangUp(libp2pOf(hi).peerId);
     await waitFor(() => !lo.peers().includes(hi.peerId) && !hi.peers().includes(lo.peerId), 10_000, 'apart');
@@ -91,10 +96,8 @@ describe('where members listen', () => {
   it('a connected peer that never became a member (identify failed) is identified again, not dialed', {
     timeout: 40_000,
   }, async () => {
-    nets = await startCluster(3, { id: `where-${Date.now()}` });
-    const [first, a, b] = nets as [MeshNetwork, MeshNetwork, MeshNetwork];
-    // The larger id: the one that would wait for the other to dial a stranger.
-    const [y, x] = a.peerId < b.peerId ? [a, b] : [b, a];
+    // x has the larger id: the one that would wait for the other to dial a stranger.
+    const { first, lo: y, hi: x } = await threeMembers();
     const node = libp2pOf(x);
     const other = libp2pOf(y).peerId;
     expect(node.getConnections(other).length).toBeGreaterThan(0);
@@ -112,8 +115,7 @@ describe('where members listen', () => {
   it('answers only for its members, and the asker keeps only what it asked about', {
     timeout: 40_000,
   }, async () => {
-    nets = await startCluster(3, { id: `where-${Date.now()}` });
-    const [first, x, y] = nets as [MeshNetwork, MeshNetwork, MeshNetwork];
+    const { first, lo: x, hi: y } = await threeMembers();
     const reply = await membership(first).addressesOf([x.peerId, '12D3KooWNotAMember']);
     expect(reply.ok).toBe(true);
     const told = JSON.parse(reply.r ?? '{}') as Record<string, string[]>;
