@@ -6,6 +6,9 @@
  * lookups), until every node has every other or 140 s have passed.
  *
  *   npm run -s build:bench && npx tsx bench/scale/join-trace.ts [nodes=50] [perProcess=5]
+ *
+ * With TRACE_LOG=debug the nodes log at debug, and each slow node's line is
+ * followed by its latest failed bootstrap and introduction dials.
  */
 import '../../src/polyfills.js';
 import { Fleet, killOnExit } from './fleet.js';
@@ -27,8 +30,26 @@ const fleet = new Fleet();
 const release = killOnExit(fleet);
 const t0 = performance.now();
 const perProcess = Number(process.argv[3] ?? 5);
-const hosts = await spawnMesh(fleet, `trace-${process.pid}`, n, perProcess, 4, []);
-const mesh = hosts.flatMap(membersOf);
+const logLevel = process.env.TRACE_LOG;
+const hosts = await spawnMesh(
+  fleet,
+  `trace-${process.pid}`,
+  n,
+  perProcess,
+  4,
+  logLevel === undefined ? [] : ['--log-level', logLevel],
+);
+const placed = hosts.flatMap((h) => membersOf(h).map((m) => ({ m, h })));
+const mesh = placed.map((p) => p.m);
+/** The latest log lines of `name` about dials that failed. */
+const failedDials = (idx: number): string[] => {
+  const p = placed[idx];
+  if (p === undefined) return [];
+  const lines = p.h.stderr.join('').split('\n');
+  return lines
+    .filter((l) => l.includes(`"node":"${p.m.name}"`) && /dial failed|could not dial/.test(l))
+    .slice(-2);
+};
 console.log(`up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 for (let i = 0; i < 14; i++) {
   const reps = await Promise.all(mesh.map(async (m, idx) => ({ idx, r: await meshReport(m) })));
@@ -38,6 +59,11 @@ for (let i = 0; i < 14; i++) {
     const c = KEYS.map((k) => `${k.split(':')[1]}=${(r.sent[k] ?? 0) + (r.received[k] ?? 0)}`).join(' ');
     const hb = r.received['rec:hb:posted'] ?? 0;
     console.log(`${t}s node${idx} members=${r.members} conns=${r.connections} hb-in=${hb} ${c}`);
+    if (logLevel !== undefined) {
+      for (const l of failedDials(idx)) console.log(`    ${l.slice(0, 400)}`);
+      const q = await mesh[idx]?.call({ cmd: 'dial-queue' }, 30_000);
+      console.log(`    dial queue: ${JSON.stringify(q)}`);
+    }
   }
   if ((reps[0]?.r.members ?? 0) >= n - 1) break;
   await sleep(10_000);

@@ -3,7 +3,8 @@
  * adds: `scale-stats` (members, libp2p connections, message counts, memory),
  * `load` (a steady rate of DHT reads, writes and deletes for a while) and
  * `time-call` (latency of node.request on a path, e.g. `echo/ping` hosted
- * elsewhere) and `cpu-profile` (a V8 CPU profile of this process for a while,
+ * elsewhere), `dial-queue` (libp2p's pending dials: why a node does not meet
+ * others) and `cpu-profile` (a V8 CPU profile of this process for a while,
  * written to a file: where an idle node spends its time). Also the `echo` service (`--services echo`): one uncached action,
  * so a remote call measures the call itself, not a cache.
  */
@@ -107,6 +108,17 @@ export async function scaleCommand(
         sent: stats?.sent ?? {},
         received: stats?.received ?? {},
         rss: process.memoryUsage().rss,
+      };
+    }
+    case 'dial-queue': {
+      const queue = ctx.network().libp2p?.getDialQueue() ?? [];
+      return {
+        dials: queue.slice(0, 8).map((d) => ({
+          status: d.status,
+          peer: d.peerId?.toString().slice(-8),
+          addrs: d.multiaddrs.map((a) => a.toString()).slice(0, 2),
+        })),
+        size: queue.length,
       };
     }
     case 'load':

@@ -22,6 +22,7 @@
  * - A node alone that never had a member is in touch (there is nobody to hear).
  */
 import { type DigestEntry, Rotation, tickFor } from './heartbeat-digest.js';
+import { DigestRosters } from './heartbeat-rosters.js';
 import { type HeartbeatRequest, type PostedFrame, postedFrame } from './wire/index.js';
 
 /** What the heartbeats need from the network. */
@@ -57,6 +58,7 @@ export class Heartbeats {
   /** performance.now() the freshest news of each connected member dates from (or its first join). */
   private readonly heard = new Map<string, number>();
   private readonly rotation = new Rotation();
+  private readonly rosters = new DigestRosters();
   /** Members that left without a goodbye, and when. */
   private readonly gone = new Map<string, number>();
   /** Every member ever heard from (a returning one must send a heartbeat before it counts). */
@@ -73,6 +75,11 @@ export class Heartbeats {
   inTouch = true;
   /** Heartbeats posted and received (diagnostics, benchmarks). */
   readonly counters = { sent: 0, received: 0, lapses: 0, suspected: 0 };
+
+  /** Digests sent in full (a roster) and by position. */
+  get digests(): Readonly<{ inFull: number; byPosition: number }> {
+    return this.rosters.counters;
+  }
 
   constructor(
     private readonly links: HeartbeatLinks,
@@ -146,6 +153,7 @@ export class Heartbeats {
     const now = performance.now();
     this.heard.set(peer, this.known.has(peer) ? now - this.lapseMs - 1 : now);
     this.known.add(peer);
+    this.rosters.joined(peer);
     this.reschedule();
     // The newcomer hears of everyone at once.
     this.send([peer]);
@@ -156,6 +164,7 @@ export class Heartbeats {
     const at = this.heard.get(peer);
     this.heard.delete(peer);
     this.wants.delete(peer);
+    this.rosters.forget(peer);
     // Closed while heard moments ago: a stop or a crash. Silent first: maybe a partition, alive elsewhere.
     const silent = at === undefined ? this.known.has(peer) : performance.now() - at > this.lapseMs;
     if (silent) this.gone.set(peer, performance.now());
@@ -171,19 +180,23 @@ export class Heartbeats {
       this.wants.delete(from);
       this.gone.delete(from);
       this.known.delete(from);
+      this.rosters.forget(from);
       this.reschedule();
       this.check();
       return;
     }
+    // A roster is kept even before the sender's join is seen: later digests go by it.
+    const read = this.rosters.read(req, from);
+    if (read.answer) this.send([from], read.ask);
     // Before its join is seen (identify comes later), a heartbeat counts for nothing yet.
     if (!this.heard.has(from) && !this.links.peers().includes(from)) return;
     this.known.add(from);
     const now = performance.now();
     this.news(from, req.e, req.s, now);
     const self = this.selfId();
-    if (req.d !== undefined) {
+    if (read.d !== undefined) {
       const strangers: string[] = [];
-      for (const [peer, e, s, age] of req.d)
+      for (const [peer, e, s, age] of read.d)
         if (peer !== self && peer !== from && !this.news(peer, e, s, now - age)) strangers.push(peer);
       if (strangers.length > 0) this.links.introduce(strangers, from);
     }
@@ -246,8 +259,11 @@ export class Heartbeats {
     else this.check(now);
   }
 
-  /** Posts this node's heartbeat, with what it heard of the others, to `peers`. */
-  private send(peers: readonly string[]): void {
+  /**
+   * Posts this node's heartbeat, with what it heard of the others, to `peers` (heartbeat-rosters.ts).
+   * `askRoster`: this node does not hold the roster of the digest a receiver sent it by position.
+   */
+  private send(peers: readonly string[], askRoster = false): void {
     if (!this.running || this.tickMs === 0 || peers.length === 0) return;
     const now = performance.now();
     const d: DigestEntry[] = [];
@@ -260,12 +276,9 @@ export class Heartbeats {
     const { e, s } = this.links.numbering();
     // The wall clock goes along: every member measures this node's clock offset from it.
     const req: HeartbeatRequest = { t: 'hb', e, s, w: this.boundMs, at: Date.now() };
-    if (d.length > 0) req.d = d;
-    const frame = postedFrame(req);
-    for (const peer of peers) {
-      this.counters.sent++;
-      this.links.post(peer, frame);
-    }
+    if (askRoster) req.r = 1;
+    this.counters.sent += peers.length;
+    this.rosters.post(peers, req, d, (peer, frame) => this.links.post(peer, frame));
   }
 
   /** Recomputes whether this node is in touch. */

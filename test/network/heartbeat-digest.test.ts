@@ -61,6 +61,19 @@ describe('hb on the wire', () => {
       { ...base, at: -1 },
       { ...base, at: 1.5 },
       { ...base, at: '1765000000000' },
+      { ...base, h: 3, d: [entry] },
+      { ...base, h: 3, c: [7, 120, 0, 5] },
+      { ...base, h: 3, c: [] },
+      { ...base, h: 3, r: 1 },
+      { ...base, c: [7, 120] },
+      { ...base, h: 3, c: [7] },
+      { ...base, h: 3, c: [7, -1] },
+      { ...base, h: 3, c: [7, 3_600_001] },
+      { ...base, h: 3, c: [1.5, 2] },
+      { ...base, h: 3, c: '7,120' },
+      { ...base, h: -1 },
+      { ...base, h: 3, r: 2 },
+      { ...base, h: 3, c: [7, 120], bye: 1 },
     ];
     for (const b of beats)
       expect(parseDirectRequest(b) !== undefined, JSON.stringify(b).slice(0, 80)).toBe(
@@ -68,5 +81,11 @@ describe('hb on the wire', () => {
       );
     expect(parseDirectRequest({ ...base, d: [entry] })).toEqual({ ...base, d: [entry] });
     expect(parseDirectRequest({ ...base, at: 5, d: [entry] })).toEqual({ ...base, at: 5, d: [entry] });
+    expect(parseDirectRequest({ ...base, h: 3, c: [7, 120], r: 1 })).toEqual({
+      ...base,
+      h: 3,
+      c: [7, 120],
+      r: 1,
+    });
   });
 });

@@ -2,7 +2,8 @@
  * `hb`: a member's heartbeat, posted to a few members each tick: the epoch and
  * number of its latest invalidation notice (a receiver that holds less missed
  * some), the staleness bound it keeps, what it heard of the other members (a
- * digest: ../heartbeat-digest.ts), its wall clock (`at`: the receivers measure
+ * digest: ../heartbeat-digest.ts, in full with its roster's version `h`, or,
+ * to a member holding that roster, by position in `c`), its wall clock (`at`: the receivers measure
  * its clock offset from it, as from a clock beacon), and `bye` when it leaves
  * on purpose.
  */
@@ -20,6 +21,12 @@ export interface HeartbeatRequest {
   at?: number;
   /** What the sender heard of other members: [peer, epoch, latest number, age ms]. */
   d?: Array<[string, string, number, number]>;
+  /** The version of the roster `d` names (with `d`), or that `c` goes by (with `c`). */
+  h?: number;
+  /** The digest by position in the roster `h`: each member's latest number, then its age (ms), in turn. */
+  c?: number[];
+  /** The sender does not hold this receiver's roster `h` it was sent by position: the next goes in full. */
+  r?: 1;
   /** The sender is stopping: not a silence to worry about. */
   bye?: 1;
 }
@@ -42,37 +49,63 @@ const entry = (x: unknown): boolean =>
 const count = (n: unknown, max: number): n is number =>
   typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= max;
 
+/** A digest by position: pairs of a notice number and an age. */
+const positions = (c: unknown): c is number[] =>
+  Array.isArray(c) &&
+  c.length % 2 === 0 &&
+  c.length <= 2 * MAX_DIGEST &&
+  c.every((x, i) => count(x, i % 2 === 0 ? Number.MAX_SAFE_INTEGER : MAX_WANT_MS));
+
 export const heartbeatKind: MessageKind<HeartbeatRequest> = {
   t: 'hb',
-  schema: v.object({
-    t: v.literal('hb'),
-    e: v.pipe(v.string(), v.maxLength(64)),
-    s: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
-    w: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_WANT_MS)),
-    at: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
-    d: v.optional(
-      v.pipe(
-        v.array(
-          v.tuple([
-            v.pipe(v.string(), v.maxLength(128)),
-            v.pipe(v.string(), v.maxLength(64)),
-            v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
-            v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_WANT_MS)),
-          ]),
+  schema: v.pipe(
+    v.object({
+      t: v.literal('hb'),
+      e: v.pipe(v.string(), v.maxLength(64)),
+      s: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
+      w: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_WANT_MS)),
+      at: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
+      d: v.optional(
+        v.pipe(
+          v.array(
+            v.tuple([
+              v.pipe(v.string(), v.maxLength(128)),
+              v.pipe(v.string(), v.maxLength(64)),
+              v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
+              v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_WANT_MS)),
+            ]),
+          ),
+          v.maxLength(MAX_DIGEST),
         ),
-        v.maxLength(MAX_DIGEST),
       ),
-    ),
-    bye: v.optional(v.literal(1)),
-  }),
+      h: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
+      c: v.optional(
+        v.pipe(
+          v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
+          v.maxLength(2 * MAX_DIGEST),
+          v.check((c) => c.length % 2 === 0 && c.every((x, i) => i % 2 === 0 || x <= MAX_WANT_MS)),
+        ),
+      ),
+      r: v.optional(v.literal(1)),
+      bye: v.optional(v.literal(1)),
+    }),
+    // Positions mean nothing without the roster they go by.
+    v.check((m) => m.c === undefined || m.h !== undefined),
+  ),
   parse: (m) => {
     if (typeof m.e !== 'string' || m.e.length > 64) return undefined;
     if (!count(m.s, Number.MAX_SAFE_INTEGER) || !count(m.w, MAX_WANT_MS)) return undefined;
     if (m.bye !== undefined && m.bye !== 1) return undefined;
     if (m.at !== undefined && !count(m.at, Number.MAX_SAFE_INTEGER)) return undefined;
+    if (m.h !== undefined && !count(m.h, Number.MAX_SAFE_INTEGER)) return undefined;
+    if (m.r !== undefined && m.r !== 1) return undefined;
+    if (m.c !== undefined && (!positions(m.c) || m.h === undefined)) return undefined;
     if (m.bye === 1) return { t: 'hb', e: m.e, s: m.s, w: m.w, bye: 1 };
     const req: HeartbeatRequest = { t: 'hb', e: m.e, s: m.s, w: m.w };
     if (m.at !== undefined) req.at = m.at;
+    if (m.h !== undefined) req.h = m.h;
+    if (m.r === 1) req.r = 1;
+    if (m.c !== undefined) req.c = m.c;
     if (m.d === undefined) return req;
     if (!Array.isArray(m.d) || m.d.length > MAX_DIGEST || !m.d.every(entry)) return undefined;
     req.d = m.d as Array<[string, string, number, number]>;
