@@ -15,46 +15,9 @@ import { Fleet, killOnExit } from './fleet.js';
 import { membersOf } from './members.js';
 import { buildForBench } from './options.js';
 import { cpuPercent, sample, uptime } from './procfs.js';
+import { type Profile, topFrames } from './profile-frames.js';
 import { spawnMesh } from './run-size.js';
 import { meshReport } from './window.js';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Self time per function and per package (or file of ours), ms, largest first. */
-export function topFrames(profile: Profile): {
-  functions: Array<[string, number]>;
-  places: Array<[string, number]>;
-} {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const fn = new Map<string, number>();
-  const place = new Map<string, number>();
-  profile.samples.forEach((id, i) => {
-    const node = byId.get(id);
-    const dt = (profile.timeDeltas[i] ?? 0) / 1000;
-    if (node === undefined) return;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(dist|dist-bench)\//, '$1/');
-    fn.set(
-      `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`,
-      (fn.get(`${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`) ?? 0) + dt,
-    );
-    const pkg =
-      url === ''
-        ? functionName
-        : (/node_modules\/(@[^/]+\/[^/]+|[^/]+)/.exec(url)?.[1] ?? where.split('/').slice(0, 3).join('/'));
-    place.set(pkg, (place.get(pkg) ?? 0) + dt);
-  });
-  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
-  return { functions: sorted(fn), places: sorted(place) };
-}
 
 async function main(): Promise<void> {
   const sep = process.argv.indexOf('--');

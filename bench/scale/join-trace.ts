@@ -8,11 +8,17 @@
  *   npm run -s build:bench && npx tsx bench/scale/join-trace.ts [nodes=50] [perProcess=5]
  *
  * With TRACE_LOG=debug the nodes log at debug, and each slow node's line is
- * followed by its latest failed bootstrap and introduction dials.
+ * followed by its latest failed bootstrap and introduction dials. With
+ * TRACE_PROFILE=<seconds>, the process of the first bootstrap peer is profiled
+ * that long once all are up, and where its CPU went is printed.
  */
 import '../../src/polyfills.js';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Fleet, killOnExit } from './fleet.js';
 import { membersOf } from './members.js';
+import { type Profile, topFrames } from './profile-frames.js';
 import { spawnMesh } from './run-size.js';
 import { meshReport } from './window.js';
 
@@ -51,6 +57,21 @@ const failedDials = (idx: number): string[] => {
     .slice(-2);
 };
 console.log(`up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const profileSeconds = Number(process.env.TRACE_PROFILE ?? 0);
+/** Where the first bootstrap peer's process spends its CPU while the others join. */
+const profiled =
+  profileSeconds > 0 && hosts[0] !== undefined
+    ? (async (host) => {
+        const file = join(tmpdir(), `meshcache-join-${process.pid}.cpuprofile`);
+        await host.call(
+          { cmd: 'cpu-profile', file, ms: profileSeconds * 1000 },
+          profileSeconds * 1000 + 60_000,
+        );
+        const { places } = topFrames(JSON.parse(readFileSync(file, 'utf8')) as Profile);
+        console.log(`# where host-1 spent ${profileSeconds} s (self ms): ${file}`);
+        for (const [place, ms] of places.slice(0, 25)) console.log(`  ${place}: ${ms.toFixed(0)}`);
+      })(hosts[0])
+    : undefined;
 for (let i = 0; i < 14; i++) {
   const reps = await Promise.all(mesh.map(async (m, idx) => ({ idx, r: await meshReport(m) })));
   reps.sort((a, b) => (a.r.members ?? 0) - (b.r.members ?? 0));
@@ -68,6 +89,7 @@ for (let i = 0; i < 14; i++) {
   if ((reps[0]?.r.members ?? 0) >= n - 1) break;
   await sleep(10_000);
 }
+await profiled;
 await fleet.stop();
 release();
 process.exit(0);

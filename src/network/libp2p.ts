@@ -28,6 +28,15 @@ import { compareRecords, decodeRecord, RECORD_NAMESPACE } from './record.js';
  */
 export const BACKGROUND_DIAL_FACTOR = 3;
 
+/**
+ * How many times `dialTimeoutMs` a redial of a bootstrap peer waits. A busy process
+ * accepts one connection per listener per turn of its event loop, so the peer every
+ * newcomer dials builds a queue of connections in its kernel; a dial that gives up
+ * there leaves a dead entry the peer still accepts in turn, and dialing again adds
+ * another behind it. One redial at a time that waits its turn gets through.
+ */
+export const BOOTSTRAP_REDIAL_FACTOR = 12;
+
 /** The namespace of plain kad-dht records used by the benchmark's raw put/get baseline. */
 export const RAW_NAMESPACE = 'raw';
 
@@ -63,6 +72,16 @@ function selectNewest(_key: Uint8Array, records: Uint8Array[]): number {
   return Math.max(best, 0);
 }
 
+/**
+ * Connections the kernel holds for this node until it accepts them. A busy process
+ * accepts one per listener per turn of its event loop (libuv's fairness), and a dialer
+ * that gives up leaves its entry behind: with Node's 511, a peer that many dial at once
+ * builds minutes of dead entries, and every dial behind them times out. A short queue
+ * makes the kernel drop new attempts instead, which the dialer's TCP retries a second
+ * or more later, while its dial still waits.
+ */
+const LISTEN_BACKLOG = 32;
+
 /** Ping streams allowed at once per connection, each way (the connection watch's and kad-dht's). */
 const PING_STREAMS = 4;
 
@@ -77,7 +96,7 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
     datastore: init.datastore,
     start: false,
     addresses: { listen: [...init.listen] },
-    transports: [tcp()],
+    transports: [tcp({ backlog: LISTEN_BACKLOG })],
     connectionEncrypters: [meshNoise()],
     streamMuxers: [yamux()],
     ...protector,
@@ -86,7 +105,8 @@ export async function createMeshLibp2p(init: MeshLibp2pInit): Promise<MeshLibp2p
       dialTimeout: init.dialTimeoutMs * BACKGROUND_DIAL_FACTOR,
       // libp2p's own cap per address (6 s) would cut them short all the same, and so would
       // the answering side's (10 s), on the bootstrap peer every newcomer dials at once.
-      addressDialTimeout: init.dialTimeoutMs * BACKGROUND_DIAL_FACTOR,
+      // Each dial still gives up at its own deadline; this is the longest any may wait.
+      addressDialTimeout: init.dialTimeoutMs * BOOTSTRAP_REDIAL_FACTOR,
       inboundUpgradeTimeout: init.dialTimeoutMs * BACKGROUND_DIAL_FACTOR,
     },
     // Replaced by connection-watch.ts, which rests while heartbeats judge silence (a failed ping of

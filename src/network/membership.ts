@@ -12,7 +12,7 @@ import { addressesOf } from './addresses.js';
 import { bump, type MessageCounts, newCounts } from './counters.js';
 import type { MeshDht } from './dht.js';
 import { Introductions } from './introductions.js';
-import { BACKGROUND_DIAL_FACTOR, type MeshLibp2p } from './libp2p.js';
+import { BOOTSTRAP_REDIAL_FACTOR, type MeshLibp2p } from './libp2p.js';
 import { kadProtocol } from './names.js';
 import type { DirectReply, WhereRequest } from './wire/index.js';
 
@@ -226,11 +226,10 @@ export class Membership {
     });
     if (targets.length > 0) bump(this.counts.sent, 'bootstrap:dial', targets.length);
     // `start()` awaits the first dials: a ref'd deadline, cleared once they settle. Nothing waits
-    // for a redial: on a loaded machine it gets longer (a bootstrap peer every other node dials
-    // at once answers late, and a handshake cut short is work lost).
+    // for a redial: it waits its turn in a busy bootstrap peer's queue (BOOTSTRAP_REDIAL_FACTOR).
     const timeoutMs = initial
       ? this.options.dialTimeoutMs
-      : this.options.dialTimeoutMs * BACKGROUND_DIAL_FACTOR;
+      : this.options.dialTimeoutMs * BOOTSTRAP_REDIAL_FACTOR;
     const results = await withDeadline(timeoutMs, (signal) =>
       Promise.allSettled(targets.map((addr) => node.dial(multiaddr(addr), { signal }))),
     );
