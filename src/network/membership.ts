@@ -30,6 +30,13 @@ export interface MembershipEvents {
   leave(peerId: string): void;
   online(): void;
   offline(): void;
+  /**
+   * True while heartbeat digests name every member to this node (introductions.ts): a join
+   * then asks for no discovery lookup of its own. Each lookup asks dozens of members for
+   * their closest peers, a peer-store read per peer; in a network joining all at once, the
+   * members every lookup reaches spent a fifth of their CPU answering them.
+   */
+  digests(): boolean;
 }
 
 export interface MembershipOptions {
@@ -157,7 +164,7 @@ export class Membership {
         this.followUpTimer.unref();
       }
       this.events.join(id);
-      this.discoverSoon();
+      if (!this.events.digests()) this.discoverSoon();
     };
     const onDisconnect = (evt: CustomEvent<PeerId>) => {
       const id = evt.detail.toString();

@@ -204,6 +204,7 @@ export class MeshNetwork extends EventEmitter<MeshNetworkEvents> {
         },
         online: () => this.emit('online'),
         offline: () => this.emit('offline'),
+        digests: () => this.heartbeats.sending,
       },
       (peer, req, signal) => this.direct.request(peer, req, signal),
       this.logger,
