@@ -74,6 +74,15 @@ describe('hb on the wire', () => {
       { ...base, h: -1 },
       { ...base, h: 3, r: 2 },
       { ...base, h: 3, c: [7, 120], bye: 1 },
+      { ...base, h: 4, b: 3, c: [7, 120], x: ['gone'], a: [['new', 'e9']] },
+      { ...base, h: 4, b: 3, c: [7, 120] },
+      { ...base, h: 4, b: 3 },
+      { ...base, h: 4, c: [7, 120], x: ['gone'] },
+      { ...base, h: 4, b: 3, c: [7, 120], x: 'gone' },
+      { ...base, h: 4, b: 3, c: [7, 120], x: ['x'.repeat(129)] },
+      { ...base, h: 4, b: 3, c: [7, 120], a: [['new']] },
+      { ...base, h: 4, b: 3, c: [7, 120], a: [['new', 'e'.repeat(65)]] },
+      { ...base, h: 4, b: -3, c: [7, 120] },
     ];
     for (const b of beats)
       expect(parseDirectRequest(b) !== undefined, JSON.stringify(b).slice(0, 80)).toBe(

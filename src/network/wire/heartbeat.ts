@@ -25,6 +25,10 @@ export interface HeartbeatRequest {
   h?: number;
   /** The digest by position in the roster `h`: each member's latest number, then its age (ms), in turn. */
   c?: number[];
+  /** With `c`: the roster version `h` is `b`'s with the members of `x` gone and those of `a` appended. */
+  b?: number;
+  x?: string[];
+  a?: Array<[string, string]>;
   /** The sender does not hold this receiver's roster `h` it was sent by position: the next goes in full. */
   r?: 1;
   /** The sender is stopping: not a silence to worry about. */
@@ -55,6 +59,24 @@ const positions = (c: unknown): c is number[] =>
   c.length % 2 === 0 &&
   c.length <= 2 * MAX_DIGEST &&
   c.every((x, i) => count(x, i % 2 === 0 ? Number.MAX_SAFE_INTEGER : MAX_WANT_MS));
+
+/** A roster's members gone: peer ids. */
+const gone = (x: unknown): boolean =>
+  Array.isArray(x) && x.length <= MAX_DIGEST && x.every((p) => typeof p === 'string' && p.length <= 128);
+
+/** A roster's members appended: [peer id, notice epoch]. */
+const appended = (a: unknown): boolean =>
+  Array.isArray(a) &&
+  a.length <= MAX_DIGEST &&
+  a.every(
+    (y) =>
+      Array.isArray(y) &&
+      y.length === 2 &&
+      typeof y[0] === 'string' &&
+      y[0].length <= 128 &&
+      typeof y[1] === 'string' &&
+      y[1].length <= 64,
+  );
 
 export const heartbeatKind: MessageKind<HeartbeatRequest> = {
   t: 'hb',
@@ -87,10 +109,24 @@ export const heartbeatKind: MessageKind<HeartbeatRequest> = {
         ),
       ),
       r: v.optional(v.literal(1)),
+      b: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
+      x: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(128))), v.maxLength(MAX_DIGEST))),
+      a: v.optional(
+        v.pipe(
+          v.array(v.tuple([v.pipe(v.string(), v.maxLength(128)), v.pipe(v.string(), v.maxLength(64))])),
+          v.maxLength(MAX_DIGEST),
+        ),
+      ),
       bye: v.optional(v.literal(1)),
     }),
     // Positions mean nothing without the roster they go by.
-    v.check((m) => m.c === undefined || m.h !== undefined),
+    // and a roster's change means nothing without the positions it goes with.
+    v.check(
+      (m) =>
+        (m.c === undefined || m.h !== undefined) &&
+        (m.b === undefined || m.c !== undefined) &&
+        ((m.x === undefined && m.a === undefined) || m.b !== undefined),
+    ),
   ),
   parse: (m) => {
     if (typeof m.e !== 'string' || m.e.length > 64) return undefined;
@@ -100,12 +136,19 @@ export const heartbeatKind: MessageKind<HeartbeatRequest> = {
     if (m.h !== undefined && !count(m.h, Number.MAX_SAFE_INTEGER)) return undefined;
     if (m.r !== undefined && m.r !== 1) return undefined;
     if (m.c !== undefined && (!positions(m.c) || m.h === undefined)) return undefined;
+    if (m.b !== undefined && (!count(m.b, Number.MAX_SAFE_INTEGER) || m.c === undefined)) return undefined;
+    if ((m.x !== undefined || m.a !== undefined) && m.b === undefined) return undefined;
+    if (m.x !== undefined && !gone(m.x)) return undefined;
+    if (m.a !== undefined && !appended(m.a)) return undefined;
     if (m.bye === 1) return { t: 'hb', e: m.e, s: m.s, w: m.w, bye: 1 };
     const req: HeartbeatRequest = { t: 'hb', e: m.e, s: m.s, w: m.w };
     if (m.at !== undefined) req.at = m.at;
     if (m.h !== undefined) req.h = m.h;
     if (m.r === 1) req.r = 1;
     if (m.c !== undefined) req.c = m.c;
+    if (m.b !== undefined) req.b = m.b;
+    if (m.x !== undefined) req.x = m.x as string[];
+    if (m.a !== undefined) req.a = m.a as Array<[string, string]>;
     if (m.d === undefined) return req;
     if (!Array.isArray(m.d) || m.d.length > MAX_DIGEST || !m.d.every(entry)) return undefined;
     req.d = m.d as Array<[string, string, number, number]>;
