@@ -33,7 +33,8 @@ export interface NetworkOptions {
   /**
    * How long a dial that something waits for may take (a bootstrap peer, a
    * request's first stream to a member), ms. Dials in the background (meeting a
-   * member heard of) and identify may take three times as long.
+   * member heard of) and identify may take three times as long, and a redial of a
+   * bootstrap peer twelve times (it waits its turn in a busy peer's queue).
    * @default 5_000
    */
   dialTimeoutMs?: number;
@@ -43,8 +44,9 @@ export interface NetworkOptions {
    */
   redialIntervalMs?: number;
   /**
-   * How often a node looks up its own id to find more members, ms (also after a join,
-   * at most once per 10 s).
+   * How often a node looks up its own id to find more members, ms (also after its first
+   * join, and after later joins at most once per 10 s when no heartbeats run: with a
+   * staleness bound, their digests name every member instead).
    * @default 60_000
    */
   discoveryIntervalMs?: number;
