@@ -83,8 +83,8 @@ export class DigestRosters {
         const req: HeartbeatRequest = { ...base, h, c };
         if (held.change !== undefined) {
           req.b = held.base;
-          if (held.change.removed.length > 0) req.x = [...held.change.removed];
-          if (held.change.added.length > 0) req.a = held.change.added.map(([p, e]) => [p, e]);
+          if (held.change.removed.length > 0) req.x = held.change.removed;
+          if (held.change.added.length > 0) req.a = held.change.added;
         }
         frame = postedFrame(req);
         byPosition.set(held.base, frame);

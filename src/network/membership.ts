@@ -18,10 +18,10 @@ import type { DirectReply, WhereRequest } from './wire/index.js';
 
 /**
  * Least time between the end of a discovery lookup and the next one a join asks
- * for, ms. A lookup opens a stream to each of the dozens of members it asks; in a
- * network whose members join all at once, a lookup after every join would keep
- * every node looking up without pause. Heartbeat digests name the members the
- * lookups miss (introductions.ts).
+ * for, ms (only where no heartbeats run: with them a join asks for none). A lookup
+ * opens a stream to each of the dozens of members it asks; in a network whose
+ * members join all at once, a lookup after every join would keep every node
+ * looking up without pause.
  */
 const LOOKUP_GAP_MS = 10_000;
 

@@ -12,8 +12,8 @@ import type { DigestEntry } from './heartbeat-digest.js';
 
 /** How a roster changed since a version: members gone (by peer id), then members appended in order. */
 export interface RosterChange {
-  readonly removed: readonly string[];
-  readonly added: ReadonlyArray<readonly [peer: string, epoch: string]>;
+  removed: string[];
+  added: Array<[peer: string, epoch: string]>;
 }
 
 /** Changes a sender remembers; a receiver further behind gets the roster in full. */
@@ -74,7 +74,7 @@ export class RosterOut {
     if (base === undefined) return undefined;
     if (base === this.version) return { base };
     const first = this.changes[0];
-    if (first === undefined || base < first.version - 1 || base > this.version) return undefined;
+    if (first === undefined || base < first.version - 1) return undefined;
     return { base, change: since(this.changes, base) };
   }
 

@@ -40,13 +40,15 @@ const MAX_WANT_MS = 3_600_000;
 /** Most entries of a digest (members of one network). */
 const MAX_DIGEST = 10_000;
 
+/** A member's peer id, and a notice epoch, as a digest may carry them. */
+const isPeer = (p: unknown): p is string => typeof p === 'string' && p.length <= 128;
+const isEpoch = (e: unknown): e is string => typeof e === 'string' && e.length <= 64;
+
 const entry = (x: unknown): boolean =>
   Array.isArray(x) &&
   x.length === 4 &&
-  typeof x[0] === 'string' &&
-  x[0].length <= 128 &&
-  typeof x[1] === 'string' &&
-  x[1].length <= 64 &&
+  isPeer(x[0]) &&
+  isEpoch(x[1]) &&
   count(x[2], Number.MAX_SAFE_INTEGER) &&
   count(x[3], MAX_WANT_MS);
 
@@ -61,66 +63,49 @@ const positions = (c: unknown): c is number[] =>
   c.every((x, i) => count(x, i % 2 === 0 ? Number.MAX_SAFE_INTEGER : MAX_WANT_MS));
 
 /** A roster's members gone: peer ids. */
-const gone = (x: unknown): boolean =>
-  Array.isArray(x) && x.length <= MAX_DIGEST && x.every((p) => typeof p === 'string' && p.length <= 128);
+const gone = (x: unknown): boolean => Array.isArray(x) && x.length <= MAX_DIGEST && x.every(isPeer);
 
 /** A roster's members appended: [peer id, notice epoch]. */
 const appended = (a: unknown): boolean =>
   Array.isArray(a) &&
   a.length <= MAX_DIGEST &&
-  a.every(
-    (y) =>
-      Array.isArray(y) &&
-      y.length === 2 &&
-      typeof y[0] === 'string' &&
-      y[0].length <= 128 &&
-      typeof y[1] === 'string' &&
-      y[1].length <= 64,
-  );
+  a.every((y) => Array.isArray(y) && y.length === 2 && isPeer(y[0]) && isEpoch(y[1]));
+
+/** Schemas of the same rules, for the wire catalog. */
+const whole = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(max));
+const peerSchema = v.pipe(v.string(), v.maxLength(128));
+const epochSchema = v.pipe(v.string(), v.maxLength(64));
 
 export const heartbeatKind: MessageKind<HeartbeatRequest> = {
   t: 'hb',
   schema: v.pipe(
     v.object({
       t: v.literal('hb'),
-      e: v.pipe(v.string(), v.maxLength(64)),
-      s: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
-      w: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_WANT_MS)),
-      at: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
+      e: epochSchema,
+      s: whole(Number.MAX_SAFE_INTEGER),
+      w: whole(MAX_WANT_MS),
+      at: v.optional(whole(Number.MAX_SAFE_INTEGER)),
       d: v.optional(
         v.pipe(
-          v.array(
-            v.tuple([
-              v.pipe(v.string(), v.maxLength(128)),
-              v.pipe(v.string(), v.maxLength(64)),
-              v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
-              v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_WANT_MS)),
-            ]),
-          ),
+          v.array(v.tuple([peerSchema, epochSchema, whole(Number.MAX_SAFE_INTEGER), whole(MAX_WANT_MS)])),
           v.maxLength(MAX_DIGEST),
         ),
       ),
-      h: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
+      h: v.optional(whole(Number.MAX_SAFE_INTEGER)),
       c: v.optional(
         v.pipe(
-          v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
+          v.array(whole(Number.MAX_SAFE_INTEGER)),
           v.maxLength(2 * MAX_DIGEST),
           v.check((c) => c.length % 2 === 0 && c.every((x, i) => i % 2 === 0 || x <= MAX_WANT_MS)),
         ),
       ),
       r: v.optional(v.literal(1)),
-      b: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))),
-      x: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(128))), v.maxLength(MAX_DIGEST))),
-      a: v.optional(
-        v.pipe(
-          v.array(v.tuple([v.pipe(v.string(), v.maxLength(128)), v.pipe(v.string(), v.maxLength(64))])),
-          v.maxLength(MAX_DIGEST),
-        ),
-      ),
+      b: v.optional(whole(Number.MAX_SAFE_INTEGER)),
+      x: v.optional(v.pipe(v.array(peerSchema), v.maxLength(MAX_DIGEST))),
+      a: v.optional(v.pipe(v.array(v.tuple([peerSchema, epochSchema])), v.maxLength(MAX_DIGEST))),
       bye: v.optional(v.literal(1)),
     }),
-    // Positions mean nothing without the roster they go by.
-    // and a roster's change means nothing without the positions it goes with.
+    // Positions mean nothing without the roster they go by, nor a roster's change without positions.
     v.check(
       (m) =>
         (m.c === undefined || m.h !== undefined) &&
@@ -129,7 +114,7 @@ export const heartbeatKind: MessageKind<HeartbeatRequest> = {
     ),
   ),
   parse: (m) => {
-    if (typeof m.e !== 'string' || m.e.length > 64) return undefined;
+    if (!isEpoch(m.e)) return undefined;
     if (!count(m.s, Number.MAX_SAFE_INTEGER) || !count(m.w, MAX_WANT_MS)) return undefined;
     if (m.bye !== undefined && m.bye !== 1) return undefined;
     if (m.at !== undefined && !count(m.at, Number.MAX_SAFE_INTEGER)) return undefined;
